@@ -1,0 +1,97 @@
+//! The verifier against a plain `jsonwebtoken::decode` of the same token, in the same run.
+
+#![allow(missing_docs, clippy::unwrap_used, clippy::needless_pass_by_value)]
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use jsonwebtoken::{DecodingKey, Validation};
+use serde::Deserialize;
+use std::hint::black_box;
+use tower_jwt_auth::{Algorithm, Claims, Issuer, KeySet, NoCustomClaims, SigningKey};
+
+/// What `jsonwebtoken::decode` deserialises: the same registered claims.
+#[derive(Debug, Deserialize)]
+#[allow(dead_code)]
+struct JwtClaims {
+    iss: String,
+    sub: String,
+    aud: String,
+    exp: u64,
+    iat: u64,
+    jti: String,
+    sid: String,
+    scope: String,
+}
+
+fn bench_alg(
+    c: &mut Criterion,
+    name: &str,
+    key: SigningKey,
+    decoding: DecodingKey,
+    alg: jsonwebtoken::Algorithm,
+) {
+    let issuer = Issuer::builder(KeySet::new(key))
+        .with_issuer("https://auth.example")
+        .with_audience("api")
+        .build()
+        .unwrap();
+    let pair = issuer
+        .issue_with_scope("alice", "read write", &NoCustomClaims {})
+        .unwrap();
+    let token = pair.access_token().to_owned();
+    let verifier = issuer.verifier().clone();
+
+    let mut validation = Validation::new(alg);
+    validation.set_issuer(&["https://auth.example"]);
+    validation.set_audience(&["api"]);
+    validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+    validation.leeway = 0;
+    jsonwebtoken::decode::<JwtClaims>(&token, &decoding, &validation).unwrap();
+
+    let mut group = c.benchmark_group(name);
+    group.bench_function("tower_jwt_auth::Verifier", |b| {
+        b.iter(|| {
+            let claims: Claims<NoCustomClaims> = verifier.verify_access(black_box(&token)).unwrap();
+            black_box(claims)
+        })
+    });
+    group.bench_function("jsonwebtoken::decode", |b| {
+        b.iter(|| {
+            black_box(
+                jsonwebtoken::decode::<JwtClaims>(black_box(&token), &decoding, &validation)
+                    .unwrap(),
+            )
+        })
+    });
+    group.finish();
+}
+
+fn verify(c: &mut Criterion) {
+    // The tests and benches build jsonwebtoken with both crypto backends; its own `decode`
+    // needs the process default chosen. The crate under test never relies on it.
+    let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
+
+    let secret = [0x5au8; 32];
+    bench_alg(
+        c,
+        "verify_access/HS256",
+        SigningKey::from_secret(Algorithm::HS256, &secret).unwrap(),
+        DecodingKey::from_secret(&secret),
+        jsonwebtoken::Algorithm::HS256,
+    );
+
+    let key = SigningKey::generate_ed25519().unwrap();
+    let jwk = key.verifying_key().to_jwk().unwrap();
+    let jsonwebtoken::jwk::AlgorithmParameters::OctetKeyPair(okp) = &jwk.algorithm else {
+        unreachable!("Ed25519 keys export as OKP");
+    };
+    bench_alg(
+        c,
+        "verify_access/EdDSA",
+        key,
+        DecodingKey::from_ed_components(&okp.x).unwrap(),
+        jsonwebtoken::Algorithm::EdDSA,
+    );
+}
+
+criterion_group!(benches, verify);
+criterion_main!(benches);

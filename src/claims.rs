@@ -1,0 +1,299 @@
+//! The claims a token carries: the registered ones and the application's own.
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer, de::DeserializeOwned};
+
+use crate::error::TokenError;
+
+/// The application's claims when it has none of its own.
+///
+/// ```
+/// use tower_jwt_auth::{Claims, NoCustomClaims};
+///
+/// fn handler(claims: Claims<NoCustomClaims>) -> String {
+///     claims.sub
+/// }
+/// # let _ = handler;
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoCustomClaims {}
+
+/// The claims of a verified token: the registered claims plus the application's `T`,
+/// flattened into the same JSON object.
+///
+/// Claims are only ever produced by the [`Verifier`](crate::Verifier) or the
+/// [`Issuer`](crate::Issuer): holding a `Claims` means the token passed every check.
+///
+/// # Example
+///
+/// ```
+/// use serde::{Deserialize, Serialize};
+/// use tower_jwt_auth::Claims;
+///
+/// #[derive(Clone, Serialize, Deserialize)]
+/// struct Tenant {
+///     tenant: String,
+/// }
+///
+/// fn can_write(claims: &Claims<Tenant>) -> bool {
+///     claims.has_scope("write") && claims.custom.tenant == "acme"
+/// }
+/// # let _ = can_write;
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct Claims<T = NoCustomClaims> {
+    /// `iss`: who issued the token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
+    /// `sub`: whom the token is about (the user id).
+    pub sub: String,
+    /// `aud`: the audiences the token is meant for (empty when the token names none).
+    #[serde(
+        skip_serializing_if = "Vec::is_empty",
+        serialize_with = "serialize_audience"
+    )]
+    pub aud: Vec<String>,
+    /// `exp`: expiry, seconds since the Unix epoch.
+    pub exp: u64,
+    /// `nbf`: not valid before, seconds since the Unix epoch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<u64>,
+    /// `iat`: issued at, seconds since the Unix epoch.
+    pub iat: u64,
+    /// `jti`: the token's unique id.
+    pub jti: String,
+    /// `sid`: the session (the family of tokens started by one login).
+    pub sid: String,
+    /// `scope`: space-separated scopes (RFC 9068); empty when there are none.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub scope: String,
+    /// The application's own claims.
+    #[serde(flatten)]
+    pub custom: T,
+    /// `iat` with millisecond precision, which orders a token against a "log out
+    /// everywhere" cut-off made in the same second.
+    #[serde(rename = "iat_ms", skip_serializing_if = "Option::is_none")]
+    pub(crate) iat_ms: Option<u64>,
+    /// On refresh tokens: the session's absolute expiry.
+    #[serde(rename = "sexp", skip_serializing_if = "Option::is_none")]
+    pub(crate) session_exp: Option<u64>,
+}
+
+impl<T> Claims<T> {
+    /// `true` if `scope` is one of the token's scopes (exact, case-sensitive match).
+    ///
+    /// ```
+    /// # use tower_jwt_auth::{Claims, NoCustomClaims};
+    /// fn is_admin(claims: &Claims<NoCustomClaims>) -> bool {
+    ///     claims.has_scope("admin")
+    /// }
+    /// # let _ = is_admin;
+    /// ```
+    pub fn has_scope(&self, scope: &str) -> bool {
+        !scope.is_empty() && self.scopes().any(|s| s == scope)
+    }
+
+    /// `true` if the token has every scope of `required`.
+    ///
+    /// ```
+    /// # use tower_jwt_auth::{Claims, NoCustomClaims};
+    /// fn can_edit(claims: &Claims<NoCustomClaims>) -> bool {
+    ///     claims.has_all_scopes(["read", "write"])
+    /// }
+    /// # let _ = can_edit;
+    /// ```
+    pub fn has_all_scopes<'a>(&self, required: impl IntoIterator<Item = &'a str>) -> bool {
+        required.into_iter().all(|s| self.has_scope(s))
+    }
+
+    /// The token's scopes.
+    ///
+    /// ```
+    /// # use tower_jwt_auth::{Claims, NoCustomClaims};
+    /// fn scopes(claims: &Claims<NoCustomClaims>) -> Vec<&str> {
+    ///     claims.scopes().collect()
+    /// }
+    /// # let _ = scopes;
+    /// ```
+    pub fn scopes(&self) -> impl Iterator<Item = &str> {
+        self.scope.split(' ').filter(|s| !s.is_empty())
+    }
+
+    /// On a refresh token, the absolute expiry of its session (seconds since the epoch).
+    pub fn session_expires_at(&self) -> Option<u64> {
+        self.session_exp
+    }
+
+    /// When the token was issued, in milliseconds since the epoch. A token that carries
+    /// only whole seconds is taken to be issued at the *start* of its second, so that a
+    /// revocation cut-off anywhere in that second covers it (fail closed).
+    pub(crate) fn issued_at_millis(&self) -> u64 {
+        self.iat_ms.unwrap_or_else(|| self.iat.saturating_mul(1000))
+    }
+}
+
+fn serialize_audience<S: Serializer>(aud: &[String], s: S) -> Result<S::Ok, S::Error> {
+    match aud {
+        [one] => s.serialize_str(one),
+        many => many.serialize(s),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+fn deserialize_audience<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+    Ok(Option::<OneOrMany>::deserialize(d)?.map(|a| match a {
+        OneOrMany::One(one) => vec![one],
+        OneOrMany::Many(many) => many,
+    }))
+}
+
+/// The wire form: every registered claim optional, so that a missing one is reported by name.
+#[derive(Deserialize)]
+struct RawClaims<T> {
+    iss: Option<String>,
+    sub: Option<String>,
+    #[serde(default, deserialize_with = "deserialize_audience")]
+    aud: Option<Vec<String>>,
+    exp: Option<u64>,
+    nbf: Option<u64>,
+    iat: Option<u64>,
+    jti: Option<String>,
+    sid: Option<String>,
+    scope: Option<String>,
+    iat_ms: Option<u64>,
+    sexp: Option<u64>,
+    #[serde(flatten)]
+    custom: T,
+}
+
+impl<T: DeserializeOwned> Claims<T> {
+    /// Parses a token payload and checks that every required claim is present.
+    pub(crate) fn from_json(payload: &[u8]) -> Result<Self, TokenError> {
+        let raw: RawClaims<T> = serde_json::from_slice(payload)
+            .map_err(|_| TokenError::Malformed("claims are not a valid JSON object"))?;
+        Ok(Self {
+            exp: raw.exp.ok_or(TokenError::MissingClaim("exp"))?,
+            iat: raw.iat.ok_or(TokenError::MissingClaim("iat"))?,
+            jti: raw
+                .jti
+                .filter(|s| !s.is_empty())
+                .ok_or(TokenError::MissingClaim("jti"))?,
+            sub: raw
+                .sub
+                .filter(|s| !s.is_empty())
+                .ok_or(TokenError::MissingClaim("sub"))?,
+            sid: raw
+                .sid
+                .filter(|s| !s.is_empty())
+                .ok_or(TokenError::MissingClaim("sid"))?,
+            iss: raw.iss,
+            aud: raw.aud.unwrap_or_default(),
+            nbf: raw.nbf,
+            scope: raw.scope.unwrap_or_default(),
+            custom: raw.custom,
+            iat_ms: raw.iat_ms,
+            session_exp: raw.sexp,
+        })
+    }
+}
+
+/// The registered claims the issuer writes, borrowed so that minting copies nothing.
+#[derive(Serialize)]
+pub(crate) struct OutClaims<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) iss: Option<&'a str>,
+    pub(crate) sub: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) aud: Option<&'a str>,
+    pub(crate) exp: u64,
+    pub(crate) iat: u64,
+    pub(crate) iat_ms: u64,
+    pub(crate) jti: &'a str,
+    pub(crate) sid: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    pub(crate) scope: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) sexp: Option<u64>,
+    #[serde(flatten)]
+    pub(crate) custom: &'a serde_json::Map<String, serde_json::Value>,
+}
+
+/// Claim names the application's claims may not use.
+pub(crate) const REGISTERED: &[&str] = &[
+    "iss", "sub", "aud", "exp", "nbf", "iat", "jti", "sid", "scope", "iat_ms", "sexp",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    struct Custom {
+        tenant: String,
+    }
+
+    fn full() -> serde_json::Value {
+        serde_json::json!({
+            "iss": "i", "sub": "alice", "aud": "api", "exp": 20, "iat": 10, "jti": "j",
+            "sid": "s", "scope": "read  write", "tenant": "acme"
+        })
+    }
+
+    #[test]
+    fn parses_registered_and_custom_claims() {
+        let c = Claims::<Custom>::from_json(full().to_string().as_bytes()).unwrap();
+        assert_eq!(c.sub, "alice");
+        assert_eq!(c.aud, vec!["api".to_owned()]);
+        assert_eq!(c.custom.tenant, "acme");
+        assert!(c.has_scope("write"));
+        assert!(!c.has_scope(""));
+        assert!(!c.has_scope("wri"));
+        assert_eq!(c.scopes().collect::<Vec<_>>(), ["read", "write"]);
+        assert!(c.has_all_scopes(["read", "write"]));
+        assert!(!c.has_all_scopes(["read", "admin"]));
+    }
+
+    #[test]
+    fn each_required_claim_is_named_when_missing() {
+        for name in ["exp", "iat", "jti", "sub", "sid"] {
+            let mut v = full();
+            v.as_object_mut().unwrap().remove(name);
+            let err = Claims::<Custom>::from_json(v.to_string().as_bytes()).unwrap_err();
+            assert_eq!(err, TokenError::MissingClaim(name));
+        }
+    }
+
+    #[test]
+    fn wrong_types_and_duplicates_are_malformed() {
+        for bad in [
+            r#"{"sub":"a","exp":"soon","iat":1,"jti":"j","sid":"s"}"#,
+            r#"{"sub":"a","exp":-1,"iat":1,"jti":"j","sid":"s"}"#,
+            r#"{"sub":"a","sub":"b","exp":1,"iat":1,"jti":"j","sid":"s"}"#,
+            r#"[1,2]"#,
+        ] {
+            assert!(
+                matches!(
+                    Claims::<NoCustomClaims>::from_json(bad.as_bytes()),
+                    Err(TokenError::Malformed(_))
+                ),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn audience_array_round_trips() {
+        let mut v = full();
+        v["aud"] = serde_json::json!(["a", "b"]);
+        let c = Claims::<Custom>::from_json(v.to_string().as_bytes()).unwrap();
+        assert_eq!(c.aud, ["a", "b"]);
+        let out = serde_json::to_value(&c).unwrap();
+        assert_eq!(out["aud"], serde_json::json!(["a", "b"]));
+    }
+}

@@ -1,0 +1,896 @@
+//! Keys, algorithms and the key set: signing key, verification keys by `kid`, JWKS export.
+//!
+//! Every key is pinned to exactly one [`Algorithm`] when it is loaded. A token is only ever
+//! verified with the algorithm its key is pinned to, whatever its header says, so `alg: none`,
+//! HMAC-with-a-public-key confusion and algorithm substitution cannot happen. Keys are parsed
+//! once, when they are loaded; verifying a token does no key parsing and no allocation.
+
+use std::{fmt, sync::Arc};
+
+use aws_lc_rs::{
+    digest, hmac,
+    rand::SystemRandom,
+    signature::{
+        self as sig, EcdsaKeyPair, Ed25519KeyPair, KeyPair, ParsedPublicKey, RsaEncoding,
+        RsaKeyPair, RsaPublicKeyComponents,
+    },
+};
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use jsonwebtoken::{
+    DecodingKey, DecodingKeyKind, EncodingKey,
+    jwk::{
+        AlgorithmParameters, CommonParameters, EllipticCurve, EllipticCurveKeyParameters,
+        EllipticCurveKeyType, Jwk, JwkSet, KeyAlgorithm, OctetKeyPairParameters, OctetKeyPairType,
+        PublicKeyUse, RSAKeyParameters, RSAKeyType,
+    },
+};
+
+use crate::error::KeyError;
+
+/// A JWS signature algorithm this crate signs and verifies with.
+///
+/// `EdDSA` (Ed25519) is the recommended default: small keys, small signatures, fast, and no
+/// nonce to get wrong. `none` does not exist here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Algorithm {
+    /// Ed25519 (RFC 8037).
+    EdDSA,
+    /// ECDSA with P-256 and SHA-256.
+    ES256,
+    /// RSASSA-PKCS1-v1_5 with SHA-256 (keys of 2048 bits or more).
+    RS256,
+    /// RSASSA-PSS with SHA-256 (keys of 2048 bits or more).
+    PS256,
+    /// HMAC with SHA-256 (secret of at least 32 bytes).
+    HS256,
+    /// HMAC with SHA-384 (secret of at least 48 bytes).
+    HS384,
+    /// HMAC with SHA-512 (secret of at least 64 bytes).
+    HS512,
+}
+
+impl Algorithm {
+    /// The JOSE name of the algorithm, as in the `alg` header.
+    ///
+    /// ```
+    /// use tower_jwt_auth::Algorithm;
+    ///
+    /// assert_eq!(Algorithm::EdDSA.as_str(), "EdDSA");
+    /// ```
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::EdDSA => "EdDSA",
+            Self::ES256 => "ES256",
+            Self::RS256 => "RS256",
+            Self::PS256 => "PS256",
+            Self::HS256 => "HS256",
+            Self::HS384 => "HS384",
+            Self::HS512 => "HS512",
+        }
+    }
+
+    /// `true` for the HMAC (symmetric) algorithms.
+    ///
+    /// ```
+    /// use tower_jwt_auth::Algorithm;
+    ///
+    /// assert!(Algorithm::HS256.is_hmac());
+    /// assert!(!Algorithm::EdDSA.is_hmac());
+    /// ```
+    pub const fn is_hmac(self) -> bool {
+        matches!(self, Self::HS256 | Self::HS384 | Self::HS512)
+    }
+
+    fn hmac_algorithm(self) -> Option<(hmac::Algorithm, usize)> {
+        match self {
+            Self::HS256 => Some((hmac::HMAC_SHA256, 32)),
+            Self::HS384 => Some((hmac::HMAC_SHA384, 48)),
+            Self::HS512 => Some((hmac::HMAC_SHA512, 64)),
+            _ => None,
+        }
+    }
+
+    fn rsa_params(self) -> Option<(&'static sig::RsaParameters, &'static dyn RsaEncoding)> {
+        match self {
+            Self::RS256 => Some((&sig::RSA_PKCS1_2048_8192_SHA256, &sig::RSA_PKCS1_SHA256)),
+            Self::PS256 => Some((&sig::RSA_PSS_2048_8192_SHA256, &sig::RSA_PSS_SHA256)),
+            _ => None,
+        }
+    }
+
+    fn jwk_algorithm(self) -> KeyAlgorithm {
+        match self {
+            Self::EdDSA => KeyAlgorithm::EdDSA,
+            Self::ES256 => KeyAlgorithm::ES256,
+            Self::RS256 => KeyAlgorithm::RS256,
+            Self::PS256 => KeyAlgorithm::PS256,
+            Self::HS256 => KeyAlgorithm::HS256,
+            Self::HS384 => KeyAlgorithm::HS384,
+            Self::HS512 => KeyAlgorithm::HS512,
+        }
+    }
+}
+
+impl fmt::Display for Algorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The public half of a key, for the JWKS document and the RFC 7638 thumbprint.
+#[derive(Clone)]
+enum PublicParts {
+    Okp {
+        x: Vec<u8>,
+    },
+    Ec {
+        x: Vec<u8>,
+        y: Vec<u8>,
+    },
+    Rsa {
+        n: Vec<u8>,
+        e: Vec<u8>,
+    },
+    /// HMAC secrets are never exported.
+    Secret,
+}
+
+impl PublicParts {
+    /// RFC 7638 canonical JSON: required members only, in lexicographic order.
+    fn thumbprint(&self) -> Option<String> {
+        let b64 = |b: &[u8]| URL_SAFE_NO_PAD.encode(b);
+        let canonical = match self {
+            Self::Okp { x } => format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{}"}}"#, b64(x)),
+            Self::Ec { x, y } => format!(
+                r#"{{"crv":"P-256","kty":"EC","x":"{}","y":"{}"}}"#,
+                b64(x),
+                b64(y)
+            ),
+            Self::Rsa { n, e } => {
+                format!(r#"{{"e":"{}","kty":"RSA","n":"{}"}}"#, b64(e), b64(n))
+            }
+            Self::Secret => return None,
+        };
+        Some(b64(
+            digest::digest(&digest::SHA256, canonical.as_bytes()).as_ref()
+        ))
+    }
+
+    fn to_jwk(&self, kid: &str, alg: Algorithm) -> Option<Jwk> {
+        let b64 = |b: &[u8]| URL_SAFE_NO_PAD.encode(b);
+        let algorithm = match self {
+            Self::Okp { x } => AlgorithmParameters::OctetKeyPair(OctetKeyPairParameters {
+                key_type: OctetKeyPairType::OctetKeyPair,
+                curve: EllipticCurve::Ed25519,
+                x: b64(x),
+            }),
+            Self::Ec { x, y } => AlgorithmParameters::EllipticCurve(EllipticCurveKeyParameters {
+                key_type: EllipticCurveKeyType::EC,
+                curve: EllipticCurve::P256,
+                x: b64(x),
+                y: b64(y),
+            }),
+            Self::Rsa { n, e } => AlgorithmParameters::RSA(RSAKeyParameters {
+                key_type: RSAKeyType::RSA,
+                n: b64(n),
+                e: b64(e),
+            }),
+            Self::Secret => return None,
+        };
+        Some(Jwk {
+            common: CommonParameters {
+                public_key_use: Some(PublicKeyUse::Signature),
+                key_algorithm: Some(alg.jwk_algorithm()),
+                key_id: Some(kid.to_owned()),
+                ..CommonParameters::default()
+            },
+            algorithm,
+        })
+    }
+}
+
+/// A prepared verification key.
+#[derive(Clone)]
+enum Verify {
+    /// Boxed: an HMAC context is over a kilobyte.
+    Hmac(Box<hmac::Key>),
+    Public(ParsedPublicKey),
+}
+
+impl Verify {
+    fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
+        match self {
+            // `hmac::verify` compares in constant time.
+            Self::Hmac(key) => hmac::verify(key, message, signature).is_ok(),
+            Self::Public(key) => key.verify_sig(message, signature).is_ok(),
+        }
+    }
+}
+
+enum Sign {
+    Hmac(Box<hmac::Key>),
+    Ed25519(Ed25519KeyPair),
+    Ecdsa(EcdsaKeyPair),
+    Rsa(RsaKeyPair, &'static dyn RsaEncoding),
+}
+
+fn check_kid(kid: &str) -> Result<(), KeyError> {
+    if kid.is_empty() {
+        return Err(KeyError::InvalidKid("empty"));
+    }
+    if kid.len() > 128 {
+        return Err(KeyError::InvalidKid("longer than 128 bytes"));
+    }
+    if !kid
+        .bytes()
+        .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
+    {
+        return Err(KeyError::InvalidKid(
+            "only printable ASCII without quotes or backslashes is allowed",
+        ));
+    }
+    Ok(())
+}
+
+fn invalid(algorithm: Algorithm, reason: &'static str) -> KeyError {
+    KeyError::InvalidKey { algorithm, reason }
+}
+
+fn hmac_key(algorithm: Algorithm, secret: &[u8]) -> Result<hmac::Key, KeyError> {
+    let Some((hmac_alg, min)) = algorithm.hmac_algorithm() else {
+        return Err(KeyError::WrongAlgorithm {
+            algorithm,
+            family: "HMAC secret",
+        });
+    };
+    if secret.len() < min {
+        return Err(KeyError::SecretTooShort {
+            algorithm,
+            len: secret.len(),
+            min,
+        });
+    }
+    Ok(hmac::Key::new(hmac_alg, secret))
+}
+
+/// A key id for an HMAC secret that reveals nothing about it: a PRF of the secret.
+fn hmac_kid(key: &hmac::Key) -> String {
+    let tag = hmac::sign(key, b"tower-jwt-auth key id");
+    let bytes = tag.as_ref();
+    URL_SAFE_NO_PAD.encode(bytes.get(..16).unwrap_or(bytes))
+}
+
+fn ec_parts(point: &[u8], algorithm: Algorithm) -> Result<PublicParts, KeyError> {
+    match point {
+        [4, rest @ ..] if rest.len() == 64 => {
+            let (x, y) = rest.split_at(32);
+            Ok(PublicParts::Ec {
+                x: x.to_vec(),
+                y: y.to_vec(),
+            })
+        }
+        _ => Err(invalid(algorithm, "not an uncompressed P-256 public key")),
+    }
+}
+
+fn rsa_parts(
+    components: RsaPublicKeyComponents<Vec<u8>>,
+    algorithm: Algorithm,
+) -> Result<PublicParts, KeyError> {
+    let n = components.n;
+    let significant = n.iter().skip_while(|b| **b == 0).count();
+    if significant < 256 {
+        return Err(invalid(algorithm, "RSA keys must have at least 2048 bits"));
+    }
+    Ok(PublicParts::Rsa { n, e: components.e })
+}
+
+/// A private (or secret) key that signs tokens, pinned to one algorithm.
+///
+/// Its `Debug` output never shows key material.
+///
+/// # Example
+///
+/// ```
+/// use tower_jwt_auth::{Algorithm, SigningKey};
+///
+/// let key = SigningKey::generate_ed25519()?;
+/// assert_eq!(key.algorithm(), Algorithm::EdDSA);
+///
+/// let hmac = SigningKey::from_secret(Algorithm::HS256, &[7u8; 32])?.with_kid("2026-11")?;
+/// assert_eq!(hmac.kid(), "2026-11");
+/// # Ok::<(), tower_jwt_auth::KeyError>(())
+/// ```
+pub struct SigningKey {
+    sign: Sign,
+    verifying: VerifyingKey,
+}
+
+impl fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SigningKey")
+            .field("kid", &self.verifying.kid)
+            .field("algorithm", &self.verifying.algorithm)
+            .field("key", &crate::error::Redacted)
+            .finish()
+    }
+}
+
+impl SigningKey {
+    /// Generates a new Ed25519 key from the system's CSPRNG; its `kid` is its RFC 7638
+    /// thumbprint.
+    ///
+    /// ```
+    /// use tower_jwt_auth::SigningKey;
+    ///
+    /// let a = SigningKey::generate_ed25519()?;
+    /// let b = SigningKey::generate_ed25519()?;
+    /// assert_ne!(a.kid(), b.kid());
+    /// # Ok::<(), tower_jwt_auth::KeyError>(())
+    /// ```
+    pub fn generate_ed25519() -> Result<Self, KeyError> {
+        let doc =
+            Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).map_err(|_| KeyError::Rng)?;
+        Self::from_der(Algorithm::EdDSA, doc.as_ref())
+    }
+
+    /// Loads a private key from PEM.
+    ///
+    /// `EdDSA` and `ES256` take PKCS#8 (`-----BEGIN PRIVATE KEY-----`, as
+    /// `openssl genpkey -algorithm ed25519` writes it); `RS256` and `PS256` take PKCS#1 or
+    /// PKCS#8. HMAC algorithms take [`SigningKey::from_secret`] instead. The `kid` is the key's
+    /// RFC 7638 thumbprint unless [`with_kid`](Self::with_kid) sets one.
+    ///
+    /// ```
+    /// use tower_jwt_auth::{Algorithm, SigningKey};
+    ///
+    /// let pem = "-----BEGIN PRIVATE KEY-----\n\
+    ///            MC4CAQAwBQYDK2VwBCIEIJ1hsZ3v/VpguoRK9JLsLMREScVpezJpGXA7rAMcrn9g\n\
+    ///            -----END PRIVATE KEY-----\n";
+    /// let key = SigningKey::from_pem(Algorithm::EdDSA, pem.as_bytes())?;
+    /// assert_eq!(key.kid(), "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k");
+    /// # Ok::<(), tower_jwt_auth::KeyError>(())
+    /// ```
+    pub fn from_pem(algorithm: Algorithm, pem: &[u8]) -> Result<Self, KeyError> {
+        let parsed = match algorithm {
+            Algorithm::EdDSA => EncodingKey::from_ed_pem(pem),
+            Algorithm::ES256 => EncodingKey::from_ec_pem(pem),
+            Algorithm::RS256 | Algorithm::PS256 => EncodingKey::from_rsa_pem(pem),
+            _ => {
+                return Err(KeyError::WrongAlgorithm {
+                    algorithm,
+                    family: "PEM",
+                });
+            }
+        }
+        .map_err(|_| invalid(algorithm, "not a PEM private key of this algorithm"))?;
+        Self::from_der(algorithm, parsed.as_bytes())
+    }
+
+    /// Loads a private key from DER: PKCS#8 for `EdDSA` and `ES256`, PKCS#8 or PKCS#1 for
+    /// `RS256`/`PS256`.
+    ///
+    /// ```
+    /// use tower_jwt_auth::{Algorithm, SigningKey};
+    ///
+    /// assert!(SigningKey::from_der(Algorithm::ES256, b"not a key").is_err());
+    /// ```
+    pub fn from_der(algorithm: Algorithm, der: &[u8]) -> Result<Self, KeyError> {
+        let (sign, verify, parts) = match algorithm {
+            Algorithm::EdDSA => {
+                let pair = Ed25519KeyPair::from_pkcs8(der)
+                    .or_else(|_| Ed25519KeyPair::from_pkcs8_maybe_unchecked(der))
+                    .map_err(|_| invalid(algorithm, "not a PKCS#8 Ed25519 private key"))?;
+                let x = pair.public_key().as_ref().to_vec();
+                let verify = ParsedPublicKey::new(&sig::ED25519, &x)
+                    .map_err(|_| invalid(algorithm, "bad public key"))?;
+                (Sign::Ed25519(pair), verify, PublicParts::Okp { x })
+            }
+            Algorithm::ES256 => {
+                let pair = EcdsaKeyPair::from_pkcs8(&sig::ECDSA_P256_SHA256_FIXED_SIGNING, der)
+                    .map_err(|_| invalid(algorithm, "not a PKCS#8 P-256 private key"))?;
+                let point = pair.public_key().as_ref().to_vec();
+                let parts = ec_parts(&point, algorithm)?;
+                let verify = ParsedPublicKey::new(&sig::ECDSA_P256_SHA256_FIXED, &point)
+                    .map_err(|_| invalid(algorithm, "bad public key"))?;
+                (Sign::Ecdsa(pair), verify, parts)
+            }
+            Algorithm::RS256 | Algorithm::PS256 => {
+                let Some((params, encoding)) = algorithm.rsa_params() else {
+                    return Err(invalid(algorithm, "unsupported RSA algorithm"));
+                };
+                let pair = RsaKeyPair::from_pkcs8(der)
+                    .or_else(|_| RsaKeyPair::from_der(der))
+                    .map_err(|_| invalid(algorithm, "not a PKCS#8 or PKCS#1 RSA private key"))?;
+                let public = pair.public_key();
+                let parts = rsa_parts(RsaPublicKeyComponents::<Vec<u8>>::from(public), algorithm)?;
+                let verify = ParsedPublicKey::new(params, public.as_ref())
+                    .map_err(|_| invalid(algorithm, "bad public key"))?;
+                (Sign::Rsa(pair, encoding), verify, parts)
+            }
+            _ => {
+                return Err(KeyError::WrongAlgorithm {
+                    algorithm,
+                    family: "DER",
+                });
+            }
+        };
+        let kid = parts.thumbprint().unwrap_or_default();
+        Ok(Self {
+            sign,
+            verifying: VerifyingKey {
+                kid: kid.into(),
+                algorithm,
+                verify: Verify::Public(verify),
+                parts,
+            },
+        })
+    }
+
+    /// An HMAC key from a raw secret (use a random secret, not a password). The secret must be
+    /// at least as long as the hash output: 32, 48 or 64 bytes. The default `kid` is derived
+    /// from the secret with HMAC and reveals nothing about it.
+    ///
+    /// ```
+    /// use tower_jwt_auth::{Algorithm, KeyError, SigningKey};
+    ///
+    /// assert!(matches!(
+    ///     SigningKey::from_secret(Algorithm::HS256, b"too short"),
+    ///     Err(KeyError::SecretTooShort { min: 32, .. })
+    /// ));
+    /// ```
+    pub fn from_secret(algorithm: Algorithm, secret: &[u8]) -> Result<Self, KeyError> {
+        let key = hmac_key(algorithm, secret)?;
+        let kid = hmac_kid(&key);
+        Ok(Self {
+            sign: Sign::Hmac(Box::new(key.clone())),
+            verifying: VerifyingKey {
+                kid: kid.into(),
+                algorithm,
+                verify: Verify::Hmac(Box::new(key)),
+                parts: PublicParts::Secret,
+            },
+        })
+    }
+
+    /// Replaces the `kid` (1 to 128 printable ASCII characters, no quotes or backslashes).
+    ///
+    /// ```
+    /// use tower_jwt_auth::SigningKey;
+    ///
+    /// let key = SigningKey::generate_ed25519()?.with_kid("primary")?;
+    /// assert_eq!(key.kid(), "primary");
+    /// assert!(SigningKey::generate_ed25519()?.with_kid("").is_err());
+    /// # Ok::<(), tower_jwt_auth::KeyError>(())
+    /// ```
+    pub fn with_kid(mut self, kid: impl Into<String>) -> Result<Self, KeyError> {
+        let kid = kid.into();
+        check_kid(&kid)?;
+        self.verifying.kid = kid.into();
+        Ok(self)
+    }
+
+    /// The key id written in the `kid` header of every token this key signs.
+    pub fn kid(&self) -> &str {
+        &self.verifying.kid
+    }
+
+    /// The algorithm this key is pinned to.
+    pub fn algorithm(&self) -> Algorithm {
+        self.verifying.algorithm
+    }
+
+    /// The key that verifies what this key signs.
+    ///
+    /// ```
+    /// use tower_jwt_auth::SigningKey;
+    ///
+    /// let key = SigningKey::generate_ed25519()?;
+    /// assert_eq!(key.verifying_key().kid(), key.kid());
+    /// # Ok::<(), tower_jwt_auth::KeyError>(())
+    /// ```
+    pub fn verifying_key(&self) -> VerifyingKey {
+        self.verifying.clone()
+    }
+
+    /// Signs `message`, appending the base64url signature to `out`.
+    pub(crate) fn sign_into(&self, message: &[u8], out: &mut String) -> Result<(), ()> {
+        match &self.sign {
+            Sign::Hmac(key) => URL_SAFE_NO_PAD.encode_string(hmac::sign(key, message), out),
+            Sign::Ed25519(pair) => URL_SAFE_NO_PAD.encode_string(pair.sign(message), out),
+            Sign::Ecdsa(pair) => {
+                let sig = pair.sign(&SystemRandom::new(), message).map_err(|_| ())?;
+                URL_SAFE_NO_PAD.encode_string(sig, out);
+            }
+            Sign::Rsa(pair, encoding) => {
+                let mut sig = vec![0; pair.public_modulus_len()];
+                pair.sign(*encoding, &SystemRandom::new(), message, &mut sig)
+                    .map_err(|_| ())?;
+                URL_SAFE_NO_PAD.encode_string(sig, out);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A key that verifies tokens, pinned to one algorithm: a public key, or an HMAC secret.
+///
+/// Its `Debug` output never shows key material.
+///
+/// # Example
+///
+/// ```
+/// use tower_jwt_auth::{Algorithm, VerifyingKey};
+///
+/// let pem = "-----BEGIN PUBLIC KEY-----\n\
+///            MCowBQYDK2VwAyEA11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=\n\
+///            -----END PUBLIC KEY-----\n";
+/// let key = VerifyingKey::from_pem(Algorithm::EdDSA, pem.as_bytes())?;
+/// assert_eq!(key.algorithm(), Algorithm::EdDSA);
+/// # Ok::<(), tower_jwt_auth::KeyError>(())
+/// ```
+#[derive(Clone)]
+pub struct VerifyingKey {
+    kid: Arc<str>,
+    algorithm: Algorithm,
+    verify: Verify,
+    parts: PublicParts,
+}
+
+impl fmt::Debug for VerifyingKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VerifyingKey")
+            .field("kid", &self.kid)
+            .field("algorithm", &self.algorithm)
+            .field("key", &crate::error::Redacted)
+            .finish()
+    }
+}
+
+impl VerifyingKey {
+    /// Loads a public key from PEM (`-----BEGIN PUBLIC KEY-----`, or
+    /// `-----BEGIN RSA PUBLIC KEY-----` for RSA). The `kid` is the RFC 7638 thumbprint unless
+    /// [`with_kid`](Self::with_kid) sets one.
+    ///
+    /// ```
+    /// use tower_jwt_auth::{Algorithm, VerifyingKey};
+    ///
+    /// assert!(VerifyingKey::from_pem(Algorithm::RS256, b"garbage").is_err());
+    /// ```
+    pub fn from_pem(algorithm: Algorithm, pem: &[u8]) -> Result<Self, KeyError> {
+        let decoded = match algorithm {
+            Algorithm::EdDSA => DecodingKey::from_ed_pem(pem),
+            Algorithm::ES256 => DecodingKey::from_ec_pem(pem),
+            Algorithm::RS256 | Algorithm::PS256 => DecodingKey::from_rsa_pem(pem),
+            _ => {
+                return Err(KeyError::WrongAlgorithm {
+                    algorithm,
+                    family: "PEM",
+                });
+            }
+        }
+        .map_err(|_| invalid(algorithm, "not a PEM public key of this algorithm"))?;
+        let DecodingKeyKind::SecretOrDer(bytes) = decoded.kind() else {
+            return Err(invalid(algorithm, "unexpected key encoding"));
+        };
+        let (verify, parts) = match algorithm {
+            Algorithm::EdDSA => {
+                if bytes.len() != 32 {
+                    return Err(invalid(algorithm, "not an Ed25519 public key"));
+                }
+                let verify = ParsedPublicKey::new(&sig::ED25519, bytes)
+                    .map_err(|_| invalid(algorithm, "not an Ed25519 public key"))?;
+                (verify, PublicParts::Okp { x: bytes.clone() })
+            }
+            Algorithm::ES256 => {
+                let parts = ec_parts(bytes, algorithm)?;
+                let verify = ParsedPublicKey::new(&sig::ECDSA_P256_SHA256_FIXED, bytes)
+                    .map_err(|_| invalid(algorithm, "not a P-256 public key"))?;
+                (verify, parts)
+            }
+            _ => {
+                let Some((params, _)) = algorithm.rsa_params() else {
+                    return Err(invalid(algorithm, "unsupported RSA algorithm"));
+                };
+                let public = aws_lc_rs::rsa::PublicKey::from_der(bytes)
+                    .map_err(|_| invalid(algorithm, "not an RSA public key"))?;
+                let parts = rsa_parts(RsaPublicKeyComponents::<Vec<u8>>::from(&public), algorithm)?;
+                let verify = ParsedPublicKey::new(params, public.as_ref())
+                    .map_err(|_| invalid(algorithm, "not an RSA public key"))?;
+                (verify, parts)
+            }
+        };
+        let kid = parts.thumbprint().unwrap_or_default();
+        Ok(Self {
+            kid: kid.into(),
+            algorithm,
+            verify: Verify::Public(verify),
+            parts,
+        })
+    }
+
+    /// An HMAC secret kept only to verify (for example a rotated-out signing secret).
+    /// Same length rules and default `kid` as [`SigningKey::from_secret`].
+    ///
+    /// ```
+    /// use tower_jwt_auth::{Algorithm, SigningKey, VerifyingKey};
+    ///
+    /// let secret = [42u8; 64];
+    /// let a = SigningKey::from_secret(Algorithm::HS512, &secret)?;
+    /// let b = VerifyingKey::from_secret(Algorithm::HS512, &secret)?;
+    /// assert_eq!(a.kid(), b.kid());
+    /// # Ok::<(), tower_jwt_auth::KeyError>(())
+    /// ```
+    pub fn from_secret(algorithm: Algorithm, secret: &[u8]) -> Result<Self, KeyError> {
+        let key = hmac_key(algorithm, secret)?;
+        Ok(Self {
+            kid: hmac_kid(&key).into(),
+            algorithm,
+            verify: Verify::Hmac(Box::new(key)),
+            parts: PublicParts::Secret,
+        })
+    }
+
+    /// Replaces the `kid` (same rules as [`SigningKey::with_kid`]).
+    ///
+    /// ```
+    /// use tower_jwt_auth::{Algorithm, VerifyingKey};
+    ///
+    /// let key = VerifyingKey::from_secret(Algorithm::HS256, &[1u8; 32])?.with_kid("old")?;
+    /// assert_eq!(key.kid(), "old");
+    /// # Ok::<(), tower_jwt_auth::KeyError>(())
+    /// ```
+    pub fn with_kid(mut self, kid: impl Into<String>) -> Result<Self, KeyError> {
+        let kid = kid.into();
+        check_kid(&kid)?;
+        self.kid = kid.into();
+        Ok(self)
+    }
+
+    /// The key id that selects this key.
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// The algorithm this key is pinned to.
+    pub fn algorithm(&self) -> Algorithm {
+        self.algorithm
+    }
+
+    /// The public JWK of this key; `None` for an HMAC secret, which is never exported.
+    ///
+    /// ```
+    /// use tower_jwt_auth::SigningKey;
+    ///
+    /// let key = SigningKey::generate_ed25519()?;
+    /// let jwk = key.verifying_key().to_jwk().expect("public key");
+    /// assert_eq!(jwk.common.key_id.as_deref(), Some(key.kid()));
+    /// # Ok::<(), tower_jwt_auth::KeyError>(())
+    /// ```
+    pub fn to_jwk(&self) -> Option<Jwk> {
+        self.parts.to_jwk(&self.kid, self.algorithm)
+    }
+
+    /// Verifies `signature` over `message` with this key's pinned algorithm.
+    pub(crate) fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
+        self.verify.verify(message, signature)
+    }
+}
+
+/// The keys of an issuer: one active signing key plus keys that still verify.
+///
+/// Rotation: [`rotate`](KeySet::rotate) makes a new key the signing key and keeps the old one
+/// verifying, so tokens already issued stay valid until they expire; drop the old key with
+/// [`remove`](KeySet::remove) once the longest token lifetime has passed. Cloning is a
+/// reference-count bump.
+///
+/// # Example
+///
+/// ```
+/// use tower_jwt_auth::{KeySet, SigningKey};
+///
+/// let old = SigningKey::generate_ed25519()?;
+/// let old_kid = old.kid().to_owned();
+/// let keys = KeySet::new(old).rotate(SigningKey::generate_ed25519()?)?;
+/// assert_ne!(keys.signing_key().kid(), old_kid);
+/// assert!(keys.get(&old_kid).is_some());
+/// assert_eq!(keys.jwks().keys.len(), 2);
+/// # Ok::<(), tower_jwt_auth::KeyError>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct KeySet {
+    signing: Arc<SigningKey>,
+    /// Every key that verifies, the signing key's included. Key sets are small, so a linear
+    /// scan beats hashing the `kid`.
+    verifying: Arc<[VerifyingKey]>,
+}
+
+impl KeySet {
+    /// A key set that signs with `signing` (which also verifies).
+    pub fn new(signing: SigningKey) -> Self {
+        let verifying = Arc::from(vec![signing.verifying_key()]);
+        Self {
+            signing: Arc::new(signing),
+            verifying,
+        }
+    }
+
+    /// Adds a key that only verifies. Fails if its `kid` is already in the set.
+    ///
+    /// ```
+    /// use tower_jwt_auth::{Algorithm, KeySet, SigningKey, VerifyingKey};
+    ///
+    /// let keys = KeySet::new(SigningKey::generate_ed25519()?)
+    ///     .with_verifying_key(VerifyingKey::from_secret(Algorithm::HS256, &[9u8; 32])?)?;
+    /// assert_eq!(keys.verifying_keys().count(), 2);
+    /// # Ok::<(), tower_jwt_auth::KeyError>(())
+    /// ```
+    pub fn with_verifying_key(self, key: VerifyingKey) -> Result<Self, KeyError> {
+        if self.get(key.kid()).is_some() {
+            return Err(KeyError::DuplicateKid(key.kid().to_owned()));
+        }
+        let mut verifying = self.verifying.to_vec();
+        verifying.push(key);
+        Ok(Self {
+            signing: self.signing,
+            verifying: verifying.into(),
+        })
+    }
+
+    /// Makes `signing` the signing key; the previous one keeps verifying.
+    /// Fails if the new key's `kid` is already in the set.
+    pub fn rotate(self, signing: SigningKey) -> Result<Self, KeyError> {
+        if self.get(signing.kid()).is_some() {
+            return Err(KeyError::DuplicateKid(signing.kid().to_owned()));
+        }
+        let mut verifying = self.verifying.to_vec();
+        verifying.push(signing.verifying_key());
+        Ok(Self {
+            signing: Arc::new(signing),
+            verifying: verifying.into(),
+        })
+    }
+
+    /// Removes a verification key; tokens signed with it stop verifying. The signing key
+    /// cannot be removed (`self` is returned unchanged).
+    ///
+    /// ```
+    /// use tower_jwt_auth::{KeySet, SigningKey};
+    ///
+    /// let old = SigningKey::generate_ed25519()?;
+    /// let old_kid = old.kid().to_owned();
+    /// let keys = KeySet::new(old).rotate(SigningKey::generate_ed25519()?)?.remove(&old_kid);
+    /// assert!(keys.get(&old_kid).is_none());
+    /// # Ok::<(), tower_jwt_auth::KeyError>(())
+    /// ```
+    pub fn remove(self, kid: &str) -> Self {
+        if kid == self.signing.kid() {
+            return self;
+        }
+        let verifying: Vec<_> = self
+            .verifying
+            .iter()
+            .filter(|k| k.kid() != kid)
+            .cloned()
+            .collect();
+        Self {
+            signing: self.signing,
+            verifying: verifying.into(),
+        }
+    }
+
+    /// The active signing key.
+    pub fn signing_key(&self) -> &SigningKey {
+        &self.signing
+    }
+
+    /// The verification key with this `kid`.
+    pub fn get(&self, kid: &str) -> Option<&VerifyingKey> {
+        self.verifying.iter().find(|k| &*k.kid == kid)
+    }
+
+    /// Every verification key, the signing key's included.
+    pub fn verifying_keys(&self) -> impl Iterator<Item = &VerifyingKey> {
+        self.verifying.iter()
+    }
+
+    /// The public keys as a JWKS document (RFC 7517 §5). Private keys and HMAC secrets are
+    /// never included.
+    ///
+    /// ```
+    /// use tower_jwt_auth::{Algorithm, KeySet, SigningKey};
+    ///
+    /// let keys = KeySet::new(SigningKey::from_secret(Algorithm::HS256, &[3u8; 32])?);
+    /// assert!(keys.jwks().keys.is_empty());
+    /// # Ok::<(), tower_jwt_auth::KeyError>(())
+    /// ```
+    pub fn jwks(&self) -> JwkSet {
+        JwkSet {
+            keys: self
+                .verifying
+                .iter()
+                .filter_map(VerifyingKey::to_jwk)
+                .collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_key_material() {
+        let secret = [0xABu8; 32];
+        let key = SigningKey::from_secret(Algorithm::HS256, &secret).unwrap();
+        let text = format!("{key:?} {:?}", key.verifying_key());
+        let text = format!("{text} {:?}", KeySet::new(key));
+        assert!(text.contains("[redacted]"));
+        assert!(!text.contains("171"), "{text}");
+        assert!(!text.to_lowercase().contains("abab"), "{text}");
+    }
+
+    #[test]
+    fn hmac_secret_length_is_enforced_per_algorithm() {
+        for (alg, min) in [
+            (Algorithm::HS256, 32),
+            (Algorithm::HS384, 48),
+            (Algorithm::HS512, 64),
+        ] {
+            assert!(matches!(
+                SigningKey::from_secret(alg, &vec![1; min - 1]),
+                Err(KeyError::SecretTooShort { .. })
+            ));
+            assert!(SigningKey::from_secret(alg, &vec![1; min]).is_ok());
+        }
+        assert!(matches!(
+            SigningKey::from_secret(Algorithm::EdDSA, &[1; 64]),
+            Err(KeyError::WrongAlgorithm { .. })
+        ));
+    }
+
+    #[test]
+    fn generated_key_round_trips_a_signature() {
+        let key = SigningKey::generate_ed25519().unwrap();
+        let mut sig = String::new();
+        key.sign_into(b"message", &mut sig).unwrap();
+        let raw = URL_SAFE_NO_PAD.decode(sig).unwrap();
+        assert!(key.verifying_key().verify(b"message", &raw));
+        assert!(!key.verifying_key().verify(b"messagf", &raw));
+    }
+
+    #[test]
+    fn kid_is_rfc7638_thumbprint() {
+        // RFC 8037 appendix A.3: the thumbprint of the A.2 public key.
+        let pem = "-----BEGIN PUBLIC KEY-----\n\
+                   MCowBQYDK2VwAyEA11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=\n\
+                   -----END PUBLIC KEY-----\n";
+        let key = VerifyingKey::from_pem(Algorithm::EdDSA, pem.as_bytes()).unwrap();
+        assert_eq!(key.kid(), "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k");
+    }
+
+    #[test]
+    fn duplicate_kids_are_refused() {
+        let key = SigningKey::generate_ed25519().unwrap();
+        let same = key.verifying_key();
+        assert!(matches!(
+            KeySet::new(key).with_verifying_key(same),
+            Err(KeyError::DuplicateKid(_))
+        ));
+    }
+
+    #[test]
+    fn jwks_contains_public_keys_only() {
+        let keys = KeySet::new(SigningKey::generate_ed25519().unwrap())
+            .with_verifying_key(VerifyingKey::from_secret(Algorithm::HS256, &[5; 32]).unwrap())
+            .unwrap();
+        let json = serde_json::to_value(keys.jwks()).unwrap();
+        let list = json["keys"].as_array().unwrap();
+        assert_eq!(list.len(), 1);
+        assert_eq!(list[0]["kty"], "OKP");
+        assert_eq!(list[0]["alg"], "EdDSA");
+        assert!(list[0].get("d").is_none());
+        assert!(list[0].get("k").is_none());
+    }
+}

@@ -1,0 +1,404 @@
+//! Sessions: the refresh exchange with rotation and reuse detection, logout, "log out
+//! everywhere" and single-token revocation. No HTTP here; the endpoints build on this.
+
+use std::{fmt, future::Future, marker::PhantomData, sync::Arc, time::Duration};
+
+use serde::{Serialize, de::DeserializeOwned};
+
+use crate::{
+    claims::{Claims, NoCustomClaims},
+    error::{BoxError, ConfigError, RefreshError, RevocationError, TokenError},
+    issuer::{Grant, Issuer, TokenPair, custom_claims},
+    revocation::{BoxFuture, ConsumeOutcome, RevocationEntry},
+    verifier::TokenKind,
+};
+
+/// What the application decides when a session is refreshed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RefreshDecision<T> {
+    /// Keep the scope and claims the session has.
+    Keep,
+    /// Mint the next pair with this scope and these claims (roles changed, say).
+    Update {
+        /// The new scope, space-separated.
+        scope: String,
+        /// The new application claims.
+        custom: T,
+    },
+    /// Refuse (user deleted or disabled): the session is revoked and the refresh fails.
+    Refuse,
+}
+
+/// Called on every refresh, before the refresh token is consumed, to reload or refuse the
+/// subject's claims. Any `Fn(&Claims<T>) -> impl Future<Output = Result<RefreshDecision<T>,
+/// BoxError>>` is a hook.
+///
+/// An `Err` fails the refresh as a server error without consuming the token, so the client
+/// can retry.
+pub trait RefreshHook<T>: Send + Sync + 'static {
+    /// Decides what the next pair of this session carries.
+    fn on_refresh(
+        &self,
+        claims: &Claims<T>,
+    ) -> BoxFuture<'static, Result<RefreshDecision<T>, BoxError>>;
+}
+
+impl<T, F, Fut> RefreshHook<T> for F
+where
+    F: Fn(&Claims<T>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<RefreshDecision<T>, BoxError>> + Send + 'static,
+{
+    fn on_refresh(
+        &self,
+        claims: &Claims<T>,
+    ) -> BoxFuture<'static, Result<RefreshDecision<T>, BoxError>> {
+        Box::pin(self(claims))
+    }
+}
+
+/// The session side of the token life cycle: exchange a refresh token for the next pair,
+/// log out one session, log out everywhere, revoke one token.
+///
+/// Every refresh token is single-use. Its first use mints the next pair of the same session,
+/// with the idle expiry renewed and the absolute session expiry kept. A second use means the
+/// token was stolen or replayed: the whole session — including the newest tokens minted from
+/// it — is revoked and the exchange fails. An optional grace window tolerates a client that
+/// retries the exchange it just made (a lost response), but only for the session's immediate
+/// predecessor token.
+///
+/// # Example
+///
+/// ```
+/// use tower_jwt_auth::{Issuer, KeySet, NoCustomClaims, RefreshError, Sessions, SigningKey};
+///
+/// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+/// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
+/// let sessions: Sessions = Sessions::new(issuer.clone());
+///
+/// let first = issuer.issue("alice", &NoCustomClaims {})?;
+/// let second = sessions.refresh(first.refresh_token()).await?;
+///
+/// // Replaying the first refresh token revokes the whole session.
+/// assert!(matches!(sessions.refresh(first.refresh_token()).await, Err(RefreshError::Reused)));
+/// assert!(issuer.verifier().verify_access::<NoCustomClaims>(second.access_token()).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Sessions<T = NoCustomClaims> {
+    issuer: Issuer,
+    grace_ms: u64,
+    hook: Option<Arc<dyn RefreshHook<T>>>,
+    _claims: PhantomData<fn() -> T>,
+}
+
+impl<T> Clone for Sessions<T> {
+    fn clone(&self) -> Self {
+        Self {
+            issuer: self.issuer.clone(),
+            grace_ms: self.grace_ms,
+            hook: self.hook.clone(),
+            _claims: PhantomData,
+        }
+    }
+}
+
+impl<T> fmt::Debug for Sessions<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sessions")
+            .field("issuer", &self.issuer)
+            .field("reuse_grace_ms", &self.grace_ms)
+            .field("refresh_hook", &self.hook.is_some())
+            .finish()
+    }
+}
+
+/// The largest reuse grace window a builder accepts.
+const MAX_GRACE: Duration = Duration::from_secs(60);
+
+impl<T> Sessions<T>
+where
+    T: Serialize + DeserializeOwned + Send + 'static,
+{
+    /// Sessions with no reuse grace and no refresh hook.
+    pub fn new(issuer: Issuer) -> Self {
+        Self {
+            issuer,
+            grace_ms: 0,
+            hook: None,
+            _claims: PhantomData,
+        }
+    }
+
+    /// A builder, to set a reuse grace window or a refresh hook.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_jwt_auth::{Claims, Issuer, KeySet, NoCustomClaims, RefreshDecision, Sessions, SigningKey};
+    ///
+    /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
+    /// let sessions = Sessions::<NoCustomClaims>::builder(issuer)
+    ///     .with_reuse_grace(Duration::from_secs(10))
+    ///     .with_refresh_hook(|claims: &Claims| {
+    ///         let banned = claims.sub == "mallory";
+    ///         async move {
+    ///             Ok(if banned { RefreshDecision::Refuse } else { RefreshDecision::Keep })
+    ///         }
+    ///     })
+    ///     .build()?;
+    /// # let _ = sessions;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn builder(issuer: Issuer) -> SessionsBuilder<T> {
+        SessionsBuilder {
+            sessions: Self::new(issuer),
+            grace: Duration::ZERO,
+        }
+    }
+
+    /// The issuer that mints this session's pairs.
+    pub fn issuer(&self) -> &Issuer {
+        &self.issuer
+    }
+
+    /// Exchanges a refresh token for the next pair of its session.
+    ///
+    /// Fails with [`RefreshError::InvalidToken`] for a bad, expired or revoked token,
+    /// [`RefreshError::Reused`] when the token had already been exchanged (the session is
+    /// then revoked), [`RefreshError::Refused`] when the hook refuses the subject, and
+    /// [`RefreshError::Revocation`] when the revocation state cannot be written (nothing is
+    /// minted).
+    pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair, RefreshError> {
+        let verifier = self.issuer.verifier();
+        let claims: Claims<T> = verifier.verify(refresh_token, TokenKind::Refresh)?;
+        let session_exp = claims.session_exp.ok_or(TokenError::MissingClaim("sexp"))?;
+        let store = self.issuer.revocation();
+
+        let update = match &self.hook {
+            None => None,
+            Some(hook) => match hook.on_refresh(&claims).await.map_err(RefreshError::Hook)? {
+                RefreshDecision::Keep => None,
+                RefreshDecision::Update { scope, custom } => Some((scope, custom)),
+                RefreshDecision::Refuse => {
+                    self.revoke_session(&claims.sid, session_exp).await?;
+                    return Err(RefreshError::Refused);
+                }
+            },
+        };
+
+        match store.consume(&claims.jti, &claims.sid, claims.exp).await? {
+            ConsumeOutcome::First => {}
+            ConsumeOutcome::Reused {
+                first_used_ms,
+                latest_in_session,
+            } => {
+                let now = self.issuer.clock().now_millis();
+                let in_grace = self.grace_ms > 0
+                    && latest_in_session
+                    && now.saturating_sub(first_used_ms) <= self.grace_ms;
+                if !in_grace {
+                    self.revoke_session(&claims.sid, session_exp).await?;
+                    return Err(RefreshError::Reused);
+                }
+            }
+        }
+
+        let (scope, custom) = match &update {
+            Some((scope, custom)) => (scope.as_str(), custom_claims(custom)?),
+            None => (claims.scope.as_str(), custom_claims(&claims.custom)?),
+        };
+        Ok(self.issuer.mint(&Grant {
+            sub: &claims.sub,
+            sid: &claims.sid,
+            scope,
+            custom: &custom,
+            session_exp,
+        })?)
+    }
+
+    async fn revoke_session(&self, sid: &str, session_exp: u64) -> Result<(), RevocationError> {
+        let expires_at = session_exp.saturating_add(self.issuer.verifier().leeway_secs());
+        self.issuer
+            .revocation()
+            .revoke(RevocationEntry::Session {
+                sid: sid.to_owned(),
+                expires_at,
+            })
+            .await
+    }
+
+    /// Logs out one session (one device): its access and refresh tokens stop working at once;
+    /// the subject's other sessions are untouched.
+    ///
+    /// ```
+    /// # use tower_jwt_auth::{Issuer, KeySet, NoCustomClaims, Sessions, SigningKey};
+    /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+    /// # let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
+    /// # let sessions: Sessions = Sessions::new(issuer.clone());
+    /// let phone = issuer.issue("alice", &NoCustomClaims {})?;
+    /// let laptop = issuer.issue("alice", &NoCustomClaims {})?;
+    /// sessions.logout(phone.session_id()).await?;
+    /// assert!(issuer.verifier().verify_access::<NoCustomClaims>(phone.access_token()).is_err());
+    /// assert!(issuer.verifier().verify_access::<NoCustomClaims>(laptop.access_token()).is_ok());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub async fn logout(&self, sid: &str) -> Result<(), RevocationError> {
+        // The session cannot outlive its absolute lifetime from now.
+        let session_exp = self
+            .issuer
+            .clock()
+            .now_secs()
+            .saturating_add(self.issuer.session_ttl_secs());
+        self.revoke_session(sid, session_exp).await
+    }
+
+    /// Logs the subject out everywhere: every token issued to `sub` until now stops working;
+    /// a login made afterwards — even within the same millisecond — works.
+    ///
+    /// ```
+    /// # use tower_jwt_auth::{Issuer, KeySet, NoCustomClaims, Sessions, SigningKey};
+    /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+    /// # let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
+    /// # let sessions: Sessions = Sessions::new(issuer.clone());
+    /// let before = issuer.issue("alice", &NoCustomClaims {})?;
+    /// sessions.logout_all("alice").await?;
+    /// let after = issuer.issue("alice", &NoCustomClaims {})?;
+    /// assert!(issuer.verifier().verify_access::<NoCustomClaims>(before.access_token()).is_err());
+    /// assert!(issuer.verifier().verify_access::<NoCustomClaims>(after.access_token()).is_ok());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub async fn logout_all(&self, sub: &str) -> Result<(), RevocationError> {
+        let clock = self.issuer.clock();
+        let expires_at = clock
+            .now_secs()
+            .saturating_add(self.issuer.session_ttl_secs())
+            .saturating_add(self.issuer.verifier().leeway_secs())
+            .saturating_add(1);
+        self.issuer
+            .revocation()
+            .revoke(RevocationEntry::Subject {
+                sub: sub.to_owned(),
+                cutoff_ms: clock.now_millis(),
+                expires_at,
+            })
+            .await
+    }
+
+    /// Revokes one token by its `jti` until its `exp`.
+    ///
+    /// ```
+    /// # use tower_jwt_auth::{Claims, Issuer, KeySet, NoCustomClaims, Sessions, SigningKey};
+    /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+    /// # let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
+    /// # let sessions: Sessions = Sessions::new(issuer.clone());
+    /// let pair = issuer.issue("alice", &NoCustomClaims {})?;
+    /// let claims: Claims = issuer.verifier().verify_access(pair.access_token())?;
+    /// sessions.revoke_token(&claims.jti, claims.exp).await?;
+    /// assert!(issuer.verifier().verify_access::<NoCustomClaims>(pair.access_token()).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub async fn revoke_token(&self, jti: &str, exp: u64) -> Result<(), RevocationError> {
+        let expires_at = exp.saturating_add(self.issuer.verifier().leeway_secs());
+        self.issuer
+            .revocation()
+            .revoke(RevocationEntry::Token {
+                jti: jti.to_owned(),
+                expires_at,
+            })
+            .await
+    }
+
+    /// Revokes a presented token (RFC 7009): an access token by its `jti`; a refresh token
+    /// together with its whole session, as RFC 7009 §2.1 recommends. Returns the kind
+    /// revoked, or `None` for a token that is invalid, expired or already revoked (which
+    /// RFC 7009 answers with success too).
+    ///
+    /// ```
+    /// # use tower_jwt_auth::{Issuer, KeySet, NoCustomClaims, Sessions, SigningKey, TokenKind};
+    /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+    /// # let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
+    /// # let sessions: Sessions = Sessions::new(issuer.clone());
+    /// let pair = issuer.issue("alice", &NoCustomClaims {})?;
+    /// assert_eq!(sessions.revoke(pair.refresh_token()).await?, Some(TokenKind::Refresh));
+    /// assert!(issuer.verifier().verify_access::<NoCustomClaims>(pair.access_token()).is_err());
+    /// assert_eq!(sessions.revoke("not a token").await?, None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub async fn revoke(&self, token: &str) -> Result<Option<TokenKind>, RevocationError> {
+        let verifier = self.issuer.verifier();
+        if let Ok(claims) = verifier.verify::<NoCustomClaims>(token, TokenKind::Access) {
+            self.revoke_token(&claims.jti, claims.exp).await?;
+            return Ok(Some(TokenKind::Access));
+        }
+        if let Ok(claims) = verifier.verify::<NoCustomClaims>(token, TokenKind::Refresh) {
+            let session_exp = claims.session_exp.unwrap_or(claims.exp);
+            self.revoke_session(&claims.sid, session_exp).await?;
+            return Ok(Some(TokenKind::Refresh));
+        }
+        Ok(None)
+    }
+
+    /// Forgets revocations and consumed refresh tokens that can no longer matter; returns
+    /// how many entries were dropped.
+    pub fn purge_expired(&self) -> usize {
+        self.issuer.revocation().purge_expired()
+    }
+}
+
+/// Builds [`Sessions`].
+#[must_use]
+pub struct SessionsBuilder<T> {
+    sessions: Sessions<T>,
+    grace: Duration,
+}
+
+impl<T> fmt::Debug for SessionsBuilder<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionsBuilder")
+            .field("sessions", &self.sessions)
+            .field("grace", &self.grace)
+            .finish()
+    }
+}
+
+impl<T> SessionsBuilder<T>
+where
+    T: Serialize + DeserializeOwned + Send + 'static,
+{
+    /// Lets the session's immediate predecessor refresh token be exchanged again within
+    /// `grace` of its first use without revoking the session (default 0, at most 60 s).
+    ///
+    /// Risk: within the window, a thief replaying the latest consumed token gets a pair
+    /// instead of tripping reuse detection. Use a few seconds at most, for clients on flaky
+    /// networks that retry a refresh whose response they lost.
+    pub fn with_reuse_grace(mut self, grace: Duration) -> Self {
+        self.grace = grace;
+        self
+    }
+
+    /// Runs `hook` on every refresh, to reload or refuse the subject's claims.
+    pub fn with_refresh_hook(mut self, hook: impl RefreshHook<T>) -> Self {
+        self.sessions.hook = Some(Arc::new(hook));
+        self
+    }
+
+    /// Checks the configuration and builds the sessions.
+    pub fn build(mut self) -> Result<Sessions<T>, ConfigError> {
+        if self.grace > MAX_GRACE {
+            return Err(ConfigError::Lifetime(
+                "the reuse grace window is at most 60 s",
+            ));
+        }
+        self.sessions.grace_ms = u64::try_from(self.grace.as_millis()).unwrap_or(u64::MAX);
+        Ok(self.sessions)
+    }
+}
