@@ -175,8 +175,9 @@ struct RawClaims<T> {
 impl<T: DeserializeOwned> Claims<T> {
     /// Parses a token payload and checks that every required claim is present.
     pub(crate) fn from_json(payload: &[u8]) -> Result<Self, TokenError> {
-        let raw: RawClaims<T> = serde_json::from_slice(payload)
-            .map_err(|_| TokenError::Malformed("claims are not a valid JSON object"))?;
+        let raw: RawClaims<T> = serde_json::from_slice(payload).map_err(|_| {
+            TokenError::Malformed("claims are not a JSON object of the expected claim types")
+        })?;
         Ok(Self {
             exp: raw.exp.ok_or(TokenError::MissingClaim("exp"))?,
             iat: raw.iat.ok_or(TokenError::MissingClaim("iat"))?,

@@ -274,16 +274,22 @@ where
     /// ```
     pub async fn logout_all(&self, sub: &str) -> Result<(), RevocationError> {
         let clock = self.issuer.clock();
+        let store = self.issuer.revocation();
+        // Tokens minted since an earlier cut-off in this same millisecond sort one tick after
+        // it (see `Issuer`), so a new cut-off must reach past them.
+        let now_ms = clock.now_millis();
+        let cutoff_ms = store
+            .subject_cutoff_ms(sub)
+            .map_or(now_ms, |earlier| earlier.saturating_add(1).max(now_ms));
+        // No token issued up to now outlives its session's absolute lifetime.
         let expires_at = clock
             .now_secs()
             .saturating_add(self.issuer.session_ttl_secs())
-            .saturating_add(self.issuer.verifier().leeway_secs())
-            .saturating_add(1);
-        self.issuer
-            .revocation()
+            .saturating_add(self.issuer.verifier().leeway_secs());
+        store
             .revoke(RevocationEntry::Subject {
                 sub: sub.to_owned(),
-                cutoff_ms: clock.now_millis(),
+                cutoff_ms,
                 expires_at,
             })
             .await

@@ -1,0 +1,593 @@
+//! Refresh rotation, reuse detection, session lifetimes, logout and revocation.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::{
+    sync::{
+        Arc, Barrier, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
+
+use common::*;
+use tower_jwt_auth::{
+    BoxError, BoxFuture, Claims, ConsumeOutcome, RefreshDecision, RefreshError, RevocationBackend,
+    RevocationEntry, RevocationError, Sessions, TokenError, TokenKind, TokenPair,
+};
+
+fn block_on<F: Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
+
+fn valid(env: &Env, pair: &TokenPair) -> bool {
+    env.issuer
+        .verifier()
+        .verify_access::<Profile>(pair.access_token())
+        .is_ok()
+}
+
+fn access_error(env: &Env, pair: &TokenPair) -> TokenError {
+    env.issuer
+        .verifier()
+        .verify_access::<Profile>(pair.access_token())
+        .unwrap_err()
+}
+
+#[tokio::test]
+async fn refresh_rotates_within_the_same_session() {
+    let env = env();
+    let first = env
+        .issuer
+        .issue_with_scope("alice", "read write", &profile())
+        .unwrap();
+    env.advance(60);
+    let second = env.sessions.refresh(first.refresh_token()).await.unwrap();
+    assert_eq!(second.session_id(), first.session_id());
+    assert_ne!(second.access_token(), first.access_token());
+    assert_ne!(second.refresh_token(), first.refresh_token());
+    assert_eq!(second.scope(), "read write");
+    let claims: Claims<Profile> = env
+        .issuer
+        .verifier()
+        .verify_access(second.access_token())
+        .unwrap();
+    assert_eq!(claims.custom, profile());
+    assert_eq!(claims.iat, T0 + 60);
+    assert_eq!(claims.sid, first.session_id());
+    // The old access token stays valid until it expires: rotation is about refresh tokens.
+    assert!(valid(&env, &first));
+    let third = env.sessions.refresh(second.refresh_token()).await.unwrap();
+    assert!(valid(&env, &third));
+}
+
+#[tokio::test]
+async fn reuse_revokes_the_whole_session_and_only_that_session() {
+    let env = env();
+    let first = env.issuer.issue("alice", &profile()).unwrap();
+    let other_device = env.issuer.issue("alice", &profile()).unwrap();
+    let second = env.sessions.refresh(first.refresh_token()).await.unwrap();
+    let third = env.sessions.refresh(second.refresh_token()).await.unwrap();
+
+    // An attacker replays the first refresh token.
+    assert!(matches!(
+        env.sessions.refresh(first.refresh_token()).await,
+        Err(RefreshError::Reused)
+    ));
+    // Every token of the family is dead, the newest included.
+    for pair in [&first, &second, &third] {
+        assert_eq!(access_error(&env, pair), TokenError::Revoked);
+    }
+    assert!(matches!(
+        env.sessions.refresh(third.refresh_token()).await,
+        Err(RefreshError::InvalidToken(TokenError::Revoked))
+    ));
+    // The user's other session is untouched.
+    assert!(valid(&env, &other_device));
+    assert!(
+        env.sessions
+            .refresh(other_device.refresh_token())
+            .await
+            .is_ok()
+    );
+}
+
+fn grace_env(grace: u64) -> (Env, Sessions<Profile>) {
+    let env = env();
+    let sessions = Sessions::<Profile>::builder(env.issuer.clone())
+        .with_reuse_grace(Duration::from_secs(grace))
+        .build()
+        .unwrap();
+    (env, sessions)
+}
+
+#[tokio::test]
+async fn grace_window_tolerates_a_retry_of_the_latest_exchange_only() {
+    let (env, sessions) = grace_env(10);
+    let first = env.issuer.issue("alice", &profile()).unwrap();
+    let second = sessions.refresh(first.refresh_token()).await.unwrap();
+    // The response was lost; the client retries within the window.
+    env.advance(10);
+    let retried = sessions.refresh(first.refresh_token()).await.unwrap();
+    assert_eq!(retried.session_id(), first.session_id());
+    assert!(valid(&env, &second));
+    assert!(valid(&env, &retried));
+
+    // Past the window, the same replay is reuse.
+    env.advance(1);
+    assert!(matches!(
+        sessions.refresh(first.refresh_token()).await,
+        Err(RefreshError::Reused)
+    ));
+    assert_eq!(access_error(&env, &retried), TokenError::Revoked);
+}
+
+#[tokio::test]
+async fn grace_window_never_covers_an_older_token() {
+    let (env, sessions) = grace_env(10);
+    let first = env.issuer.issue("alice", &profile()).unwrap();
+    let second = sessions.refresh(first.refresh_token()).await.unwrap();
+    let third = sessions.refresh(second.refresh_token()).await.unwrap();
+    env.advance(1);
+    // `first` is no longer the session's immediate predecessor.
+    assert!(matches!(
+        sessions.refresh(first.refresh_token()).await,
+        Err(RefreshError::Reused)
+    ));
+    assert_eq!(access_error(&env, &third), TokenError::Revoked);
+}
+
+#[tokio::test]
+async fn grace_window_is_capped() {
+    let env = env();
+    assert!(
+        Sessions::<Profile>::builder(env.issuer)
+            .with_reuse_grace(Duration::from_secs(61))
+            .build()
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn refresh_renews_idle_expiry_but_never_extends_the_session() {
+    let env = env_with(|b| {
+        b.with_access_ttl(Duration::from_secs(600))
+            .with_refresh_ttl(Duration::from_secs(1800))
+            .with_session_ttl(Duration::from_secs(3600))
+    });
+    let mut pair = env.issuer.issue("alice", &profile()).unwrap();
+    assert_eq!(pair.refresh_expires_in(), 1800);
+    let session_end = T0 + 3600;
+    for step in 1..=3 {
+        env.advance(1000);
+        pair = env.sessions.refresh(pair.refresh_token()).await.unwrap();
+        let now = T0 + 1000 * step;
+        let refresh: Claims<Profile> = env
+            .issuer
+            .verifier()
+            .verify_refresh(pair.refresh_token())
+            .unwrap();
+        assert_eq!(refresh.session_expires_at(), Some(session_end));
+        assert_eq!(refresh.exp, (now + 1800).min(session_end));
+        assert_eq!(
+            pair.refresh_expires_in(),
+            (now + 1800).min(session_end) - now
+        );
+        let access: Claims<Profile> = env
+            .issuer
+            .verifier()
+            .verify_access(pair.access_token())
+            .unwrap();
+        assert_eq!(access.exp, (now + 600).min(session_end));
+    }
+    // T0 + 3000: 600 s of session left, so the pair says so.
+    assert_eq!(pair.expires_in(), 600);
+    assert_eq!(pair.refresh_expires_in(), 600);
+    env.advance(600);
+    assert!(matches!(
+        env.sessions.refresh(pair.refresh_token()).await,
+        Err(RefreshError::InvalidToken(TokenError::Expired))
+    ));
+    assert_eq!(access_error(&env, &pair), TokenError::Expired);
+}
+
+#[tokio::test]
+async fn an_idle_session_ends_after_the_refresh_lifetime() {
+    let env = env_with(|b| b.with_refresh_ttl(Duration::from_secs(1800)));
+    let pair = env.issuer.issue("alice", &profile()).unwrap();
+    env.advance(1799);
+    let pair = env.sessions.refresh(pair.refresh_token()).await.unwrap();
+    env.advance(1800);
+    assert!(matches!(
+        env.sessions.refresh(pair.refresh_token()).await,
+        Err(RefreshError::InvalidToken(TokenError::Expired))
+    ));
+}
+
+#[tokio::test]
+async fn logout_ends_one_session_at_once() {
+    let env = env();
+    let phone = env.issuer.issue("alice", &profile()).unwrap();
+    let laptop = env.issuer.issue("alice", &profile()).unwrap();
+    env.sessions.logout(phone.session_id()).await.unwrap();
+    assert_eq!(access_error(&env, &phone), TokenError::Revoked);
+    assert!(matches!(
+        env.sessions.refresh(phone.refresh_token()).await,
+        Err(RefreshError::InvalidToken(TokenError::Revoked))
+    ));
+    assert!(valid(&env, &laptop));
+    assert!(env.sessions.refresh(laptop.refresh_token()).await.is_ok());
+}
+
+#[tokio::test]
+async fn logout_all_in_the_same_millisecond_revokes_before_and_admits_after() {
+    // The mock clock does not move: the token, the cut-off and the next login all happen at
+    // the same millisecond, the hardest case for a time-based cut-off.
+    let env = env();
+    let before = env.issuer.issue("alice", &profile()).unwrap();
+    let bob = env.issuer.issue("bob", &profile()).unwrap();
+    env.sessions.logout_all("alice").await.unwrap();
+    assert_eq!(access_error(&env, &before), TokenError::Revoked);
+    assert!(matches!(
+        env.sessions.refresh(before.refresh_token()).await,
+        Err(RefreshError::InvalidToken(TokenError::Revoked))
+    ));
+    assert!(valid(&env, &bob));
+
+    let after = env.issuer.issue("alice", &profile()).unwrap();
+    assert!(valid(&env, &after));
+    let refreshed = env.sessions.refresh(after.refresh_token()).await.unwrap();
+    assert!(valid(&env, &refreshed));
+
+    // A second logout-all, still in the same millisecond, catches the new session too.
+    env.sessions.logout_all("alice").await.unwrap();
+    assert_eq!(access_error(&env, &refreshed), TokenError::Revoked);
+    let again = env.issuer.issue("alice", &profile()).unwrap();
+    assert!(valid(&env, &again));
+}
+
+#[tokio::test]
+async fn logout_all_within_one_second_orders_by_millisecond() {
+    let env = env();
+    env.clock.set_millis(T0 * 1000 + 100);
+    let before = env.issuer.issue("alice", &profile()).unwrap();
+    env.clock.set_millis(T0 * 1000 + 500);
+    env.sessions.logout_all("alice").await.unwrap();
+    env.clock.set_millis(T0 * 1000 + 900);
+    let after = env.issuer.issue("alice", &profile()).unwrap();
+    assert_eq!(access_error(&env, &before), TokenError::Revoked);
+    assert!(valid(&env, &after));
+    let claims: Claims<Profile> = env
+        .issuer
+        .verifier()
+        .verify_access(after.access_token())
+        .unwrap();
+    assert_eq!(claims.iat, T0, "iat stays the clock's own second");
+}
+
+#[tokio::test]
+async fn revoking_one_token_leaves_the_rest_of_its_session() {
+    let env = env();
+    let pair = env.issuer.issue("alice", &profile()).unwrap();
+    assert_eq!(
+        env.sessions.revoke(pair.access_token()).await.unwrap(),
+        Some(TokenKind::Access)
+    );
+    assert_eq!(access_error(&env, &pair), TokenError::Revoked);
+    // The refresh token still works and its new access token too.
+    let next = env.sessions.refresh(pair.refresh_token()).await.unwrap();
+    assert!(valid(&env, &next));
+
+    // Revoking a refresh token ends its session (RFC 7009 §2.1).
+    assert_eq!(
+        env.sessions.revoke(next.refresh_token()).await.unwrap(),
+        Some(TokenKind::Refresh)
+    );
+    assert_eq!(access_error(&env, &next), TokenError::Revoked);
+
+    // Unknown, invalid or already-dead tokens: nothing to do, and no error.
+    for token in ["", "garbage", next.access_token()] {
+        assert_eq!(env.sessions.revoke(token).await.unwrap(), None);
+    }
+}
+
+#[tokio::test]
+async fn revoked_entries_are_purged_once_they_cannot_matter() {
+    let env = env_with(|b| {
+        b.with_access_ttl(Duration::from_secs(600))
+            .with_refresh_ttl(Duration::from_secs(1800))
+            .with_session_ttl(Duration::from_secs(3600))
+    });
+    let store = env.issuer.revocation().clone();
+    let a = env.issuer.issue("alice", &profile()).unwrap();
+    let b = env.issuer.issue("bob", &profile()).unwrap();
+    let claims: Claims<Profile> = env
+        .issuer
+        .verifier()
+        .verify_access(a.access_token())
+        .unwrap();
+    env.sessions
+        .revoke_token(&claims.jti, claims.exp)
+        .await
+        .unwrap();
+    env.sessions.refresh(a.refresh_token()).await.unwrap();
+    env.sessions.logout(b.session_id()).await.unwrap();
+    env.sessions.logout_all("carol").await.unwrap();
+    assert_eq!(store.len(), 4);
+
+    // Nothing is dropped while what it covers could still be presented.
+    env.advance(600);
+    assert_eq!(env.sessions.purge_expired(), 0);
+    assert!(store.is_token_revoked(&claims.jti));
+    env.advance(1);
+    assert_eq!(env.sessions.purge_expired(), 1, "the revoked access token");
+    env.advance(1800 - 601);
+    assert_eq!(env.sessions.purge_expired(), 0);
+    env.advance(1);
+    assert_eq!(
+        env.sessions.purge_expired(),
+        1,
+        "the consumed refresh token"
+    );
+    env.advance(3600 - 1801 + 1);
+    assert_eq!(
+        env.sessions.purge_expired(),
+        2,
+        "the session and the subject"
+    );
+    assert!(store.is_empty());
+}
+
+#[test]
+fn concurrent_refreshes_of_one_token_have_exactly_one_winner() {
+    let env = env();
+    let pair = env.issuer.issue("alice", &profile()).unwrap();
+    let token = pair.refresh_token().to_owned();
+    let barrier = Barrier::new(64);
+    let winners = AtomicUsize::new(0);
+    let reused = AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..64 {
+            s.spawn(|| {
+                barrier.wait();
+                match block_on(env.sessions.refresh(&token)) {
+                    Ok(_) => winners.fetch_add(1, Ordering::SeqCst),
+                    Err(RefreshError::Reused | RefreshError::InvalidToken(TokenError::Revoked)) => {
+                        reused.fetch_add(1, Ordering::SeqCst)
+                    }
+                    Err(other) => panic!("unexpected error {other:?}"),
+                };
+            });
+        }
+    });
+    assert_eq!(winners.load(Ordering::SeqCst), 1);
+    assert_eq!(reused.load(Ordering::SeqCst), 63);
+    // Concurrent use of one refresh token is reuse: the session is revoked.
+    assert!(
+        env.issuer
+            .revocation()
+            .is_session_revoked(pair.session_id())
+    );
+}
+
+#[tokio::test]
+async fn the_refresh_hook_reloads_or_refuses_the_subject() {
+    let env = env();
+    let disabled = Arc::new(Mutex::new(Vec::<String>::new()));
+    let seen = disabled.clone();
+    let sessions = Sessions::<Profile>::builder(env.issuer.clone())
+        .with_refresh_hook(move |claims: &Claims<Profile>| {
+            let refuse = seen.lock().unwrap().contains(&claims.sub);
+            let promote = claims.sub == "bob";
+            async move {
+                Ok(if refuse {
+                    RefreshDecision::Refuse
+                } else if promote {
+                    RefreshDecision::Update {
+                        scope: "read admin".into(),
+                        custom: Profile {
+                            name: "Bob (admin)".into(),
+                        },
+                    }
+                } else {
+                    RefreshDecision::Keep
+                })
+            }
+        })
+        .build()
+        .unwrap();
+
+    let bob = env
+        .issuer
+        .issue_with_scope("bob", "read", &profile())
+        .unwrap();
+    let next = sessions.refresh(bob.refresh_token()).await.unwrap();
+    let claims: Claims<Profile> = env
+        .issuer
+        .verifier()
+        .verify_access(next.access_token())
+        .unwrap();
+    assert!(claims.has_scope("admin"));
+    assert_eq!(claims.custom.name, "Bob (admin)");
+    assert_eq!(next.scope(), "read admin");
+
+    let alice = env.issuer.issue("alice", &profile()).unwrap();
+    disabled.lock().unwrap().push("alice".into());
+    assert!(matches!(
+        sessions.refresh(alice.refresh_token()).await,
+        Err(RefreshError::Refused)
+    ));
+    assert_eq!(access_error(&env, &alice), TokenError::Revoked);
+}
+
+#[tokio::test]
+async fn a_failing_hook_does_not_consume_the_refresh_token() {
+    let env = env();
+    let fail = Arc::new(Mutex::new(true));
+    let flag = fail.clone();
+    let sessions = Sessions::<Profile>::builder(env.issuer.clone())
+        .with_refresh_hook(move |_: &Claims<Profile>| {
+            let failing = *flag.lock().unwrap();
+            async move {
+                if failing {
+                    Err(BoxError::from("user database unavailable"))
+                } else {
+                    Ok(RefreshDecision::Keep)
+                }
+            }
+        })
+        .build()
+        .unwrap();
+    let pair = env.issuer.issue("alice", &profile()).unwrap();
+    let err = sessions.refresh(pair.refresh_token()).await.unwrap_err();
+    assert!(matches!(err, RefreshError::Hook(_)));
+    assert!(!err.is_invalid_grant());
+    *fail.lock().unwrap() = false;
+    assert!(sessions.refresh(pair.refresh_token()).await.is_ok());
+}
+
+#[tokio::test]
+async fn custom_claims_cannot_shadow_registered_claims() {
+    #[derive(serde::Serialize)]
+    struct Sneaky {
+        exp: u64,
+    }
+    let env = env();
+    assert!(
+        env.issuer
+            .issue("alice", &Sneaky { exp: u64::MAX })
+            .is_err()
+    );
+    assert!(env.issuer.issue("", &profile()).is_err());
+    assert!(
+        env.issuer
+            .issue_with_scope("alice", "bad\"scope", &profile())
+            .is_err()
+    );
+}
+
+/// A backend that records writes and can be switched to fail.
+#[derive(Debug, Default)]
+struct FlakyBackend {
+    entries: Mutex<Vec<RevocationEntry>>,
+    consumed: Mutex<Vec<String>>,
+    failing: Mutex<bool>,
+}
+
+impl FlakyBackend {
+    fn check(&self) -> Result<(), BoxError> {
+        if *self.failing.lock().unwrap() {
+            Err("connection refused".into())
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl RevocationBackend for FlakyBackend {
+    fn revoke<'a>(&'a self, entry: &'a RevocationEntry) -> BoxFuture<'a, Result<(), BoxError>> {
+        Box::pin(async move {
+            self.check()?;
+            self.entries.lock().unwrap().push(entry.clone());
+            Ok(())
+        })
+    }
+    fn consume<'a>(
+        &'a self,
+        jti: &'a str,
+        _sid: &'a str,
+        used_ms: u64,
+        _expires_at: u64,
+    ) -> BoxFuture<'a, Result<ConsumeOutcome, BoxError>> {
+        Box::pin(async move {
+            self.check()?;
+            let mut consumed = self.consumed.lock().unwrap();
+            if consumed.iter().any(|j| j == jti) {
+                return Ok(ConsumeOutcome::Reused {
+                    first_used_ms: used_ms,
+                    latest_in_session: false,
+                });
+            }
+            consumed.push(jti.to_owned());
+            Ok(ConsumeOutcome::First)
+        })
+    }
+    fn load(&self, now: u64) -> BoxFuture<'_, Result<Vec<RevocationEntry>, BoxError>> {
+        Box::pin(async move {
+            self.check()?;
+            Ok(self
+                .entries
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|e| e.expires_at() >= now)
+                .cloned()
+                .collect())
+        })
+    }
+    fn purge_expired(&self, now: u64) -> BoxFuture<'_, Result<u64, BoxError>> {
+        Box::pin(async move {
+            self.check()?;
+            let mut entries = self.entries.lock().unwrap();
+            let before = entries.len();
+            entries.retain(|e| e.expires_at() >= now);
+            Ok((before - entries.len()) as u64)
+        })
+    }
+}
+
+#[tokio::test]
+async fn writes_fail_closed_when_the_backend_fails() {
+    let backend = Arc::new(FlakyBackend::default());
+    let env = env_with(|b| b.with_revocation_backend(backend.clone()));
+    let pair = env.issuer.issue("alice", &profile()).unwrap();
+
+    *backend.failing.lock().unwrap() = true;
+    assert!(matches!(
+        env.sessions.logout(pair.session_id()).await,
+        Err(RevocationError::Backend(_))
+    ));
+    // Nothing half-done: not recorded locally either, so no instance disagrees.
+    assert!(valid(&env, &pair));
+    // A refresh whose consumption cannot be recorded mints nothing.
+    let err = env
+        .sessions
+        .refresh(pair.refresh_token())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RefreshError::Revocation(_)));
+    assert!(!err.is_invalid_grant());
+
+    *backend.failing.lock().unwrap() = false;
+    let next = env.sessions.refresh(pair.refresh_token()).await.unwrap();
+    env.sessions.logout(next.session_id()).await.unwrap();
+    assert_eq!(access_error(&env, &next), TokenError::Revoked);
+    assert_eq!(backend.entries.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_new_instance_loads_the_shared_revocations() {
+    let backend = Arc::new(FlakyBackend::default());
+    let first = env_with(|b| b.with_revocation_backend(backend.clone()));
+    let pair = first.issuer.issue("alice", &profile()).unwrap();
+    first.sessions.logout(pair.session_id()).await.unwrap();
+
+    // A second instance with the same key and backend.
+    let second = env_with(|b| b.with_revocation_backend(backend.clone()));
+    assert!(valid(&second, &pair), "not loaded yet");
+    assert_eq!(second.issuer.revocation().load().await.unwrap(), 1);
+    assert_eq!(access_error(&second, &pair), TokenError::Revoked);
+    // Consumption is decided by the shared backend, whichever instance is asked.
+    let other = first.issuer.issue("bob", &profile()).unwrap();
+    first.sessions.refresh(other.refresh_token()).await.unwrap();
+    assert!(matches!(
+        second.sessions.refresh(other.refresh_token()).await,
+        Err(RefreshError::Reused)
+    ));
+}
