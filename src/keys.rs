@@ -8,8 +8,11 @@
 use std::{fmt, sync::Arc};
 
 use aws_lc_rs::{
-    digest, hmac,
+    digest,
+    encoding::AsDer,
+    hmac,
     rand::SystemRandom,
+    rsa,
     signature::{
         self as sig, EcdsaKeyPair, Ed25519KeyPair, KeyPair, ParsedPublicKey, RsaEncoding,
         RsaKeyPair, RsaPublicKeyComponents,
@@ -20,8 +23,8 @@ use jsonwebtoken::{
     DecodingKey, DecodingKeyKind, EncodingKey,
     jwk::{
         AlgorithmParameters, CommonParameters, EllipticCurve, EllipticCurveKeyParameters,
-        EllipticCurveKeyType, Jwk, JwkSet, KeyAlgorithm, OctetKeyPairParameters, OctetKeyPairType,
-        PublicKeyUse, RSAKeyParameters, RSAKeyType,
+        EllipticCurveKeyType, Jwk, JwkSet, KeyAlgorithm, KeyOperations, OctetKeyPairParameters,
+        OctetKeyPairType, PublicKeyUse, RSAKeyParameters, RSAKeyType,
     },
 };
 
@@ -274,16 +277,82 @@ fn ec_parts(point: &[u8], algorithm: Algorithm) -> Result<PublicParts, KeyError>
     }
 }
 
+/// The RSA modulus sizes the verification parameters accept (`RSA_*_2048_8192_*`).
+const RSA_BITS: std::ops::RangeInclusive<usize> = 2048..=8192;
+
 fn rsa_parts(
     components: RsaPublicKeyComponents<Vec<u8>>,
     algorithm: Algorithm,
 ) -> Result<PublicParts, KeyError> {
     let n = components.n;
-    let significant = n.iter().skip_while(|b| **b == 0).count();
-    if significant < 256 {
+    let mut significant = n.iter().skip_while(|b| **b == 0);
+    let bits = significant.next().map_or(0, |first| {
+        (significant.count() + 1) * 8 - first.leading_zeros() as usize
+    });
+    if bits < *RSA_BITS.start() {
         return Err(invalid(algorithm, "RSA keys must have at least 2048 bits"));
     }
+    if bits > *RSA_BITS.end() {
+        return Err(invalid(
+            algorithm,
+            "RSA keys larger than 8192 bits are not supported",
+        ));
+    }
     Ok(PublicParts::Rsa { n, e: components.e })
+}
+
+/// Prepares a parsed RSA public key for `algorithm` (`RS256` or `PS256`).
+fn rsa_verify(
+    public: &rsa::PublicKey,
+    algorithm: Algorithm,
+) -> Result<(ParsedPublicKey, PublicParts), KeyError> {
+    let Some((params, _)) = algorithm.rsa_params() else {
+        return Err(KeyError::WrongAlgorithm {
+            algorithm,
+            family: "public RSA",
+        });
+    };
+    let parts = rsa_parts(RsaPublicKeyComponents::<Vec<u8>>::from(public), algorithm)?;
+    let verify = ParsedPublicKey::new(params, public.as_ref())
+        .map_err(|_| invalid(algorithm, "not an RSA public key"))?;
+    Ok((verify, parts))
+}
+
+/// Decodes one base64url member of a JWK: unpadded and canonical (RFC 7515 §2).
+fn jwk_member(value: &str, algorithm: Algorithm, what: &'static str) -> Result<Vec<u8>, KeyError> {
+    URL_SAFE_NO_PAD
+        .decode(value)
+        .map_err(|_| invalid(algorithm, what))
+}
+
+/// Checks the JWK members that restrict what the key may be used for: `alg` must be the
+/// algorithm the caller pins the key to, `use` must be `sig` and `key_ops` must allow
+/// `verify`, whenever they are present.
+fn check_jwk_usage(common: &CommonParameters, algorithm: Algorithm) -> Result<(), KeyError> {
+    if common
+        .key_algorithm
+        .is_some_and(|alg| alg != algorithm.jwk_algorithm())
+    {
+        return Err(invalid(algorithm, "the JWK's `alg` is another algorithm"));
+    }
+    if common
+        .public_key_use
+        .as_ref()
+        .is_some_and(|u| *u != PublicKeyUse::Signature)
+    {
+        return Err(invalid(algorithm, "the JWK's `use` is not `sig`"));
+    }
+    if common
+        .key_operations
+        .as_ref()
+        .is_some_and(|ops| !ops.contains(&KeyOperations::Verify))
+    {
+        return Err(invalid(
+            algorithm,
+            "the JWK's `key_ops` does not allow `verify`",
+        ));
+    }
+    Ok(())
 }
 
 /// A private (or secret) key that signs tokens, pinned to one algorithm.
@@ -590,15 +659,9 @@ impl VerifyingKey {
                 (verify, parts)
             }
             _ => {
-                let Some((params, _)) = algorithm.rsa_params() else {
-                    return Err(invalid(algorithm, "unsupported RSA algorithm"));
-                };
-                let public = aws_lc_rs::rsa::PublicKey::from_der(bytes)
+                let public = rsa::PublicKey::from_der(bytes)
                     .map_err(|_| invalid(algorithm, "not an RSA public key"))?;
-                let parts = rsa_parts(RsaPublicKeyComponents::<Vec<u8>>::from(&public), algorithm)?;
-                let verify = ParsedPublicKey::new(params, public.as_ref())
-                    .map_err(|_| invalid(algorithm, "not an RSA public key"))?;
-                (verify, parts)
+                rsa_verify(&public, algorithm)?
             }
         };
         let kid = parts.thumbprint().unwrap_or_default();
@@ -629,6 +692,131 @@ impl VerifyingKey {
             algorithm,
             verify: Verify::Hmac(Box::new(key)),
             parts: PublicParts::Secret,
+        })
+    }
+
+    /// Loads a verification key from a JWK (RFC 7517), pinned to `algorithm`.
+    ///
+    /// The algorithm is the caller's choice, never the JWK's: `alg`, `use` and `key_ops`
+    /// can only narrow it. The key is refused when `alg` is present and names another
+    /// algorithm, when `use` is present and is not `sig`, or when `key_ops` is present
+    /// without `verify`. Supported key types:
+    ///
+    /// | `kty` | `crv` | algorithms |
+    /// | --- | --- | --- |
+    /// | `OKP` | `Ed25519` | `EdDSA` |
+    /// | `EC` | `P-256` (`x` and `y` of exactly 32 bytes) | `ES256` |
+    /// | `RSA` | | `RS256`, `PS256` (2048 to 8192 bits) |
+    /// | `oct` | | `HS256`, `HS384`, `HS512` (same lengths as [`from_secret`](Self::from_secret)) |
+    ///
+    /// Base64url members must be unpadded and canonical. Private members (`d`, `p`, …) are
+    /// ignored, and so are certificate members (`x5c`, `x5t`, `x5u`): only the key itself is
+    /// read. The `kid` is the JWK's own when present (it must satisfy the rules of
+    /// [`with_kid`](Self::with_kid), so that tokens naming it can select the key); otherwise
+    /// the RFC 7638 thumbprint, or for an `oct` key the same `kid` as
+    /// [`from_secret`](Self::from_secret). Errors never contain key material.
+    ///
+    /// ```
+    /// use tower_jwt_auth::{Algorithm, KeyError, VerifyingKey, jwk::Jwk};
+    ///
+    /// // RFC 8037 appendix A.2: an Ed25519 public key.
+    /// let jwk: Jwk = serde_json::from_str(
+    ///     r#"{"kty":"OKP","crv":"Ed25519","use":"sig",
+    ///         "x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}"#,
+    /// )?;
+    /// let key = VerifyingKey::from_jwk(&jwk, Algorithm::EdDSA)?;
+    /// assert_eq!(key.algorithm(), Algorithm::EdDSA);
+    /// // No `kid` member: the RFC 7638 thumbprint (RFC 8037 appendix A.3).
+    /// assert_eq!(key.kid(), "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k");
+    ///
+    /// // An Ed25519 key verifies EdDSA and nothing else.
+    /// assert!(matches!(
+    ///     VerifyingKey::from_jwk(&jwk, Algorithm::HS256),
+    ///     Err(KeyError::WrongAlgorithm { .. })
+    /// ));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn from_jwk(jwk: &Jwk, algorithm: Algorithm) -> Result<Self, KeyError> {
+        check_jwk_usage(&jwk.common, algorithm)?;
+        let wrong_family = |family| KeyError::WrongAlgorithm { algorithm, family };
+        let (verify, parts) = match &jwk.algorithm {
+            AlgorithmParameters::OctetKeyPair(okp) => {
+                if algorithm != Algorithm::EdDSA {
+                    return Err(wrong_family("public OKP"));
+                }
+                if okp.curve != EllipticCurve::Ed25519 {
+                    return Err(invalid(algorithm, "only the Ed25519 curve is supported"));
+                }
+                let x = jwk_member(&okp.x, algorithm, "`x` is not canonical base64url")?;
+                if x.len() != 32 {
+                    return Err(invalid(algorithm, "not an Ed25519 public key"));
+                }
+                let verify = ParsedPublicKey::new(&sig::ED25519, &x)
+                    .map_err(|_| invalid(algorithm, "not an Ed25519 public key"))?;
+                (Verify::Public(verify), PublicParts::Okp { x })
+            }
+            AlgorithmParameters::EllipticCurve(ec) => {
+                if algorithm != Algorithm::ES256 {
+                    return Err(wrong_family("public EC"));
+                }
+                if ec.curve != EllipticCurve::P256 {
+                    return Err(invalid(algorithm, "only the P-256 curve is supported"));
+                }
+                let x = jwk_member(&ec.x, algorithm, "`x` is not canonical base64url")?;
+                let y = jwk_member(&ec.y, algorithm, "`y` is not canonical base64url")?;
+                if x.len() != 32 || y.len() != 32 {
+                    return Err(invalid(algorithm, "`x` and `y` must be 32 bytes each"));
+                }
+                let mut point = Vec::with_capacity(65);
+                point.push(4);
+                point.extend_from_slice(&x);
+                point.extend_from_slice(&y);
+                // Parsing checks that the point is on the curve.
+                let verify = ParsedPublicKey::new(&sig::ECDSA_P256_SHA256_FIXED, &point)
+                    .map_err(|_| invalid(algorithm, "not a point on P-256"))?;
+                (Verify::Public(verify), PublicParts::Ec { x, y })
+            }
+            AlgorithmParameters::RSA(params) => {
+                if algorithm.rsa_params().is_none() {
+                    return Err(wrong_family("public RSA"));
+                }
+                let components = RsaPublicKeyComponents {
+                    n: jwk_member(&params.n, algorithm, "`n` is not canonical base64url")?,
+                    e: jwk_member(&params.e, algorithm, "`e` is not canonical base64url")?,
+                };
+                // Through DER, so a JWK gets exactly the checks of `from_pem` (aws-lc's
+                // `RSA_check_key`: no leading zeros, an odd exponent of at least 3, …).
+                let der = components
+                    .as_der()
+                    .map_err(|_| invalid(algorithm, "not an RSA public key"))?;
+                let public = rsa::PublicKey::from_der(der.as_ref())
+                    .map_err(|_| invalid(algorithm, "not an RSA public key"))?;
+                let (verify, parts) = rsa_verify(&public, algorithm)?;
+                (Verify::Public(verify), parts)
+            }
+            AlgorithmParameters::OctetKey(oct) => {
+                if !algorithm.is_hmac() {
+                    return Err(wrong_family("symmetric oct"));
+                }
+                let secret = jwk_member(&oct.value, algorithm, "`k` is not canonical base64url")?;
+                let key = hmac_key(algorithm, &secret)?;
+                (Verify::Hmac(Box::new(key)), PublicParts::Secret)
+            }
+            _ => return Err(invalid(algorithm, "unsupported JWK key type")),
+        };
+        let kid = match (&jwk.common.key_id, &verify) {
+            (Some(kid), _) => {
+                check_kid(kid)?;
+                kid.clone()
+            }
+            (None, Verify::Hmac(key)) => hmac_kid(key),
+            (None, Verify::Public(_)) => parts.thumbprint().unwrap_or_default(),
+        };
+        Ok(Self {
+            kid: kid.into(),
+            algorithm,
+            verify,
+            parts,
         })
     }
 
@@ -892,5 +1080,307 @@ mod tests {
         assert_eq!(list[0]["alg"], "EdDSA");
         assert!(list[0].get("d").is_none());
         assert!(list[0].get("k").is_none());
+    }
+
+    fn jwk(value: serde_json::Value) -> Jwk {
+        serde_json::from_value(value).unwrap()
+    }
+
+    fn b64(bytes: &[u8]) -> String {
+        URL_SAFE_NO_PAD.encode(bytes)
+    }
+
+    /// A JWK as JSON, to edit members before parsing it back.
+    fn json(jwk: &Jwk) -> serde_json::Value {
+        serde_json::to_value(jwk).unwrap()
+    }
+
+    fn signing_keys() -> Vec<SigningKey> {
+        let rng = SystemRandom::new();
+        let ec = EcdsaKeyPair::generate_pkcs8(&sig::ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
+        let rsa = rsa::KeyPair::generate(rsa::KeySize::Rsa2048).unwrap();
+        let rsa_der = AsDer::<aws_lc_rs::encoding::Pkcs8V1Der<'_>>::as_der(&rsa).unwrap();
+        vec![
+            SigningKey::generate_ed25519().unwrap(),
+            SigningKey::from_der(Algorithm::ES256, ec.as_ref()).unwrap(),
+            SigningKey::from_der(Algorithm::RS256, rsa_der.as_ref()).unwrap(),
+            SigningKey::from_der(Algorithm::PS256, rsa_der.as_ref()).unwrap(),
+        ]
+    }
+
+    fn rsa_jwk(n: &[u8], e: &[u8]) -> Jwk {
+        jwk(serde_json::json!({ "kty": "RSA", "n": b64(n), "e": b64(e) }))
+    }
+
+    #[test]
+    fn from_jwk_round_trips_every_public_key_type() {
+        for key in signing_keys() {
+            let alg = key.algorithm();
+            let exported = key.verifying_key().to_jwk().unwrap();
+            let loaded = VerifyingKey::from_jwk(&exported, alg).unwrap();
+            assert_eq!(loaded.kid(), key.kid(), "{alg}");
+            assert_eq!(loaded.algorithm(), alg);
+            assert_eq!(json(&loaded.to_jwk().unwrap()), json(&exported), "{alg}");
+
+            let mut sig = String::new();
+            key.sign_into(b"message", &mut sig).unwrap();
+            let raw = URL_SAFE_NO_PAD.decode(sig).unwrap();
+            assert!(loaded.verify(b"message", &raw), "{alg}");
+            assert!(!loaded.verify(b"messagf", &raw), "{alg}");
+
+            // Without `kid` (and `alg`, `use`): the RFC 7638 thumbprint, as for generated keys.
+            let mut bare = exported.clone();
+            bare.common = CommonParameters::default();
+            assert_eq!(VerifyingKey::from_jwk(&bare, alg).unwrap().kid(), key.kid());
+        }
+    }
+
+    #[test]
+    fn from_jwk_loads_oct_keys_like_from_secret() {
+        let secret = [0x5Au8; 48];
+        let oct = |secret: &[u8]| jwk(serde_json::json!({ "kty": "oct", "k": b64(secret) }));
+        let key = VerifyingKey::from_jwk(&oct(&secret), Algorithm::HS384).unwrap();
+        let same = VerifyingKey::from_secret(Algorithm::HS384, &secret).unwrap();
+        assert_eq!(key.kid(), same.kid());
+        assert!(key.to_jwk().is_none(), "secrets are never exported");
+        let tag = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA384, &secret), b"m");
+        assert!(key.verify(b"m", tag.as_ref()));
+
+        assert!(matches!(
+            VerifyingKey::from_jwk(&oct(&secret), Algorithm::HS512),
+            Err(KeyError::SecretTooShort {
+                len: 48,
+                min: 64,
+                ..
+            })
+        ));
+        assert!(matches!(
+            VerifyingKey::from_jwk(&oct(&[]), Algorithm::HS256),
+            Err(KeyError::SecretTooShort { len: 0, .. })
+        ));
+        for alg in [Algorithm::EdDSA, Algorithm::ES256, Algorithm::RS256] {
+            assert!(matches!(
+                VerifyingKey::from_jwk(&oct(&secret), alg),
+                Err(KeyError::WrongAlgorithm { .. })
+            ));
+        }
+    }
+
+    #[test]
+    fn from_jwk_never_crosses_key_families() {
+        for key in signing_keys() {
+            let exported = key.verifying_key().to_jwk().unwrap();
+            let mut bare = exported.clone();
+            bare.common = CommonParameters::default();
+            for alg in [
+                Algorithm::EdDSA,
+                Algorithm::ES256,
+                Algorithm::RS256,
+                Algorithm::HS256,
+                Algorithm::HS512,
+            ] {
+                let same_family = alg == key.algorithm()
+                    || (alg == Algorithm::RS256 && key.algorithm() == Algorithm::PS256);
+                if same_family {
+                    continue;
+                }
+                // A public key is never an HMAC secret, whatever the caller asks for.
+                assert!(
+                    matches!(
+                        VerifyingKey::from_jwk(&bare, alg),
+                        Err(KeyError::WrongAlgorithm { .. })
+                    ),
+                    "{} key as {alg}",
+                    key.algorithm()
+                );
+                // With its `alg` member, the mismatch is caught first.
+                assert!(VerifyingKey::from_jwk(&exported, alg).is_err());
+            }
+        }
+    }
+
+    #[test]
+    fn from_jwk_honours_alg_use_and_key_ops() {
+        let key = SigningKey::generate_ed25519().unwrap();
+        let mut base = json(&key.verifying_key().to_jwk().unwrap());
+        base.as_object_mut().unwrap().remove("use");
+        let with = |member: &str, value: serde_json::Value| {
+            let mut v = base.clone();
+            v[member] = value;
+            VerifyingKey::from_jwk(&jwk(v), Algorithm::EdDSA)
+        };
+        assert!(with("use", "sig".into()).is_ok());
+        assert!(with("key_ops", serde_json::json!(["verify"])).is_ok());
+        assert!(with("key_ops", serde_json::json!(["sign", "verify"])).is_ok());
+        for (member, value, reason) in [
+            ("alg", serde_json::json!("ES256"), "`alg`"),
+            ("alg", serde_json::json!("ES521"), "`alg`"),
+            ("use", serde_json::json!("enc"), "`use`"),
+            ("use", serde_json::json!("other"), "`use`"),
+            ("key_ops", serde_json::json!(["sign"]), "`key_ops`"),
+            ("key_ops", serde_json::json!(["encrypt"]), "`key_ops`"),
+            ("key_ops", serde_json::json!([]), "`key_ops`"),
+        ] {
+            let err = with(member, value).unwrap_err();
+            assert!(err.to_string().contains(reason), "{member}: {err}");
+        }
+    }
+
+    #[test]
+    fn from_jwk_uses_a_valid_kid_and_refuses_an_invalid_one() {
+        let key = SigningKey::generate_ed25519().unwrap();
+        let base = json(&key.verifying_key().to_jwk().unwrap());
+        let with_kid = |kid: &str| {
+            let mut v = base.clone();
+            v["kid"] = kid.into();
+            VerifyingKey::from_jwk(&jwk(v), Algorithm::EdDSA)
+        };
+        assert_eq!(
+            with_kid("bilbo.baggins@hobbiton.example").unwrap().kid(),
+            "bilbo.baggins@hobbiton.example"
+        );
+        for bad in ["", "has space", "quote\"", &"k".repeat(129)] {
+            assert!(
+                matches!(with_kid(bad), Err(KeyError::InvalidKid(_))),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn from_jwk_checks_ec_and_okp_members() {
+        let key = SigningKey::from_der(
+            Algorithm::ES256,
+            EcdsaKeyPair::generate_pkcs8(
+                &sig::ECDSA_P256_SHA256_FIXED_SIGNING,
+                &SystemRandom::new(),
+            )
+            .unwrap()
+            .as_ref(),
+        )
+        .unwrap();
+        let base = json(&key.verifying_key().to_jwk().unwrap());
+        let x = URL_SAFE_NO_PAD.decode(base["x"].as_str().unwrap()).unwrap();
+        let y = URL_SAFE_NO_PAD.decode(base["y"].as_str().unwrap()).unwrap();
+        let with = |member: &str, value: String| {
+            let mut v = base.clone();
+            v[member] = value.into();
+            VerifyingKey::from_jwk(&jwk(v), Algorithm::ES256)
+        };
+        let mut off_curve = y;
+        off_curve[31] ^= 1;
+        let mut long = vec![0];
+        long.extend_from_slice(&x);
+        for (member, value, reason) in [
+            ("y", b64(&off_curve), "not a point on P-256"),
+            ("x", b64(&x[1..]), "32 bytes"),
+            ("x", b64(&long), "32 bytes"),
+            ("crv", "P-384".to_owned(), "only the P-256 curve"),
+        ] {
+            let err = with(member, value).unwrap_err();
+            assert!(
+                matches!(err, KeyError::InvalidKey { .. }) && err.to_string().contains(reason),
+                "{member}: {err}"
+            );
+        }
+
+        // OKP: Ed25519 only, 32 bytes.
+        let okp = |crv: &str, x: &[u8]| {
+            let v = serde_json::json!({ "kty": "OKP", "crv": crv, "x": b64(x) });
+            serde_json::from_value::<Jwk>(v)
+                .ok()
+                .map(|j| VerifyingKey::from_jwk(&j, Algorithm::EdDSA))
+        };
+        assert!(matches!(okp("Ed25519", &[9; 32]), Some(Ok(_))));
+        assert!(matches!(okp("Ed25519", &[9; 31]), Some(Err(_))));
+        assert!(matches!(okp("P-256", &[9; 32]), Some(Err(_))));
+        // X25519 and Ed448 are not even parsed as OKP keys by `jsonwebtoken`.
+        assert!(!matches!(okp("X25519", &[9; 32]), Some(Ok(_))));
+        assert!(!matches!(okp("Ed448", &[9; 57]), Some(Ok(_))));
+    }
+
+    #[test]
+    fn from_jwk_checks_rsa_keys() {
+        let pair = rsa::KeyPair::generate(rsa::KeySize::Rsa2048).unwrap();
+        let public = RsaPublicKeyComponents::<Vec<u8>>::from(pair.public_key());
+        let (n, e) = (public.n, public.e);
+        assert!(VerifyingKey::from_jwk(&rsa_jwk(&n, &e), Algorithm::PS256).is_ok());
+
+        let mut leading_zero = vec![0];
+        leading_zero.extend_from_slice(&n);
+        // 2041 bits: 256 bytes, but not a 2048-bit modulus.
+        let mut short_top = n.clone();
+        short_top[0] = 1;
+        let e = &e[..];
+        let bad: [(&str, &[u8], &[u8], &str); 7] = [
+            ("1024 bits", &[0xC5; 128], e, "at least 2048 bits"),
+            ("2041 bits", &short_top, e, "at least 2048 bits"),
+            ("8200 bits", &[0xC5; 1025], e, "larger than 8192 bits"),
+            // The rest is refused by aws-lc (`RSA_check_key`), as from PEM.
+            ("leading zero", &leading_zero, e, "not an RSA public key"),
+            ("e = 1", &n, &[1], "not an RSA public key"),
+            ("even e", &n, &[1, 0, 0], "not an RSA public key"),
+            ("empty e", &n, &[], "not an RSA public key"),
+        ];
+        for (what, n, e, reason) in bad {
+            let err = VerifyingKey::from_jwk(&rsa_jwk(n, e), Algorithm::RS256).unwrap_err();
+            assert!(
+                matches!(err, KeyError::InvalidKey { .. }) && err.to_string().contains(reason),
+                "{what}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn from_jwk_requires_canonical_unpadded_base64url() {
+        let x = "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo";
+        let okp = |x: &str| jwk(serde_json::json!({ "kty": "OKP", "crv": "Ed25519", "x": x }));
+        assert!(VerifyingKey::from_jwk(&okp(x), Algorithm::EdDSA).is_ok());
+        for bad in [
+            format!("{x}="),
+            x.replace('_', "/"),
+            // Same 32 bytes, non-zero trailing bits.
+            x.replace("URo", "URp"),
+            format!(" {x}"),
+        ] {
+            assert!(
+                VerifyingKey::from_jwk(&okp(&bad), Algorithm::EdDSA).is_err(),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn from_jwk_refuses_unknown_key_types() {
+        let other = jwk(serde_json::json!({ "kty": "AKP", "alg": "ML-DSA-44", "pub": "AAAA" }));
+        assert!(matches!(other.algorithm, AlgorithmParameters::Other(_)));
+        assert!(VerifyingKey::from_jwk(&other, Algorithm::EdDSA).is_err());
+    }
+
+    #[test]
+    fn from_jwk_errors_and_debug_never_show_key_material() {
+        let secret = [0xCDu8; 31];
+        let k = b64(&secret);
+        let short = jwk(serde_json::json!({ "kty": "oct", "k": k }));
+        let err = VerifyingKey::from_jwk(&short, Algorithm::HS256).unwrap_err();
+        let text = format!("{err} {err:?}");
+        assert!(!text.contains(&k) && !text.contains("205"), "{text}");
+
+        let x = "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo";
+        let okp = jwk(serde_json::json!({ "kty": "OKP", "crv": "Ed25519", "x": x }));
+        let key = VerifyingKey::from_jwk(&okp, Algorithm::EdDSA).unwrap();
+        let err = VerifyingKey::from_jwk(&okp, Algorithm::HS256).unwrap_err();
+        let text = format!("{key:?} {err} {err:?}");
+        assert!(text.contains("[redacted]"), "{text}");
+        assert!(!text.contains(x), "{text}");
+
+        let secret = [0xABu8; 32];
+        let oct = jwk(serde_json::json!({ "kty": "oct", "k": b64(&secret) }));
+        let key = VerifyingKey::from_jwk(&oct, Algorithm::HS256).unwrap();
+        let text = format!("{key:?}");
+        assert!(
+            !text.contains(&b64(&secret)) && !text.contains("171"),
+            "{text}"
+        );
     }
 }
