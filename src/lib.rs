@@ -58,8 +58,12 @@
 //! | `test-util` | [`MockClock`], to drive expiry in your own tests without sleeping |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "axum")]
+mod axum;
+mod bearer;
 mod claims;
 mod clock;
+mod endpoints;
 mod error;
 mod issuer;
 mod jws;
@@ -68,10 +72,20 @@ mod revocation;
 mod session;
 mod verifier;
 
+#[cfg(feature = "axum")]
+pub use axum::{ClaimsRejection, token_routes};
+pub use bearer::{
+    AuthError, BearerAuth, BearerAuthLayer, DefaultRejection, JsonRejection, OnRejection,
+    RequireScope, RequireScopeLayer, ResponseFuture,
+};
 pub use claims::{Claims, NoCustomClaims};
 #[cfg(any(test, feature = "test-util"))]
 pub use clock::MockClock;
 pub use clock::{Clock, SystemClock};
+pub use endpoints::{
+    DEFAULT_BODY_LIMIT, ErrorResponse, JwksService, RefreshService, RevocationService,
+    token_response,
+};
 pub use error::{
     BoxError, ConfigError, IssueError, KeyError, RefreshError, RevocationError, TokenError,
 };

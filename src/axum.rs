@@ -1,0 +1,186 @@
+//! axum integration (feature `axum`): `Claims<T>` as an extractor, responses for the crate's
+//! types, and a router of the token endpoints.
+
+use axum::{
+    Router,
+    extract::{FromRequestParts, OptionalFromRequestParts},
+    response::{IntoResponse, Response},
+    routing::{get_service, post_service},
+};
+use http::{StatusCode, request::Parts};
+use serde::{Serialize, de::DeserializeOwned};
+
+use crate::{
+    bearer::{AuthError, Authenticated, JsonRejection, OnRejection},
+    claims::Claims,
+    endpoints::{ErrorResponse, JwksService, RefreshService, RevocationService, token_response},
+    issuer::TokenPair,
+    session::Sessions,
+};
+
+/// Why the `Claims<T>` extractor failed.
+///
+/// ```
+/// use axum::response::IntoResponse;
+/// use tower_jwt_auth::ClaimsRejection;
+///
+/// let response = ClaimsRejection::MissingLayer.into_response();
+/// assert_eq!(response.status(), 500);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ClaimsRejection {
+    /// The request passed an optional `BearerAuthLayer` without a token, but the handler
+    /// requires claims: 401 with a `Bearer` challenge.
+    MissingToken,
+    /// No `BearerAuthLayer` (with the same claims type) ran for this route: a programming
+    /// error, answered 500.
+    MissingLayer,
+}
+
+impl ClaimsRejection {
+    /// The response status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::MissingToken => StatusCode::UNAUTHORIZED,
+            Self::MissingLayer => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The response body text.
+    pub fn body_text(&self) -> &'static str {
+        match self {
+            Self::MissingToken => "a bearer token is required",
+            Self::MissingLayer => {
+                "no claims in the request: is `BearerAuthLayer` installed on this route, with the \
+                 same claims type as the extractor?"
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for ClaimsRejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.body_text())
+    }
+}
+
+impl std::error::Error for ClaimsRejection {}
+
+impl IntoResponse for ClaimsRejection {
+    fn into_response(self) -> Response {
+        match self {
+            Self::MissingToken => AuthError::MissingToken.into_response(),
+            Self::MissingLayer => (self.status(), self.body_text()).into_response(),
+        }
+    }
+}
+
+fn lookup<T>(parts: &Parts) -> Result<Option<Claims<T>>, ClaimsRejection>
+where
+    T: Clone + Send + Sync + 'static,
+{
+    if let Some(claims) = parts.extensions.get::<Claims<T>>() {
+        return Ok(Some(claims.clone()));
+    }
+    if parts.extensions.get::<Authenticated>().is_some() {
+        Ok(None)
+    } else {
+        Err(ClaimsRejection::MissingLayer)
+    }
+}
+
+/// The verified claims put in the request by [`BearerAuthLayer`](crate::BearerAuthLayer).
+///
+/// ```
+/// use axum::{Json, Router, routing::get};
+/// use tower_jwt_auth::{BearerAuthLayer, Claims, Issuer, KeySet, SigningKey};
+///
+/// async fn me(claims: Claims) -> Json<String> {
+///     Json(claims.sub)
+/// }
+///
+/// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
+/// let app: Router = Router::new()
+///     .route("/me", get(me))
+///     .layer(BearerAuthLayer::new(issuer.verifier().clone()));
+/// # let _ = app;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+impl<S, T> FromRequestParts<S> for Claims<T>
+where
+    S: Send + Sync,
+    T: Clone + Send + Sync + 'static,
+{
+    type Rejection = ClaimsRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        lookup(parts)?.ok_or(ClaimsRejection::MissingToken)
+    }
+}
+
+/// `Option<Claims<T>>`: `None` for an anonymous request through an optional
+/// [`BearerAuthLayer`](crate::BearerAuthLayer); still a 500 when no layer ran.
+impl<S, T> OptionalFromRequestParts<S> for Claims<T>
+where
+    S: Send + Sync,
+    T: Clone + Send + Sync + 'static,
+{
+    type Rejection = ClaimsRejection;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _state: &S,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        lookup(parts)
+    }
+}
+
+/// The RFC 6750 response with a JSON body.
+impl IntoResponse for AuthError {
+    fn into_response(self) -> Response {
+        OnRejection::<axum::body::Body>::on_rejection(&JsonRejection, &self, None)
+    }
+}
+
+/// 200 with the token response and `Cache-Control: no-store`; use
+/// `(StatusCode::CREATED, pair)` for a signup.
+impl IntoResponse for TokenPair {
+    fn into_response(self) -> Response {
+        token_response(StatusCode::OK, &self).into_response()
+    }
+}
+
+impl IntoResponse for ErrorResponse {
+    fn into_response(self) -> Response {
+        ErrorResponse::into_response(self).into_response()
+    }
+}
+
+/// A router with the token endpoints of `sessions`, to `nest` under a prefix:
+/// `POST /refresh` ([`RefreshService`]), `POST /revoke` ([`RevocationService`]) and
+/// `GET /jwks.json` ([`JwksService`]).
+///
+/// ```
+/// use axum::Router;
+/// use tower_jwt_auth::{Issuer, KeySet, NoCustomClaims, Sessions, SigningKey, token_routes};
+///
+/// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
+/// let app: Router = Router::new().nest("/auth", token_routes(Sessions::<NoCustomClaims>::new(issuer)));
+/// # let _ = app;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn token_routes<T, S>(sessions: Sessions<T>) -> Router<S>
+where
+    T: Serialize + DeserializeOwned + Send + 'static,
+    S: Clone + Send + Sync + 'static,
+{
+    let jwks = JwksService::new(sessions.issuer().keys());
+    Router::new()
+        .route(
+            "/refresh",
+            post_service(RefreshService::new(sessions.clone())),
+        )
+        .route("/revoke", post_service(RevocationService::new(sessions)))
+        .route("/jwks.json", get_service(jwks))
+}

@@ -1,0 +1,198 @@
+//! [`BearerAuthLayer`]: configuration of the bearer middleware.
+
+use std::{fmt, marker::PhantomData, sync::Arc};
+
+use tower_layer::Layer;
+
+use super::{BearerAuth, DefaultRejection, source::Sources};
+use crate::{claims::NoCustomClaims, verifier::Verifier};
+
+pub(crate) struct Config<R> {
+    pub(crate) verifier: Verifier,
+    pub(crate) sources: Sources,
+    pub(crate) realm: Option<Box<str>>,
+    pub(crate) optional: bool,
+    pub(crate) on_rejection: R,
+}
+
+/// A tower [`Layer`] that authenticates every request with its bearer access token.
+///
+/// On success the typed [`Claims<T>`](crate::Claims) go into the request extensions and the
+/// inner service is called; on failure the inner service is never called and the client gets
+/// the RFC 6750 response (status, `WWW-Authenticate` with `realm`, `error`,
+/// `error_description`). Verification includes revocation and is synchronous: no box, no
+/// allocation beyond the claims, no lock held across an `.await`.
+///
+/// The configuration is shared behind an `Arc`: cloning the layer or the service is a
+/// reference-count bump.
+///
+/// # Example
+///
+/// ```
+/// use tower_jwt_auth::{BearerAuthLayer, Claims, Issuer, KeySet, SigningKey};
+///
+/// #[derive(Clone, serde::Deserialize)]
+/// struct Tenant { tenant: String }
+///
+/// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
+/// let layer = BearerAuthLayer::new(issuer.verifier().clone())
+///     .with_claims::<Tenant>()
+///     .with_realm("api")
+///     .with_cookie("access_token");
+/// # let _ = layer;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct BearerAuthLayer<T = NoCustomClaims, R = DefaultRejection> {
+    pub(crate) config: Arc<Config<R>>,
+    pub(crate) _claims: PhantomData<fn() -> T>,
+}
+
+impl<T, R> Clone for BearerAuthLayer<T, R> {
+    fn clone(&self) -> Self {
+        Self {
+            config: self.config.clone(),
+            _claims: PhantomData,
+        }
+    }
+}
+
+impl<T, R> fmt::Debug for BearerAuthLayer<T, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BearerAuthLayer")
+            .field("verifier", &self.config.verifier)
+            .field("sources", &self.config.sources)
+            .field("realm", &self.config.realm)
+            .field("optional", &self.config.optional)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BearerAuthLayer {
+    /// A layer that requires a valid access token, read from the `Authorization: Bearer`
+    /// header only, and answers rejections with an empty body. The claims carry no
+    /// application claims until [`with_claims`](Self::with_claims) names their type.
+    pub fn new(verifier: Verifier) -> Self {
+        Self {
+            config: Arc::new(Config {
+                verifier,
+                sources: Sources::default(),
+                realm: None,
+                optional: false,
+                on_rejection: DefaultRejection,
+            }),
+            _claims: PhantomData,
+        }
+    }
+}
+
+impl<T, R: Clone> BearerAuthLayer<T, R> {
+    /// Deserialises the application's claims of every token as `U` (a token whose claims do
+    /// not fit `U` is `invalid_token`). Handlers then extract `Claims<U>`.
+    ///
+    /// ```
+    /// # use tower_jwt_auth::{BearerAuthLayer, Issuer, KeySet, SigningKey};
+    /// #[derive(Clone, serde::Deserialize)]
+    /// struct Tenant { tenant: String }
+    ///
+    /// # let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
+    /// let layer = BearerAuthLayer::new(issuer.verifier().clone()).with_claims::<Tenant>();
+    /// # let _ = layer;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_claims<U>(self) -> BearerAuthLayer<U, R> {
+        BearerAuthLayer {
+            config: self.config,
+            _claims: PhantomData,
+        }
+    }
+
+    fn map(self, f: impl FnOnce(&mut Config<R>)) -> Self {
+        let mut config = Arc::unwrap_or_clone(self.config);
+        f(&mut config);
+        Self {
+            config: Arc::new(config),
+            _claims: PhantomData,
+        }
+    }
+
+    /// The `realm` of every `WWW-Authenticate` challenge.
+    ///
+    /// ```
+    /// # use tower_jwt_auth::{BearerAuthLayer, Issuer, KeySet, SigningKey};
+    /// # let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
+    /// let layer = BearerAuthLayer::new(issuer.verifier().clone()).with_realm("example");
+    /// # let _ = layer;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn with_realm(self, realm: impl Into<String>) -> Self {
+        let realm = realm.into().into_boxed_str();
+        self.map(|c| c.realm = Some(realm))
+    }
+
+    /// Also reads the token from the cookie `name` (for browser clients).
+    ///
+    /// Risk: cookies are sent by the browser on cross-site requests; protect state-changing
+    /// routes against CSRF (`SameSite=Strict` or `Lax` cookies, or a CSRF token).
+    #[must_use]
+    pub fn with_cookie(self, name: impl Into<String>) -> Self {
+        let name = name.into().into_boxed_str();
+        self.map(|c| c.sources.cookie = Some(name))
+    }
+
+    /// Also reads the token from the `access_token` query parameter (RFC 6750 §2.3).
+    ///
+    /// Risk: URLs end up in logs, browser history and `Referer` headers; RFC 6750 advises
+    /// against this method unless no other is possible (server-sent events, say).
+    #[must_use]
+    pub fn with_query_parameter(self) -> Self {
+        self.map(|c| c.sources.query = true)
+    }
+
+    /// Lets requests without any token through without claims (a handler may then behave
+    /// differently for anonymous users). A token that is present must still be valid.
+    #[must_use]
+    pub fn optional(self) -> Self {
+        self.map(|c| c.optional = true)
+    }
+
+    /// Replaces how rejections are turned into responses: [`JsonRejection`](super::JsonRejection)
+    /// for a JSON body, or any `Fn(&AuthError, Option<&str>) -> Response<B>`.
+    pub fn on_rejection<R2>(self, on_rejection: R2) -> BearerAuthLayer<T, R2> {
+        let config = Arc::unwrap_or_clone(self.config);
+        BearerAuthLayer {
+            config: Arc::new(Config {
+                verifier: config.verifier,
+                sources: config.sources,
+                realm: config.realm,
+                optional: config.optional,
+                on_rejection,
+            }),
+            _claims: PhantomData,
+        }
+    }
+}
+
+impl<R: Clone> Clone for Config<R> {
+    fn clone(&self) -> Self {
+        Self {
+            verifier: self.verifier.clone(),
+            sources: self.sources.clone(),
+            realm: self.realm.clone(),
+            optional: self.optional,
+            on_rejection: self.on_rejection.clone(),
+        }
+    }
+}
+
+impl<S, T, R> Layer<S> for BearerAuthLayer<T, R> {
+    type Service = BearerAuth<S, T, R>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        BearerAuth {
+            inner,
+            config: self.config.clone(),
+            _claims: PhantomData,
+        }
+    }
+}

@@ -1,0 +1,260 @@
+//! Why a request was refused, and the RFC 6750 response that says so.
+
+use std::{borrow::Cow, fmt};
+
+use http::{HeaderValue, Response, StatusCode, header};
+
+use crate::error::TokenError;
+
+/// Why the bearer middleware refused a request. Each variant maps to one row of RFC 6750 §3.
+///
+/// ```
+/// use http::StatusCode;
+/// use tower_jwt_auth::{AuthError, TokenError};
+///
+/// let err = AuthError::InvalidToken(TokenError::Expired);
+/// assert_eq!(err.status(), StatusCode::UNAUTHORIZED);
+/// assert_eq!(err.error_code(), Some("invalid_token"));
+/// assert_eq!(
+///     err.www_authenticate(Some("api")).unwrap(),
+///     r#"Bearer realm="api", error="invalid_token", error_description="token expired""#
+/// );
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AuthError {
+    /// No token was presented (or only credentials of another scheme): 401 with a bare
+    /// challenge.
+    MissingToken,
+    /// The request is malformed: two tokens, two transports, a `Bearer` credential without a
+    /// well-formed token (400 `invalid_request`).
+    InvalidRequest(&'static str),
+    /// The token is bad, expired, revoked or of the wrong type (401 `invalid_token`).
+    InvalidToken(TokenError),
+    /// The token lacks a required scope (403 `insufficient_scope`); holds the space-separated
+    /// scopes the resource requires.
+    InsufficientScope(Cow<'static, str>),
+    /// The revocation state cannot be read, so no token can be trusted (503).
+    Unavailable,
+}
+
+impl AuthError {
+    /// The HTTP status of the response.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::MissingToken | Self::InvalidToken(_) => StatusCode::UNAUTHORIZED,
+            Self::InvalidRequest(_) => StatusCode::BAD_REQUEST,
+            Self::InsufficientScope(_) => StatusCode::FORBIDDEN,
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// The RFC 6750 `error` code, if the case has one.
+    pub fn error_code(&self) -> Option<&'static str> {
+        match self {
+            Self::MissingToken | Self::Unavailable => None,
+            Self::InvalidRequest(_) => Some("invalid_request"),
+            Self::InvalidToken(_) => Some("invalid_token"),
+            Self::InsufficientScope(_) => Some("insufficient_scope"),
+        }
+    }
+
+    /// A short human-readable description; never contains the token.
+    pub fn description(&self) -> Option<&'static str> {
+        match self {
+            Self::MissingToken => None,
+            Self::InvalidRequest(why) => Some(why),
+            Self::InvalidToken(err) => Some(err.description()),
+            Self::InsufficientScope(_) => Some("the token lacks a required scope"),
+            Self::Unavailable => Some("authentication is temporarily unavailable"),
+        }
+    }
+
+    /// The `WWW-Authenticate` challenge (none for 503).
+    pub fn www_authenticate(&self, realm: Option<&str>) -> Option<HeaderValue> {
+        if matches!(self, Self::Unavailable) {
+            return None;
+        }
+        let mut value = String::from("Bearer");
+        let mut sep = " ";
+        let mut param = |name: &str, v: &str| {
+            value.push_str(sep);
+            value.push_str(name);
+            value.push_str("=\"");
+            // Quoted-string: our values never hold quotes or backslashes, but be safe.
+            for c in v
+                .chars()
+                .filter(|c| *c != '"' && *c != '\\' && !c.is_control())
+            {
+                value.push(c);
+            }
+            value.push('"');
+            sep = ", ";
+        };
+        if let Some(realm) = realm {
+            param("realm", realm);
+        }
+        if let Some(code) = self.error_code() {
+            param("error", code);
+        }
+        if let Some(description) = self.description() {
+            param("error_description", description);
+        }
+        if let Self::InsufficientScope(scope) = self {
+            param("scope", scope);
+        }
+        HeaderValue::from_str(&value).ok()
+    }
+
+    /// The JSON body `{"error": …, "error_description": …}` (RFC 6749 §5.2 style).
+    ///
+    /// ```
+    /// use tower_jwt_auth::AuthError;
+    ///
+    /// assert_eq!(
+    ///     AuthError::MissingToken.json_body(),
+    ///     r#"{"error":"unauthorized","error_description":"a bearer token is required"}"#
+    /// );
+    /// ```
+    pub fn json_body(&self) -> String {
+        let code = self.error_code().unwrap_or(match self {
+            Self::Unavailable => "temporarily_unavailable",
+            _ => "unauthorized",
+        });
+        let description = self.description().unwrap_or("a bearer token is required");
+        let mut body = serde_json::json!({ "error": code, "error_description": description });
+        if let Self::InsufficientScope(scope) = self {
+            body["scope"] = serde_json::Value::String(scope.to_string());
+        }
+        body.to_string()
+    }
+
+    /// A response with this error's status and challenge, and `body`.
+    pub fn to_response<B>(&self, realm: Option<&str>, body: B) -> Response<B> {
+        let mut response = Response::new(body);
+        *response.status_mut() = self.status();
+        if let Some(challenge) = self.www_authenticate(realm) {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, challenge);
+        }
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        response
+    }
+}
+
+impl fmt::Display for AuthError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::MissingToken => f.write_str("no bearer token"),
+            Self::InvalidRequest(why) => write!(f, "invalid request: {why}"),
+            Self::InvalidToken(err) => write!(f, "invalid token: {err}"),
+            Self::InsufficientScope(scope) => write!(f, "insufficient scope: requires {scope}"),
+            Self::Unavailable => f.write_str("revocation state unavailable"),
+        }
+    }
+}
+
+impl std::error::Error for AuthError {}
+
+/// Turns an [`AuthError`] into the response the client gets: the hook that customises
+/// rejections.
+///
+/// [`DefaultRejection`] sends the RFC 6750 status and `WWW-Authenticate` with an empty body;
+/// [`JsonRejection`] adds a JSON body. Any `Fn(&AuthError, Option<&str>) -> Response<B>`
+/// (error, realm) is a handler too.
+///
+/// ```
+/// use http::Response;
+/// use tower_jwt_auth::{AuthError, BearerAuthLayer, Issuer, KeySet, SigningKey};
+///
+/// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
+/// let layer = BearerAuthLayer::new(issuer.verifier().clone()).on_rejection(
+///     |err: &AuthError, realm: Option<&str>| -> Response<String> {
+///         err.to_response(realm, format!("denied: {err}"))
+///     },
+/// );
+/// # let _ = layer;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub trait OnRejection<B>: Clone + Send + Sync + 'static {
+    /// The response for `error`, with the configured `realm`.
+    fn on_rejection(&self, error: &AuthError, realm: Option<&str>) -> Response<B>;
+}
+
+/// Status and `WWW-Authenticate` per RFC 6750, empty body.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DefaultRejection;
+
+impl<B: Default> OnRejection<B> for DefaultRejection {
+    fn on_rejection(&self, error: &AuthError, realm: Option<&str>) -> Response<B> {
+        error.to_response(realm, B::default())
+    }
+}
+
+/// Status and `WWW-Authenticate` per RFC 6750, plus a JSON body
+/// `{"error": …, "error_description": …}`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct JsonRejection;
+
+impl<B: From<String>> OnRejection<B> for JsonRejection {
+    fn on_rejection(&self, error: &AuthError, realm: Option<&str>) -> Response<B> {
+        let mut response = error.to_response(realm, B::from(error.json_body()));
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        response
+    }
+}
+
+impl<B, F> OnRejection<B> for F
+where
+    F: Fn(&AuthError, Option<&str>) -> Response<B> + Clone + Send + Sync + 'static,
+{
+    fn on_rejection(&self, error: &AuthError, realm: Option<&str>) -> Response<B> {
+        self(error, realm)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn challenges_follow_rfc6750() {
+        let h = |e: AuthError, realm| {
+            e.www_authenticate(realm)
+                .map(|v| v.to_str().unwrap().to_owned())
+        };
+        assert_eq!(h(AuthError::MissingToken, None).unwrap(), "Bearer");
+        assert_eq!(
+            h(AuthError::MissingToken, Some("example")).unwrap(),
+            r#"Bearer realm="example""#
+        );
+        assert_eq!(
+            h(AuthError::InvalidRequest("two tokens"), None).unwrap(),
+            r#"Bearer error="invalid_request", error_description="two tokens""#
+        );
+        assert_eq!(
+            h(AuthError::InsufficientScope("admin".into()), Some("r")).unwrap(),
+            r#"Bearer realm="r", error="insufficient_scope", error_description="the token lacks a required scope", scope="admin""#
+        );
+        assert_eq!(h(AuthError::Unavailable, Some("r")), None);
+        assert_eq!(
+            h(AuthError::MissingToken, Some("a\"b\\c")).unwrap(),
+            r#"Bearer realm="abc""#
+        );
+    }
+
+    #[test]
+    fn statuses_follow_the_table() {
+        assert_eq!(AuthError::MissingToken.status(), 401);
+        assert_eq!(AuthError::InvalidRequest("x").status(), 400);
+        assert_eq!(AuthError::InvalidToken(TokenError::Revoked).status(), 401);
+        assert_eq!(AuthError::InsufficientScope("a".into()).status(), 403);
+        assert_eq!(AuthError::Unavailable.status(), 503);
+    }
+}

@@ -1,0 +1,115 @@
+//! [`BearerAuth`]: the bearer middleware service.
+
+use std::{
+    fmt,
+    marker::PhantomData,
+    sync::Arc,
+    task::{Context, Poll},
+};
+
+use http::{Request, Response, header};
+use serde::de::DeserializeOwned;
+use tower_service::Service;
+
+use super::{AuthError, Authenticated, OnRejection, ResponseFuture, layer::Config};
+use crate::{claims::Claims, verifier::TokenKind};
+
+/// The service made by [`BearerAuthLayer`](super::BearerAuthLayer).
+pub struct BearerAuth<S, T, R> {
+    pub(crate) inner: S,
+    pub(crate) config: Arc<Config<R>>,
+    pub(crate) _claims: PhantomData<fn() -> T>,
+}
+
+impl<S: Clone, T, R> Clone for BearerAuth<S, T, R> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            config: self.config.clone(),
+            _claims: PhantomData,
+        }
+    }
+}
+
+impl<S: fmt::Debug, T, R> fmt::Debug for BearerAuth<S, T, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BearerAuth")
+            .field("inner", &self.inner)
+            .field("realm", &self.config.realm)
+            .field("optional", &self.config.optional)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, T, R> BearerAuth<S, T, R>
+where
+    T: DeserializeOwned,
+{
+    /// Finds and verifies the token: `Ok(None)` for an anonymous request in optional mode.
+    fn authenticate<B>(&self, request: &Request<B>) -> Result<Option<Claims<T>>, AuthError> {
+        let config = &*self.config;
+        let token = config.sources.extract(request.headers(), request.uri())?;
+        let Some(token) = token else {
+            return if config.optional {
+                Ok(None)
+            } else {
+                Err(AuthError::MissingToken)
+            };
+        };
+        config
+            .verifier
+            .verify(&token, TokenKind::Access)
+            .map(Some)
+            .map_err(AuthError::InvalidToken)
+    }
+}
+
+impl<S, T, R, ReqBody, ResBody> Service<Request<ReqBody>> for BearerAuth<S, T, R>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
+    T: DeserializeOwned + Clone + Send + Sync + 'static,
+    R: OnRejection<ResBody>,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future, ResBody>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
+        // Keep tokens out of any header logging further down the stack.
+        mark_sensitive(request.headers_mut(), header::AUTHORIZATION);
+        if self.config.sources.cookie.is_some() {
+            mark_sensitive(request.headers_mut(), header::COOKIE);
+        }
+        match self.authenticate(&request) {
+            Ok(claims) => {
+                let extensions = request.extensions_mut();
+                extensions.insert(Authenticated);
+                if let Some(claims) = claims {
+                    extensions.insert(claims);
+                }
+                // The service that was polled ready handles this request; a fresh clone
+                // takes its place for the next one.
+                let clone = self.inner.clone();
+                let mut ready = std::mem::replace(&mut self.inner, clone);
+                ResponseFuture::inner(ready.call(request))
+            }
+            Err(error) => ResponseFuture::rejected(
+                self.config
+                    .on_rejection
+                    .on_rejection(&error, self.config.realm.as_deref()),
+            ),
+        }
+    }
+}
+
+fn mark_sensitive(headers: &mut http::HeaderMap, name: header::HeaderName) {
+    if let header::Entry::Occupied(mut entry) = headers.entry(name) {
+        for value in entry.iter_mut() {
+            value.set_sensitive(true);
+        }
+    }
+}

@@ -1,0 +1,230 @@
+//! Where the access token is read from: the `Authorization: Bearer` header (RFC 6750 §2.1),
+//! and only when enabled a cookie or the `access_token` query parameter (§2.3).
+
+use std::borrow::Cow;
+
+use http::{HeaderMap, Uri, header};
+
+use super::AuthError;
+
+/// The configured token sources.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Sources {
+    pub(crate) cookie: Option<Box<str>>,
+    pub(crate) query: bool,
+}
+
+/// RFC 6750 §2.1 `b64token`: `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
+fn is_b64token(token: &str) -> bool {
+    let body = token.trim_end_matches('=');
+    !body.is_empty()
+        && body.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
+        })
+}
+
+/// The token of the `Authorization` header, `None` when there is none or it is of another
+/// scheme.
+fn from_header(headers: &HeaderMap) -> Result<Option<&str>, AuthError> {
+    let mut values = headers.get_all(header::AUTHORIZATION).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(AuthError::InvalidRequest(
+            "more than one Authorization header",
+        ));
+    }
+    let value = value
+        .to_str()
+        .map_err(|_| AuthError::InvalidRequest("Authorization header is not ASCII"))?;
+    let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        // Credentials of another scheme: as if there were no bearer token.
+        return Ok(None);
+    }
+    let token = rest.trim_start_matches(' ');
+    if !is_b64token(token) {
+        return Err(AuthError::InvalidRequest("malformed bearer token"));
+    }
+    Ok(Some(token))
+}
+
+fn from_cookie<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, AuthError> {
+    let mut found = None;
+    for value in headers.get_all(header::COOKIE) {
+        let Ok(value) = value.to_str() else {
+            continue;
+        };
+        for pair in value.split(';') {
+            let Some((k, v)) = pair.trim().split_once('=') else {
+                continue;
+            };
+            if k != name {
+                continue;
+            }
+            if found.is_some() {
+                return Err(AuthError::InvalidRequest("more than one token cookie"));
+            }
+            let v = v.trim_matches('"');
+            if !is_b64token(v) {
+                return Err(AuthError::InvalidRequest("malformed token cookie"));
+            }
+            found = Some(v);
+        }
+    }
+    Ok(found)
+}
+
+fn from_query(uri: &Uri) -> Result<Option<Cow<'_, str>>, AuthError> {
+    let Some(query) = uri.query() else {
+        return Ok(None);
+    };
+    let mut found = None;
+    for (k, v) in form_urlencoded::parse(query.as_bytes()) {
+        if k != "access_token" {
+            continue;
+        }
+        if found.is_some() {
+            return Err(AuthError::InvalidRequest(
+                "more than one access_token parameter",
+            ));
+        }
+        if !is_b64token(&v) {
+            return Err(AuthError::InvalidRequest(
+                "malformed access_token parameter",
+            ));
+        }
+        found = Some(v);
+    }
+    Ok(found)
+}
+
+impl Sources {
+    /// Finds the one token of the request; a token in two places is `invalid_request`.
+    pub(crate) fn extract<'a>(
+        &self,
+        headers: &'a HeaderMap,
+        uri: &'a Uri,
+    ) -> Result<Option<Cow<'a, str>>, AuthError> {
+        let mut token = from_header(headers)?.map(Cow::Borrowed);
+        let mut add = |found: Option<Cow<'a, str>>| {
+            if found.is_some() {
+                if token.is_some() {
+                    return Err(AuthError::InvalidRequest(
+                        "token presented in more than one way",
+                    ));
+                }
+                token = found;
+            }
+            Ok(())
+        };
+        if let Some(name) = &self.cookie {
+            add(from_cookie(headers, name)?.map(Cow::Borrowed))?;
+        }
+        if self.query {
+            add(from_query(uri)?)?;
+        }
+        Ok(token)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use http::HeaderValue;
+
+    use super::*;
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (k, v) in pairs {
+            map.append(
+                http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            );
+        }
+        map
+    }
+
+    fn extract(
+        sources: &Sources,
+        h: &[(&str, &str)],
+        uri: &str,
+    ) -> Result<Option<String>, AuthError> {
+        let h = headers(h);
+        let uri: Uri = uri.parse().unwrap();
+        sources.extract(&h, &uri).map(|t| t.map(Cow::into_owned))
+    }
+
+    #[test]
+    fn authorization_header_parsing() {
+        let s = Sources::default();
+        let ok = |v: &str| extract(&s, &[("authorization", v)], "/");
+        assert_eq!(
+            ok("Bearer abc.def-_~+/==").unwrap().as_deref(),
+            Some("abc.def-_~+/==")
+        );
+        assert_eq!(ok("bearer abc").unwrap().as_deref(), Some("abc"));
+        assert_eq!(ok("BEARER  abc").unwrap().as_deref(), Some("abc"));
+        assert_eq!(ok("Basic dXNlcjpwYXNz").unwrap(), None);
+        assert_eq!(ok("Bearerabc").unwrap(), None);
+        for bad in [
+            "Bearer",
+            "Bearer ",
+            "Bearer a b",
+            "Bearer a,b",
+            "Bearer =abc",
+            "Bearer ab=c",
+        ] {
+            assert!(
+                matches!(ok(bad), Err(AuthError::InvalidRequest(_))),
+                "{bad:?}"
+            );
+        }
+        assert!(matches!(
+            extract(
+                &s,
+                &[("authorization", "Bearer a"), ("authorization", "Bearer a")],
+                "/"
+            ),
+            Err(AuthError::InvalidRequest(_))
+        ));
+        assert_eq!(
+            extract(&s, &[], "/?access_token=abc").unwrap(),
+            None,
+            "query is off by default"
+        );
+    }
+
+    #[test]
+    fn cookie_and_query_only_when_enabled_and_never_twice() {
+        let s = Sources {
+            cookie: Some("at".into()),
+            query: true,
+        };
+        assert_eq!(
+            extract(&s, &[("cookie", "x=1; at=tok; y=2")], "/")
+                .unwrap()
+                .as_deref(),
+            Some("tok")
+        );
+        assert_eq!(
+            extract(&s, &[], "/p?a=1&access_token=tok")
+                .unwrap()
+                .as_deref(),
+            Some("tok")
+        );
+        for (h, uri) in [
+            (vec![("cookie", "at=a; at=b")], "/"),
+            (vec![("cookie", "at=a"), ("authorization", "Bearer a")], "/"),
+            (vec![("authorization", "Bearer a")], "/?access_token=a"),
+            (vec![], "/?access_token=a&access_token=b"),
+            (vec![("cookie", "at=a b")], "/"),
+        ] {
+            assert!(
+                matches!(extract(&s, &h, uri), Err(AuthError::InvalidRequest(_))),
+                "{h:?} {uri}"
+            );
+        }
+    }
+}

@@ -1,0 +1,15 @@
+//! Tower services for the token endpoints: the refresh exchange ([`RefreshService`]),
+//! RFC 7009 revocation ([`RevocationService`]) and the public key set ([`JwksService`]),
+//! plus [`token_response`] for the application's own login and signup handlers.
+
+mod body;
+mod jwks;
+mod refresh;
+mod response;
+mod revoke;
+
+pub use body::DEFAULT_BODY_LIMIT;
+pub use jwks::JwksService;
+pub use refresh::RefreshService;
+pub use response::{ErrorResponse, token_response};
+pub use revoke::RevocationService;

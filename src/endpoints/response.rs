@@ -1,0 +1,114 @@
+//! OAuth-style JSON responses.
+
+use bytes::Bytes;
+use http::{HeaderValue, Response, StatusCode, header};
+use http_body_util::Full;
+
+use crate::issuer::TokenPair;
+
+fn json(status: StatusCode, body: Vec<u8>) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    // RFC 6749 §5.1: token responses must never be cached.
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    response
+}
+
+/// The RFC 6749 §5.1 token response for `pair`, with `status` (200 for login and refresh,
+/// 201 for signup), `Content-Type: application/json` and `Cache-Control: no-store`.
+///
+/// ```
+/// use http::StatusCode;
+/// use tower_jwt_auth::{Issuer, KeySet, NoCustomClaims, SigningKey, token_response};
+///
+/// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
+/// let pair = issuer.issue("alice", &NoCustomClaims {})?;
+/// let response = token_response(StatusCode::CREATED, &pair);
+/// assert_eq!(response.status(), StatusCode::CREATED);
+/// assert_eq!(response.headers()["cache-control"], "no-store");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn token_response(status: StatusCode, pair: &TokenPair) -> Response<Full<Bytes>> {
+    match serde_json::to_vec(pair) {
+        Ok(body) => json(status, body),
+        Err(_) => ErrorResponse::server_error().into_response(),
+    }
+}
+
+/// An OAuth 2.0 error response (RFC 6749 §5.2): a status, an `error` code and a description.
+///
+/// ```
+/// use tower_jwt_auth::ErrorResponse;
+///
+/// let response = ErrorResponse::invalid_request("missing refresh_token").into_response();
+/// assert_eq!(response.status(), 400);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorResponse {
+    status: StatusCode,
+    error: &'static str,
+    description: &'static str,
+}
+
+impl ErrorResponse {
+    /// Any error response.
+    pub fn new(status: StatusCode, error: &'static str, description: &'static str) -> Self {
+        Self {
+            status,
+            error,
+            description,
+        }
+    }
+
+    /// 400 `invalid_request`.
+    pub fn invalid_request(description: &'static str) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_request", description)
+    }
+
+    /// 400 `invalid_grant`.
+    pub fn invalid_grant(description: &'static str) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_grant", description)
+    }
+
+    /// 503 `temporarily_unavailable`: the server could not complete the request (revocation
+    /// state unreachable); the client may retry.
+    pub fn unavailable() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "temporarily_unavailable",
+            "the server cannot complete the request now; retry later",
+        )
+    }
+
+    /// 500 `server_error`.
+    pub fn server_error() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "internal error",
+        )
+    }
+
+    /// The status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The `error` code.
+    pub fn error(&self) -> &'static str {
+        self.error
+    }
+
+    /// The JSON response.
+    pub fn into_response(self) -> Response<Full<Bytes>> {
+        let body =
+            serde_json::json!({ "error": self.error, "error_description": self.description });
+        json(self.status, body.to_string().into_bytes())
+    }
+}
