@@ -2,11 +2,44 @@
 
 #![allow(missing_docs, clippy::unwrap_used, clippy::needless_pass_by_value)]
 
+use std::{
+    convert::Infallible,
+    future::Future,
+    pin::pin,
+    task::{Context, Poll, Waker},
+};
+
 use criterion::{Criterion, criterion_group, criterion_main};
+use http::{HeaderValue, Request, Response, header};
 use jsonwebtoken::{DecodingKey, Validation};
 use serde::Deserialize;
 use std::hint::black_box;
-use tower_jwt_auth::{Algorithm, Claims, Issuer, KeySet, NoCustomClaims, SigningKey};
+use tower::{Layer, Service, service_fn};
+use tower_jwt_auth::{
+    Algorithm, BearerAuthLayer, Claims, Issuer, KeySet, NoCustomClaims, SigningKey,
+};
+
+/// Polls a future that completes without waiting (every service here is synchronous).
+fn now<F: Future>(future: F) -> F::Output {
+    let mut future = pin!(future);
+    match future
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()))
+    {
+        Poll::Ready(output) => output,
+        Poll::Pending => unreachable!("the benchmarked services never wait"),
+    }
+}
+
+/// The handler behind both middlewares: reads the subject from the claims.
+async fn handler<C: Send + Sync + 'static>(
+    request: Request<()>,
+    sub: fn(&C) -> &str,
+) -> Result<Response<()>, Infallible> {
+    let claims = request.extensions().get::<C>().unwrap();
+    black_box(sub(claims));
+    Ok(Response::new(()))
+}
 
 /// What `jsonwebtoken::decode` deserialises: the same registered claims.
 #[derive(Debug, Deserialize)]
@@ -61,6 +94,41 @@ fn bench_alg(
                     .unwrap(),
             )
         })
+    });
+    group.finish();
+
+    // A whole request: the middleware against a service that calls jsonwebtoken directly.
+    let bearer = HeaderValue::from_str(&format!("Bearer {token}")).unwrap();
+    let request = || {
+        Request::get("/")
+            .header(header::AUTHORIZATION, bearer.clone())
+            .body(())
+            .unwrap()
+    };
+    let mut ours = BearerAuthLayer::new(verifier.clone()).layer(service_fn(|r| {
+        handler::<Claims<NoCustomClaims>>(r, |c| &c.sub)
+    }));
+    let mut theirs = service_fn(|mut r: Request<()>| {
+        let token = r.headers()[header::AUTHORIZATION]
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap();
+        let claims = jsonwebtoken::decode::<JwtClaims>(token, &decoding, &validation)
+            .unwrap()
+            .claims;
+        r.extensions_mut().insert(std::sync::Arc::new(claims));
+        handler::<std::sync::Arc<JwtClaims>>(r, |c| &c.sub)
+    });
+    assert_eq!(now(ours.call(request())).unwrap().status(), 200);
+    assert_eq!(now(theirs.call(request())).unwrap().status(), 200);
+
+    let mut group = c.benchmark_group(name.replace("verify_access", "request"));
+    group.bench_function("BearerAuth", |b| {
+        b.iter(|| black_box(now(ours.call(request())).unwrap()))
+    });
+    group.bench_function("jsonwebtoken::decode service", |b| {
+        b.iter(|| black_box(now(theirs.call(request())).unwrap()))
     });
     group.finish();
 }

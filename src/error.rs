@@ -124,6 +124,10 @@ pub enum TokenError {
     /// The token, its session or its subject has been revoked.
     #[error("token revoked")]
     Revoked,
+    /// The revocation state is not available (a backend whose state has not been loaded),
+    /// so no token can be trusted: a server-side condition, answered 503.
+    #[error("revocation state unavailable")]
+    RevocationUnavailable,
 }
 
 impl TokenError {
@@ -150,6 +154,7 @@ impl TokenError {
             Self::InvalidIssuer => "invalid issuer",
             Self::InvalidAudience => "invalid audience",
             Self::Revoked => "token revoked",
+            Self::RevocationUnavailable => "revocation state unavailable",
         }
     }
 }
@@ -220,7 +225,11 @@ impl RefreshError {
     /// assert!(RefreshError::Reused.is_invalid_grant());
     /// ```
     pub fn is_invalid_grant(&self) -> bool {
-        matches!(self, Self::InvalidToken(_) | Self::Reused | Self::Refused)
+        match self {
+            Self::InvalidToken(err) => *err != TokenError::RevocationUnavailable,
+            Self::Reused | Self::Refused => true,
+            _ => false,
+        }
     }
 }
 

@@ -491,7 +491,9 @@ impl IssuerBuilder {
         self
     }
 
-    /// Persists revocations in `backend`, shared between instances.
+    /// Persists revocations in `backend`, shared between instances. Call
+    /// `issuer.revocation().load().await` at start: until the shared state is loaded, every
+    /// token is refused as [`RevocationUnavailable`](crate::TokenError::RevocationUnavailable).
     ///
     /// ```
     /// # use std::sync::Arc;

@@ -323,8 +323,8 @@ where
 
     /// Revokes a presented token (RFC 7009): an access token by its `jti`; a refresh token
     /// together with its whole session, as RFC 7009 §2.1 recommends. Returns the kind
-    /// revoked, or `None` for a token that is invalid, expired or already revoked (which
-    /// RFC 7009 answers with success too).
+    /// revoked (revoking a revoked token again is harmless), or `None` for a token that is
+    /// invalid or expired, which RFC 7009 answers with success too.
     ///
     /// ```
     /// # use tower_jwt_auth::{Issuer, KeySet, NoCustomClaims, Sessions, SigningKey, TokenKind};
@@ -341,11 +341,12 @@ where
     /// ```
     pub async fn revoke(&self, token: &str) -> Result<Option<TokenKind>, RevocationError> {
         let verifier = self.issuer.verifier();
-        if let Ok(claims) = verifier.verify::<NoCustomClaims>(token, TokenKind::Access) {
+        // Revoking is idempotent: an already-revoked token is revoked again, harmlessly.
+        if let Ok(claims) = verifier.verify_unrevoked::<NoCustomClaims>(token, TokenKind::Access) {
             self.revoke_token(&claims.jti, claims.exp).await?;
             return Ok(Some(TokenKind::Access));
         }
-        if let Ok(claims) = verifier.verify::<NoCustomClaims>(token, TokenKind::Refresh) {
+        if let Ok(claims) = verifier.verify_unrevoked::<NoCustomClaims>(token, TokenKind::Refresh) {
             let session_exp = claims.session_exp.unwrap_or(claims.exp);
             self.revoke_session(&claims.sid, session_exp).await?;
             return Ok(Some(TokenKind::Refresh));

@@ -165,10 +165,13 @@ impl Verifier {
         kind: TokenKind,
     ) -> Result<Claims<T>, TokenError> {
         let claims = self.verify_unrevoked(token, kind)?;
-        if let Some(store) = &self.config.revocation
-            && store.is_revoked(&claims)
-        {
-            return Err(TokenError::Revoked);
+        if let Some(store) = &self.config.revocation {
+            if !store.is_ready() {
+                return Err(TokenError::RevocationUnavailable);
+            }
+            if store.is_revoked(&claims) {
+                return Err(TokenError::Revoked);
+            }
         }
         Ok(claims)
     }

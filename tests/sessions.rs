@@ -291,10 +291,20 @@ async fn revoking_one_token_leaves_the_rest_of_its_session() {
     );
     assert_eq!(access_error(&env, &next), TokenError::Revoked);
 
-    // Unknown, invalid or already-dead tokens: nothing to do, and no error.
-    for token in ["", "garbage", next.access_token()] {
+    // Revoking again is harmless; unknown or invalid tokens: nothing to do, and no error.
+    assert_eq!(
+        env.sessions.revoke(next.access_token()).await.unwrap(),
+        Some(TokenKind::Access)
+    );
+    for token in ["", "garbage"] {
         assert_eq!(env.sessions.revoke(token).await.unwrap(), None);
     }
+    env.advance(900);
+    assert_eq!(
+        env.sessions.revoke(next.access_token()).await.unwrap(),
+        None,
+        "expired"
+    );
 }
 
 #[tokio::test]
@@ -546,6 +556,7 @@ impl RevocationBackend for FlakyBackend {
 async fn writes_fail_closed_when_the_backend_fails() {
     let backend = Arc::new(FlakyBackend::default());
     let env = env_with(|b| b.with_revocation_backend(backend.clone()));
+    env.issuer.revocation().load().await.unwrap();
     let pair = env.issuer.issue("alice", &profile()).unwrap();
 
     *backend.failing.lock().unwrap() = true;
@@ -575,12 +586,21 @@ async fn writes_fail_closed_when_the_backend_fails() {
 async fn a_new_instance_loads_the_shared_revocations() {
     let backend = Arc::new(FlakyBackend::default());
     let first = env_with(|b| b.with_revocation_backend(backend.clone()));
+    first.issuer.revocation().load().await.unwrap();
     let pair = first.issuer.issue("alice", &profile()).unwrap();
     first.sessions.logout(pair.session_id()).await.unwrap();
 
     // A second instance with the same key and backend.
     let second = env_with(|b| b.with_revocation_backend(backend.clone()));
-    assert!(valid(&second, &pair), "not loaded yet");
+    // Until it has loaded the shared state it trusts no token at all (fail closed).
+    assert_eq!(
+        access_error(&second, &pair),
+        TokenError::RevocationUnavailable
+    );
+    assert!(matches!(
+        second.sessions.refresh(pair.refresh_token()).await,
+        Err(err @ RefreshError::InvalidToken(TokenError::RevocationUnavailable)) if !err.is_invalid_grant()
+    ));
     assert_eq!(second.issuer.revocation().load().await.unwrap(), 1);
     assert_eq!(access_error(&second, &pair), TokenError::Revoked);
     // Consumption is decided by the shared backend, whichever instance is asked.

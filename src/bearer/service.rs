@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 use tower_service::Service;
 
 use super::{AuthError, Authenticated, OnRejection, ResponseFuture, layer::Config};
-use crate::{claims::Claims, verifier::TokenKind};
+use crate::{claims::Claims, error::TokenError, verifier::TokenKind};
 
 /// The service made by [`BearerAuthLayer`](super::BearerAuthLayer).
 pub struct BearerAuth<S, T, R> {
@@ -60,7 +60,10 @@ where
             .verifier
             .verify(&token, TokenKind::Access)
             .map(Some)
-            .map_err(AuthError::InvalidToken)
+            .map_err(|err| match err {
+                TokenError::RevocationUnavailable => AuthError::Unavailable,
+                err => AuthError::InvalidToken(err),
+            })
     }
 }
 

@@ -108,6 +108,9 @@ impl<T> RefreshService<T> {
 /// The refresh exchange's error as an OAuth response.
 pub(crate) fn refresh_error(err: &RefreshError) -> ErrorResponse {
     match err {
+        _ if !err.is_invalid_grant() && matches!(err, RefreshError::InvalidToken(_)) => {
+            ErrorResponse::unavailable()
+        }
         RefreshError::InvalidToken(_) => ErrorResponse::invalid_grant("refresh token is invalid"),
         RefreshError::Reused => {
             ErrorResponse::invalid_grant("refresh token was already used; session revoked")

@@ -1,6 +1,12 @@
 //! The in-memory revocation state, in front of an optional persistent backend.
 
-use std::{fmt, sync::Arc};
+use std::{
+    fmt,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+};
 
 use dashmap::{DashMap, mapref::entry::Entry};
 
@@ -76,6 +82,8 @@ struct Maps {
 #[derive(Clone)]
 pub struct RevocationStore {
     maps: Arc<Maps>,
+    /// False while a backend's state has not been loaded: nothing can be trusted yet.
+    ready: Arc<AtomicBool>,
     backend: Option<Arc<dyn RevocationBackend>>,
     clock: Arc<dyn Clock>,
 }
@@ -110,6 +118,7 @@ impl RevocationStore {
     pub fn new() -> Self {
         Self {
             maps: Arc::default(),
+            ready: Arc::new(AtomicBool::new(true)),
             backend: None,
             clock: Arc::new(SystemClock),
         }
@@ -135,7 +144,10 @@ impl RevocationStore {
     }
 
     /// Writes through to `backend` (persistent, shared between instances). Call
-    /// [`load`](Self::load) once at start to fill the local maps from it.
+    /// [`load`](Self::load) once at start to fill the local maps from it: until it has
+    /// succeeded the store is not [ready](Self::is_ready) and every token is refused with
+    /// [`TokenError::RevocationUnavailable`](crate::TokenError::RevocationUnavailable)
+    /// (HTTP 503), because revocations made by other instances are not known yet.
     ///
     /// ```
     /// # use std::sync::Arc;
@@ -153,6 +165,7 @@ impl RevocationStore {
     #[must_use]
     pub fn with_backend(mut self, backend: Arc<dyn RevocationBackend>) -> Self {
         self.backend = Some(backend);
+        self.ready = Arc::new(AtomicBool::new(false));
         self
     }
 
@@ -168,6 +181,12 @@ impl RevocationStore {
                 .subjects
                 .get(claims.sub.as_str())
                 .is_some_and(|c| claims.issued_at_millis() <= c.cutoff_ms)
+    }
+
+    /// `true` when the state can be trusted: always without a backend, and after a
+    /// successful [`load`](Self::load) with one.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
     }
 
     /// `true` if the token `jti` has been revoked.
@@ -309,6 +328,7 @@ impl RevocationStore {
         for entry in entries {
             self.apply(entry);
         }
+        self.ready.store(true, Ordering::Release);
         Ok(n)
     }
 

@@ -1,0 +1,554 @@
+//! The bearer middleware through `tower::ServiceExt::oneshot`: every row of the RFC 6750
+//! response table, the token sources, optional mode, scopes, the axum extractor and
+//! back-pressure.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::{
+    convert::Infallible,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+};
+
+use axum::{Router, body::Body, routing::get};
+use common::*;
+use http::{Request, Response, StatusCode, header};
+use http_body_util::BodyExt;
+use serde_json::json;
+use tower::{Layer, ServiceBuilder, ServiceExt, service_fn};
+use tower_jwt_auth::{BearerAuthLayer, Claims, JsonRejection, RequireScopeLayer, TokenPair};
+
+type Inner = tower::util::BoxCloneService<Request<Body>, Response<Body>, Infallible>;
+
+/// An inner service that counts its calls and echoes the subject it was handed.
+fn echo(calls: Arc<AtomicUsize>) -> Inner {
+    tower::util::BoxCloneService::new(service_fn(move |req: Request<Body>| {
+        calls.fetch_add(1, Ordering::SeqCst);
+        let sub = req
+            .extensions()
+            .get::<Claims<Profile>>()
+            .map_or("anonymous".to_owned(), |c| c.sub.clone());
+        let sensitive = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .is_none_or(|v| v.is_sensitive());
+        async move {
+            assert!(
+                sensitive,
+                "the Authorization header reached the inner service unmarked"
+            );
+            Ok::<_, Infallible>(Response::new(Body::from(sub)))
+        }
+    }))
+}
+
+struct Harness {
+    env: Env,
+    calls: Arc<AtomicUsize>,
+}
+
+impl Harness {
+    fn new() -> Self {
+        Self {
+            env: env(),
+            calls: Arc::default(),
+        }
+    }
+
+    fn layer(&self) -> BearerAuthLayer<Profile> {
+        BearerAuthLayer::new(self.env.issuer.verifier().clone())
+            .with_claims::<Profile>()
+            .with_realm("example")
+    }
+
+    async fn send(&self, layer: BearerAuthLayer<Profile>, req: Request<Body>) -> Response<Body> {
+        layer
+            .layer(echo(self.calls.clone()))
+            .oneshot(req)
+            .await
+            .unwrap()
+    }
+
+    async fn get(&self, auth: Option<&str>) -> Response<Body> {
+        let mut req = Request::get("/");
+        if let Some(auth) = auth {
+            req = req.header(header::AUTHORIZATION, auth);
+        }
+        self.send(self.layer(), req.body(Body::empty()).unwrap())
+            .await
+    }
+
+    fn pair(&self) -> TokenPair {
+        self.env
+            .issuer
+            .issue_with_scope("alice", "read", &profile())
+            .unwrap()
+    }
+
+    fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+}
+
+fn challenge(response: &Response<Body>) -> &str {
+    response
+        .headers()
+        .get(header::WWW_AUTHENTICATE)
+        .map_or("", |v| v.to_str().unwrap())
+}
+
+async fn text(response: Response<Body>) -> String {
+    String::from_utf8(
+        response
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec(),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_valid_token_reaches_the_handler_with_its_claims() {
+    let h = Harness::new();
+    let pair = h.pair();
+    let response = h
+        .get(Some(&format!("Bearer {}", pair.access_token())))
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(text(response).await, "alice");
+    assert_eq!(h.calls(), 1);
+    // The scheme is case-insensitive.
+    let response = h
+        .get(Some(&format!("bEaReR {}", pair.access_token())))
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn no_token_is_401_with_a_bare_challenge() {
+    let h = Harness::new();
+    for auth in [None, Some("Basic dXNlcjpwYXNz"), Some("Digest x")] {
+        let response = h.get(auth).await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{auth:?}");
+        assert_eq!(challenge(&response), r#"Bearer realm="example""#);
+    }
+    assert_eq!(h.calls(), 0);
+}
+
+#[tokio::test]
+async fn malformed_requests_are_400_invalid_request() {
+    let h = Harness::new();
+    let pair = h.pair();
+    for auth in ["Bearer", "Bearer ", "Bearer a b", "Bearer tok\u{0}en"] {
+        let Ok(value) = http::HeaderValue::from_str(auth) else {
+            continue;
+        };
+        let req = Request::get("/")
+            .header(header::AUTHORIZATION, value)
+            .body(Body::empty())
+            .unwrap();
+        let response = h.send(h.layer(), req).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{auth:?}");
+        assert!(
+            challenge(&response).starts_with(r#"Bearer realm="example", error="invalid_request""#),
+            "{}",
+            challenge(&response)
+        );
+    }
+    // Two Authorization headers.
+    let bearer = format!("Bearer {}", pair.access_token());
+    let req = Request::get("/")
+        .header(header::AUTHORIZATION, &bearer)
+        .header(header::AUTHORIZATION, &bearer)
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(
+        h.send(h.layer(), req).await.status(),
+        StatusCode::BAD_REQUEST
+    );
+    // A token in two transports.
+    let layer = h.layer().with_query_parameter();
+    let req = Request::get(format!("/?access_token={}", pair.access_token()))
+        .header(header::AUTHORIZATION, &bearer)
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(h.send(layer, req).await.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(h.calls(), 0);
+}
+
+#[tokio::test]
+async fn bad_tokens_are_401_invalid_token_with_a_description() {
+    let h = Harness::new();
+    let env = &h.env;
+    let pair = h.pair();
+    let mut expired = env.claims();
+    expired["exp"] = json!(T0);
+    let foreign = Forger::random_ed25519().sign(&env.header("at+jwt"), &env.claims());
+    let none = format!(
+        "{}.{}.",
+        b64(json!({ "alg": "none", "kid": env.kid, "typ": "at+jwt" }).to_string()),
+        b64(env.claims().to_string())
+    );
+    let cases = [
+        (pair.refresh_token().to_owned(), "wrong token type"),
+        (env.forge("at+jwt", &expired), "token expired"),
+        (foreign, "invalid signature"),
+        (none, "malformed token"),
+        (
+            env.forger.sign(
+                &json!({ "alg": "EdDSA", "kid": "nope", "typ": "at+jwt" }),
+                &env.claims(),
+            ),
+            "unknown signing key",
+        ),
+        ("not-a-jwt".to_owned(), "malformed token"),
+    ];
+    for (token, description) in cases {
+        let response = h.get(Some(&format!("Bearer {token}"))).await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{description}");
+        assert_eq!(
+            challenge(&response),
+            format!(
+                r#"Bearer realm="example", error="invalid_token", error_description="{description}""#
+            )
+        );
+        // The description never echoes the token.
+        assert!(!challenge(&response).contains(&token));
+    }
+    assert_eq!(h.calls(), 0);
+}
+
+#[tokio::test]
+async fn revoked_tokens_are_rejected_at_once() {
+    let h = Harness::new();
+    let pair = h.pair();
+    let bearer = format!("Bearer {}", pair.access_token());
+    assert_eq!(h.get(Some(&bearer)).await.status(), StatusCode::OK);
+    h.env.sessions.logout(pair.session_id()).await.unwrap();
+    let response = h.get(Some(&bearer)).await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert!(challenge(&response).contains(r#"error_description="token revoked""#));
+}
+
+#[tokio::test]
+async fn expiry_follows_the_mock_clock() {
+    let h = Harness::new();
+    let pair = h.pair();
+    let bearer = format!("Bearer {}", pair.access_token());
+    h.env.advance(899);
+    assert_eq!(h.get(Some(&bearer)).await.status(), StatusCode::OK);
+    h.env.advance(1);
+    let response = h.get(Some(&bearer)).await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert!(challenge(&response).contains("token expired"));
+}
+
+#[tokio::test]
+async fn cookie_and_query_sources_work_only_when_enabled() {
+    let h = Harness::new();
+    let pair = h.pair();
+    let cookie = format!("theme=dark; at={}", pair.access_token());
+    let req = || {
+        Request::get("/")
+            .header(header::COOKIE, &cookie)
+            .body(Body::empty())
+            .unwrap()
+    };
+    assert_eq!(
+        h.send(h.layer(), req()).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        h.send(h.layer().with_cookie("at"), req()).await.status(),
+        StatusCode::OK
+    );
+
+    let uri = format!("/events?access_token={}", pair.access_token());
+    let req = || Request::get(&uri).body(Body::empty()).unwrap();
+    assert_eq!(
+        h.send(h.layer(), req()).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        h.send(h.layer().with_query_parameter(), req())
+            .await
+            .status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn optional_mode_admits_anonymous_requests_but_not_bad_tokens() {
+    let h = Harness::new();
+    let layer = h.layer().optional();
+    let response = h
+        .send(
+            layer.clone(),
+            Request::get("/").body(Body::empty()).unwrap(),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(text(response).await, "anonymous");
+
+    let req = Request::get("/")
+        .header(header::AUTHORIZATION, "Bearer not-a-jwt")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(
+        h.send(layer.clone(), req).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+
+    let pair = h.pair();
+    let req = Request::get("/")
+        .header(
+            header::AUTHORIZATION,
+            format!("Bearer {}", pair.access_token()),
+        )
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(text(h.send(layer, req).await).await, "alice");
+}
+
+#[tokio::test]
+async fn json_rejections_carry_the_same_headers_and_a_body() {
+    let h = Harness::new();
+    let layer = h.layer().on_rejection(JsonRejection);
+    let response = layer
+        .layer(echo(h.calls.clone()))
+        .oneshot(
+            Request::get("/")
+                .header(header::AUTHORIZATION, "Bearer not-a-jwt")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
+    assert!(challenge(&response).contains(r#"error="invalid_token""#));
+    let body: serde_json::Value = serde_json::from_str(&text(response).await).unwrap();
+    assert_eq!(body["error"], "invalid_token");
+    assert_eq!(body["error_description"], "malformed token");
+}
+
+fn app(h: &Harness) -> Router {
+    async fn me(claims: Claims<Profile>) -> String {
+        format!("{} {}", claims.sub, claims.custom.name)
+    }
+    async fn maybe(claims: Option<Claims<Profile>>) -> String {
+        claims.map_or("anonymous".into(), |c| c.sub)
+    }
+    let auth = h.layer();
+    Router::new()
+        .route(
+            "/admin",
+            get(me).route_layer(RequireScopeLayer::new(["admin"]).with_claims::<Profile>()),
+        )
+        .route(
+            "/both",
+            get(me).route_layer(RequireScopeLayer::new(["read", "write"]).with_claims::<Profile>()),
+        )
+        .route("/me", get(me))
+        .layer(auth.clone())
+        .merge(
+            Router::new()
+                .route("/maybe", get(maybe))
+                .route("/needs-token", get(me))
+                .layer(auth.optional()),
+        )
+        .route("/unprotected", get(me))
+}
+
+async fn call(app: &Router, uri: &str, token: Option<&str>) -> Response<Body> {
+    let mut req = Request::get(uri);
+    if let Some(token) = token {
+        req = req.header(header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+    app.clone()
+        .oneshot(req.body(Body::empty()).unwrap())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn axum_extractor_and_scope_requirements() {
+    let h = Harness::new();
+    let app = app(&h);
+    let pair = h.pair();
+    let token = Some(pair.access_token());
+
+    let response = call(&app, "/me", token).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(text(response).await, "alice Alice");
+
+    // The token has "read" only.
+    for uri in ["/admin", "/both"] {
+        let response = call(&app, uri, token).await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{uri}");
+        assert!(challenge(&response).contains(r#"error="insufficient_scope""#));
+    }
+    assert!(challenge(&call(&app, "/admin", token).await).contains(r#"scope="admin""#));
+    assert!(challenge(&call(&app, "/both", token).await).contains(r#"scope="read write""#));
+
+    let admin = h
+        .env
+        .issuer
+        .issue_with_scope("root", "read write admin", &profile())
+        .unwrap();
+    for uri in ["/admin", "/both"] {
+        assert_eq!(
+            call(&app, uri, Some(admin.access_token())).await.status(),
+            StatusCode::OK
+        );
+    }
+
+    // Optional mode: Option<Claims> sees None; a handler that needs claims answers 401.
+    assert_eq!(text(call(&app, "/maybe", None).await).await, "anonymous");
+    assert_eq!(text(call(&app, "/maybe", token).await).await, "alice");
+    let response = call(&app, "/needs-token", None).await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert!(challenge(&response).starts_with("Bearer"));
+
+    // A route without the layer is a programming error, reported as such.
+    let response = call(&app, "/unprotected", token).await;
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(text(response).await.contains("BearerAuthLayer"));
+}
+
+#[tokio::test]
+async fn the_scope_layer_without_the_bearer_layer_is_a_500_not_an_open_door() {
+    let app = Router::new().route(
+        "/admin",
+        get(|| async { "secret" }).route_layer(RequireScopeLayer::new(["admin"])),
+    );
+    let response = call(&app, "/admin", None).await;
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_ne!(text(response).await, "secret");
+}
+
+#[tokio::test]
+async fn poll_ready_back_pressure_is_propagated() {
+    let h = Harness::new();
+    let layer = h.layer();
+    let (mut service, mut handle) =
+        tower_test::mock::spawn_with::<Request<Body>, Response<Body>, _, _>(|mock| {
+            ServiceBuilder::new().layer(layer.clone()).service(mock)
+        });
+    // The inner service is not ready: neither is the middleware.
+    handle.allow(0);
+    tokio_test_pending(&mut service);
+    handle.allow(1);
+    assert!(service.poll_ready().is_ready());
+
+    let pair = h.pair();
+    let req = Request::get("/")
+        .header(
+            header::AUTHORIZATION,
+            format!("Bearer {}", pair.access_token()),
+        )
+        .body(Body::empty())
+        .unwrap();
+    let response = service.call(req);
+    let (request, send) = handle.next_request().await.unwrap();
+    assert_eq!(
+        request.extensions().get::<Claims<Profile>>().unwrap().sub,
+        "alice"
+    );
+    send.send_response(Response::new(Body::from("inner")));
+    assert_eq!(text(response.await.unwrap()).await, "inner");
+
+    // Errors of the inner service pass through unchanged.
+    handle.allow(1);
+    assert!(service.poll_ready().is_ready());
+    let req = Request::get("/")
+        .header(
+            header::AUTHORIZATION,
+            format!("Bearer {}", pair.access_token()),
+        )
+        .body(Body::empty())
+        .unwrap();
+    let response = service.call(req);
+    let (_, send) = handle.next_request().await.unwrap();
+    send.send_error("inner failure");
+    assert_eq!(response.await.unwrap_err().to_string(), "inner failure");
+}
+
+fn tokio_test_pending<T, U>(service: &mut tower_test::mock::Spawn<T>)
+where
+    T: tower::Service<U>,
+{
+    assert!(service.poll_ready().is_pending());
+}
+
+/// A backend that cannot be reached.
+#[derive(Debug)]
+struct Down;
+
+impl tower_jwt_auth::RevocationBackend for Down {
+    fn revoke<'a>(
+        &'a self,
+        _: &'a tower_jwt_auth::RevocationEntry,
+    ) -> tower_jwt_auth::BoxFuture<'a, Result<(), tower_jwt_auth::BoxError>> {
+        Box::pin(async { Err("down".into()) })
+    }
+    fn consume<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a str,
+        _: u64,
+        _: u64,
+    ) -> tower_jwt_auth::BoxFuture<
+        'a,
+        Result<tower_jwt_auth::ConsumeOutcome, tower_jwt_auth::BoxError>,
+    > {
+        Box::pin(async { Err("down".into()) })
+    }
+    fn load(
+        &self,
+        _: u64,
+    ) -> tower_jwt_auth::BoxFuture<
+        '_,
+        Result<Vec<tower_jwt_auth::RevocationEntry>, tower_jwt_auth::BoxError>,
+    > {
+        Box::pin(async { Err("down".into()) })
+    }
+    fn purge_expired(
+        &self,
+        _: u64,
+    ) -> tower_jwt_auth::BoxFuture<'_, Result<u64, tower_jwt_auth::BoxError>> {
+        Box::pin(async { Err("down".into()) })
+    }
+}
+
+#[tokio::test]
+async fn unavailable_revocation_state_is_503_without_a_challenge() {
+    let env = env_with(|b| b.with_revocation_backend(Arc::new(Down)));
+    assert!(env.issuer.revocation().load().await.is_err());
+    let pair = env.issuer.issue("alice", &profile()).unwrap();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let response = BearerAuthLayer::new(env.issuer.verifier().clone())
+        .with_claims::<Profile>()
+        .layer(echo(calls.clone()))
+        .oneshot(
+            Request::get("/")
+                .header(
+                    header::AUTHORIZATION,
+                    format!("Bearer {}", pair.access_token()),
+                )
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(response.headers().get(header::WWW_AUTHENTICATE).is_none());
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
+}

@@ -1,0 +1,337 @@
+//! The token endpoints as tower services: refresh, RFC 7009 revocation and JWKS.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use bytes::Bytes;
+use common::*;
+use http::{Request, Response, StatusCode, header};
+use http_body_util::{BodyExt, Full};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+use tower_jwt_auth::{JwksService, RefreshService, RevocationService, TokenError, TokenPair};
+
+const FORM: &str = "application/x-www-form-urlencoded";
+const JSON: &str = "application/json";
+
+fn post(content_type: Option<&str>, body: impl Into<Bytes>) -> Request<Full<Bytes>> {
+    let mut req = Request::post("/token");
+    if let Some(ct) = content_type {
+        req = req.header(header::CONTENT_TYPE, ct);
+    }
+    req.body(Full::new(body.into())).unwrap()
+}
+
+async fn json_body(response: Response<Full<Bytes>>) -> Value {
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+async fn refresh(env: &Env, req: Request<Full<Bytes>>) -> Response<Full<Bytes>> {
+    RefreshService::new(env.sessions.clone())
+        .oneshot(req)
+        .await
+        .unwrap()
+}
+
+fn form(token: &str) -> Request<Full<Bytes>> {
+    post(
+        Some(FORM),
+        format!("grant_type=refresh_token&refresh_token={token}"),
+    )
+}
+
+#[tokio::test]
+async fn refresh_accepts_the_rfc6749_form_and_json() {
+    let env = env();
+    let pair = env.issuer.issue("alice", &profile()).unwrap();
+    let response = refresh(&env, form(pair.refresh_token())).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()[header::CACHE_CONTROL], "no-store");
+    assert_eq!(response.headers()[header::PRAGMA], "no-cache");
+    assert_eq!(response.headers()[header::CONTENT_TYPE], JSON);
+    let next: TokenPair = serde_json::from_value(json_body(response).await).unwrap();
+    assert_eq!(next.expires_in(), 900);
+    assert!(
+        env.issuer
+            .verifier()
+            .verify_access::<Profile>(next.access_token())
+            .is_ok()
+    );
+
+    let response = refresh(
+        &env,
+        post(
+            Some("application/json; charset=utf-8"),
+            json!({ "refresh_token": next.refresh_token() }).to_string(),
+        ),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let third: TokenPair = serde_json::from_value(json_body(response).await).unwrap();
+
+    // JSON may name the grant type too; a well-formed request with a bad token is a bad grant.
+    let response = refresh(
+        &env,
+        post(
+            Some(JSON),
+            json!({ "grant_type": "refresh_token", "refresh_token": third.access_token() })
+                .to_string(),
+        ),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(json_body(response).await["error"], "invalid_grant");
+}
+
+#[tokio::test]
+async fn a_reused_refresh_token_is_invalid_grant_and_kills_the_session() {
+    let env = env();
+    let pair = env.issuer.issue("alice", &profile()).unwrap();
+    let response = refresh(&env, form(pair.refresh_token())).await;
+    let next: TokenPair = serde_json::from_value(json_body(response).await).unwrap();
+
+    let response = refresh(&env, form(pair.refresh_token())).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(response.headers()[header::CACHE_CONTROL], "no-store");
+    assert_eq!(json_body(response).await["error"], "invalid_grant");
+    assert_eq!(
+        env.issuer
+            .verifier()
+            .verify_access::<Profile>(next.access_token())
+            .unwrap_err(),
+        TokenError::Revoked
+    );
+    let response = refresh(&env, form(next.refresh_token())).await;
+    assert_eq!(json_body(response).await["error"], "invalid_grant");
+}
+
+#[tokio::test]
+async fn rejected_tokens_are_invalid_grant() {
+    let env = env();
+    let pair = env.issuer.issue("alice", &profile()).unwrap();
+    let expired = {
+        let e = env_with(|b| b.with_refresh_ttl(std::time::Duration::from_secs(1000)));
+        let p = e.issuer.issue("alice", &profile()).unwrap();
+        e.advance(1000);
+        (e, p)
+    };
+    for (env, token) in [
+        (&env, pair.access_token().to_owned()),
+        (&env, "garbage".to_owned()),
+        (
+            &env,
+            Forger::random_ed25519().sign(&env.header("refresh+jwt"), &env.claims()),
+        ),
+        (&expired.0, expired.1.refresh_token().to_owned()),
+    ] {
+        let response = refresh(env, form(&token)).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        let body = json_body(response).await;
+        assert_eq!(body["error"], "invalid_grant");
+        assert!(!body.to_string().contains(&token));
+    }
+}
+
+#[tokio::test]
+async fn malformed_refresh_requests_are_4xx_never_5xx() {
+    let env = env();
+    let pair = env.issuer.issue("alice", &profile()).unwrap();
+    let token = pair.refresh_token();
+    let cases: Vec<(Request<Full<Bytes>>, StatusCode, &str)> = vec![
+        (
+            post(Some(FORM), format!("refresh_token={token}")),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            post(
+                Some(FORM),
+                format!("grant_type=password&refresh_token={token}"),
+            ),
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+        ),
+        (
+            post(Some(FORM), "grant_type=refresh_token"),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            post(Some(FORM), "grant_type=refresh_token&refresh_token="),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            post(
+                Some(FORM),
+                format!("grant_type=refresh_token&refresh_token={token}&refresh_token={token}"),
+            ),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            post(Some(JSON), "{not json"),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            post(Some(JSON), "[1,2,3]"),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            post(Some(JSON), r#"{"refresh_token": 42}"#),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            post(Some(JSON), "{}"),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            post(Some(JSON), vec![0xffu8, 0xfe]),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            post(None, format!("refresh_token={token}")),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "invalid_request",
+        ),
+        (
+            post(Some("text/plain"), token.to_owned()),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "invalid_request",
+        ),
+        (
+            post(
+                Some(JSON),
+                format!(r#"{{"refresh_token":"{}"}}"#, "x".repeat(20_000)),
+            ),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "invalid_request",
+        ),
+    ];
+    for (i, (req, status, error)) in cases.into_iter().enumerate() {
+        let response = refresh(&env, req).await;
+        assert_eq!(response.status(), status, "case {i}");
+        assert_eq!(json_body(response).await["error"], error, "case {i}");
+    }
+    // None of the malformed requests consumed the token.
+    assert_eq!(refresh(&env, form(token)).await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn concurrent_refresh_requests_have_exactly_one_winner() {
+    let env = env();
+    let pair = env.issuer.issue("alice", &profile()).unwrap();
+    let service = RefreshService::new(env.sessions.clone());
+    let mut tasks = Vec::new();
+    for _ in 0..32 {
+        let service = service.clone();
+        let req = form(pair.refresh_token());
+        tasks.push(tokio::spawn(async move {
+            service.oneshot(req).await.unwrap().status()
+        }));
+    }
+    let mut ok = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            StatusCode::OK => ok += 1,
+            StatusCode::BAD_REQUEST => {}
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!(ok, 1);
+}
+
+async fn revoke(env: &Env, req: Request<Full<Bytes>>) -> Response<Full<Bytes>> {
+    RevocationService::new(env.sessions.clone())
+        .oneshot(req)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn revocation_follows_rfc7009() {
+    let env = env();
+    let pair = env.issuer.issue("alice", &profile()).unwrap();
+    let verify = |t: &str| env.issuer.verifier().verify_access::<Profile>(t);
+
+    let response = revoke(
+        &env,
+        post(
+            Some(FORM),
+            format!("token={}&token_type_hint=access_token", pair.access_token()),
+        ),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        verify(pair.access_token()).unwrap_err(),
+        TokenError::Revoked
+    );
+
+    // A wrong hint does not matter; a refresh token takes its session with it.
+    let other = env.issuer.issue("alice", &profile()).unwrap();
+    let response = revoke(
+        &env,
+        post(
+            Some(JSON),
+            json!({ "token": other.refresh_token(), "token_type_hint": "access_token" })
+                .to_string(),
+        ),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        verify(other.access_token()).unwrap_err(),
+        TokenError::Revoked
+    );
+
+    // Unknown and invalid tokens: 200, revealing nothing.
+    for token in ["garbage", "a.b.c", pair.access_token()] {
+        let response = revoke(&env, post(Some(FORM), format!("token={token}"))).await;
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    // A request without a token is malformed.
+    for req in [
+        post(Some(FORM), "token_type_hint=access_token"),
+        post(Some(JSON), "{}"),
+    ] {
+        let response = revoke(&env, req).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(json_body(response).await["error"], "invalid_request");
+    }
+}
+
+#[tokio::test]
+async fn jwks_publishes_the_public_keys_only() {
+    let env = env();
+    let service = JwksService::new(env.issuer.keys());
+    let response = service
+        .clone()
+        .oneshot(Request::get("/.well-known/jwks.json").body(()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers()[header::CACHE_CONTROL],
+        "public, max-age=300"
+    );
+    let jwks = json_body(response).await;
+    let keys = jwks["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0]["kid"], env.kid);
+    assert_eq!(keys[0]["x"], b64(env.forger.public_key()));
+    assert!(keys[0].get("d").is_none());
+
+    let response = service
+        .oneshot(Request::post("/.well-known/jwks.json").body(()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+}
