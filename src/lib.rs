@@ -83,8 +83,8 @@ pub use claims::{Claims, NoCustomClaims};
 pub use clock::MockClock;
 pub use clock::{Clock, SystemClock};
 pub use endpoints::{
-    DEFAULT_BODY_LIMIT, ErrorResponse, JwksService, RefreshService, RevocationService,
-    token_response,
+    DEFAULT_BODY_LIMIT, ErrorResponse, JwksService, Refresh, RefreshService, RevocationService,
+    Revoke, SessionEndpoint, token_response,
 };
 pub use error::{
     BoxError, ConfigError, IssueError, KeyError, RefreshError, RevocationError, TokenError,

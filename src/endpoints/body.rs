@@ -12,22 +12,29 @@ use crate::error::BoxError;
 /// The default limit on the body of a token endpoint request: 16 KiB.
 pub const DEFAULT_BODY_LIMIT: usize = 16 * 1024;
 
+/// How a request body was encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(unreachable_pub)]
+pub enum BodyKind {
+    /// `application/json`.
+    Json,
+    /// `application/x-www-form-urlencoded`.
+    Form,
+}
+
 /// Reads at most `limit` bytes and parses them by `Content-Type`: `application/json` or
 /// `application/x-www-form-urlencoded`. Every failure is a 4xx, never a 5xx.
 pub(crate) async fn parse<B, T>(
     headers: &HeaderMap,
     body: B,
     limit: usize,
-) -> Result<T, ErrorResponse>
+) -> Result<(T, BodyKind), ErrorResponse>
 where
     B: Body,
     B::Error: Into<BoxError>,
     T: DeserializeOwned,
 {
-    enum Kind {
-        Json,
-        Form,
-    }
+    use BodyKind as Kind;
     let kind = match headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -59,11 +66,12 @@ where
             });
         }
     };
-    match kind {
+    let parsed = match kind {
         Kind::Json => serde_json::from_slice(&bytes)
             .map_err(|_| ErrorResponse::invalid_request("body is not the expected JSON object")),
         // Duplicate parameters are refused (RFC 6749 §3.2) by the derived deserialiser.
         Kind::Form => serde_urlencoded::from_bytes(&bytes)
             .map_err(|_| ErrorResponse::invalid_request("body is not the expected form")),
-    }
+    }?;
+    Ok((parsed, kind))
 }

@@ -1,33 +1,18 @@
-//! [`RefreshService`]: the refresh-token exchange over HTTP (RFC 6749 §6).
-
-use std::{
-    convert::Infallible,
-    fmt,
-    task::{Context, Poll},
-};
+//! The refresh-token exchange over HTTP (RFC 6749 §6).
 
 use bytes::Bytes;
-use http::{Request, Response, StatusCode};
-use http_body::Body;
+use http::{Response, StatusCode};
 use http_body_util::Full;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
-use tower_service::Service;
 
-use super::{DEFAULT_BODY_LIMIT, ErrorResponse, body, token_response};
+use super::{ErrorResponse, body::BodyKind, session_endpoint::SessionEndpoint, token_response};
 use crate::{
     claims::NoCustomClaims,
-    error::{BoxError, RefreshError},
-    revocation::BoxFuture,
+    error::{RefreshError, TokenError},
     session::Sessions,
 };
 
-#[derive(Deserialize)]
-struct RefreshRequest {
-    grant_type: Option<String>,
-    refresh_token: Option<String>,
-}
-
-/// A tower service for `POST /token`-style refresh requests.
+/// A tower service for refresh requests.
 ///
 /// Accepts JSON `{"refresh_token": "…"}` or the RFC 6749 §6 form
 /// `grant_type=refresh_token&refresh_token=…` (a JSON body may carry `grant_type` too). On
@@ -35,7 +20,8 @@ struct RefreshRequest {
 /// refresh token is 400 `invalid_grant` (reuse also revokes the session); a malformed request
 /// is 400 `invalid_request` (415 for an unknown content type, 413 for a body over the limit);
 /// an unknown `grant_type` is 400 `unsupported_grant_type`; a revocation store that cannot be
-/// written is 503. Never a 500 for anything the client sends.
+/// read or written is 503 `temporarily_unavailable`. Never a 500 for anything the client
+/// sends.
 ///
 /// ```
 /// use http::{Request, StatusCode};
@@ -57,127 +43,75 @@ struct RefreshRequest {
 /// # })?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub struct RefreshService<T = NoCustomClaims> {
-    sessions: Sessions<T>,
-    limit: usize,
-}
+pub type RefreshService<T = NoCustomClaims> = SessionEndpoint<T, Refresh>;
 
-impl<T> Clone for RefreshService<T> {
-    fn clone(&self) -> Self {
-        Self {
-            sessions: self.sessions.clone(),
-            limit: self.limit,
-        }
-    }
-}
+/// The operation of [`RefreshService`]: the refresh exchange.
+#[derive(Debug, Clone, Copy)]
+pub struct Refresh;
 
-impl<T> fmt::Debug for RefreshService<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RefreshService")
-            .field("sessions", &self.sessions)
-            .field("body_limit", &self.limit)
-            .finish()
-    }
-}
-
-impl<T> RefreshService<T> {
-    /// A refresh endpoint over `sessions`, with a 16 KiB body limit.
-    pub fn new(sessions: Sessions<T>) -> Self {
-        Self {
-            sessions,
-            limit: DEFAULT_BODY_LIMIT,
-        }
-    }
-
-    /// Sets the request body limit in bytes.
-    ///
-    /// ```
-    /// # use tower_jwt_auth::{Issuer, KeySet, NoCustomClaims, RefreshService, Sessions, SigningKey};
-    /// # let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
-    /// let service = RefreshService::new(Sessions::<NoCustomClaims>::new(issuer)).with_body_limit(4096);
-    /// # let _ = service;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    #[must_use]
-    pub fn with_body_limit(mut self, limit: usize) -> Self {
-        self.limit = limit;
-        self
-    }
+/// The request body (unnameable outside the crate).
+#[derive(Deserialize)]
+#[allow(unreachable_pub)]
+pub struct RefreshRequest {
+    grant_type: Option<String>,
+    refresh_token: Option<String>,
 }
 
 /// The refresh exchange's error as an OAuth response.
-pub(crate) fn refresh_error(err: &RefreshError) -> ErrorResponse {
+fn refresh_error(err: &RefreshError) -> ErrorResponse {
     match err {
-        _ if !err.is_invalid_grant() && matches!(err, RefreshError::InvalidToken(_)) => {
-            ErrorResponse::unavailable()
-        }
+        RefreshError::InvalidToken(TokenError::RevocationUnavailable)
+        | RefreshError::Hook(_)
+        | RefreshError::Revocation(_) => ErrorResponse::unavailable(),
         RefreshError::InvalidToken(_) => ErrorResponse::invalid_grant("refresh token is invalid"),
         RefreshError::Reused => {
             ErrorResponse::invalid_grant("refresh token was already used; session revoked")
         }
         RefreshError::Refused => ErrorResponse::invalid_grant("refresh refused"),
-        RefreshError::Hook(_) | RefreshError::Revocation(_) => ErrorResponse::unavailable(),
         RefreshError::Issue(_) => ErrorResponse::server_error(),
     }
 }
 
-impl<T, B> Service<Request<B>> for RefreshService<T>
-where
-    T: Serialize + DeserializeOwned + Send + 'static,
-    B: Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<BoxError>,
-{
-    type Response = Response<Full<Bytes>>;
-    type Error = Infallible;
-    type Future = BoxFuture<'static, Result<Self::Response, Infallible>>;
+impl super::session_endpoint::sealed::Operation for Refresh {
+    type Request = RefreshRequest;
 
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, request: Request<B>) -> Self::Future {
-        let sessions = self.sessions.clone();
-        let limit = self.limit;
-        Box::pin(async move {
-            let (parts, body) = request.into_parts();
-            let parsed: RefreshRequest = match body::parse(&parts.headers, body, limit).await {
-                Ok(parsed) => parsed,
-                Err(err) => return Ok(err.into_response()),
-            };
-            match parsed.grant_type.as_deref() {
-                Some("refresh_token") => {}
-                None if !is_form(&parts.headers) => {}
-                None => {
-                    return Ok(ErrorResponse::invalid_request("missing grant_type").into_response());
-                }
-                Some(_) => {
-                    return Ok(ErrorResponse::new(
-                        StatusCode::BAD_REQUEST,
-                        "unsupported_grant_type",
-                        "only grant_type=refresh_token is supported here",
-                    )
-                    .into_response());
-                }
+    async fn handle<T>(
+        sessions: Sessions<T>,
+        request: RefreshRequest,
+        kind: BodyKind,
+    ) -> Response<Full<Bytes>>
+    where
+        T: Serialize + DeserializeOwned + Send + 'static,
+    {
+        match (request.grant_type.as_deref(), kind) {
+            (Some("refresh_token"), _) | (None, BodyKind::Json) => {}
+            (None, BodyKind::Form) => {
+                return ErrorResponse::invalid_request("missing grant_type").into_response();
             }
-            let Some(token) = parsed.refresh_token.filter(|t| !t.is_empty()) else {
-                return Ok(ErrorResponse::invalid_request("missing refresh_token").into_response());
-            };
-            Ok(match sessions.refresh(&token).await {
-                Ok(pair) => token_response(StatusCode::OK, &pair),
-                Err(err) => refresh_error(&err).into_response(),
-            })
-        })
+            (Some(_), _) => {
+                return ErrorResponse::new(
+                    StatusCode::BAD_REQUEST,
+                    "unsupported_grant_type",
+                    "only grant_type=refresh_token is supported here",
+                )
+                .into_response();
+            }
+        }
+        let Some(token) = request.refresh_token.filter(|t| !t.is_empty()) else {
+            return ErrorResponse::invalid_request("missing refresh_token").into_response();
+        };
+        match sessions.refresh(&token).await {
+            Ok(pair) => token_response(StatusCode::OK, &pair),
+            Err(err) => refresh_error(&err).into_response(),
+        }
     }
 }
 
-fn is_form(headers: &http::HeaderMap) -> bool {
-    headers
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.trim_start()
-                .to_ascii_lowercase()
-                .starts_with("application/x-www-form-urlencoded")
-        })
+impl std::fmt::Debug for RefreshRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RefreshRequest")
+            .field("grant_type", &self.grant_type)
+            .field("refresh_token", &crate::error::Redacted)
+            .finish()
+    }
 }

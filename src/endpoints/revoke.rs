@@ -1,28 +1,12 @@
-//! [`RevocationService`]: token revocation over HTTP (RFC 7009).
-
-use std::{
-    convert::Infallible,
-    fmt,
-    task::{Context, Poll},
-};
+//! Token revocation over HTTP (RFC 7009).
 
 use bytes::Bytes;
-use http::{Request, Response, StatusCode, header};
-use http_body::Body;
+use http::{HeaderValue, Response, StatusCode, header};
 use http_body_util::Full;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
-use tower_service::Service;
 
-use super::{DEFAULT_BODY_LIMIT, ErrorResponse, body};
-use crate::{claims::NoCustomClaims, error::BoxError, revocation::BoxFuture, session::Sessions};
-
-#[derive(Deserialize)]
-struct RevokeRequest {
-    token: Option<String>,
-    // RFC 7009 §2.1: only a hint; both kinds are tried whatever it says.
-    #[allow(dead_code)]
-    token_type_hint: Option<String>,
-}
+use super::{ErrorResponse, body::BodyKind, session_endpoint::SessionEndpoint};
+use crate::{claims::NoCustomClaims, session::Sessions};
 
 /// A tower service for RFC 7009 token revocation.
 ///
@@ -52,85 +36,55 @@ struct RevokeRequest {
 /// # })?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub struct RevocationService<T = NoCustomClaims> {
-    sessions: Sessions<T>,
-    limit: usize,
+pub type RevocationService<T = NoCustomClaims> = SessionEndpoint<T, Revoke>;
+
+/// The operation of [`RevocationService`]: RFC 7009 revocation.
+#[derive(Debug, Clone, Copy)]
+pub struct Revoke;
+
+/// The request body (unnameable outside the crate).
+#[derive(Deserialize)]
+#[allow(unreachable_pub)]
+pub struct RevokeRequest {
+    token: Option<String>,
+    /// RFC 7009 §2.1: only a hint; both kinds are tried whatever it says.
+    #[serde(rename = "token_type_hint")]
+    _hint: Option<String>,
 }
 
-impl<T> Clone for RevocationService<T> {
-    fn clone(&self) -> Self {
-        Self {
-            sessions: self.sessions.clone(),
-            limit: self.limit,
+impl super::session_endpoint::sealed::Operation for Revoke {
+    type Request = RevokeRequest;
+
+    async fn handle<T>(
+        sessions: Sessions<T>,
+        request: RevokeRequest,
+        _kind: BodyKind,
+    ) -> Response<Full<Bytes>>
+    where
+        T: Serialize + DeserializeOwned + Send + 'static,
+    {
+        let Some(token) = request.token.filter(|t| !t.is_empty()) else {
+            return ErrorResponse::invalid_request("missing token").into_response();
+        };
+        match sessions.revoke(&token).await {
+            Ok(_) => {
+                let mut response = Response::new(Full::new(Bytes::new()));
+                *response.status_mut() = StatusCode::OK;
+                response
+                    .headers_mut()
+                    .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+                response
+            }
+            Err(_) => ErrorResponse::unavailable().into_response(),
         }
     }
 }
 
-impl<T> fmt::Debug for RevocationService<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RevocationService")
-            .field("sessions", &self.sessions)
-            .field("body_limit", &self.limit)
+impl std::fmt::Debug for RevokeRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RevokeRequest")
+            .field("token", &crate::error::Redacted)
+            .field("token_type_hint", &self._hint)
             .finish()
-    }
-}
-
-impl<T> RevocationService<T> {
-    /// A revocation endpoint over `sessions`, with a 16 KiB body limit.
-    pub fn new(sessions: Sessions<T>) -> Self {
-        Self {
-            sessions,
-            limit: DEFAULT_BODY_LIMIT,
-        }
-    }
-
-    /// Sets the request body limit in bytes.
-    #[must_use]
-    pub fn with_body_limit(mut self, limit: usize) -> Self {
-        self.limit = limit;
-        self
-    }
-}
-
-impl<T, B> Service<Request<B>> for RevocationService<T>
-where
-    T: Serialize + DeserializeOwned + Send + 'static,
-    B: Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<BoxError>,
-{
-    type Response = Response<Full<Bytes>>;
-    type Error = Infallible;
-    type Future = BoxFuture<'static, Result<Self::Response, Infallible>>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, request: Request<B>) -> Self::Future {
-        let sessions = self.sessions.clone();
-        let limit = self.limit;
-        Box::pin(async move {
-            let (parts, body) = request.into_parts();
-            let parsed: RevokeRequest = match body::parse(&parts.headers, body, limit).await {
-                Ok(parsed) => parsed,
-                Err(err) => return Ok(err.into_response()),
-            };
-            let Some(token) = parsed.token.filter(|t| !t.is_empty()) else {
-                return Ok(ErrorResponse::invalid_request("missing token").into_response());
-            };
-            Ok(match sessions.revoke(&token).await {
-                Ok(_) => {
-                    let mut response = Response::new(Full::new(Bytes::new()));
-                    *response.status_mut() = StatusCode::OK;
-                    response.headers_mut().insert(
-                        header::CACHE_CONTROL,
-                        http::HeaderValue::from_static("no-store"),
-                    );
-                    response
-                }
-                Err(_) => ErrorResponse::unavailable().into_response(),
-            })
-        })
     }
 }

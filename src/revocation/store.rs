@@ -6,6 +6,7 @@ use std::{
         Arc,
         atomic::{AtomicBool, Ordering},
     },
+    time::Duration,
 };
 
 use dashmap::{DashMap, mapref::entry::Entry};
@@ -352,6 +353,35 @@ impl RevocationStore {
         dropped
     }
 
+    /// Purges expired entries every `every`, locally and in the backend, for as long as the
+    /// returned future runs: spawn it next to the server
+    /// (`tokio::spawn(store.clone().purge_periodically(Duration::from_secs(60)))`).
+    /// A backend failure is retried at the next tick; nothing else stops the loop.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_jwt_auth::RevocationStore;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_time().build()?.block_on(async {
+    /// let store = RevocationStore::new();
+    /// let task = tokio::spawn(store.clone().purge_periodically(Duration::from_secs(60)));
+    /// task.abort();
+    /// # });
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub async fn purge_periodically(self, every: Duration) {
+        let mut ticks = tokio::time::interval(every.max(Duration::from_millis(1)));
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            self.purge_expired();
+            if let Some(backend) = &self.backend {
+                // Errors are transient by nature here; the next tick retries.
+                let _ = backend.purge_expired(self.clock.now_secs()).await;
+            }
+        }
+    }
+
     /// The number of live local entries (revocations and consumed refresh tokens).
     pub fn len(&self) -> usize {
         self.maps.tokens.len()
@@ -475,6 +505,26 @@ mod tests {
         assert!(store.is_empty());
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn the_purge_task_runs_on_tokio_time() {
+        let clock = MockClock::at_secs(100);
+        let store = RevocationStore::new().with_clock(clock.clone());
+        store
+            .revoke(RevocationEntry::Token {
+                jti: "t".into(),
+                expires_at: 150,
+            })
+            .await
+            .unwrap();
+        let task = tokio::spawn(store.clone().purge_periodically(Duration::from_secs(60)));
+        tokio::time::sleep(Duration::from_secs(61)).await;
+        assert_eq!(store.len(), 1, "not expired yet");
+        clock.set_secs(151);
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        assert!(store.is_empty());
+        task.abort();
+    }
+
     #[test]
     fn consume_tells_first_use_from_reuse_and_the_latest_token() {
         let clock = MockClock::at_millis(1_000);
@@ -483,7 +533,7 @@ mod tests {
             block_on(store.consume("a", "s", 99)).unwrap(),
             ConsumeOutcome::First
         );
-        clock.advance(std::time::Duration::from_millis(250));
+        clock.advance(Duration::from_millis(250));
         assert_eq!(
             block_on(store.consume("a", "s", 99)).unwrap(),
             ConsumeOutcome::Reused {
