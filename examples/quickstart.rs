@@ -1,119 +1,611 @@
-//! The token life cycle in one process: issue, verify, refresh (rotation), reuse detection,
-//! logout, log out everywhere and single-token revocation.
+//! A complete account service on axum: signup and login with argon2 password hashes, then the
+//! whole token life cycle over HTTP — refresh with rotation and reuse detection, logout of one
+//! device or of every device, RFC 7009 revocation, the public key set, and routes protected by
+//! a bearer token and by a scope. Users live in memory.
 //!
 //! ```sh
 //! cargo run --example quickstart
 //! ```
+//!
+//! Once it listens it prints exactly one line on standard output:
+//! `listening on http://ADDR`, with the address actually bound.
+//!
+//! # Configuration (environment)
+//!
+//! | variable | default | meaning |
+//! | --- | --- | --- |
+//! | `ADDR` | `127.0.0.1:3000` | address to listen on (port `0`: any free port) |
+//! | `ACCESS_TTL_SECS` | `900` | access-token lifetime |
+//! | `REFRESH_TTL_SECS` | `1209600` | refresh-token idle lifetime (renewed by each refresh) |
+//! | `SESSION_TTL_SECS` | `2592000` | absolute session lifetime, counted from login |
+//! | `LEEWAY_SECS` | `0` | clock-skew leeway of the time checks (at most 300) |
+//! | `REUSE_GRACE_SECS` | `0` | window in which a client may retry its last refresh (at most 60) |
+//! | `SIGNING_KEY_FILE` | none | Ed25519 private key, PKCS#8 PEM (`openssl genpkey -algorithm ed25519`) |
+//!
+//! Without `SIGNING_KEY_FILE` a new key is generated at every start (a line on standard error
+//! says so), and tokens from an earlier run no longer verify. An empty variable counts as unset;
+//! an invalid value stops the server with a message naming the variable and a non-zero exit.
+//!
+//! # Endpoints
+//!
+//! | route | auth | answer |
+//! | --- | --- | --- |
+//! | `GET /health` | none | 200 |
+//! | `POST /auth/signup` `{"username","password"}` | none | 201 token response; 409 if the name is taken |
+//! | `POST /auth/login` `{"username","password"}` | none | 200 token response; 401 on bad credentials |
+//! | `POST /auth/refresh` `{"refresh_token"}` (or the RFC 6749 form) | none | 200 next token pair; 400 `invalid_grant` |
+//! | `POST /auth/revoke` `{"token"}` (or the RFC 7009 form) | none | 200, also for unknown tokens |
+//! | `POST /auth/logout` | bearer | 204: this session's tokens stop working |
+//! | `POST /auth/logout-all` | bearer | 204: every session of the user stops |
+//! | `GET /me` | bearer | 200 `{"sub","sid","scope","exp"}` |
+//! | `GET /admin` | bearer, scope `admin` | 200; 403 `insufficient_scope` otherwise |
+//! | `GET /.well-known/jwks.json` | none | the public key set |
+//!
+//! Access tokens are EdDSA-signed, with `iss` `quickstart` and `aud` `quickstart-api`. Signup
+//! users get the scopes `read write`. Every token response carries `Cache-Control: no-store`;
+//! every error is JSON `{"error": …, "error_description": …}`.
+//!
+//! # Try it
+//!
+//! ```sh
+//! curl -s localhost:3000/auth/signup -H 'content-type: application/json' \
+//!      -d '{"username":"alice","password":"correct horse"}'
+//! curl -s localhost:3000/me -H "authorization: Bearer $ACCESS_TOKEN"
+//! curl -s localhost:3000/auth/refresh -H 'content-type: application/json' \
+//!      -d "{\"refresh_token\":\"$REFRESH_TOKEN\"}"
+//! ```
 
-#![allow(clippy::print_stdout)]
+use std::{future::Future, io, path::PathBuf, process::ExitCode, sync::Arc, time::Duration};
 
-use std::error::Error;
+use argon2::{
+    Argon2, PasswordHash, PasswordHasher, PasswordVerifier,
+    password_hash::{SaltString, rand_core::OsRng},
+};
+use axum::{
+    Json, Router,
+    extract::{DefaultBodyLimit, State, rejection::JsonRejection as BodyRejection},
+    http::StatusCode,
+    response::{IntoResponse, Response},
+    routing::{get, get_service, post, post_service},
+};
+use dashmap::{DashMap, mapref::entry::Entry};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tower_jwt_auth::{
+    Algorithm, BearerAuthLayer, Claims, Clock, ErrorResponse, Issuer, JsonRejection, JwksService,
+    KeySet, NoCustomClaims, RefreshService, RequireScopeLayer, RevocationService, Sessions,
+    SigningKey, token_response,
+};
 
-use serde::{Deserialize, Serialize};
-use tower_jwt_auth::{Claims, Issuer, KeySet, RefreshError, Sessions, SigningKey};
+/// The `iss` claim of every token.
+pub const ISSUER: &str = "quickstart";
+/// The `aud` claim of every token.
+pub const AUDIENCE: &str = "quickstart-api";
+/// The `realm` of every `WWW-Authenticate` challenge.
+pub const REALM: &str = "quickstart";
+/// The scopes a user gets at signup.
+pub const USER_SCOPE: &str = "read write";
+/// The largest request body the JSON handlers read.
+pub const BODY_LIMIT: usize = 64 * 1024;
+/// The longest username, in characters.
+pub const MAX_USERNAME_CHARS: usize = 64;
+/// The shortest password, in characters.
+pub const MIN_PASSWORD_CHARS: usize = 8;
+/// The longest password, in characters (bounds the hashing work a request can ask for).
+pub const MAX_PASSWORD_CHARS: usize = 1024;
+/// How often forgotten revocations are purged from memory.
+const PURGE_EVERY: Duration = Duration::from_secs(60);
 
-/// The application's own claims, carried in every token of the session.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct Profile {
-    name: String,
+/// The server's configuration: [`Config::from_env`] reads it, [`Default`] gives the documented
+/// defaults.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Address to listen on (`ADDR`).
+    pub addr: String,
+    /// Access-token lifetime (`ACCESS_TTL_SECS`).
+    pub access_ttl: Duration,
+    /// Refresh-token idle lifetime (`REFRESH_TTL_SECS`).
+    pub refresh_ttl: Duration,
+    /// Absolute session lifetime (`SESSION_TTL_SECS`).
+    pub session_ttl: Duration,
+    /// Clock-skew leeway (`LEEWAY_SECS`).
+    pub leeway: Duration,
+    /// Refresh-retry grace window (`REUSE_GRACE_SECS`).
+    pub reuse_grace: Duration,
+    /// Ed25519 private key in PKCS#8 PEM (`SIGNING_KEY_FILE`); `None` generates a key.
+    pub signing_key_file: Option<PathBuf>,
+    /// The clock tokens are issued and checked with; `None` is the system clock. Tests put a
+    /// mock clock here to move time forward instead of sleeping.
+    pub clock: Option<Arc<dyn Clock>>,
 }
 
-fn check(issuer: &Issuer, label: &str, token: &str) {
-    match issuer.verifier().verify_access::<Profile>(token) {
-        Ok(claims) => println!(
-            "  {label}: accepted (sub={}, sid={})",
-            claims.sub, claims.sid
-        ),
-        Err(err) => println!("  {label}: rejected ({err})"),
-    }
-}
-
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), Box<dyn Error>> {
-    let key = SigningKey::generate_ed25519()?;
-    println!("generated an Ed25519 signing key, kid {}", key.kid());
-    let issuer = Issuer::builder(KeySet::new(key))
-        .with_issuer("quickstart")
-        .with_audience("quickstart-api")
-        .build()?;
-    let sessions: Sessions<Profile> = Sessions::new(issuer.clone());
-    let profile = Profile {
-        name: "Alice".into(),
-    };
-
-    println!("\n1. login: a new session with an access and a refresh token");
-    let login = issuer.issue_with_scope("alice", "read write", &profile)?;
-    // The token response as a client receives it (tokens shortened here).
-    let mut response = serde_json::to_value(&login)?;
-    for field in ["access_token", "refresh_token"] {
-        if let Some(token) = response[field].as_str() {
-            response[field] = format!("{}… ({} bytes)", &token[..16], token.len()).into();
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            addr: "127.0.0.1:3000".to_owned(),
+            access_ttl: Duration::from_secs(900),
+            refresh_ttl: Duration::from_secs(1_209_600),
+            session_ttl: Duration::from_secs(2_592_000),
+            leeway: Duration::ZERO,
+            reuse_grace: Duration::ZERO,
+            signing_key_file: None,
+            clock: None,
         }
     }
-    println!("{}", serde_json::to_string_pretty(&response)?);
+}
 
-    println!("\n2. verify the access token, as every request does");
-    let claims: Claims<Profile> = issuer.verifier().verify_access(login.access_token())?;
-    println!(
-        "  sub={} name={} scope={:?} has_scope(write)={} exp={}",
-        claims.sub,
-        claims.custom.name,
-        claims.scope,
-        claims.has_scope("write"),
-        claims.exp
-    );
-    check(
-        &issuer,
-        "refresh token used as an access token",
-        login.refresh_token(),
-    );
+/// The environment variables [`Config::from_env`] reads.
+pub const ENV_VARS: [&str; 7] = [
+    "ADDR",
+    "ACCESS_TTL_SECS",
+    "REFRESH_TTL_SECS",
+    "SESSION_TTL_SECS",
+    "LEEWAY_SECS",
+    "REUSE_GRACE_SECS",
+    "SIGNING_KEY_FILE",
+];
 
-    println!("\n3. refresh: the refresh token is exchanged for a new pair (rotation)");
-    let second = sessions.refresh(login.refresh_token()).await?;
-    println!(
-        "  new pair in the same session: {}",
-        second.session_id() == login.session_id()
-    );
-    check(&issuer, "new access token", second.access_token());
-
-    println!("\n4. replaying the first refresh token is reuse: the whole session is revoked");
-    match sessions.refresh(login.refresh_token()).await {
-        Err(RefreshError::Reused) => println!("  refresh rejected: {}", RefreshError::Reused),
-        other => println!("  unexpected: {other:?}"),
-    }
-    check(
-        &issuer,
-        "newest access token of that session",
-        second.access_token(),
-    );
-    match sessions.refresh(second.refresh_token()).await {
-        Err(err) => println!("  newest refresh token: rejected ({err})"),
-        Ok(_) => println!("  newest refresh token: unexpectedly accepted"),
+impl Config {
+    /// Reads the configuration from the process environment.
+    pub fn from_env() -> Result<Self, String> {
+        let mut vars = Vec::new();
+        for name in ENV_VARS {
+            match std::env::var(name) {
+                Ok(value) => vars.push((name, value)),
+                Err(std::env::VarError::NotPresent) => {}
+                Err(std::env::VarError::NotUnicode(_)) => {
+                    return Err(format!("{name} is not valid UTF-8"));
+                }
+            }
+        }
+        Self::from_lookup(|name| {
+            vars.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.clone())
+        })
     }
 
-    println!("\n5. logout: one device");
-    let phone = issuer.issue("alice", &profile)?;
-    let laptop = issuer.issue("alice", &profile)?;
-    sessions.logout(phone.session_id()).await?;
-    check(&issuer, "phone (logged out)", phone.access_token());
-    check(&issuer, "laptop", laptop.access_token());
+    /// Reads the configuration through `lookup` (variable name → value), so that it can be
+    /// checked without touching the process environment. Empty values count as unset.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let defaults = Self::default();
+        let secs = |name: &str, default: Duration| -> Result<Duration, String> {
+            match get(name) {
+                None => Ok(default),
+                Some(value) => value
+                    .trim()
+                    .parse::<u64>()
+                    .map(Duration::from_secs)
+                    .map_err(|_| {
+                        format!("{name} must be a whole number of seconds, got {value:?}")
+                    }),
+            }
+        };
+        let config = Self {
+            addr: get("ADDR").map_or(defaults.addr, |a| a.trim().to_owned()),
+            access_ttl: secs("ACCESS_TTL_SECS", defaults.access_ttl)?,
+            refresh_ttl: secs("REFRESH_TTL_SECS", defaults.refresh_ttl)?,
+            session_ttl: secs("SESSION_TTL_SECS", defaults.session_ttl)?,
+            leeway: secs("LEEWAY_SECS", defaults.leeway)?,
+            reuse_grace: secs("REUSE_GRACE_SECS", defaults.reuse_grace)?,
+            signing_key_file: get("SIGNING_KEY_FILE").map(PathBuf::from),
+            clock: None,
+        };
+        config.check()?;
+        Ok(config)
+    }
 
-    println!("\n6. log out everywhere, then log in again at once");
-    sessions.logout_all("alice").await?;
-    check(
-        &issuer,
-        "laptop (before the cut-off)",
-        laptop.access_token(),
+    /// The rules of the issuer and sessions builders, stated with the variables' names.
+    fn check(&self) -> Result<(), String> {
+        for (name, ttl) in [
+            ("ACCESS_TTL_SECS", self.access_ttl),
+            ("REFRESH_TTL_SECS", self.refresh_ttl),
+            ("SESSION_TTL_SECS", self.session_ttl),
+        ] {
+            if ttl.is_zero() {
+                return Err(format!("{name} must be at least 1"));
+            }
+        }
+        if self.access_ttl > self.refresh_ttl {
+            return Err("ACCESS_TTL_SECS must not exceed REFRESH_TTL_SECS".to_owned());
+        }
+        if self.refresh_ttl > self.session_ttl {
+            return Err("REFRESH_TTL_SECS must not exceed SESSION_TTL_SECS".to_owned());
+        }
+        if self.leeway > Duration::from_secs(300) {
+            return Err("LEEWAY_SECS must be at most 300".to_owned());
+        }
+        if self.reuse_grace > Duration::from_secs(60) {
+            return Err("REUSE_GRACE_SECS must be at most 60".to_owned());
+        }
+        Ok(())
+    }
+}
+
+/// The application, ready to serve: its router and the parts around it.
+#[derive(Debug)]
+pub struct App {
+    /// Every route of the service.
+    pub router: Router,
+    /// The issuer behind the routes (its key set, verifier and revocation store).
+    pub issuer: Issuer,
+    /// `true` when the signing key was generated at start rather than read from a file.
+    pub key_generated: bool,
+}
+
+/// A registered user.
+#[derive(Debug)]
+struct User {
+    /// The argon2 hash in PHC string format.
+    password_hash: String,
+    scope: &'static str,
+}
+
+#[derive(Clone)]
+struct AppState {
+    sessions: Sessions,
+    users: Arc<DashMap<String, User>>,
+    /// A hash to verify against when the user does not exist, so that a login for an unknown
+    /// name takes as long as one with a wrong password.
+    dummy_hash: Arc<str>,
+}
+
+/// The request body of signup and login.
+#[derive(Deserialize)]
+struct Credentials {
+    username: String,
+    password: String,
+}
+
+/// Builds the application: loads or generates the key, sets up issuer and sessions, and the
+/// routes.
+pub fn app(config: &Config) -> Result<App, String> {
+    config.check()?;
+    let (key, key_generated) = match &config.signing_key_file {
+        Some(path) => {
+            let pem = std::fs::read(path)
+                .map_err(|err| format!("cannot read SIGNING_KEY_FILE {}: {err}", path.display()))?;
+            let key = SigningKey::from_pem(Algorithm::EdDSA, &pem).map_err(|err| {
+                format!(
+                    "SIGNING_KEY_FILE {} is not an Ed25519 private key in PKCS#8 PEM: {err}",
+                    path.display()
+                )
+            })?;
+            (key, false)
+        }
+        None => (
+            SigningKey::generate_ed25519()
+                .map_err(|err| format!("cannot generate a signing key: {err}"))?,
+            true,
+        ),
+    };
+    let mut builder = Issuer::builder(KeySet::new(key))
+        .with_issuer(ISSUER)
+        .with_audience(AUDIENCE)
+        .with_access_ttl(config.access_ttl)
+        .with_refresh_ttl(config.refresh_ttl)
+        .with_session_ttl(config.session_ttl)
+        .with_leeway(config.leeway);
+    if let Some(clock) = &config.clock {
+        builder = builder.with_clock(clock.clone());
+    }
+    let issuer = builder
+        .build()
+        .map_err(|err| format!("invalid configuration: {err}"))?;
+    let sessions = Sessions::builder(issuer.clone())
+        .with_reuse_grace(config.reuse_grace)
+        .build()
+        .map_err(|err| format!("invalid configuration: {err}"))?;
+    let dummy_hash = hash_password(b"not the password of anyone")
+        .map_err(|err| format!("cannot hash a password: {err}"))?;
+    let state = AppState {
+        sessions: sessions.clone(),
+        users: Arc::new(DashMap::new()),
+        dummy_hash: dummy_hash.into(),
+    };
+
+    let bearer = BearerAuthLayer::new(issuer.verifier().clone())
+        .with_realm(REALM)
+        .on_rejection(JsonRejection);
+    let admin_only = RequireScopeLayer::new(["admin"])
+        .with_realm(REALM)
+        .on_rejection(JsonRejection);
+    let protected = Router::new()
+        .route("/me", get(me))
+        .route("/auth/logout", post(logout))
+        .route("/auth/logout-all", post(logout_all))
+        .merge(
+            Router::new()
+                .route("/admin", get(admin))
+                .route_layer(admin_only),
+        )
+        // `route_layer`: only matched routes require a token, so unknown paths stay 404.
+        .route_layer(bearer);
+    let router = Router::new()
+        .route("/health", get(health))
+        .route("/auth/signup", post(signup))
+        .route("/auth/login", post(login))
+        .route(
+            "/auth/refresh",
+            post_service(RefreshService::new(sessions.clone())),
+        )
+        .route(
+            "/auth/revoke",
+            post_service(RevocationService::new(sessions)),
+        )
+        .route(
+            "/.well-known/jwks.json",
+            get_service(JwksService::new(issuer.keys())),
+        )
+        .merge(protected)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(state);
+    Ok(App {
+        router,
+        issuer,
+        key_generated,
+    })
+}
+
+/// Serves `app` on `listener` until `shutdown` completes, then lets open requests finish.
+/// Also purges forgotten revocations from memory every minute.
+pub async fn serve(
+    listener: TcpListener,
+    app: App,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    let purge = tokio::spawn(
+        app.issuer
+            .revocation()
+            .clone()
+            .purge_periodically(PURGE_EVERY),
     );
-    let fresh = issuer.issue("alice", &profile)?;
-    check(&issuer, "login right after", fresh.access_token());
+    let served = axum::serve(listener, app.router)
+        .with_graceful_shutdown(shutdown)
+        .await;
+    purge.abort();
+    served
+}
 
-    println!("\n7. revoke one token (RFC 7009)");
-    let revoked = sessions.revoke(fresh.access_token()).await?;
-    println!("  revoked: {revoked:?}");
-    check(&issuer, "revoked access token", fresh.access_token());
+// ----- handlers -----
 
-    println!("\n8. the public key set (JWKS)");
-    println!("{}", serde_json::to_string_pretty(&issuer.keys().jwks())?);
+async fn health() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+async fn signup(
+    State(state): State<AppState>,
+    body: Result<Json<Credentials>, BodyRejection>,
+) -> Response {
+    let Credentials { username, password } = match body {
+        Ok(Json(credentials)) => credentials,
+        Err(rejection) => return body_error(&rejection),
+    };
+    if let Err(why) = check_signup(&username, &password) {
+        return error(StatusCode::BAD_REQUEST, "invalid_request", why);
+    }
+    // A cheap early answer; the entry below makes the decision.
+    if state.users.contains_key(&username) {
+        return username_taken();
+    }
+    let password_hash =
+        match tokio::task::spawn_blocking(move || hash_password(password.as_bytes())).await {
+            Ok(Ok(hash)) => hash,
+            _ => return server_error(),
+        };
+    // The entry holds its shard's lock: of two concurrent signups of one name, one inserts
+    // and the other finds it taken.
+    match state.users.entry(username.clone()) {
+        Entry::Occupied(_) => return username_taken(),
+        Entry::Vacant(slot) => {
+            slot.insert(User {
+                password_hash,
+                scope: USER_SCOPE,
+            });
+        }
+    }
+    issue(&state, &username, USER_SCOPE, StatusCode::CREATED)
+}
+
+async fn login(
+    State(state): State<AppState>,
+    body: Result<Json<Credentials>, BodyRejection>,
+) -> Response {
+    let Credentials { username, password } = match body {
+        Ok(Json(credentials)) => credentials,
+        Err(rejection) => return body_error(&rejection),
+    };
+    let known = state
+        .users
+        .get(&username)
+        .map(|user| (user.password_hash.clone(), user.scope));
+    let (hash, scope, exists) = match known {
+        Some((hash, scope)) => (hash, scope, true),
+        // Unknown user: the same work as for a wrong password, then the same answer.
+        None => (state.dummy_hash.to_string(), "", false),
+    };
+    let matches =
+        tokio::task::spawn_blocking(move || verify_password(password.as_bytes(), &hash)).await;
+    match matches {
+        Ok(true) if exists => issue(&state, &username, scope, StatusCode::OK),
+        Ok(_) => error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_credentials",
+            "unknown username or wrong password",
+        ),
+        Err(_) => server_error(),
+    }
+}
+
+async fn logout(State(state): State<AppState>, claims: Claims) -> Response {
+    match state.sessions.logout(&claims.sid).await {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(_) => ErrorResponse::unavailable().into_response(),
+    }
+}
+
+async fn logout_all(State(state): State<AppState>, claims: Claims) -> Response {
+    match state.sessions.logout_all(&claims.sub).await {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(_) => ErrorResponse::unavailable().into_response(),
+    }
+}
+
+async fn me(claims: Claims) -> Json<Value> {
+    Json(json!({
+        "sub": claims.sub,
+        "sid": claims.sid,
+        "scope": claims.scope,
+        "exp": claims.exp,
+    }))
+}
+
+async fn admin(claims: Claims) -> Json<Value> {
+    Json(json!({ "message": format!("hello, administrator {}", claims.sub) }))
+}
+
+// ----- helpers -----
+
+fn check_signup(username: &str, password: &str) -> Result<(), &'static str> {
+    let name_chars = username.chars().count();
+    if name_chars == 0 {
+        return Err("username must not be empty");
+    }
+    if name_chars > MAX_USERNAME_CHARS {
+        return Err("username must be at most 64 characters");
+    }
+    if username.chars().any(char::is_control) {
+        return Err("username must not contain control characters");
+    }
+    let password_chars = password.chars().count();
+    if password_chars < MIN_PASSWORD_CHARS {
+        return Err("password must be at least 8 characters");
+    }
+    if password_chars > MAX_PASSWORD_CHARS {
+        return Err("password must be at most 1024 characters");
+    }
     Ok(())
+}
+
+/// A new session for `username`: the token response with `status`.
+fn issue(state: &AppState, username: &str, scope: &str, status: StatusCode) -> Response {
+    match state
+        .sessions
+        .issuer()
+        .issue_with_scope(username, scope, &NoCustomClaims {})
+    {
+        Ok(pair) => token_response(status, &pair).into_response(),
+        Err(_) => server_error(),
+    }
+}
+
+/// Hashes with argon2id and a random salt (CPU-bound: call it off the async threads).
+fn hash_password(password: &[u8]) -> Result<String, argon2::password_hash::Error> {
+    let salt = SaltString::generate(&mut OsRng);
+    Ok(Argon2::default()
+        .hash_password(password, &salt)?
+        .to_string())
+}
+
+/// Checks a password against a PHC hash string (CPU-bound: call it off the async threads).
+fn verify_password(password: &[u8], hash: &str) -> bool {
+    PasswordHash::new(hash)
+        .is_ok_and(|parsed| Argon2::default().verify_password(password, &parsed).is_ok())
+}
+
+/// An OAuth-style JSON error `{"error", "error_description"}`.
+fn error(status: StatusCode, code: &'static str, description: &'static str) -> Response {
+    ErrorResponse::new(status, code, description).into_response()
+}
+
+fn username_taken() -> Response {
+    error(
+        StatusCode::CONFLICT,
+        "username_taken",
+        "that username is already registered",
+    )
+}
+
+fn server_error() -> Response {
+    ErrorResponse::server_error().into_response()
+}
+
+/// The JSON error for a body the `Json` extractor refused (always a 4xx).
+fn body_error(rejection: &BodyRejection) -> Response {
+    let status = rejection.status();
+    let description = match rejection {
+        BodyRejection::JsonDataError(_) => {
+            "body must be a JSON object with the string fields username and password"
+        }
+        BodyRejection::JsonSyntaxError(_) => "body is not valid JSON",
+        BodyRejection::MissingJsonContentType(_) => "send Content-Type: application/json",
+        _ if status == StatusCode::PAYLOAD_TOO_LARGE => "request body too large",
+        _ => "request body could not be read",
+    };
+    error(status, "invalid_request", description)
+}
+
+// ----- main -----
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("quickstart: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), String> {
+    let config = Config::from_env()?;
+    let app = app(&config)?;
+    let listener = TcpListener::bind(&config.addr)
+        .await
+        .map_err(|err| format!("cannot listen on ADDR={}: {err}", config.addr))?;
+    if app.key_generated {
+        eprintln!(
+            "no SIGNING_KEY_FILE: generated an Ed25519 signing key (kid {}); tokens will not \
+             survive a restart",
+            app.issuer.keys().signing_key().kid()
+        );
+    }
+    let shutdown = shutdown_signal()?;
+    let addr = listener
+        .local_addr()
+        .map_err(|err| format!("cannot read the bound address: {err}"))?;
+    println!("listening on http://{addr}");
+    serve(listener, app, shutdown)
+        .await
+        .map_err(|err| format!("server failed: {err}"))
+}
+
+/// Completes on Ctrl-C (or, on Unix, SIGTERM). The handlers are in place when this returns,
+/// so a signal sent as soon as the "listening" line is out is not missed.
+fn shutdown_signal() -> Result<impl Future<Output = ()>, String> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let listen = |kind| signal(kind).map_err(|err| format!("cannot handle signals: {err}"));
+        let mut interrupt = listen(SignalKind::interrupt())?;
+        let mut terminate = listen(SignalKind::terminate())?;
+        Ok(async move {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
+            }
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        Ok(async {
+            // If the handler cannot be installed, serve on rather than stop at once.
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        })
+    }
 }

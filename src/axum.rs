@@ -153,7 +153,7 @@ impl IntoResponse for TokenPair {
 
 impl IntoResponse for ErrorResponse {
     fn into_response(self) -> Response {
-        ErrorResponse::into_response(self).into_response()
+        self.into_http_response().into_response()
     }
 }
 

@@ -8,14 +8,12 @@
 
 use std::{
     fmt,
+    sync::Arc,
     time::{SystemTime, UNIX_EPOCH},
 };
 #[cfg(any(test, feature = "test-util"))]
 use std::{
-    sync::{
-        Arc,
-        atomic::{AtomicU64, Ordering},
-    },
+    sync::atomic::{AtomicU64, Ordering},
     time::Duration,
 };
 
@@ -38,6 +36,14 @@ pub trait Clock: Send + Sync + fmt::Debug + 'static {
     /// Whole seconds since the Unix epoch (a JWT `NumericDate`).
     fn now_secs(&self) -> u64 {
         self.now_millis() / 1000
+    }
+}
+
+/// A shared clock is a clock: `Arc<dyn Clock>` (as [`Issuer::clock`](crate::Issuer::clock)
+/// returns it) can configure another issuer or verifier.
+impl<C: Clock + ?Sized> Clock for Arc<C> {
+    fn now_millis(&self) -> u64 {
+        (**self).now_millis()
     }
 }
 

@@ -31,6 +31,7 @@ use crate::claims::{Claims, NoCustomClaims};
 pub struct RequireScopeLayer<T = NoCustomClaims, R = DefaultRejection> {
     scopes: Arc<[Box<str>]>,
     joined: Arc<str>,
+    realm: Option<Arc<str>>,
     on_rejection: R,
     _claims: PhantomData<fn() -> T>,
 }
@@ -40,6 +41,7 @@ impl<T, R: Clone> Clone for RequireScopeLayer<T, R> {
         Self {
             scopes: self.scopes.clone(),
             joined: self.joined.clone(),
+            realm: self.realm.clone(),
             on_rejection: self.on_rejection.clone(),
             _claims: PhantomData,
         }
@@ -71,6 +73,7 @@ impl RequireScopeLayer {
         Self {
             scopes: scopes.into(),
             joined,
+            realm: None,
             on_rejection: DefaultRejection,
             _claims: PhantomData,
         }
@@ -78,6 +81,20 @@ impl RequireScopeLayer {
 }
 
 impl<T, R> RequireScopeLayer<T, R> {
+    /// The `realm` of the 403 challenge; use the bearer layer's realm.
+    ///
+    /// ```
+    /// use tower_jwt_auth::RequireScopeLayer;
+    ///
+    /// let layer = RequireScopeLayer::new(["admin"]).with_realm("api");
+    /// # let _ = layer;
+    /// ```
+    #[must_use]
+    pub fn with_realm(mut self, realm: impl Into<String>) -> Self {
+        self.realm = Some(realm.into().into());
+        self
+    }
+
     /// Reads the claims the bearer layer stored as `Claims<U>`.
     ///
     /// ```
@@ -92,6 +109,7 @@ impl<T, R> RequireScopeLayer<T, R> {
         RequireScopeLayer {
             scopes: self.scopes,
             joined: self.joined,
+            realm: self.realm,
             on_rejection: self.on_rejection,
             _claims: PhantomData,
         }
@@ -110,6 +128,7 @@ impl<T, R> RequireScopeLayer<T, R> {
         RequireScopeLayer {
             scopes: self.scopes,
             joined: self.joined,
+            realm: self.realm,
             on_rejection,
             _claims: PhantomData,
         }
@@ -188,9 +207,11 @@ where
                 let mut ready = std::mem::replace(&mut self.inner, clone);
                 ResponseFuture::inner(ready.call(request))
             }
-            Some(error) => {
-                ResponseFuture::rejected(self.layer.on_rejection.on_rejection(&error, None))
-            }
+            Some(error) => ResponseFuture::rejected(
+                self.layer
+                    .on_rejection
+                    .on_rejection(&error, self.layer.realm.as_deref()),
+            ),
         }
     }
 }

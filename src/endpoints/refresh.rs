@@ -86,7 +86,7 @@ impl super::session_endpoint::sealed::Operation for Refresh {
         match (request.grant_type.as_deref(), kind) {
             (Some("refresh_token"), _) | (None, BodyKind::Json) => {}
             (None, BodyKind::Form) => {
-                return ErrorResponse::invalid_request("missing grant_type").into_response();
+                return ErrorResponse::invalid_request("missing grant_type").into_http_response();
             }
             (Some(_), _) => {
                 return ErrorResponse::new(
@@ -94,15 +94,15 @@ impl super::session_endpoint::sealed::Operation for Refresh {
                     "unsupported_grant_type",
                     "only grant_type=refresh_token is supported here",
                 )
-                .into_response();
+                .into_http_response();
             }
         }
         let Some(token) = request.refresh_token.filter(|t| !t.is_empty()) else {
-            return ErrorResponse::invalid_request("missing refresh_token").into_response();
+            return ErrorResponse::invalid_request("missing refresh_token").into_http_response();
         };
         match sessions.refresh(&token).await {
             Ok(pair) => token_response(StatusCode::OK, &pair),
-            Err(err) => refresh_error(&err).into_response(),
+            Err(err) => refresh_error(&err).into_http_response(),
         }
     }
 }

@@ -37,7 +37,7 @@ fn json(status: StatusCode, body: Vec<u8>) -> Response<Full<Bytes>> {
 pub fn token_response(status: StatusCode, pair: &TokenPair) -> Response<Full<Bytes>> {
     match serde_json::to_vec(pair) {
         Ok(body) => json(status, body),
-        Err(_) => ErrorResponse::server_error().into_response(),
+        Err(_) => ErrorResponse::server_error().into_http_response(),
     }
 }
 
@@ -46,7 +46,7 @@ pub fn token_response(status: StatusCode, pair: &TokenPair) -> Response<Full<Byt
 /// ```
 /// use tower_jwt_auth::ErrorResponse;
 ///
-/// let response = ErrorResponse::invalid_request("missing refresh_token").into_response();
+/// let response = ErrorResponse::invalid_request("missing refresh_token").into_http_response();
 /// assert_eq!(response.status(), 400);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,7 +106,7 @@ impl ErrorResponse {
     }
 
     /// The JSON response.
-    pub fn into_response(self) -> Response<Full<Bytes>> {
+    pub fn into_http_response(self) -> Response<Full<Bytes>> {
         let body =
             serde_json::json!({ "error": self.error, "error_description": self.description });
         json(self.status, body.to_string().into_bytes())

@@ -64,7 +64,7 @@ impl super::session_endpoint::sealed::Operation for Revoke {
         T: Serialize + DeserializeOwned + Send + 'static,
     {
         let Some(token) = request.token.filter(|t| !t.is_empty()) else {
-            return ErrorResponse::invalid_request("missing token").into_response();
+            return ErrorResponse::invalid_request("missing token").into_http_response();
         };
         match sessions.revoke(&token).await {
             Ok(_) => {
@@ -75,7 +75,7 @@ impl super::session_endpoint::sealed::Operation for Revoke {
                     .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
                 response
             }
-            Err(_) => ErrorResponse::unavailable().into_response(),
+            Err(_) => ErrorResponse::unavailable().into_http_response(),
         }
     }
 }

@@ -127,7 +127,7 @@ where
             let (parts, body) = request.into_parts();
             Ok(match body::parse(&parts.headers, body, limit).await {
                 Ok((parsed, kind)) => O::handle(sessions, parsed, kind).await,
-                Err(err) => err.into_response(),
+                Err(err) => err.into_http_response(),
             })
         })
     }
