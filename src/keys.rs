@@ -485,15 +485,9 @@ impl SigningKey {
                 });
             }
         };
-        let kid = parts.thumbprint().unwrap_or_default();
         Ok(Self {
             sign,
-            verifying: VerifyingKey {
-                kid: kid.into(),
-                algorithm,
-                verify: Verify::Public(verify),
-                parts,
-            },
+            verifying: VerifyingKey::with_default_kid(algorithm, Verify::Public(verify), parts),
         })
     }
 
@@ -511,15 +505,13 @@ impl SigningKey {
     /// ```
     pub fn from_secret(algorithm: Algorithm, secret: &[u8]) -> Result<Self, KeyError> {
         let key = hmac_key(algorithm, secret)?;
-        let kid = hmac_kid(&key);
         Ok(Self {
             sign: Sign::Hmac(Box::new(key.clone())),
-            verifying: VerifyingKey {
-                kid: kid.into(),
+            verifying: VerifyingKey::with_default_kid(
                 algorithm,
-                verify: Verify::Hmac(Box::new(key)),
-                parts: PublicParts::Secret,
-            },
+                Verify::Hmac(Box::new(key)),
+                PublicParts::Secret,
+            ),
         })
     }
 
@@ -618,6 +610,21 @@ impl fmt::Debug for VerifyingKey {
 }
 
 impl VerifyingKey {
+    /// A key under its default `kid`: the RFC 7638 thumbprint of a public key, or an id
+    /// derived from an HMAC secret with HMAC.
+    fn with_default_kid(algorithm: Algorithm, verify: Verify, parts: PublicParts) -> Self {
+        let kid = match &verify {
+            Verify::Hmac(key) => hmac_kid(key),
+            Verify::Public(_) => parts.thumbprint().unwrap_or_default(),
+        };
+        Self {
+            kid: kid.into(),
+            algorithm,
+            verify,
+            parts,
+        }
+    }
+
     /// Loads a public key from PEM (`-----BEGIN PUBLIC KEY-----`, or
     /// `-----BEGIN RSA PUBLIC KEY-----` for RSA). The `kid` is the RFC 7638 thumbprint unless
     /// [`with_kid`](Self::with_kid) sets one.
@@ -664,13 +671,11 @@ impl VerifyingKey {
                 rsa_verify(&public, algorithm)?
             }
         };
-        let kid = parts.thumbprint().unwrap_or_default();
-        Ok(Self {
-            kid: kid.into(),
+        Ok(Self::with_default_kid(
             algorithm,
-            verify: Verify::Public(verify),
+            Verify::Public(verify),
             parts,
-        })
+        ))
     }
 
     /// An HMAC secret kept only to verify (for example a rotated-out signing secret).
@@ -687,12 +692,11 @@ impl VerifyingKey {
     /// ```
     pub fn from_secret(algorithm: Algorithm, secret: &[u8]) -> Result<Self, KeyError> {
         let key = hmac_key(algorithm, secret)?;
-        Ok(Self {
-            kid: hmac_kid(&key).into(),
+        Ok(Self::with_default_kid(
             algorithm,
-            verify: Verify::Hmac(Box::new(key)),
-            parts: PublicParts::Secret,
-        })
+            Verify::Hmac(Box::new(key)),
+            PublicParts::Secret,
+        ))
     }
 
     /// Loads a verification key from a JWK (RFC 7517), pinned to `algorithm`.
@@ -804,20 +808,11 @@ impl VerifyingKey {
             }
             _ => return Err(invalid(algorithm, "unsupported JWK key type")),
         };
-        let kid = match (&jwk.common.key_id, &verify) {
-            (Some(kid), _) => {
-                check_kid(kid)?;
-                kid.clone()
-            }
-            (None, Verify::Hmac(key)) => hmac_kid(key),
-            (None, Verify::Public(_)) => parts.thumbprint().unwrap_or_default(),
-        };
-        Ok(Self {
-            kid: kid.into(),
-            algorithm,
-            verify,
-            parts,
-        })
+        let key = Self::with_default_kid(algorithm, verify, parts);
+        match &jwk.common.key_id {
+            Some(kid) => key.with_kid(kid.clone()),
+            None => Ok(key),
+        }
     }
 
     /// Replaces the `kid` (same rules as [`SigningKey::with_kid`]).
