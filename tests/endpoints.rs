@@ -335,3 +335,52 @@ async fn jwks_publishes_the_public_keys_only() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
 }
+
+#[tokio::test]
+async fn token_routes_mount_every_endpoint_under_a_prefix() {
+    use axum::{Router, body::Body};
+
+    let env = env();
+    let pair = env.issuer.issue("alice", &profile()).unwrap();
+    let app: Router =
+        Router::new().nest("/auth", tower_jwt_auth::token_routes(env.sessions.clone()));
+    let send = |req: Request<Body>| {
+        let app = app.clone();
+        async move { app.oneshot(req).await.unwrap() }
+    };
+
+    let response = send(
+        Request::post("/auth/refresh")
+            .header(header::CONTENT_TYPE, FORM)
+            .body(Body::from(format!(
+                "grant_type=refresh_token&refresh_token={}",
+                pair.refresh_token()
+            )))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()[header::CACHE_CONTROL], "no-store");
+
+    let response = send(
+        Request::post("/auth/revoke")
+            .header(header::CONTENT_TYPE, FORM)
+            .body(Body::from(format!("token={}", pair.access_token())))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        env.issuer
+            .verifier()
+            .verify_access::<Profile>(pair.access_token())
+            .unwrap_err(),
+        TokenError::Revoked
+    );
+
+    let response = send(Request::get("/auth/jwks.json").body(Body::empty()).unwrap()).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    // Only POST refreshes.
+    let response = send(Request::get("/auth/refresh").body(Body::empty()).unwrap()).await;
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+}
