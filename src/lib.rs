@@ -3,44 +3,75 @@
 //! `tower-jwt-auth` covers the whole token life cycle of an API:
 //!
 //! - an [`Issuer`] mints an access + refresh pair at signup or login;
-//! - a [`Verifier`] checks access tokens on every request: signature with the key of `kid`
-//!   pinned to one algorithm, exact token type, `exp`/`nbf`/`iat` on an injectable [`Clock`],
-//!   `iss`/`aud`, and revocation — synchronously, without allocating beyond the claims;
+//! - [`BearerAuthLayer`] verifies the access token of every request with a [`Verifier`]:
+//!   signature with the key of `kid` pinned to one algorithm, exact token type,
+//!   `exp`/`nbf`/`iat` on an injectable [`Clock`], `iss`/`aud`, and revocation —
+//!   synchronously, without allocating beyond the claims — and answers RFC 6750 responses;
 //! - [`Sessions`] exchanges refresh tokens with rotation on every use, detects reuse and then
-//!   revokes the whole session, and logs out one device or every device;
+//!   revokes the whole session, and logs out one device or every device; [`RefreshService`],
+//!   [`RevocationService`] (RFC 7009) and [`JwksService`] put it on HTTP;
 //! - a [`RevocationStore`] keeps the deny-list in concurrent in-memory maps, in front of an
 //!   optional persistent [`RevocationBackend`] shared between instances.
 //!
-//! # Example
+//! # axum
 //!
 //! ```
-//! use tower_jwt_auth::{Claims, Issuer, KeySet, NoCustomClaims, Sessions, SigningKey};
+//! use axum::{Json, Router, routing::get};
+//! use tower_jwt_auth::{
+//!     BearerAuthLayer, Claims, Issuer, KeySet, NoCustomClaims, RequireScopeLayer, Sessions,
+//!     SigningKey, token_routes,
+//! };
 //!
-//! # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
-//! let keys = KeySet::new(SigningKey::generate_ed25519()?);
-//! let issuer = Issuer::builder(keys)
+//! async fn me(claims: Claims) -> Json<String> {
+//!     Json(claims.sub)
+//! }
+//!
+//! let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?))
 //!     .with_issuer("https://auth.example")
 //!     .with_audience("api")
 //!     .build()?;
+//! let app: Router = Router::new()
+//!     .route("/admin", get(me).route_layer(RequireScopeLayer::new(["admin"])))
+//!     .route("/me", get(me))
+//!     .layer(BearerAuthLayer::new(issuer.verifier().clone()).with_realm("api"))
+//!     .nest("/auth", token_routes(Sessions::<NoCustomClaims>::new(issuer.clone())));
+//! # let _ = app;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # The refresh flow
+//!
+//! ```
+//! use tower_jwt_auth::{Claims, Issuer, KeySet, NoCustomClaims, RefreshError, Sessions, SigningKey};
+//!
+//! # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+//! let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
 //! let sessions: Sessions = Sessions::new(issuer.clone());
 //!
 //! // Login: a new session.
 //! let pair = issuer.issue_with_scope("alice", "read write", &NoCustomClaims {})?;
-//!
-//! // Every request: verify the access token.
 //! let claims: Claims = issuer.verifier().verify_access(pair.access_token())?;
 //! assert!(claims.has_scope("write"));
 //!
-//! // Refresh: rotate.
+//! // Refresh: the refresh token is single-use and the next pair stays in the session.
 //! let next = sessions.refresh(pair.refresh_token()).await?;
+//! assert_eq!(next.session_id(), pair.session_id());
 //!
-//! // Logout: this device's tokens stop working at once.
-//! sessions.logout(next.session_id()).await?;
+//! // Reuse of a consumed refresh token revokes the whole session, newest tokens included.
+//! assert!(matches!(sessions.refresh(pair.refresh_token()).await, Err(RefreshError::Reused)));
 //! assert!(issuer.verifier().verify_access::<NoCustomClaims>(next.access_token()).is_err());
+//!
+//! // Logout (one device) and log out everywhere (every device).
+//! let other = issuer.issue("alice", &NoCustomClaims {})?;
+//! sessions.logout(other.session_id()).await?;
+//! sessions.logout_all("alice").await?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! # })?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! A persistent, shared revocation state is a [`RevocationBackend`]: see its documentation
+//! for an implementation.
 //!
 //! # Token format
 //!
@@ -49,13 +80,16 @@
 //! `sub` and `sid` are required on every token; `iss` and `aud` whenever configured.
 //! Algorithms: EdDSA (recommended), ES256, RS256, PS256, HS256/384/512. Key material in the
 //! header (`jwk`, `jku`, `x5u`, `x5c`) is ignored; `kid` only selects a key of the
-//! [`KeySet`].
+//! [`KeySet`]. Two private claims: `iat_ms`, the issue time in milliseconds, orders a token
+//! against a "log out everywhere" made in the same second; `sexp`, on refresh tokens, is the
+//! session's absolute expiry.
 //!
 //! # Feature flags
 //!
-//! | feature | what it adds |
-//! | --- | --- |
-//! | `test-util` | [`MockClock`], to drive expiry in your own tests without sleeping |
+//! | feature | default | what it adds |
+//! | --- | --- | --- |
+//! | `axum` | yes | the `Claims<T>` extractor, `IntoResponse` for the crate's types, `token_routes` |
+//! | `test-util` | no | [`MockClock`], to expire tokens in your own tests without sleeping |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(feature = "axum")]

@@ -16,8 +16,8 @@ pub use rejection::{AuthError, DefaultRejection, JsonRejection, OnRejection};
 pub use scope::{RequireScope, RequireScopeLayer};
 pub use service::BearerAuth;
 
-/// Inserted into the request extensions by [`BearerAuth`] on every request it lets through,
-/// with or without claims, so that extractors can tell "no token" (optional mode) from "the
-/// layer is not installed".
+/// Inserted into the request extensions by [`BearerAuth`] on a request it lets through without
+/// claims (optional mode), so that extractors can tell "no token" from "the layer is not
+/// installed".
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Authenticated;

@@ -89,11 +89,12 @@ where
         }
         match self.authenticate(&request) {
             Ok(claims) => {
-                let extensions = request.extensions_mut();
-                extensions.insert(Authenticated);
-                if let Some(claims) = claims {
-                    extensions.insert(claims);
-                }
+                // Claims prove that the layer ran; the marker says so for an anonymous
+                // request in optional mode.
+                match claims {
+                    Some(claims) => request.extensions_mut().insert(claims).map(drop),
+                    None => request.extensions_mut().insert(Authenticated).map(drop),
+                };
                 // The service that was polled ready handles this request; a fresh clone
                 // takes its place for the next one.
                 let clone = self.inner.clone();
