@@ -134,10 +134,11 @@ pub(crate) fn encode_header(alg: &str, kid: &str, typ: &str) -> String {
     URL_SAFE_NO_PAD.encode(json.to_string())
 }
 
-/// `header_b64.base64url(payload)`, ready to be signed.
+/// `header_b64.base64url(payload)`, ready to be signed, with room for `.signature` after it.
 pub(crate) fn signing_input(header_b64: &str, payload: &[u8]) -> String {
-    let mut out =
-        String::with_capacity(header_b64.len() + 1 + decoded_len_bound(payload.len()) * 4 / 3 + 90);
+    // An Ed25519 signature is 86 base64url characters; longer ones grow the string once.
+    let payload_len = base64::encoded_len(payload.len(), false).unwrap_or(0);
+    let mut out = String::with_capacity(header_b64.len() + 1 + payload_len + 1 + 86);
     out.push_str(header_b64);
     out.push('.');
     URL_SAFE_NO_PAD.encode_string(payload, &mut out);

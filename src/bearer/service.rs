@@ -91,10 +91,15 @@ where
             Ok(claims) => {
                 // Claims prove that the layer ran; the marker says so for an anonymous
                 // request in optional mode.
+                let extensions = request.extensions_mut();
                 match claims {
-                    Some(claims) => request.extensions_mut().insert(claims).map(drop),
-                    None => request.extensions_mut().insert(Authenticated).map(drop),
-                };
+                    Some(claims) => {
+                        extensions.insert(claims);
+                    }
+                    None => {
+                        extensions.insert(Authenticated);
+                    }
+                }
                 // The service that was polled ready handles this request; a fresh clone
                 // takes its place for the next one.
                 let clone = self.inner.clone();
