@@ -67,8 +67,11 @@ fn bench_alg(
         .with_audience("api")
         .build()
         .unwrap();
-    let pair = issuer
-        .issue_with_scope("alice", "read write", &NoCustomClaims {})
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let pair = runtime
+        .block_on(issuer.issue_with_scope("alice", "read write", &NoCustomClaims {}))
         .unwrap();
     let token = pair.access_token().to_owned();
     let verifier = issuer.verifier().clone();

@@ -48,7 +48,9 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .with_issuer("hyper-example")
         .with_audience("hyper-example")
         .build()?;
-    let token = issuer.issue_with_scope("alice", "read", &NoCustomClaims {})?;
+    let token = issuer
+        .issue_with_scope("alice", "read", &NoCustomClaims {})
+        .await?;
 
     let service = ServiceBuilder::new()
         .layer(

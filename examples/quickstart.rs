@@ -73,9 +73,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tower_jwt_auth::{
-    Algorithm, BearerAuthLayer, Claims, Clock, ErrorResponse, Issuer, JsonRejection, JwksService,
-    KeySet, NoCustomClaims, RefreshService, RequireScopeLayer, RevocationService, Sessions,
-    SigningKey, token_response,
+    Algorithm, BearerAuthLayer, Claims, Clock, ErrorResponse, IssueError, Issuer, JsonRejection,
+    JwksService, KeySet, NoCustomClaims, RefreshService, RequireScopeLayer, RevocationService,
+    Sessions, SigningKey, token_response,
 };
 
 /// The `iss` claim of every token.
@@ -94,8 +94,6 @@ pub const MAX_USERNAME_CHARS: usize = 64;
 pub const MIN_PASSWORD_CHARS: usize = 8;
 /// The longest password, in characters (bounds the hashing work a request can ask for).
 pub const MAX_PASSWORD_CHARS: usize = 1024;
-/// How often forgotten revocations are purged from memory.
-const PURGE_EVERY: Duration = Duration::from_secs(60);
 
 /// The server's configuration: [`Config::from_env`] reads it, [`Default`] gives the documented
 /// defaults.
@@ -350,18 +348,14 @@ pub fn app(config: &Config) -> Result<App, String> {
 }
 
 /// Serves `app` on `listener` until `shutdown` completes, then lets open requests finish.
-/// Also purges forgotten revocations from memory every minute.
+/// Also runs the revocation store's background task, which purges what can no longer matter
+/// every minute.
 pub async fn serve(
     listener: TcpListener,
     app: App,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
-    let purge = tokio::spawn(
-        app.issuer
-            .revocation()
-            .clone()
-            .purge_periodically(PURGE_EVERY),
-    );
+    let purge = tokio::spawn(app.issuer.revocation().clone().run());
     let served = axum::serve(listener, app.router)
         .with_graceful_shutdown(shutdown)
         .await;
@@ -406,7 +400,7 @@ async fn signup(
             });
         }
     }
-    issue(&state, &username, USER_SCOPE, StatusCode::CREATED)
+    issue(&state, &username, USER_SCOPE, StatusCode::CREATED).await
 }
 
 async fn login(
@@ -429,7 +423,7 @@ async fn login(
     let matches =
         tokio::task::spawn_blocking(move || verify_password(password.as_bytes(), &hash)).await;
     match matches {
-        Ok(true) if exists => issue(&state, &username, scope, StatusCode::OK),
+        Ok(true) if exists => issue(&state, &username, scope, StatusCode::OK).await,
         Ok(_) => error(
             StatusCode::UNAUTHORIZED,
             "invalid_credentials",
@@ -490,13 +484,15 @@ fn check_signup(username: &str, password: &str) -> Result<(), &'static str> {
 }
 
 /// A new session for `username`: the token response with `status`.
-fn issue(state: &AppState, username: &str, scope: &str, status: StatusCode) -> Response {
+async fn issue(state: &AppState, username: &str, scope: &str, status: StatusCode) -> Response {
     match state
         .sessions
         .issuer()
         .issue_with_scope(username, scope, &NoCustomClaims {})
+        .await
     {
         Ok(pair) => token_response(status, &pair).into_response(),
+        Err(IssueError::Revocation(_)) => ErrorResponse::unavailable().into_response(),
         Err(_) => server_error(),
     }
 }

@@ -67,13 +67,17 @@ pub struct Claims<T = NoCustomClaims> {
     /// `scope`: space-separated scopes (RFC 9068); empty when there are none.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub scope: String,
+    /// `auth_time`: when the session started (the login), seconds since the Unix epoch
+    /// (RFC 9068 §2.2.1). Every token of a session carries the same value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<u64>,
     /// The application's own claims.
     #[serde(flatten)]
     pub custom: T,
-    /// `iat` with millisecond precision, which orders a token against a "log out
+    /// `auth_time` with millisecond precision, which orders a session against a "log out
     /// everywhere" cut-off made in the same second.
-    #[serde(rename = "iat_ms", skip_serializing_if = "Option::is_none")]
-    pub(crate) iat_ms: Option<u64>,
+    #[serde(rename = "auth_time_ms", skip_serializing_if = "Option::is_none")]
+    pub(crate) auth_time_ms: Option<u64>,
     /// On refresh tokens: the session's absolute expiry.
     #[serde(rename = "sexp", skip_serializing_if = "Option::is_none")]
     pub(crate) session_exp: Option<u64>,
@@ -124,11 +128,14 @@ impl<T> Claims<T> {
         self.session_exp
     }
 
-    /// When the token was issued, in milliseconds since the epoch. A token that carries
-    /// only whole seconds is taken to be issued at the *start* of its second, so that a
-    /// revocation cut-off anywhere in that second covers it (fail closed).
-    pub(crate) fn issued_at_millis(&self) -> u64 {
-        self.iat_ms.unwrap_or_else(|| self.iat.saturating_mul(1000))
+    /// When the token's session started, in milliseconds since the epoch. A token that
+    /// carries only whole seconds is taken to start at the *start* of its second, and one
+    /// without `auth_time` at the epoch, so that any "log out everywhere" cut-off covers
+    /// what cannot be placed after it (fail closed).
+    pub(crate) fn session_started_millis(&self) -> u64 {
+        self.auth_time_ms
+            .or_else(|| self.auth_time.map(|secs| secs.saturating_mul(1000)))
+            .unwrap_or(0)
     }
 }
 
@@ -166,7 +173,8 @@ struct RawClaims<T> {
     jti: Option<String>,
     sid: Option<String>,
     scope: Option<String>,
-    iat_ms: Option<u64>,
+    auth_time: Option<u64>,
+    auth_time_ms: Option<u64>,
     sexp: Option<u64>,
     #[serde(flatten)]
     custom: T,
@@ -197,8 +205,9 @@ impl<T: DeserializeOwned> Claims<T> {
             aud: raw.aud.unwrap_or_default(),
             nbf: raw.nbf,
             scope: raw.scope.unwrap_or_default(),
+            auth_time: raw.auth_time,
             custom: raw.custom,
-            iat_ms: raw.iat_ms,
+            auth_time_ms: raw.auth_time_ms,
             session_exp: raw.sexp,
         })
     }
@@ -214,7 +223,8 @@ pub(crate) struct OutClaims<'a> {
     pub(crate) aud: Option<&'a str>,
     pub(crate) exp: u64,
     pub(crate) iat: u64,
-    pub(crate) iat_ms: u64,
+    pub(crate) auth_time: u64,
+    pub(crate) auth_time_ms: u64,
     pub(crate) jti: &'a str,
     pub(crate) sid: &'a str,
     #[serde(skip_serializing_if = "str::is_empty")]
@@ -227,7 +237,18 @@ pub(crate) struct OutClaims<'a> {
 
 /// Claim names the application's claims may not use.
 pub(crate) const REGISTERED: &[&str] = &[
-    "iss", "sub", "aud", "exp", "nbf", "iat", "jti", "sid", "scope", "iat_ms", "sexp",
+    "iss",
+    "sub",
+    "aud",
+    "exp",
+    "nbf",
+    "iat",
+    "jti",
+    "sid",
+    "scope",
+    "auth_time",
+    "auth_time_ms",
+    "sexp",
 ];
 
 #[cfg(test)]

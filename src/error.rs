@@ -66,6 +66,9 @@ pub enum ConfigError {
     /// A maximum token length too small to hold any token.
     #[error("maximum token length {0} is below 256 bytes")]
     MaxTokenLen(usize),
+    /// An interval or window outside its allowed range.
+    #[error("invalid interval: {0}")]
+    Interval(&'static str),
 }
 
 /// Why a token was rejected by the [`Verifier`](crate::Verifier).
@@ -176,6 +179,9 @@ pub enum IssueError {
     /// The signing operation or the random number generator failed.
     #[error("signing failed")]
     Crypto,
+    /// The session record could not be written (fail closed: no token is handed out).
+    #[error(transparent)]
+    Revocation(#[from] RevocationError),
 }
 
 /// The revocation state could not be read or written; the operation failed closed.
@@ -203,7 +209,11 @@ pub enum RefreshError {
     /// session has been revoked (OAuth `invalid_grant`).
     #[error("subject refused on refresh")]
     Refused,
-    /// The application's refresh hook failed; the token was not consumed, so the client may
+    /// No record of the token's session exists (it was never started through this state,
+    /// or the state was lost); nothing can refresh it (OAuth `invalid_grant`).
+    #[error("unknown session")]
+    UnknownSession,
+    /// The application's refresh hook failed; the token was not used up, so the client may
     /// retry (answer 503).
     #[error("refresh hook failed")]
     Hook(#[source] BoxError),
@@ -227,7 +237,7 @@ impl RefreshError {
     pub fn is_invalid_grant(&self) -> bool {
         match self {
             Self::InvalidToken(err) => *err != TokenError::RevocationUnavailable,
-            Self::Reused | Self::Refused => true,
+            Self::Reused | Self::Refused | Self::UnknownSession => true,
             _ => false,
         }
     }

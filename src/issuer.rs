@@ -12,7 +12,7 @@ use crate::{
     error::{ConfigError, IssueError},
     jws,
     keys::KeySet,
-    revocation::{RevocationBackend, RevocationStore},
+    revocation::{NewSession, RevocationBackend, RevocationStore},
     verifier::{DEFAULT_MAX_TOKEN_LEN, TokenKind, Verifier},
 };
 
@@ -24,13 +24,16 @@ use crate::{
 /// ```
 /// use tower_jwt_auth::{Issuer, KeySet, NoCustomClaims, SigningKey};
 ///
+/// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
 /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
-/// let pair = issuer.issue_with_scope("alice", "read write", &NoCustomClaims {})?;
+/// let pair = issuer.issue_with_scope("alice", "read write", &NoCustomClaims {}).await?;
 /// let json = serde_json::to_value(&pair)?;
 /// assert_eq!(json["token_type"], "Bearer");
 /// assert_eq!(json["expires_in"], 900);
 /// assert_eq!(json["scope"], "read write");
 /// assert!(!format!("{pair:?}").contains(pair.access_token()));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -99,7 +102,17 @@ pub(crate) struct Grant<'a> {
     pub(crate) sid: &'a str,
     pub(crate) scope: &'a str,
     pub(crate) custom: &'a serde_json::Map<String, serde_json::Value>,
+    /// When the session started (`auth_time`), in milliseconds since the epoch.
+    pub(crate) started_ms: u64,
     pub(crate) session_exp: u64,
+}
+
+/// A freshly minted pair, with what the session record needs to know of its refresh token.
+pub(crate) struct Minted {
+    pub(crate) pair: TokenPair,
+    pub(crate) refresh_jti: String,
+    /// The refresh token's `exp`.
+    pub(crate) refresh_exp: u64,
 }
 
 struct Config {
@@ -129,13 +142,16 @@ struct Config {
 /// use std::time::Duration;
 /// use tower_jwt_auth::{Issuer, KeySet, NoCustomClaims, SigningKey};
 ///
+/// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
 /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?))
 ///     .with_issuer("https://auth.example")
 ///     .with_audience("api")
 ///     .with_access_ttl(Duration::from_secs(600))
 ///     .build()?;
-/// let pair = issuer.issue("alice", &NoCustomClaims {})?;
+/// let pair = issuer.issue("alice", &NoCustomClaims {}).await?;
 /// assert_eq!(pair.expires_in(), 600);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone)]
@@ -193,8 +209,16 @@ impl Issuer {
 
     /// Starts a new session for `subject` and returns its first pair, with no scope.
     /// `custom` is flattened into both tokens' claims; it may not use a registered claim name.
-    pub fn issue<T: Serialize>(&self, subject: &str, custom: &T) -> Result<TokenPair, IssueError> {
-        self.issue_with_scope(subject, "", custom)
+    ///
+    /// The session's record is written to the revocation backend before the pair is
+    /// returned; when that write fails, no token is handed out
+    /// ([`IssueError::Revocation`]).
+    pub async fn issue<T: Serialize>(
+        &self,
+        subject: &str,
+        custom: &T,
+    ) -> Result<TokenPair, IssueError> {
+        self.issue_with_scope(subject, "", custom).await
     }
 
     /// Starts a new session for `subject` with `scope` (space-separated, RFC 6749 §3.3).
@@ -206,37 +230,57 @@ impl Issuer {
     /// #[derive(Serialize, serde::Deserialize)]
     /// struct Tenant { tenant: String }
     ///
+    /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
     /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
-    /// let pair = issuer.issue_with_scope("alice", "read", &Tenant { tenant: "acme".into() })?;
+    /// let pair = issuer.issue_with_scope("alice", "read", &Tenant { tenant: "acme".into() }).await?;
     /// let claims: Claims<Tenant> = issuer.verifier().verify_access(pair.access_token())?;
     /// assert_eq!(claims.custom.tenant, "acme");
     /// assert!(claims.has_scope("read"));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn issue_with_scope<T: Serialize>(
+    pub async fn issue_with_scope<T: Serialize>(
         &self,
         subject: &str,
         scope: &str,
         custom: &T,
     ) -> Result<TokenPair, IssueError> {
+        let c = &*self.config;
         let custom = custom_claims(custom)?;
-        let sid = random_id(&self.config.rng)?;
-        let session_exp = self
-            .config
-            .clock
-            .now_secs()
-            .saturating_add(self.config.session_ttl);
-        self.mint(&Grant {
+        let sid = random_id(&c.rng)?;
+        let now_ms = c.clock.now_millis();
+        // A session must start strictly after the subject's latest "log out everywhere",
+        // even in the same millisecond (a login right after it): this moves the start by at
+        // most a millisecond past the cut-off.
+        let started_ms = match c.revocation.subject_cutoff_ms(subject) {
+            Some(cutoff) if cutoff >= now_ms => cutoff.saturating_add(1),
+            _ => now_ms,
+        };
+        let session_exp = (now_ms / 1000).saturating_add(c.session_ttl);
+        let minted = self.mint(&Grant {
             sub: subject,
             sid: &sid,
             scope,
             custom: &custom,
+            started_ms,
             session_exp,
-        })
+        })?;
+        let forget_after = minted.refresh_exp.saturating_add(c.verifier.leeway_secs());
+        c.revocation
+            .start_session(&NewSession::new(
+                &sid,
+                subject,
+                started_ms,
+                &minted.refresh_jti,
+                forget_after,
+            ))
+            .await?;
+        Ok(minted.pair)
     }
 
     /// Mints the next pair of a session (a new session from `issue`, or a refresh).
-    pub(crate) fn mint(&self, grant: &Grant<'_>) -> Result<TokenPair, IssueError> {
+    pub(crate) fn mint(&self, grant: &Grant<'_>) -> Result<Minted, IssueError> {
         let c = &*self.config;
         if grant.sub.is_empty() {
             return Err(IssueError::InvalidInput("subject must not be empty"));
@@ -246,15 +290,7 @@ impl Issuer {
                 "scope is not a list of RFC 6749 scope tokens",
             ));
         }
-        let now_ms = c.clock.now_millis();
-        let iat = now_ms / 1000;
-        // A token must sort strictly after the subject's latest "log out everywhere", even in
-        // the same millisecond (a login right after it). This moves only the precise issue
-        // time, by at most a millisecond; `iat` stays the clock's second.
-        let iat_ms = match c.revocation.subject_cutoff_ms(grant.sub) {
-            Some(cutoff) if cutoff >= now_ms => cutoff.saturating_add(1),
-            _ => now_ms,
-        };
+        let iat = c.clock.now_secs();
         let access_exp = iat.saturating_add(c.access_ttl).min(grant.session_exp);
         let refresh_exp = iat.saturating_add(c.refresh_ttl).min(grant.session_exp);
         let access_jti = random_id(&c.rng)?;
@@ -265,7 +301,8 @@ impl Issuer {
             aud: c.audience.as_deref(),
             exp: access_exp,
             iat,
-            iat_ms,
+            auth_time: grant.started_ms / 1000,
+            auth_time_ms: grant.started_ms,
             jti: &access_jti,
             sid: grant.sid,
             scope: grant.scope,
@@ -277,14 +314,18 @@ impl Issuer {
         claims.jti = &refresh_jti;
         claims.sexp = Some(grant.session_exp);
         let refresh_token = self.sign(&c.refresh_header, &claims)?;
-        Ok(TokenPair {
-            access_token,
-            token_type: "Bearer".to_owned(),
-            expires_in: access_exp.saturating_sub(iat),
-            refresh_token,
-            refresh_expires_in: refresh_exp.saturating_sub(iat),
-            scope: grant.scope.to_owned(),
-            session_id: grant.sid.to_owned(),
+        Ok(Minted {
+            pair: TokenPair {
+                access_token,
+                token_type: "Bearer".to_owned(),
+                expires_in: access_exp.saturating_sub(iat),
+                refresh_token,
+                refresh_expires_in: refresh_exp.saturating_sub(iat),
+                scope: grant.scope.to_owned(),
+                session_id: grant.sid.to_owned(),
+            },
+            refresh_jti,
+            refresh_exp,
         })
     }
 
@@ -491,22 +532,16 @@ impl IssuerBuilder {
         self
     }
 
-    /// Persists revocations in `backend`, shared between instances. Call
-    /// `issuer.revocation().load().await` at start: until the shared state is loaded, every
+    /// Keeps session records and revocations in `backend`, shared between instances. Spawn
+    /// `issuer.revocation().clone().run()` at start: until the shared state is loaded, every
     /// token is refused as [`RevocationUnavailable`](crate::TokenError::RevocationUnavailable).
     ///
     /// ```
     /// # use std::sync::Arc;
-    /// # use tower_jwt_auth::{BoxError, BoxFuture, ConsumeOutcome, Issuer, KeySet, RevocationBackend, RevocationEntry, SigningKey};
-    /// # #[derive(Debug)] struct Db;
-    /// # impl RevocationBackend for Db {
-    /// #     fn revoke<'a>(&'a self, _: &'a RevocationEntry) -> BoxFuture<'a, Result<(), BoxError>> { Box::pin(async { Ok(()) }) }
-    /// #     fn consume<'a>(&'a self, _: &'a str, _: &'a str, _: u64, _: u64) -> BoxFuture<'a, Result<ConsumeOutcome, BoxError>> { Box::pin(async { Ok(ConsumeOutcome::First) }) }
-    /// #     fn load(&self, _: u64) -> BoxFuture<'_, Result<Vec<RevocationEntry>, BoxError>> { Box::pin(async { Ok(vec![]) }) }
-    /// #     fn purge_expired(&self, _: u64) -> BoxFuture<'_, Result<u64, BoxError>> { Box::pin(async { Ok(0) }) }
-    /// # }
+    /// # use tower_jwt_auth::{Issuer, KeySet, MemoryBackend, SigningKey};
     /// # let keys = KeySet::new(SigningKey::generate_ed25519()?);
-    /// let issuer = Issuer::builder(keys).with_revocation_backend(Arc::new(Db)).build()?;
+    /// let shared = Arc::new(MemoryBackend::new()); // or a database every instance reaches
+    /// let issuer = Issuer::builder(keys).with_revocation_backend(shared).build()?;
     /// # let _ = issuer;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -550,10 +585,11 @@ impl IssuerBuilder {
                 "the refresh idle lifetime must not exceed the session lifetime",
             ));
         }
-        let mut revocation = RevocationStore::new().with_shared_clock(self.clock.clone());
+        let mut revocation = RevocationStore::builder().with_shared_clock(self.clock.clone());
         if let Some(backend) = self.backend {
             revocation = revocation.with_backend(backend);
         }
+        let revocation = revocation.build()?;
         let mut verifier = Verifier::builder(self.keys.clone())
             .with_shared_clock(self.clock.clone())
             .with_revocation(revocation.clone())

@@ -49,7 +49,7 @@
 //! let sessions: Sessions = Sessions::new(issuer.clone());
 //!
 //! // Login: a new session.
-//! let pair = issuer.issue_with_scope("alice", "read write", &NoCustomClaims {})?;
+//! let pair = issuer.issue_with_scope("alice", "read write", &NoCustomClaims {}).await?;
 //! let claims: Claims = issuer.verifier().verify_access(pair.access_token())?;
 //! assert!(claims.has_scope("write"));
 //!
@@ -62,7 +62,7 @@
 //! assert!(issuer.verifier().verify_access::<NoCustomClaims>(next.access_token()).is_err());
 //!
 //! // Logout (one device) and log out everywhere (every device).
-//! let other = issuer.issue("alice", &NoCustomClaims {})?;
+//! let other = issuer.issue("alice", &NoCustomClaims {}).await?;
 //! sessions.logout(other.session_id()).await?;
 //! sessions.logout_all("alice").await?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -125,8 +125,11 @@ pub use error::{
 };
 pub use issuer::{Issuer, IssuerBuilder, TokenPair};
 pub use keys::{Algorithm, KeySet, SigningKey, VerifyingKey};
+#[cfg(any(test, feature = "test-util"))]
+pub use revocation::conformance;
 pub use revocation::{
-    BoxFuture, ConsumeOutcome, RevocationBackend, RevocationEntry, RevocationStore,
+    BoxFuture, ChangeStream, MemoryBackend, NewSession, RevocationBackend, RevocationEntry,
+    RevocationStore, RevocationStoreBuilder, RotateOutcome, Rotation,
 };
 pub use session::{RefreshDecision, RefreshHook, Sessions, SessionsBuilder};
 pub use verifier::{DEFAULT_MAX_TOKEN_LEN, TokenKind, Verifier, VerifierBuilder};

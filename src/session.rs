@@ -9,7 +9,7 @@ use crate::{
     claims::{Claims, NoCustomClaims},
     error::{BoxError, ConfigError, RefreshError, RevocationError, TokenError},
     issuer::{Grant, Issuer, TokenPair, custom_claims},
-    revocation::{BoxFuture, ConsumeOutcome, RevocationEntry},
+    revocation::{BoxFuture, RevocationEntry, RotateOutcome, Rotation},
     verifier::TokenKind,
 };
 
@@ -30,11 +30,11 @@ pub enum RefreshDecision<T> {
     Refuse,
 }
 
-/// Called on every refresh, before the refresh token is consumed, to reload or refuse the
+/// Called on every refresh, before the refresh token is rotated, to reload or refuse the
 /// subject's claims. Any `Fn(&Claims<T>) -> impl Future<Output = Result<RefreshDecision<T>,
 /// BoxError>>` is a hook.
 ///
-/// An `Err` fails the refresh as a server error without consuming the token, so the client
+/// An `Err` fails the refresh as a server error without rotating the token, so the client
 /// can retry.
 pub trait RefreshHook<T>: Send + Sync + 'static {
     /// Decides what the next pair of this session carries.
@@ -76,7 +76,7 @@ where
 /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
 /// let sessions: Sessions = Sessions::new(issuer.clone());
 ///
-/// let first = issuer.issue("alice", &NoCustomClaims {})?;
+/// let first = issuer.issue("alice", &NoCustomClaims {}).await?;
 /// let second = sessions.refresh(first.refresh_token()).await?;
 ///
 /// // Replaying the first refresh token revokes the whole session.
@@ -164,11 +164,15 @@ where
 
     /// Exchanges a refresh token for the next pair of its session.
     ///
+    /// The exchange is a compare-and-swap on the session's one current refresh token, atomic
+    /// in the backend: among concurrent exchanges of one token exactly one wins.
+    ///
     /// Fails with [`RefreshError::InvalidToken`] for a bad, expired or revoked token,
-    /// [`RefreshError::Reused`] when the token had already been exchanged (the session is
-    /// then revoked), [`RefreshError::Refused`] when the hook refuses the subject, and
+    /// [`RefreshError::Reused`] when the token had been superseded (the session is then
+    /// revoked), [`RefreshError::Refused`] when the hook refuses the subject,
+    /// [`RefreshError::UnknownSession`] when no record of the session exists, and
     /// [`RefreshError::Revocation`] when the revocation state cannot be written (nothing is
-    /// minted).
+    /// handed out).
     pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair, RefreshError> {
         let verifier = self.issuer.verifier();
         let claims: Claims<T> = verifier.verify(refresh_token, TokenKind::Refresh)?;
@@ -187,34 +191,34 @@ where
             },
         };
 
-        match store.consume(&claims.jti, &claims.sid, claims.exp).await? {
-            ConsumeOutcome::First => {}
-            ConsumeOutcome::Reused {
-                first_used_ms,
-                latest_in_session,
-            } => {
-                let now = self.issuer.clock().now_millis();
-                let in_grace = self.grace_ms > 0
-                    && latest_in_session
-                    && now.saturating_sub(first_used_ms) <= self.grace_ms;
-                if !in_grace {
-                    self.revoke_session(&claims.sid, session_exp).await?;
-                    return Err(RefreshError::Reused);
-                }
-            }
-        }
-
         let (scope, custom) = match &update {
             Some((scope, custom)) => (scope.as_str(), custom_claims(custom)?),
             None => (claims.scope.as_str(), custom_claims(&claims.custom)?),
         };
-        Ok(self.issuer.mint(&Grant {
+        // Mint first: the rotation then hands out a pair that exists, and a pair that loses
+        // the rotation is simply dropped.
+        let minted = self.issuer.mint(&Grant {
             sub: &claims.sub,
             sid: &claims.sid,
             scope,
             custom: &custom,
+            started_ms: claims.session_started_millis(),
             session_exp,
-        })?)
+        })?;
+        let rotation = Rotation::new(
+            &claims.sid,
+            &claims.jti,
+            &minted.refresh_jti,
+            self.issuer.clock().now_millis(),
+            self.grace_ms,
+            minted.refresh_exp.saturating_add(verifier.leeway_secs()),
+        );
+        match store.rotate(&rotation).await? {
+            RotateOutcome::Rotated => Ok(minted.pair),
+            RotateOutcome::Reused { .. } => Err(RefreshError::Reused),
+            RotateOutcome::Revoked { .. } => Err(RefreshError::InvalidToken(TokenError::Revoked)),
+            RotateOutcome::Unknown => Err(RefreshError::UnknownSession),
+        }
     }
 
     async fn revoke_session(&self, sid: &str, session_exp: u64) -> Result<(), RevocationError> {
@@ -236,8 +240,8 @@ where
     /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
     /// # let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
     /// # let sessions: Sessions = Sessions::new(issuer.clone());
-    /// let phone = issuer.issue("alice", &NoCustomClaims {})?;
-    /// let laptop = issuer.issue("alice", &NoCustomClaims {})?;
+    /// let phone = issuer.issue("alice", &NoCustomClaims {}).await?;
+    /// let laptop = issuer.issue("alice", &NoCustomClaims {}).await?;
     /// sessions.logout(phone.session_id()).await?;
     /// assert!(issuer.verifier().verify_access::<NoCustomClaims>(phone.access_token()).is_err());
     /// assert!(issuer.verifier().verify_access::<NoCustomClaims>(laptop.access_token()).is_ok());
@@ -255,7 +259,8 @@ where
         self.revoke_session(sid, session_exp).await
     }
 
-    /// Logs the subject out everywhere: every token issued to `sub` until now stops working;
+    /// Logs the subject out everywhere: every session of `sub` started until now stops
+    /// working, with every token it has minted or will mint (a refresh in flight included);
     /// a login made afterwards — even within the same millisecond — works.
     ///
     /// ```
@@ -263,9 +268,9 @@ where
     /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
     /// # let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
     /// # let sessions: Sessions = Sessions::new(issuer.clone());
-    /// let before = issuer.issue("alice", &NoCustomClaims {})?;
+    /// let before = issuer.issue("alice", &NoCustomClaims {}).await?;
     /// sessions.logout_all("alice").await?;
-    /// let after = issuer.issue("alice", &NoCustomClaims {})?;
+    /// let after = issuer.issue("alice", &NoCustomClaims {}).await?;
     /// assert!(issuer.verifier().verify_access::<NoCustomClaims>(before.access_token()).is_err());
     /// assert!(issuer.verifier().verify_access::<NoCustomClaims>(after.access_token()).is_ok());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -275,13 +280,13 @@ where
     pub async fn logout_all(&self, sub: &str) -> Result<(), RevocationError> {
         let clock = self.issuer.clock();
         let store = self.issuer.revocation();
-        // Tokens minted since an earlier cut-off in this same millisecond sort one tick after
-        // it (see `Issuer`), so a new cut-off must reach past them.
+        // Sessions started since an earlier cut-off in this same millisecond start one tick
+        // after it (see `Issuer`), so a new cut-off must reach past them.
         let now_ms = clock.now_millis();
         let cutoff_ms = store
             .subject_cutoff_ms(sub)
             .map_or(now_ms, |earlier| earlier.saturating_add(1).max(now_ms));
-        // No token issued up to now outlives its session's absolute lifetime.
+        // No session started up to now outlives its absolute lifetime.
         let expires_at = clock
             .now_secs()
             .saturating_add(self.issuer.session_ttl_secs())
@@ -302,7 +307,7 @@ where
     /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
     /// # let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
     /// # let sessions: Sessions = Sessions::new(issuer.clone());
-    /// let pair = issuer.issue("alice", &NoCustomClaims {})?;
+    /// let pair = issuer.issue("alice", &NoCustomClaims {}).await?;
     /// let claims: Claims = issuer.verifier().verify_access(pair.access_token())?;
     /// sessions.revoke_token(&claims.jti, claims.exp).await?;
     /// assert!(issuer.verifier().verify_access::<NoCustomClaims>(pair.access_token()).is_err());
@@ -331,7 +336,7 @@ where
     /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
     /// # let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
     /// # let sessions: Sessions = Sessions::new(issuer.clone());
-    /// let pair = issuer.issue("alice", &NoCustomClaims {})?;
+    /// let pair = issuer.issue("alice", &NoCustomClaims {}).await?;
     /// assert_eq!(sessions.revoke(pair.refresh_token()).await?, Some(TokenKind::Refresh));
     /// assert!(issuer.verifier().verify_access::<NoCustomClaims>(pair.access_token()).is_err());
     /// assert_eq!(sessions.revoke("not a token").await?, None);
@@ -354,8 +359,9 @@ where
         Ok(None)
     }
 
-    /// Forgets revocations and consumed refresh tokens that can no longer matter; returns
-    /// how many entries were dropped.
+    /// Forgets local revocations that can no longer matter; returns how many entries were
+    /// dropped. ([`RevocationStore::run`](crate::RevocationStore::run) does this, and purges
+    /// the backend, periodically.)
     pub fn purge_expired(&self) -> usize {
         self.issuer.revocation().purge_expired()
     }

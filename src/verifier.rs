@@ -88,11 +88,12 @@ struct Config {
 /// ```
 /// use tower_jwt_auth::{Claims, Issuer, KeySet, NoCustomClaims, SigningKey, TokenError};
 ///
+/// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
 /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?))
 ///     .with_issuer("https://auth.example")
 ///     .with_audience("api")
 ///     .build()?;
-/// let pair = issuer.issue("alice", &NoCustomClaims {})?;
+/// let pair = issuer.issue("alice", &NoCustomClaims {}).await?;
 ///
 /// let claims: Claims = issuer.verifier().verify_access(pair.access_token())?;
 /// assert_eq!(claims.sub, "alice");
@@ -100,6 +101,8 @@ struct Config {
 /// // A refresh token is never accepted as an access token.
 /// let err = issuer.verifier().verify_access::<NoCustomClaims>(pair.refresh_token());
 /// assert!(matches!(err, Err(TokenError::WrongType { .. })));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone)]
@@ -204,11 +207,12 @@ impl Verifier {
         jws::verify_signature(&compact, key)?;
         let claims: Claims<T> = jws::with_payload(&compact, Claims::from_json)?;
 
-        if let Some(ms) = claims.iat_ms {
-            // The precise issue time may run ahead of `iat` by at most one second
-            // (see `Issuer`); anything else is inconsistent.
-            if ms / 1000 < claims.iat || ms / 1000 > claims.iat.saturating_add(1) {
-                return Err(TokenError::Malformed("iat_ms does not match iat"));
+        if let Some(ms) = claims.auth_time_ms {
+            // The precise session start must agree with `auth_time`.
+            if claims.auth_time != Some(ms / 1000) {
+                return Err(TokenError::Malformed(
+                    "auth_time_ms does not match auth_time",
+                ));
             }
         }
         let now = c.clock.now_secs();

@@ -20,7 +20,11 @@ use http::{Request, Response, StatusCode, header};
 use http_body_util::BodyExt;
 use serde_json::json;
 use tower::{Layer, ServiceBuilder, ServiceExt, service_fn};
-use tower_jwt_auth::{BearerAuthLayer, Claims, JsonRejection, RequireScopeLayer, TokenPair};
+use tower_jwt_auth::{
+    BearerAuthLayer, BoxError, BoxFuture, ChangeStream, Claims, IssueError, JsonRejection,
+    NewSession, RequireScopeLayer, RevocationBackend, RevocationEntry, RotateOutcome, Rotation,
+    TokenPair,
+};
 
 type Inner = tower::util::BoxCloneService<Request<Body>, Response<Body>, Infallible>;
 
@@ -82,10 +86,11 @@ impl Harness {
             .await
     }
 
-    fn pair(&self) -> TokenPair {
+    async fn pair(&self) -> TokenPair {
         self.env
             .issuer
             .issue_with_scope("alice", "read", &profile())
+            .await
             .unwrap()
     }
 
@@ -117,7 +122,7 @@ async fn text(response: Response<Body>) -> String {
 #[tokio::test]
 async fn a_valid_token_reaches_the_handler_with_its_claims() {
     let h = Harness::new();
-    let pair = h.pair();
+    let pair = h.pair().await;
     let response = h
         .get(Some(&format!("Bearer {}", pair.access_token())))
         .await;
@@ -145,7 +150,7 @@ async fn no_token_is_401_with_a_bare_challenge() {
 #[tokio::test]
 async fn malformed_requests_are_400_invalid_request() {
     let h = Harness::new();
-    let pair = h.pair();
+    let pair = h.pair().await;
     for auth in ["Bearer", "Bearer ", "Bearer a b", "Bearer tok\u{0}en"] {
         let Ok(value) = http::HeaderValue::from_str(auth) else {
             continue;
@@ -187,7 +192,7 @@ async fn malformed_requests_are_400_invalid_request() {
 async fn bad_tokens_are_401_invalid_token_with_a_description() {
     let h = Harness::new();
     let env = &h.env;
-    let pair = h.pair();
+    let pair = h.pair().await;
     let mut expired = env.claims();
     expired["exp"] = json!(T0);
     let foreign = Forger::random_ed25519().sign(&env.header("at+jwt"), &env.claims());
@@ -228,7 +233,7 @@ async fn bad_tokens_are_401_invalid_token_with_a_description() {
 #[tokio::test]
 async fn revoked_tokens_are_rejected_at_once() {
     let h = Harness::new();
-    let pair = h.pair();
+    let pair = h.pair().await;
     let bearer = format!("Bearer {}", pair.access_token());
     assert_eq!(h.get(Some(&bearer)).await.status(), StatusCode::OK);
     h.env.sessions.logout(pair.session_id()).await.unwrap();
@@ -240,7 +245,7 @@ async fn revoked_tokens_are_rejected_at_once() {
 #[tokio::test]
 async fn expiry_follows_the_mock_clock() {
     let h = Harness::new();
-    let pair = h.pair();
+    let pair = h.pair().await;
     let bearer = format!("Bearer {}", pair.access_token());
     h.env.advance(899);
     assert_eq!(h.get(Some(&bearer)).await.status(), StatusCode::OK);
@@ -253,7 +258,7 @@ async fn expiry_follows_the_mock_clock() {
 #[tokio::test]
 async fn cookie_and_query_sources_work_only_when_enabled() {
     let h = Harness::new();
-    let pair = h.pair();
+    let pair = h.pair().await;
     let cookie = format!("theme=dark; at={}", pair.access_token());
     let req = || {
         Request::get("/")
@@ -306,7 +311,7 @@ async fn optional_mode_admits_anonymous_requests_but_not_bad_tokens() {
         StatusCode::UNAUTHORIZED
     );
 
-    let pair = h.pair();
+    let pair = h.pair().await;
     let req = Request::get("/")
         .header(
             header::AUTHORIZATION,
@@ -382,7 +387,7 @@ async fn call(app: &Router, uri: &str, token: Option<&str>) -> Response<Body> {
 async fn axum_extractor_and_scope_requirements() {
     let h = Harness::new();
     let app = app(&h);
-    let pair = h.pair();
+    let pair = h.pair().await;
     let token = Some(pair.access_token());
 
     let response = call(&app, "/me", token).await;
@@ -402,6 +407,7 @@ async fn axum_extractor_and_scope_requirements() {
         .env
         .issuer
         .issue_with_scope("root", "read write admin", &profile())
+        .await
         .unwrap();
     for uri in ["/admin", "/both"] {
         assert_eq!(
@@ -448,7 +454,7 @@ async fn poll_ready_back_pressure_is_propagated() {
     handle.allow(1);
     assert!(service.poll_ready().is_ready());
 
-    let pair = h.pair();
+    let pair = h.pair().await;
     let req = Request::get("/")
         .header(
             header::AUTHORIZATION,
@@ -492,39 +498,28 @@ where
 #[derive(Debug)]
 struct Down;
 
-impl tower_jwt_auth::RevocationBackend for Down {
-    fn revoke<'a>(
-        &'a self,
-        _: &'a tower_jwt_auth::RevocationEntry,
-    ) -> tower_jwt_auth::BoxFuture<'a, Result<(), tower_jwt_auth::BoxError>> {
-        Box::pin(async { Err("down".into()) })
+fn down<'a, T: Send + 'a>() -> BoxFuture<'a, Result<T, BoxError>> {
+    Box::pin(async { Err("down".into()) })
+}
+
+impl RevocationBackend for Down {
+    fn create_session<'a>(&'a self, _: &'a NewSession<'a>) -> BoxFuture<'a, Result<(), BoxError>> {
+        down()
     }
-    fn consume<'a>(
-        &'a self,
-        _: &'a str,
-        _: &'a str,
-        _: u64,
-        _: u64,
-    ) -> tower_jwt_auth::BoxFuture<
-        'a,
-        Result<tower_jwt_auth::ConsumeOutcome, tower_jwt_auth::BoxError>,
-    > {
-        Box::pin(async { Err("down".into()) })
+    fn rotate<'a>(&'a self, _: &'a Rotation<'a>) -> BoxFuture<'a, Result<RotateOutcome, BoxError>> {
+        down()
     }
-    fn load(
-        &self,
-        _: u64,
-    ) -> tower_jwt_auth::BoxFuture<
-        '_,
-        Result<Vec<tower_jwt_auth::RevocationEntry>, tower_jwt_auth::BoxError>,
-    > {
-        Box::pin(async { Err("down".into()) })
+    fn revoke<'a>(&'a self, _: &'a RevocationEntry) -> BoxFuture<'a, Result<(), BoxError>> {
+        down()
     }
-    fn purge_expired(
-        &self,
-        _: u64,
-    ) -> tower_jwt_auth::BoxFuture<'_, Result<u64, tower_jwt_auth::BoxError>> {
-        Box::pin(async { Err("down".into()) })
+    fn load(&self, _: u64) -> BoxFuture<'_, Result<Vec<RevocationEntry>, BoxError>> {
+        down()
+    }
+    fn subscribe(&self) -> BoxFuture<'_, Result<ChangeStream, BoxError>> {
+        down()
+    }
+    fn purge(&self, _: u64) -> BoxFuture<'_, Result<u64, BoxError>> {
+        down()
     }
 }
 
@@ -532,7 +527,17 @@ impl tower_jwt_auth::RevocationBackend for Down {
 async fn unavailable_revocation_state_is_503_without_a_challenge() {
     let env = env_with(|b| b.with_revocation_backend(Arc::new(Down)));
     assert!(env.issuer.revocation().load().await.is_err());
-    let pair = env.issuer.issue("alice", &profile()).unwrap();
+    // Nothing is issued while the session record cannot be written.
+    assert!(matches!(
+        env.issuer.issue("alice", &profile()).await,
+        Err(IssueError::Revocation(_))
+    ));
+    // A token from an instance that could write (same key) is still refused here.
+    let pair = common::env()
+        .issuer
+        .issue("alice", &profile())
+        .await
+        .unwrap();
     let calls = Arc::new(AtomicUsize::new(0));
     let response = BearerAuthLayer::new(env.issuer.verifier().clone())
         .with_claims::<Profile>()

@@ -45,7 +45,7 @@ fn form(token: &str) -> Request<Full<Bytes>> {
 #[tokio::test]
 async fn refresh_accepts_the_rfc6749_form_and_json() {
     let env = env();
-    let pair = env.issuer.issue("alice", &profile()).unwrap();
+    let pair = env.issuer.issue("alice", &profile()).await.unwrap();
     let response = refresh(&env, form(pair.refresh_token())).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()[header::CACHE_CONTROL], "no-store");
@@ -88,7 +88,7 @@ async fn refresh_accepts_the_rfc6749_form_and_json() {
 #[tokio::test]
 async fn a_reused_refresh_token_is_invalid_grant_and_kills_the_session() {
     let env = env();
-    let pair = env.issuer.issue("alice", &profile()).unwrap();
+    let pair = env.issuer.issue("alice", &profile()).await.unwrap();
     let response = refresh(&env, form(pair.refresh_token())).await;
     let next: TokenPair = serde_json::from_value(json_body(response).await).unwrap();
 
@@ -110,10 +110,10 @@ async fn a_reused_refresh_token_is_invalid_grant_and_kills_the_session() {
 #[tokio::test]
 async fn rejected_tokens_are_invalid_grant() {
     let env = env();
-    let pair = env.issuer.issue("alice", &profile()).unwrap();
+    let pair = env.issuer.issue("alice", &profile()).await.unwrap();
     let expired = {
         let e = env_with(|b| b.with_refresh_ttl(std::time::Duration::from_secs(1000)));
-        let p = e.issuer.issue("alice", &profile()).unwrap();
+        let p = e.issuer.issue("alice", &profile()).await.unwrap();
         e.advance(1000);
         (e, p)
     };
@@ -137,7 +137,7 @@ async fn rejected_tokens_are_invalid_grant() {
 #[tokio::test]
 async fn malformed_refresh_requests_are_4xx_never_5xx() {
     let env = env();
-    let pair = env.issuer.issue("alice", &profile()).unwrap();
+    let pair = env.issuer.issue("alice", &profile()).await.unwrap();
     let token = pair.refresh_token();
     let cases: Vec<(Request<Full<Bytes>>, StatusCode, &str)> = vec![
         (
@@ -227,7 +227,7 @@ async fn malformed_refresh_requests_are_4xx_never_5xx() {
 #[tokio::test]
 async fn concurrent_refresh_requests_have_exactly_one_winner() {
     let env = env();
-    let pair = env.issuer.issue("alice", &profile()).unwrap();
+    let pair = env.issuer.issue("alice", &profile()).await.unwrap();
     let service = RefreshService::new(env.sessions.clone());
     let mut tasks = Vec::new();
     for _ in 0..32 {
@@ -258,7 +258,7 @@ async fn revoke(env: &Env, req: Request<Full<Bytes>>) -> Response<Full<Bytes>> {
 #[tokio::test]
 async fn revocation_follows_rfc7009() {
     let env = env();
-    let pair = env.issuer.issue("alice", &profile()).unwrap();
+    let pair = env.issuer.issue("alice", &profile()).await.unwrap();
     let verify = |t: &str| env.issuer.verifier().verify_access::<Profile>(t);
 
     let response = revoke(
@@ -276,7 +276,7 @@ async fn revocation_follows_rfc7009() {
     );
 
     // A wrong hint does not matter; a refresh token takes its session with it.
-    let other = env.issuer.issue("alice", &profile()).unwrap();
+    let other = env.issuer.issue("alice", &profile()).await.unwrap();
     let response = revoke(
         &env,
         post(
@@ -341,7 +341,7 @@ async fn token_routes_mount_every_endpoint_under_a_prefix() {
     use axum::{Router, body::Body};
 
     let env = env();
-    let pair = env.issuer.issue("alice", &profile()).unwrap();
+    let pair = env.issuer.issue("alice", &profile()).await.unwrap();
     let app: Router =
         Router::new().nest("/auth", tower_jwt_auth::token_routes(env.sessions.clone()));
     let send = |req: Request<Body>| {

@@ -714,6 +714,7 @@ async fn admin_route_requires_the_admin_scope() {
     let root = server
         .issuer
         .issue_with_scope("root", "read write admin", &NoCustomClaims {})
+        .await
         .unwrap();
     let response = server.get_bearer("/admin", root.access_token()).await;
     assert_eq!(response.status(), StatusCode::OK);

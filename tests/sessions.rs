@@ -14,8 +14,9 @@ use std::{
 
 use common::*;
 use tower_jwt_auth::{
-    BoxError, BoxFuture, Claims, ConsumeOutcome, RefreshDecision, RefreshError, RevocationBackend,
-    RevocationEntry, RevocationError, Sessions, TokenError, TokenKind, TokenPair,
+    BoxError, BoxFuture, ChangeStream, Claims, MemoryBackend, NewSession, RefreshDecision,
+    RefreshError, RevocationBackend, RevocationEntry, RevocationError, RotateOutcome, Rotation,
+    Sessions, TokenError, TokenKind, TokenPair,
 };
 
 fn block_on<F: Future>(f: F) -> F::Output {
@@ -46,6 +47,7 @@ async fn refresh_rotates_within_the_same_session() {
     let first = env
         .issuer
         .issue_with_scope("alice", "read write", &profile())
+        .await
         .unwrap();
     env.advance(60);
     let second = env.sessions.refresh(first.refresh_token()).await.unwrap();
@@ -70,8 +72,8 @@ async fn refresh_rotates_within_the_same_session() {
 #[tokio::test]
 async fn reuse_revokes_the_whole_session_and_only_that_session() {
     let env = env();
-    let first = env.issuer.issue("alice", &profile()).unwrap();
-    let other_device = env.issuer.issue("alice", &profile()).unwrap();
+    let first = env.issuer.issue("alice", &profile()).await.unwrap();
+    let other_device = env.issuer.issue("alice", &profile()).await.unwrap();
     let second = env.sessions.refresh(first.refresh_token()).await.unwrap();
     let third = env.sessions.refresh(second.refresh_token()).await.unwrap();
 
@@ -110,7 +112,7 @@ fn grace_env(grace: u64) -> (Env, Sessions<Profile>) {
 #[tokio::test]
 async fn grace_window_tolerates_a_retry_of_the_latest_exchange_only() {
     let (env, sessions) = grace_env(10);
-    let first = env.issuer.issue("alice", &profile()).unwrap();
+    let first = env.issuer.issue("alice", &profile()).await.unwrap();
     let second = sessions.refresh(first.refresh_token()).await.unwrap();
     // The response was lost; the client retries within the window.
     env.advance(10);
@@ -131,7 +133,7 @@ async fn grace_window_tolerates_a_retry_of_the_latest_exchange_only() {
 #[tokio::test]
 async fn grace_window_never_covers_an_older_token() {
     let (env, sessions) = grace_env(10);
-    let first = env.issuer.issue("alice", &profile()).unwrap();
+    let first = env.issuer.issue("alice", &profile()).await.unwrap();
     let second = sessions.refresh(first.refresh_token()).await.unwrap();
     let third = sessions.refresh(second.refresh_token()).await.unwrap();
     env.advance(1);
@@ -161,7 +163,7 @@ async fn refresh_renews_idle_expiry_but_never_extends_the_session() {
             .with_refresh_ttl(Duration::from_secs(1800))
             .with_session_ttl(Duration::from_secs(3600))
     });
-    let mut pair = env.issuer.issue("alice", &profile()).unwrap();
+    let mut pair = env.issuer.issue("alice", &profile()).await.unwrap();
     assert_eq!(pair.refresh_expires_in(), 1800);
     let session_end = T0 + 3600;
     for step in 1..=3 {
@@ -200,7 +202,7 @@ async fn refresh_renews_idle_expiry_but_never_extends_the_session() {
 #[tokio::test]
 async fn an_idle_session_ends_after_the_refresh_lifetime() {
     let env = env_with(|b| b.with_refresh_ttl(Duration::from_secs(1800)));
-    let pair = env.issuer.issue("alice", &profile()).unwrap();
+    let pair = env.issuer.issue("alice", &profile()).await.unwrap();
     env.advance(1799);
     let pair = env.sessions.refresh(pair.refresh_token()).await.unwrap();
     env.advance(1800);
@@ -213,8 +215,8 @@ async fn an_idle_session_ends_after_the_refresh_lifetime() {
 #[tokio::test]
 async fn logout_ends_one_session_at_once() {
     let env = env();
-    let phone = env.issuer.issue("alice", &profile()).unwrap();
-    let laptop = env.issuer.issue("alice", &profile()).unwrap();
+    let phone = env.issuer.issue("alice", &profile()).await.unwrap();
+    let laptop = env.issuer.issue("alice", &profile()).await.unwrap();
     env.sessions.logout(phone.session_id()).await.unwrap();
     assert_eq!(access_error(&env, &phone), TokenError::Revoked);
     assert!(matches!(
@@ -230,8 +232,8 @@ async fn logout_all_in_the_same_millisecond_revokes_before_and_admits_after() {
     // The mock clock does not move: the token, the cut-off and the next login all happen at
     // the same millisecond, the hardest case for a time-based cut-off.
     let env = env();
-    let before = env.issuer.issue("alice", &profile()).unwrap();
-    let bob = env.issuer.issue("bob", &profile()).unwrap();
+    let before = env.issuer.issue("alice", &profile()).await.unwrap();
+    let bob = env.issuer.issue("bob", &profile()).await.unwrap();
     env.sessions.logout_all("alice").await.unwrap();
     assert_eq!(access_error(&env, &before), TokenError::Revoked);
     assert!(matches!(
@@ -240,7 +242,7 @@ async fn logout_all_in_the_same_millisecond_revokes_before_and_admits_after() {
     ));
     assert!(valid(&env, &bob));
 
-    let after = env.issuer.issue("alice", &profile()).unwrap();
+    let after = env.issuer.issue("alice", &profile()).await.unwrap();
     assert!(valid(&env, &after));
     let refreshed = env.sessions.refresh(after.refresh_token()).await.unwrap();
     assert!(valid(&env, &refreshed));
@@ -248,7 +250,7 @@ async fn logout_all_in_the_same_millisecond_revokes_before_and_admits_after() {
     // A second logout-all, still in the same millisecond, catches the new session too.
     env.sessions.logout_all("alice").await.unwrap();
     assert_eq!(access_error(&env, &refreshed), TokenError::Revoked);
-    let again = env.issuer.issue("alice", &profile()).unwrap();
+    let again = env.issuer.issue("alice", &profile()).await.unwrap();
     assert!(valid(&env, &again));
 }
 
@@ -256,11 +258,11 @@ async fn logout_all_in_the_same_millisecond_revokes_before_and_admits_after() {
 async fn logout_all_within_one_second_orders_by_millisecond() {
     let env = env();
     env.clock.set_millis(T0 * 1000 + 100);
-    let before = env.issuer.issue("alice", &profile()).unwrap();
+    let before = env.issuer.issue("alice", &profile()).await.unwrap();
     env.clock.set_millis(T0 * 1000 + 500);
     env.sessions.logout_all("alice").await.unwrap();
     env.clock.set_millis(T0 * 1000 + 900);
-    let after = env.issuer.issue("alice", &profile()).unwrap();
+    let after = env.issuer.issue("alice", &profile()).await.unwrap();
     assert_eq!(access_error(&env, &before), TokenError::Revoked);
     assert!(valid(&env, &after));
     let claims: Claims<Profile> = env
@@ -274,7 +276,7 @@ async fn logout_all_within_one_second_orders_by_millisecond() {
 #[tokio::test]
 async fn revoking_one_token_leaves_the_rest_of_its_session() {
     let env = env();
-    let pair = env.issuer.issue("alice", &profile()).unwrap();
+    let pair = env.issuer.issue("alice", &profile()).await.unwrap();
     assert_eq!(
         env.sessions.revoke(pair.access_token()).await.unwrap(),
         Some(TokenKind::Access)
@@ -315,8 +317,8 @@ async fn revoked_entries_are_purged_once_they_cannot_matter() {
             .with_session_ttl(Duration::from_secs(3600))
     });
     let store = env.issuer.revocation().clone();
-    let a = env.issuer.issue("alice", &profile()).unwrap();
-    let b = env.issuer.issue("bob", &profile()).unwrap();
+    let a = env.issuer.issue("alice", &profile()).await.unwrap();
+    let b = env.issuer.issue("bob", &profile()).await.unwrap();
     let claims: Claims<Profile> = env
         .issuer
         .verifier()
@@ -329,7 +331,7 @@ async fn revoked_entries_are_purged_once_they_cannot_matter() {
     env.sessions.refresh(a.refresh_token()).await.unwrap();
     env.sessions.logout(b.session_id()).await.unwrap();
     env.sessions.logout_all("carol").await.unwrap();
-    assert_eq!(store.len(), 4);
+    assert_eq!(store.len(), 3);
 
     // Nothing is dropped while what it covers could still be presented.
     env.advance(600);
@@ -337,15 +339,9 @@ async fn revoked_entries_are_purged_once_they_cannot_matter() {
     assert!(store.is_token_revoked(&claims.jti));
     env.advance(1);
     assert_eq!(env.sessions.purge_expired(), 1, "the revoked access token");
-    env.advance(1800 - 601);
+    env.advance(3600 - 601);
     assert_eq!(env.sessions.purge_expired(), 0);
     env.advance(1);
-    assert_eq!(
-        env.sessions.purge_expired(),
-        1,
-        "the consumed refresh token"
-    );
-    env.advance(3600 - 1801 + 1);
     assert_eq!(
         env.sessions.purge_expired(),
         2,
@@ -354,10 +350,10 @@ async fn revoked_entries_are_purged_once_they_cannot_matter() {
     assert!(store.is_empty());
 }
 
-#[test]
-fn concurrent_refreshes_of_one_token_have_exactly_one_winner() {
+#[tokio::test]
+async fn concurrent_refreshes_of_one_token_have_exactly_one_winner() {
     let env = env();
-    let pair = env.issuer.issue("alice", &profile()).unwrap();
+    let pair = env.issuer.issue("alice", &profile()).await.unwrap();
     let token = pair.refresh_token().to_owned();
     let barrier = Barrier::new(64);
     let winners = AtomicUsize::new(0);
@@ -416,6 +412,7 @@ async fn the_refresh_hook_reloads_or_refuses_the_subject() {
     let bob = env
         .issuer
         .issue_with_scope("bob", "read", &profile())
+        .await
         .unwrap();
     let next = sessions.refresh(bob.refresh_token()).await.unwrap();
     let claims: Claims<Profile> = env
@@ -427,7 +424,7 @@ async fn the_refresh_hook_reloads_or_refuses_the_subject() {
     assert_eq!(claims.custom.name, "Bob (admin)");
     assert_eq!(next.scope(), "read admin");
 
-    let alice = env.issuer.issue("alice", &profile()).unwrap();
+    let alice = env.issuer.issue("alice", &profile()).await.unwrap();
     disabled.lock().unwrap().push("alice".into());
     assert!(matches!(
         sessions.refresh(alice.refresh_token()).await,
@@ -454,7 +451,7 @@ async fn a_failing_hook_does_not_consume_the_refresh_token() {
         })
         .build()
         .unwrap();
-    let pair = env.issuer.issue("alice", &profile()).unwrap();
+    let pair = env.issuer.issue("alice", &profile()).await.unwrap();
     let err = sessions.refresh(pair.refresh_token()).await.unwrap_err();
     assert!(matches!(err, RefreshError::Hook(_)));
     assert!(!err.is_invalid_grant());
@@ -472,83 +469,63 @@ async fn custom_claims_cannot_shadow_registered_claims() {
     assert!(
         env.issuer
             .issue("alice", &Sneaky { exp: u64::MAX })
+            .await
             .is_err()
     );
-    assert!(env.issuer.issue("", &profile()).is_err());
+    assert!(env.issuer.issue("", &profile()).await.is_err());
     assert!(
         env.issuer
             .issue_with_scope("alice", "bad\"scope", &profile())
+            .await
             .is_err()
     );
 }
 
-/// A backend that records writes and can be switched to fail.
+/// A shared in-process state whose every call can be switched to fail.
 #[derive(Debug, Default)]
 struct FlakyBackend {
-    entries: Mutex<Vec<RevocationEntry>>,
-    consumed: Mutex<Vec<String>>,
+    inner: MemoryBackend,
     failing: Mutex<bool>,
 }
 
 impl FlakyBackend {
-    fn check(&self) -> Result<(), BoxError> {
-        if *self.failing.lock().unwrap() {
-            Err("connection refused".into())
-        } else {
-            Ok(())
-        }
+    fn set_failing(&self, failing: bool) {
+        *self.failing.lock().unwrap() = failing;
+    }
+
+    /// Fails when switched to, before the call reaches the state.
+    fn check<'a, T: Send + 'a>(
+        &self,
+        call: BoxFuture<'a, Result<T, BoxError>>,
+    ) -> BoxFuture<'a, Result<T, BoxError>> {
+        let failing = *self.failing.lock().unwrap();
+        Box::pin(async move {
+            if failing {
+                return Err("connection refused".into());
+            }
+            call.await
+        })
     }
 }
 
 impl RevocationBackend for FlakyBackend {
-    fn revoke<'a>(&'a self, entry: &'a RevocationEntry) -> BoxFuture<'a, Result<(), BoxError>> {
-        Box::pin(async move {
-            self.check()?;
-            self.entries.lock().unwrap().push(entry.clone());
-            Ok(())
-        })
+    fn create_session<'a>(&'a self, s: &'a NewSession<'a>) -> BoxFuture<'a, Result<(), BoxError>> {
+        self.check(self.inner.create_session(s))
     }
-    fn consume<'a>(
-        &'a self,
-        jti: &'a str,
-        _sid: &'a str,
-        used_ms: u64,
-        _expires_at: u64,
-    ) -> BoxFuture<'a, Result<ConsumeOutcome, BoxError>> {
-        Box::pin(async move {
-            self.check()?;
-            let mut consumed = self.consumed.lock().unwrap();
-            if consumed.iter().any(|j| j == jti) {
-                return Ok(ConsumeOutcome::Reused {
-                    first_used_ms: used_ms,
-                    latest_in_session: false,
-                });
-            }
-            consumed.push(jti.to_owned());
-            Ok(ConsumeOutcome::First)
-        })
+    fn rotate<'a>(&'a self, r: &'a Rotation<'a>) -> BoxFuture<'a, Result<RotateOutcome, BoxError>> {
+        self.check(self.inner.rotate(r))
+    }
+    fn revoke<'a>(&'a self, entry: &'a RevocationEntry) -> BoxFuture<'a, Result<(), BoxError>> {
+        self.check(self.inner.revoke(entry))
     }
     fn load(&self, now: u64) -> BoxFuture<'_, Result<Vec<RevocationEntry>, BoxError>> {
-        Box::pin(async move {
-            self.check()?;
-            Ok(self
-                .entries
-                .lock()
-                .unwrap()
-                .iter()
-                .filter(|e| e.expires_at() >= now)
-                .cloned()
-                .collect())
-        })
+        self.check(self.inner.load(now))
     }
-    fn purge_expired(&self, now: u64) -> BoxFuture<'_, Result<u64, BoxError>> {
-        Box::pin(async move {
-            self.check()?;
-            let mut entries = self.entries.lock().unwrap();
-            let before = entries.len();
-            entries.retain(|e| e.expires_at() >= now);
-            Ok((before - entries.len()) as u64)
-        })
+    fn subscribe(&self) -> BoxFuture<'_, Result<ChangeStream, BoxError>> {
+        self.check(self.inner.subscribe())
+    }
+    fn purge(&self, now: u64) -> BoxFuture<'_, Result<u64, BoxError>> {
+        self.check(self.inner.purge(now))
     }
 }
 
@@ -557,9 +534,9 @@ async fn writes_fail_closed_when_the_backend_fails() {
     let backend = Arc::new(FlakyBackend::default());
     let env = env_with(|b| b.with_revocation_backend(backend.clone()));
     env.issuer.revocation().load().await.unwrap();
-    let pair = env.issuer.issue("alice", &profile()).unwrap();
+    let pair = env.issuer.issue("alice", &profile()).await.unwrap();
 
-    *backend.failing.lock().unwrap() = true;
+    backend.set_failing(true);
     assert!(matches!(
         env.sessions.logout(pair.session_id()).await,
         Err(RevocationError::Backend(_))
@@ -575,11 +552,11 @@ async fn writes_fail_closed_when_the_backend_fails() {
     assert!(matches!(err, RefreshError::Revocation(_)));
     assert!(!err.is_invalid_grant());
 
-    *backend.failing.lock().unwrap() = false;
+    backend.set_failing(false);
     let next = env.sessions.refresh(pair.refresh_token()).await.unwrap();
     env.sessions.logout(next.session_id()).await.unwrap();
     assert_eq!(access_error(&env, &next), TokenError::Revoked);
-    assert_eq!(backend.entries.lock().unwrap().len(), 1);
+    assert_eq!(backend.inner.load(0).await.unwrap().len(), 1);
 }
 
 #[tokio::test]
@@ -587,7 +564,7 @@ async fn a_new_instance_loads_the_shared_revocations() {
     let backend = Arc::new(FlakyBackend::default());
     let first = env_with(|b| b.with_revocation_backend(backend.clone()));
     first.issuer.revocation().load().await.unwrap();
-    let pair = first.issuer.issue("alice", &profile()).unwrap();
+    let pair = first.issuer.issue("alice", &profile()).await.unwrap();
     first.sessions.logout(pair.session_id()).await.unwrap();
 
     // A second instance with the same key and backend.
@@ -604,7 +581,7 @@ async fn a_new_instance_loads_the_shared_revocations() {
     assert_eq!(second.issuer.revocation().load().await.unwrap(), 1);
     assert_eq!(access_error(&second, &pair), TokenError::Revoked);
     // Consumption is decided by the shared backend, whichever instance is asked.
-    let other = first.issuer.issue("bob", &profile()).unwrap();
+    let other = first.issuer.issue("bob", &profile()).await.unwrap();
     first.sessions.refresh(other.refresh_token()).await.unwrap();
     assert!(matches!(
         second.sessions.refresh(other.refresh_token()).await,

@@ -28,12 +28,13 @@ fn access_plain(env: &Env, token: &str) -> Result<Claims, TokenError> {
     env.issuer.verifier().verify_access(token)
 }
 
-#[test]
-fn issued_access_token_carries_every_claim() {
+#[tokio::test]
+async fn issued_access_token_carries_every_claim() {
     let env = env();
     let pair = env
         .issuer
         .issue_with_scope("alice", "read write", &profile())
+        .await
         .unwrap();
     let claims = access(&env, pair.access_token()).unwrap();
     assert_eq!(claims.sub, "alice");
@@ -47,16 +48,16 @@ fn issued_access_token_carries_every_claim() {
     // 128-bit random ids, base64url.
     assert_eq!(claims.jti.len(), 22);
     assert_eq!(claims.sid.len(), 22);
-    let other = env.issuer.issue("alice", &profile()).unwrap();
+    let other = env.issuer.issue("alice", &profile()).await.unwrap();
     let other = access(&env, other.access_token()).unwrap();
     assert_ne!(other.jti, claims.jti);
     assert_ne!(other.sid, claims.sid);
 }
 
-#[test]
-fn expiry_is_exact_to_the_second() {
+#[tokio::test]
+async fn expiry_is_exact_to_the_second() {
     let env = env();
-    let pair = env.issuer.issue("alice", &profile()).unwrap();
+    let pair = env.issuer.issue("alice", &profile()).await.unwrap();
     env.advance(899);
     assert!(access(&env, pair.access_token()).is_ok());
     env.advance(1);
@@ -66,10 +67,10 @@ fn expiry_is_exact_to_the_second() {
     );
 }
 
-#[test]
-fn leeway_extends_expiry_by_exactly_its_length() {
+#[tokio::test]
+async fn leeway_extends_expiry_by_exactly_its_length() {
     let env = env_with(|b| b.with_leeway(Duration::from_secs(5)));
-    let pair = env.issuer.issue("alice", &profile()).unwrap();
+    let pair = env.issuer.issue("alice", &profile()).await.unwrap();
     env.advance(904);
     assert!(access(&env, pair.access_token()).is_ok());
     env.advance(1);
@@ -216,10 +217,10 @@ fn claims_of_the_wrong_type_are_malformed() {
     }
 }
 
-#[test]
-fn token_types_are_never_interchangeable() {
+#[tokio::test]
+async fn token_types_are_never_interchangeable() {
     let env = env();
-    let pair = env.issuer.issue("alice", &profile()).unwrap();
+    let pair = env.issuer.issue("alice", &profile()).await.unwrap();
     assert_eq!(
         access(&env, pair.refresh_token()).unwrap_err(),
         TokenError::WrongType {
@@ -364,10 +365,10 @@ fn a_signature_by_a_foreign_key_is_refused() {
     );
 }
 
-#[test]
-fn any_change_to_a_signed_token_is_detected() {
+#[tokio::test]
+async fn any_change_to_a_signed_token_is_detected() {
     let env = env();
-    let pair = env.issuer.issue("alice", &profile()).unwrap();
+    let pair = env.issuer.issue("alice", &profile()).await.unwrap();
     let token = pair.access_token();
     let parts: Vec<&str> = token.split('.').collect();
 
@@ -415,8 +416,8 @@ fn any_change_to_a_signed_token_is_detected() {
     }
 }
 
-#[test]
-fn structural_garbage_is_malformed_not_a_panic() {
+#[tokio::test]
+async fn structural_garbage_is_malformed_not_a_panic() {
     let env = env();
     let good = env.forge("at+jwt", &env.claims());
     let parts: Vec<&str> = good.split('.').collect();
@@ -495,8 +496,8 @@ fn oversized_tokens_are_refused_before_decoding() {
     assert_eq!(claims.custom["padding"].as_str().unwrap().len(), 9000);
 }
 
-#[test]
-fn key_rotation_keeps_old_tokens_valid_and_signs_with_the_new_key() {
+#[tokio::test]
+async fn key_rotation_keeps_old_tokens_valid_and_signs_with_the_new_key() {
     let clock = MockClock::at_secs(T0);
     let old_key = SigningKey::generate_ed25519().unwrap();
     let old_kid = old_key.kid().to_owned();
@@ -505,7 +506,7 @@ fn key_rotation_keeps_old_tokens_valid_and_signs_with_the_new_key() {
         .with_clock(clock.clone())
         .build()
         .unwrap();
-    let old_pair = old_issuer.issue("alice", &NoCustomClaims {}).unwrap();
+    let old_pair = old_issuer.issue("alice", &NoCustomClaims {}).await.unwrap();
 
     let rotated = keys
         .rotate(SigningKey::generate_ed25519().unwrap())
@@ -516,7 +517,7 @@ fn key_rotation_keeps_old_tokens_valid_and_signs_with_the_new_key() {
         .with_clock(clock.clone())
         .build()
         .unwrap();
-    let new_pair = issuer.issue("alice", &NoCustomClaims {}).unwrap();
+    let new_pair = issuer.issue("alice", &NoCustomClaims {}).await.unwrap();
 
     let verifier = issuer.verifier();
     assert!(
@@ -564,13 +565,13 @@ fn key_rotation_keeps_old_tokens_valid_and_signs_with_the_new_key() {
     );
 }
 
-fn round_trip(key: SigningKey) {
+async fn round_trip(key: SigningKey) {
     let alg = key.algorithm();
     let issuer = Issuer::builder(KeySet::new(key))
         .with_clock(MockClock::at_secs(T0))
         .build()
         .unwrap();
-    let pair = issuer.issue("alice", &NoCustomClaims {}).unwrap();
+    let pair = issuer.issue("alice", &NoCustomClaims {}).await.unwrap();
     let claims: Claims = issuer
         .verifier()
         .verify_access(pair.access_token())
@@ -588,34 +589,36 @@ fn round_trip(key: SigningKey) {
     assert_eq!(header["alg"], alg.as_str());
 }
 
-#[test]
-fn every_algorithm_signs_and_verifies() {
+#[tokio::test]
+async fn every_algorithm_signs_and_verifies() {
     let rng = SystemRandom::new();
-    round_trip(SigningKey::generate_ed25519().unwrap());
+    round_trip(SigningKey::generate_ed25519().unwrap()).await;
     let ec = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
-    round_trip(SigningKey::from_der(Algorithm::ES256, ec.as_ref()).unwrap());
+    round_trip(SigningKey::from_der(Algorithm::ES256, ec.as_ref()).unwrap()).await;
     round_trip(
         SigningKey::from_pem(Algorithm::ES256, pem("PRIVATE KEY", ec.as_ref()).as_bytes()).unwrap(),
-    );
+    )
+    .await;
     let rsa = RsaKeyPair::generate(KeySize::Rsa2048).unwrap();
     let rsa_der = AsDer::<aws_lc_rs::encoding::Pkcs8V1Der<'_>>::as_der(&rsa).unwrap();
     for alg in [Algorithm::RS256, Algorithm::PS256] {
-        round_trip(SigningKey::from_der(alg, rsa_der.as_ref()).unwrap());
+        round_trip(SigningKey::from_der(alg, rsa_der.as_ref()).unwrap()).await;
         round_trip(
             SigningKey::from_pem(alg, pem("PRIVATE KEY", rsa_der.as_ref()).as_bytes()).unwrap(),
-        );
+        )
+        .await;
     }
     for (alg, len) in [
         (Algorithm::HS256, 32),
         (Algorithm::HS384, 48),
         (Algorithm::HS512, 64),
     ] {
-        round_trip(SigningKey::from_secret(alg, &vec![7; len]).unwrap());
+        round_trip(SigningKey::from_secret(alg, &vec![7; len]).unwrap()).await;
     }
 }
 
-#[test]
-fn rs256_and_ps256_tokens_do_not_cross_verify() {
+#[tokio::test]
+async fn rs256_and_ps256_tokens_do_not_cross_verify() {
     let rsa = RsaKeyPair::generate(KeySize::Rsa2048).unwrap();
     let der = AsDer::<aws_lc_rs::encoding::Pkcs8V1Der<'_>>::as_der(&rsa).unwrap();
     let clock = MockClock::at_secs(T0);
@@ -631,7 +634,7 @@ fn rs256_and_ps256_tokens_do_not_cross_verify() {
         .with_clock(clock.clone())
         .build()
         .unwrap();
-    let token = issuer.issue("alice", &NoCustomClaims {}).unwrap();
+    let token = issuer.issue("alice", &NoCustomClaims {}).await.unwrap();
     let verifier = Verifier::builder(KeySet::new(ps_verify))
         .with_clock(clock)
         .build()
@@ -644,8 +647,8 @@ fn rs256_and_ps256_tokens_do_not_cross_verify() {
     );
 }
 
-#[test]
-fn a_public_key_alone_verifies_what_its_private_key_signed() {
+#[tokio::test]
+async fn a_public_key_alone_verifies_what_its_private_key_signed() {
     let env = env();
     let mut spki = vec![
         0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
@@ -665,7 +668,7 @@ fn a_public_key_alone_verifies_what_its_private_key_signed() {
         .with_audience(AUD)
         .build()
         .unwrap();
-    let pair = env.issuer.issue("alice", &profile()).unwrap();
+    let pair = env.issuer.issue("alice", &profile()).await.unwrap();
     assert!(
         verifier
             .verify_access::<Profile>(pair.access_token())
@@ -691,10 +694,10 @@ fn weak_or_mismatched_keys_are_refused_at_load_time() {
     assert!(SigningKey::from_secret(Algorithm::HS256, &[0; 31]).is_err());
 }
 
-#[test]
-fn errors_never_echo_the_token() {
+#[tokio::test]
+async fn errors_never_echo_the_token() {
     let env = env();
-    let pair = env.issuer.issue("alice", &profile()).unwrap();
+    let pair = env.issuer.issue("alice", &profile()).await.unwrap();
     env.advance(10_000);
     let err = access(&env, pair.access_token()).unwrap_err();
     let text = format!("{err} {err:?} {}", err.description());

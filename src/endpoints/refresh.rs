@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use super::{ErrorResponse, body::BodyKind, session_endpoint::SessionEndpoint, token_response};
 use crate::{
     claims::NoCustomClaims,
-    error::{RefreshError, TokenError},
+    error::{IssueError, RefreshError, TokenError},
     session::Sessions,
 };
 
@@ -31,7 +31,7 @@ use crate::{
 ///
 /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
 /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
-/// let pair = issuer.issue("alice", &NoCustomClaims {})?;
+/// let pair = issuer.issue("alice", &NoCustomClaims {}).await?;
 /// let service = RefreshService::new(Sessions::<NoCustomClaims>::new(issuer));
 ///
 /// let request = Request::post("/auth/refresh")
@@ -62,12 +62,14 @@ fn refresh_error(err: &RefreshError) -> ErrorResponse {
     match err {
         RefreshError::InvalidToken(TokenError::RevocationUnavailable)
         | RefreshError::Hook(_)
-        | RefreshError::Revocation(_) => ErrorResponse::unavailable(),
+        | RefreshError::Revocation(_)
+        | RefreshError::Issue(IssueError::Revocation(_)) => ErrorResponse::unavailable(),
         RefreshError::InvalidToken(_) => ErrorResponse::invalid_grant("refresh token is invalid"),
         RefreshError::Reused => {
             ErrorResponse::invalid_grant("refresh token was already used; session revoked")
         }
         RefreshError::Refused => ErrorResponse::invalid_grant("refresh refused"),
+        RefreshError::UnknownSession => ErrorResponse::invalid_grant("unknown session"),
         RefreshError::Issue(_) => ErrorResponse::server_error(),
     }
 }

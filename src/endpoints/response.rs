@@ -27,11 +27,14 @@ fn json(status: StatusCode, body: Vec<u8>) -> Response<Full<Bytes>> {
 /// use http::StatusCode;
 /// use tower_jwt_auth::{Issuer, KeySet, NoCustomClaims, SigningKey, token_response};
 ///
+/// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
 /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
-/// let pair = issuer.issue("alice", &NoCustomClaims {})?;
+/// let pair = issuer.issue("alice", &NoCustomClaims {}).await?;
 /// let response = token_response(StatusCode::CREATED, &pair);
 /// assert_eq!(response.status(), StatusCode::CREATED);
 /// assert_eq!(response.headers()["cache-control"], "no-store");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn token_response(status: StatusCode, pair: &TokenPair) -> Response<Full<Bytes>> {

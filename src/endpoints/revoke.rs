@@ -24,7 +24,7 @@ use crate::{claims::NoCustomClaims, session::Sessions};
 ///
 /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
 /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
-/// let pair = issuer.issue("alice", &NoCustomClaims {})?;
+/// let pair = issuer.issue("alice", &NoCustomClaims {}).await?;
 /// let service = RevocationService::new(Sessions::<NoCustomClaims>::new(issuer.clone()));
 ///
 /// let request = Request::post("/auth/revoke")

@@ -1,82 +1,120 @@
-//! The persistent, shared side of the revocation state.
+//! The persistent, shared side of the revocation state: the contract every backend keeps.
 
 use std::{fmt, future::Future, pin::Pin};
 
-use super::{ConsumeOutcome, RevocationEntry};
+use futures::Stream;
+
+use super::{NewSession, RevocationEntry, RotateOutcome, Rotation};
 use crate::error::BoxError;
 
 /// A boxed, `Send` future, as returned by [`RevocationBackend`] methods so that the trait can
 /// be used as `Arc<dyn RevocationBackend>`.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// Persistent revocation state shared by every instance of an application.
+/// The change feed of a [`RevocationBackend`]: every revocation recorded through any handle
+/// of the shared state. An `Err` item, or the end of the stream, is a gap: changes may have
+/// been missed, and the store reloads the whole state before it follows a new feed.
+pub type ChangeStream = Pin<Box<dyn Stream<Item = Result<RevocationEntry, BoxError>> + Send>>;
+
+/// Revocation state shared by every instance of an application: session records and
+/// deny-list entries, with a change feed.
 ///
-/// The [`RevocationStore`](super::RevocationStore) writes through to the backend before it
-/// updates its own map, and fails closed when the backend fails. `consume` must be atomic
-/// across every instance (for example Redis `SET NX`, SQL `INSERT … ON CONFLICT DO
-/// NOTHING`): among concurrent calls for one `jti`, exactly one may return
-/// [`ConsumeOutcome::First`].
+/// The [`RevocationStore`](super::RevocationStore) of each instance keeps the deny-list in a
+/// local map that the verifier reads on every request, and sends every write here first: when
+/// a write fails, the operation fails (closed) and nothing changes locally. The store follows
+/// [`subscribe`](Self::subscribe) to learn what the other instances revoked, and calls
+/// [`load`](Self::load) at start and after every gap in the feed.
 ///
-/// # Example
+/// # State
 ///
-/// A backend that only records what it is asked (a real one talks to a database):
+/// - **Session records**, one per `sid`: subject, start time, the *current* refresh token
+///   (the one token of the session that can refresh), the *previous* one and when it was
+///   superseded, a revoked flag and a forget-after time.
+/// - **Deny-list entries** ([`RevocationEntry`]): a token by `jti`, a session by `sid`, a
+///   subject's "log out everywhere" cut-off. Each has a forget-after time.
 ///
-/// ```
-/// use std::sync::Mutex;
-/// use tower_jwt_auth::{BoxError, BoxFuture, ConsumeOutcome, RevocationBackend, RevocationEntry};
+/// Times are seconds since the Unix epoch unless a name ends in `_ms`. A record or entry is
+/// *live* at `now` while its forget-after time is `>= now`.
 ///
-/// #[derive(Debug, Default)]
-/// struct Log(Mutex<Vec<RevocationEntry>>);
+/// # Atomicity
 ///
-/// impl RevocationBackend for Log {
-///     fn revoke<'a>(&'a self, entry: &'a RevocationEntry) -> BoxFuture<'a, Result<(), BoxError>> {
-///         Box::pin(async move {
-///             self.0.lock().map_err(|_| "poisoned")?.push(entry.clone());
-///             Ok(())
-///         })
-///     }
-///     fn consume<'a>(
-///         &'a self,
-///         _jti: &'a str,
-///         _sid: &'a str,
-///         _used_ms: u64,
-///         _expires_at: u64,
-///     ) -> BoxFuture<'a, Result<ConsumeOutcome, BoxError>> {
-///         Box::pin(async { Err("not shared".into()) })
-///     }
-///     fn load(&self, now: u64) -> BoxFuture<'_, Result<Vec<RevocationEntry>, BoxError>> {
-///         Box::pin(async move {
-///             let log = self.0.lock().map_err(|_| "poisoned")?;
-///             Ok(log.iter().filter(|e| e.expires_at() >= now).cloned().collect())
-///         })
-///     }
-///     fn purge_expired(&self, now: u64) -> BoxFuture<'_, Result<u64, BoxError>> {
-///         Box::pin(async move {
-///             let mut log = self.0.lock().map_err(|_| "poisoned")?;
-///             let before = log.len();
-///             log.retain(|e| e.expires_at() >= now);
-///             Ok((before - log.len()) as u64)
-///         })
-///     }
-/// }
-/// ```
+/// [`rotate`](Self::rotate) is one atomic step across every instance that shares the state:
+/// among any number of concurrent rotations of one session, each sees the effect of the ones
+/// ordered before it. Redis does it in one Lua script on the keys of one session (a hash tag
+/// keeps them in one slot); SQL does it as `UPDATE … WHERE sid = $1 AND current = $2` (or a
+/// transaction that locks the row), the affected-row count naming the winner. The other
+/// methods are single writes that must be idempotent.
+///
+/// # Errors
+///
+/// Every method returns `Err` when it cannot tell for sure that it did what it says (a lost
+/// connection, a timeout, a failed query); the cause is kept in the error. The store then
+/// fails the operation closed (HTTP 503) and mints nothing.
+///
+/// The crate's [`MemoryBackend`](super::MemoryBackend) is the reference implementation; the
+/// `conformance` suite (feature `test-util`) checks any backend against this contract.
 pub trait RevocationBackend: Send + Sync + fmt::Debug + 'static {
-    /// Durably records `entry` (idempotent: recording it twice is not an error).
+    /// Creates the record of a session that starts now, with `session.refresh_jti` as its
+    /// current refresh token, no previous token, not revoked.
+    ///
+    /// Called at login, before any token of the session is handed out. If a record of
+    /// `session.sid` exists already (the crate never reuses a `sid`), it is left as it is.
+    fn create_session<'a>(
+        &'a self,
+        session: &'a NewSession<'a>,
+    ) -> BoxFuture<'a, Result<(), BoxError>>;
+
+    /// Rotates the session's refresh token, atomically (a compare-and-swap on the current
+    /// token), and returns what it found:
+    ///
+    /// 1. no record of `rotation.sid` → [`RotateOutcome::Unknown`], nothing changes;
+    /// 2. the record is revoked → [`RotateOutcome::Revoked`], nothing changes;
+    /// 3. `presented_jti` is the current token → the current token becomes the previous one,
+    ///    superseded at `now_ms`; `next_jti` becomes current → [`RotateOutcome::Rotated`];
+    /// 4. `grace_ms > 0`, `presented_jti` is the previous token and
+    ///    `now_ms - superseded_ms <= grace_ms` (a client retrying a refresh whose response it
+    ///    lost) → `next_jti` *replaces* the current token; the previous token and its
+    ///    superseded time stay as they were, so the window never moves →
+    ///    [`RotateOutcome::Rotated`];
+    /// 5. anything else (an older token, the previous one outside the window, any other
+    ///    `jti`) is reuse → the record is revoked in the same step and
+    ///    [`RotateOutcome::Reused`] is returned; the revocation is published on the change
+    ///    feed as a [`RevocationEntry::Session`].
+    ///
+    /// In cases 3 and 4 the record's forget-after time becomes the later of its own and
+    /// `rotation.forget_after`. `Revoked` and `Reused` report the record's forget-after time.
+    /// So at any moment exactly one refresh token of a session can refresh.
+    fn rotate<'a>(
+        &'a self,
+        rotation: &'a Rotation<'a>,
+    ) -> BoxFuture<'a, Result<RotateOutcome, BoxError>>;
+
+    /// Records a deny-list entry and publishes it on the change feed.
+    ///
+    /// - [`RevocationEntry::Token`]: the token `jti` is revoked.
+    /// - [`RevocationEntry::Session`]: the session is revoked; its record (if any) is marked
+    ///   revoked, so that [`rotate`](Self::rotate) answers `Revoked`. Without a record, one
+    ///   is kept as a revoked tombstone.
+    /// - [`RevocationEntry::Subject`]: the subject's cut-off; every session of `sub` started
+    ///   at or before `cutoff_ms` is revoked. A later cut-off is never replaced by an earlier
+    ///   one.
+    ///
+    /// Recording an entry again is not an error: the later forget-after time (and cut-off)
+    /// wins.
     fn revoke<'a>(&'a self, entry: &'a RevocationEntry) -> BoxFuture<'a, Result<(), BoxError>>;
 
-    /// Atomically marks the refresh token `jti` of session `sid` as used at `used_ms`
-    /// (milliseconds since the epoch), remembering it until `expires_at` (seconds).
-    fn consume<'a>(
-        &'a self,
-        jti: &'a str,
-        sid: &'a str,
-        used_ms: u64,
-        expires_at: u64,
-    ) -> BoxFuture<'a, Result<ConsumeOutcome, BoxError>>;
-
-    /// Every entry that has not expired at `now` (seconds), to fill a new store.
+    /// Every deny-list entry live at `now`, to fill a new store or to catch up after a gap
+    /// in the feed: token entries, subject cut-offs, and one [`RevocationEntry::Session`]
+    /// per revoked session record (with the record's forget-after time).
     fn load(&self, now: u64) -> BoxFuture<'_, Result<Vec<RevocationEntry>, BoxError>>;
 
-    /// Deletes entries that expired before `now` (seconds); returns how many.
-    fn purge_expired(&self, now: u64) -> BoxFuture<'_, Result<u64, BoxError>>;
+    /// The change feed: every entry recorded by [`revoke`](Self::revoke) or by a reuse in
+    /// [`rotate`](Self::rotate), through any handle of the shared state, after the returned
+    /// stream was created. Delivery is at least once (applying an entry twice is harmless);
+    /// an `Err` item or the end of the stream says that changes may have been lost.
+    fn subscribe(&self) -> BoxFuture<'_, Result<ChangeStream, BoxError>>;
+
+    /// Deletes every record and entry that is no longer live at `now` (whose forget-after
+    /// time is before `now`); returns how many. Nothing live is ever deleted.
+    fn purge(&self, now: u64) -> BoxFuture<'_, Result<u64, BoxError>>;
 }

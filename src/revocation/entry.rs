@@ -1,4 +1,4 @@
-//! The entries of the deny-list and the outcome of consuming a refresh token.
+//! The entries of the deny-list.
 
 use serde::{Deserialize, Serialize};
 
@@ -22,22 +22,23 @@ pub enum RevocationEntry {
         /// The token's `exp`.
         expires_at: u64,
     },
-    /// Every token of one session (a logout, or refresh-token reuse), kept until the
-    /// session's absolute expiry.
+    /// Every token of one session (a logout, or refresh-token reuse), kept until no token
+    /// of the session can still be presented.
     Session {
         /// The session id (`sid`).
         sid: String,
         /// The session's absolute expiry.
         expires_at: u64,
     },
-    /// Every token of `sub` issued at or before `cutoff_ms` ("log out everywhere"), kept
-    /// until no such token can still be valid.
+    /// Every session of `sub` started at or before `cutoff_ms` ("log out everywhere"),
+    /// with all its tokens, kept until no such token can still be presented.
     Subject {
         /// The subject (`sub`).
         sub: String,
-        /// Milliseconds since the epoch; tokens issued at or before it are revoked.
+        /// Milliseconds since the epoch; sessions started (`auth_time`) at or before it are
+        /// revoked.
         cutoff_ms: u64,
-        /// The cut-off plus the longest token lifetime.
+        /// The cut-off plus the absolute session lifetime and the leeway.
         expires_at: u64,
     },
 }
@@ -50,35 +51,5 @@ impl RevocationEntry {
             | Self::Session { expires_at, .. }
             | Self::Subject { expires_at, .. } => *expires_at,
         }
-    }
-}
-
-/// What consuming a refresh token's `jti` found.
-///
-/// ```
-/// use tower_jwt_auth::ConsumeOutcome;
-///
-/// let outcome = ConsumeOutcome::Reused { first_used_ms: 1_000, latest_in_session: true };
-/// assert!(!outcome.is_first());
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ConsumeOutcome {
-    /// This call consumed the token: it is the one winner.
-    First,
-    /// The token had been consumed before.
-    Reused {
-        /// When it was first consumed, in milliseconds since the epoch.
-        first_used_ms: u64,
-        /// `true` if no later refresh token of the same session has been consumed since,
-        /// i.e. this is the session's immediate predecessor token.
-        latest_in_session: bool,
-    },
-}
-
-impl ConsumeOutcome {
-    /// `true` for [`ConsumeOutcome::First`].
-    pub fn is_first(&self) -> bool {
-        matches!(self, Self::First)
     }
 }

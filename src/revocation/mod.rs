@@ -1,15 +1,21 @@
-//! Revocation state: a deny-list of tokens, sessions and subjects, and the record of consumed
-//! refresh tokens.
+//! Revocation state: session records, a deny-list of tokens, sessions and subjects, and the
+//! contract of the backends that share them between instances.
 //!
-//! [`RevocationStore`] keeps the state in concurrent in-memory maps that the verifier reads on
-//! every request without locking or awaiting. A [`RevocationBackend`] makes the state
-//! persistent and shared between instances; writes go to the backend first, so when it fails
-//! the operation fails and nothing is half-done.
+//! [`RevocationStore`] keeps the deny-list in concurrent in-memory maps that the verifier
+//! reads on every request without locking or awaiting. A [`RevocationBackend`] holds the
+//! session records and the shared deny-list; writes go to the backend first, so when it fails
+//! the operation fails and nothing is half-done. [`MemoryBackend`] is the in-process one.
 
 mod backend;
+#[cfg(any(test, feature = "test-util"))]
+pub mod conformance;
 mod entry;
+mod memory;
+mod record;
 mod store;
 
-pub use backend::{BoxFuture, RevocationBackend};
-pub use entry::{ConsumeOutcome, RevocationEntry};
-pub use store::RevocationStore;
+pub use backend::{BoxFuture, ChangeStream, RevocationBackend};
+pub use entry::RevocationEntry;
+pub use memory::MemoryBackend;
+pub use record::{NewSession, RotateOutcome, Rotation};
+pub use store::{RevocationStore, RevocationStoreBuilder};

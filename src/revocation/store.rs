@@ -1,4 +1,4 @@
-//! The in-memory revocation state, in front of an optional persistent backend.
+//! The in-memory revocation state, in front of the backend that holds the session records.
 
 use std::{
     fmt,
@@ -9,30 +9,29 @@ use std::{
     time::Duration,
 };
 
-use dashmap::{DashMap, mapref::entry::Entry};
+use dashmap::DashMap;
+use futures::StreamExt;
 
-use super::{ConsumeOutcome, RevocationBackend, RevocationEntry};
+use super::{
+    ChangeStream, MemoryBackend, NewSession, RevocationBackend, RevocationEntry, RotateOutcome,
+    Rotation,
+};
 use crate::{
     claims::Claims,
     clock::{Clock, SystemClock},
-    error::RevocationError,
+    error::{ConfigError, RevocationError},
 };
+
+/// How long the store waits before it retries a backend that failed to subscribe or load,
+/// at first and at most (the wait doubles in between).
+const RETRY_FIRST: Duration = Duration::from_millis(250);
+const RETRY_MAX: Duration = Duration::from_secs(30);
+/// The default purge interval.
+const PURGE_EVERY: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Clone, Copy)]
 struct Cutoff {
     cutoff_ms: u64,
-    expires_at: u64,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Consumed {
-    used_ms: u64,
-    expires_at: u64,
-}
-
-#[derive(Debug)]
-struct Latest {
-    jti: Box<str>,
     expires_at: u64,
 }
 
@@ -44,23 +43,31 @@ struct Maps {
     sessions: DashMap<Box<str>, u64>,
     /// "Log out everywhere" cut-offs: `sub` → cut-off.
     subjects: DashMap<Box<str>, Cutoff>,
-    /// Consumed refresh tokens: `jti` → first use.
-    consumed: DashMap<Box<str>, Consumed>,
-    /// The last refresh token consumed in each session: `sid` → `jti`.
-    latest: DashMap<Box<str>, Latest>,
 }
 
-/// The revocation state the verifier consults on every request.
+struct Inner {
+    maps: Maps,
+    /// False while a shared backend's state has not been loaded: nothing can be trusted yet.
+    ready: AtomicBool,
+    backend: Arc<dyn RevocationBackend>,
+    clock: Arc<dyn Clock>,
+    purge_every: Duration,
+}
+
+/// The revocation state the verifier consults on every request, in front of the
+/// [`RevocationBackend`] that holds the session records.
 ///
-/// Reads ([`is_revoked`](Self::is_revoked)) are synchronous, lock-free in the common case and
-/// allocate nothing. Writes ([`revoke`](Self::revoke), [`consume`](Self::consume)) go to the
-/// [`RevocationBackend`] first when there is one, then to the local maps; if the backend
-/// fails, the write fails and nothing changes (fail closed). Every entry carries the time after
-/// which it can be forgotten, and [`purge_expired`](Self::purge_expired) drops those, so memory
-/// stays bounded by what could still be presented.
+/// Reads ([`is_revoked`](Self::is_revoked)) are synchronous, take no lock that a writer
+/// holds across an await, and allocate nothing. Writes go to the backend first, then to the
+/// local maps; if the backend fails, the write fails and nothing changes (fail closed).
+/// Every entry carries the time after which it can be forgotten — when nothing it covers can
+/// still be presented, leeway included — and purging drops those, so memory stays bounded by
+/// what could still be presented.
 ///
-/// Cloning is cheap and clones share the state. Configure the clock and backend before
-/// cloning.
+/// [`new`](Self::new) keeps everything in process (a private [`MemoryBackend`]); the
+/// [builder](Self::builder) shares a backend between instances. Then spawn
+/// [`run`](Self::run): it loads the shared state, follows the other instances' revocations
+/// on the backend's change feed and purges. Cloning is cheap and clones share the state.
 ///
 /// # Example
 ///
@@ -69,7 +76,7 @@ struct Maps {
 ///
 /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
 /// let clock = MockClock::at_secs(1_000);
-/// let store = RevocationStore::new().with_clock(clock.clone());
+/// let store = RevocationStore::builder().with_clock(clock.clone()).build()?;
 /// store.revoke(RevocationEntry::Session { sid: "s1".into(), expires_at: 2_000 }).await?;
 /// assert!(store.is_session_revoked("s1"));
 ///
@@ -82,22 +89,20 @@ struct Maps {
 /// ```
 #[derive(Clone)]
 pub struct RevocationStore {
-    maps: Arc<Maps>,
-    /// False while a backend's state has not been loaded: nothing can be trusted yet.
-    ready: Arc<AtomicBool>,
-    backend: Option<Arc<dyn RevocationBackend>>,
-    clock: Arc<dyn Clock>,
+    inner: Arc<Inner>,
 }
 
 impl fmt::Debug for RevocationStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let inner = &*self.inner;
         f.debug_struct("RevocationStore")
-            .field("tokens", &self.maps.tokens.len())
-            .field("sessions", &self.maps.sessions.len())
-            .field("subjects", &self.maps.subjects.len())
-            .field("consumed", &self.maps.consumed.len())
-            .field("backend", &self.backend)
-            .field("clock", &self.clock)
+            .field("tokens", &inner.maps.tokens.len())
+            .field("sessions", &inner.maps.sessions.len())
+            .field("subjects", &inner.maps.subjects.len())
+            .field("ready", &self.is_ready())
+            .field("backend", &inner.backend)
+            .field("clock", &inner.clock)
+            .field("purge_every", &inner.purge_every)
             .finish()
     }
 }
@@ -109,7 +114,7 @@ impl Default for RevocationStore {
 }
 
 impl RevocationStore {
-    /// An empty in-memory store on the system clock.
+    /// An empty store on the system clock, with its state in this process only.
     ///
     /// ```
     /// use tower_jwt_auth::RevocationStore;
@@ -117,121 +122,142 @@ impl RevocationStore {
     /// assert!(RevocationStore::new().is_empty());
     /// ```
     pub fn new() -> Self {
-        Self {
-            maps: Arc::default(),
-            ready: Arc::new(AtomicBool::new(true)),
+        Self::from_builder(Self::builder())
+    }
+
+    /// A builder, to share a backend between instances or to set the clock.
+    ///
+    /// ```
+    /// use std::{sync::Arc, time::Duration};
+    /// use tower_jwt_auth::{MemoryBackend, MockClock, RevocationStore};
+    ///
+    /// let store = RevocationStore::builder()
+    ///     .with_backend(Arc::new(MemoryBackend::new()))
+    ///     .with_clock(MockClock::at_secs(0))
+    ///     .with_purge_interval(Duration::from_secs(30))
+    ///     .build()?;
+    /// assert!(!store.is_ready(), "a shared state is loaded by `run` first");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn builder() -> RevocationStoreBuilder {
+        RevocationStoreBuilder {
             backend: None,
             clock: Arc::new(SystemClock),
+            purge_every: PURGE_EVERY,
         }
     }
 
-    /// Uses `clock` for consumption times and purging.
-    ///
-    /// ```
-    /// use tower_jwt_auth::{MockClock, RevocationStore};
-    ///
-    /// let store = RevocationStore::new().with_clock(MockClock::at_secs(0));
-    /// # let _ = store;
-    /// ```
-    #[must_use]
-    pub fn with_clock(mut self, clock: impl Clock) -> Self {
-        self.clock = Arc::new(clock);
-        self
-    }
-
-    pub(crate) fn with_shared_clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = clock;
-        self
-    }
-
-    /// Writes through to `backend` (persistent, shared between instances). Call
-    /// [`load`](Self::load) once at start to fill the local maps from it: until it has
-    /// succeeded the store is not [ready](Self::is_ready) and every token is refused with
-    /// [`TokenError::RevocationUnavailable`](crate::TokenError::RevocationUnavailable)
-    /// (HTTP 503), because revocations made by other instances are not known yet.
-    ///
-    /// ```
-    /// # use std::sync::Arc;
-    /// # use tower_jwt_auth::{BoxError, BoxFuture, ConsumeOutcome, RevocationBackend, RevocationEntry, RevocationStore};
-    /// # #[derive(Debug)] struct Db;
-    /// # impl RevocationBackend for Db {
-    /// #     fn revoke<'a>(&'a self, _: &'a RevocationEntry) -> BoxFuture<'a, Result<(), BoxError>> { Box::pin(async { Ok(()) }) }
-    /// #     fn consume<'a>(&'a self, _: &'a str, _: &'a str, _: u64, _: u64) -> BoxFuture<'a, Result<ConsumeOutcome, BoxError>> { Box::pin(async { Ok(ConsumeOutcome::First) }) }
-    /// #     fn load(&self, _: u64) -> BoxFuture<'_, Result<Vec<RevocationEntry>, BoxError>> { Box::pin(async { Ok(vec![]) }) }
-    /// #     fn purge_expired(&self, _: u64) -> BoxFuture<'_, Result<u64, BoxError>> { Box::pin(async { Ok(0) }) }
-    /// # }
-    /// let store = RevocationStore::new().with_backend(Arc::new(Db));
-    /// # let _ = store;
-    /// ```
-    #[must_use]
-    pub fn with_backend(mut self, backend: Arc<dyn RevocationBackend>) -> Self {
-        self.backend = Some(backend);
-        self.ready = Arc::new(AtomicBool::new(false));
-        self
+    fn from_builder(builder: RevocationStoreBuilder) -> Self {
+        let shared = builder.backend.is_some();
+        Self {
+            inner: Arc::new(Inner {
+                maps: Maps::default(),
+                ready: AtomicBool::new(!shared),
+                backend: builder
+                    .backend
+                    .unwrap_or_else(|| Arc::new(MemoryBackend::new())),
+                clock: builder.clock,
+                purge_every: builder.purge_every,
+            }),
+        }
     }
 
     /// `true` if the token with these claims is revoked: by its `jti`, its session, or a
-    /// "log out everywhere" of its subject at or after the moment it was issued.
+    /// "log out everywhere" of its subject made at or after its session started.
     ///
     /// Synchronous and allocation-free: this runs on every request.
     pub fn is_revoked<T>(&self, claims: &Claims<T>) -> bool {
-        self.maps.tokens.contains_key(claims.jti.as_str())
-            || self.maps.sessions.contains_key(claims.sid.as_str())
-            || self
-                .maps
+        let maps = &self.inner.maps;
+        maps.tokens.contains_key(claims.jti.as_str())
+            || maps.sessions.contains_key(claims.sid.as_str())
+            || maps
                 .subjects
                 .get(claims.sub.as_str())
-                .is_some_and(|c| claims.issued_at_millis() <= c.cutoff_ms)
+                .is_some_and(|c| claims.session_started_millis() <= c.cutoff_ms)
     }
 
-    /// `true` when the state can be trusted: always without a backend, and after a
-    /// successful [`load`](Self::load) with one.
+    /// `true` when the state can be trusted: always for an in-process store, and after the
+    /// first successful [`load`](Self::load) with a shared backend.
     pub fn is_ready(&self) -> bool {
-        self.ready.load(Ordering::Acquire)
+        self.inner.ready.load(Ordering::Acquire)
     }
 
     /// `true` if the token `jti` has been revoked.
     pub fn is_token_revoked(&self, jti: &str) -> bool {
-        self.maps.tokens.contains_key(jti)
+        self.inner.maps.tokens.contains_key(jti)
     }
 
     /// `true` if the session `sid` has been revoked.
     pub fn is_session_revoked(&self, sid: &str) -> bool {
-        self.maps.sessions.contains_key(sid)
+        self.inner.maps.sessions.contains_key(sid)
     }
 
     /// The latest "log out everywhere" cut-off of `sub`, in milliseconds since the epoch.
     pub fn subject_cutoff_ms(&self, sub: &str) -> Option<u64> {
-        self.maps.subjects.get(sub).map(|c| c.cutoff_ms)
+        self.inner.maps.subjects.get(sub).map(|c| c.cutoff_ms)
     }
 
     /// Records a revocation: in the backend first, then locally. Fails closed: when the
     /// backend fails, nothing is recorded and the error is returned.
     pub async fn revoke(&self, entry: RevocationEntry) -> Result<(), RevocationError> {
-        if let Some(backend) = &self.backend {
-            backend
-                .revoke(&entry)
-                .await
-                .map_err(RevocationError::Backend)?;
-        }
+        self.inner
+            .backend
+            .revoke(&entry)
+            .await
+            .map_err(RevocationError::Backend)?;
         self.apply(entry);
         Ok(())
     }
 
-    /// Applies an entry to the local maps only (used for entries that come from the backend).
+    /// Creates a session's record in the backend.
+    pub(crate) async fn start_session(
+        &self,
+        session: &NewSession<'_>,
+    ) -> Result<(), RevocationError> {
+        self.inner
+            .backend
+            .create_session(session)
+            .await
+            .map_err(RevocationError::Backend)
+    }
+
+    /// Rotates a session's refresh token in the backend; a session found revoked (or revoked
+    /// now, for reuse) is revoked locally at once too.
+    pub(crate) async fn rotate(
+        &self,
+        rotation: &Rotation<'_>,
+    ) -> Result<RotateOutcome, RevocationError> {
+        let outcome = self
+            .inner
+            .backend
+            .rotate(rotation)
+            .await
+            .map_err(RevocationError::Backend)?;
+        if let RotateOutcome::Reused { forget_after } | RotateOutcome::Revoked { forget_after } =
+            outcome
+        {
+            self.apply(RevocationEntry::Session {
+                sid: rotation.sid.to_owned(),
+                expires_at: forget_after,
+            });
+        }
+        Ok(outcome)
+    }
+
+    /// Applies an entry to the local maps only (a write already made in the backend, or an
+    /// entry from its load or change feed). Idempotent: the later time always wins.
     fn apply(&self, entry: RevocationEntry) {
+        let maps = &self.inner.maps;
         let keep_later = |slot: &mut u64, at: u64| *slot = (*slot).max(at);
         match entry {
             RevocationEntry::Token { jti, expires_at } => {
-                self.maps
-                    .tokens
+                maps.tokens
                     .entry(jti.into())
                     .and_modify(|e| keep_later(e, expires_at))
                     .or_insert(expires_at);
             }
             RevocationEntry::Session { sid, expires_at } => {
-                self.maps
-                    .sessions
+                maps.sessions
                     .entry(sid.into())
                     .and_modify(|e| keep_later(e, expires_at))
                     .or_insert(expires_at);
@@ -241,8 +267,7 @@ impl RevocationStore {
                 cutoff_ms,
                 expires_at,
             } => {
-                self.maps
-                    .subjects
+                maps.subjects
                     .entry(sub.into())
                     .and_modify(|c| {
                         keep_later(&mut c.cutoff_ms, cutoff_ms);
@@ -256,138 +281,111 @@ impl RevocationStore {
         }
     }
 
-    /// Atomically consumes the refresh token `jti` of session `sid`, remembering it until
-    /// `expires_at` (the token's `exp`). Exactly one of any number of concurrent calls for one
-    /// `jti` gets [`ConsumeOutcome::First`]; with a backend this holds across instances.
+    /// Fills the local maps from the backend and marks the store ready. Returns how many
+    /// live entries were loaded.
     ///
-    /// ```
-    /// use tower_jwt_auth::{ConsumeOutcome, RevocationStore};
-    ///
-    /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
-    /// let store = RevocationStore::new();
-    /// assert_eq!(store.consume("jti-1", "sid-1", u64::MAX).await?, ConsumeOutcome::First);
-    /// assert!(!store.consume("jti-1", "sid-1", u64::MAX).await?.is_first());
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// # })?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub async fn consume(
-        &self,
-        jti: &str,
-        sid: &str,
-        expires_at: u64,
-    ) -> Result<ConsumeOutcome, RevocationError> {
-        let used_ms = self.clock.now_millis();
-        if let Some(backend) = &self.backend {
-            let outcome = backend
-                .consume(jti, sid, used_ms, expires_at)
-                .await
-                .map_err(RevocationError::Backend)?;
-            if outcome.is_first() {
-                self.consume_local(jti, sid, used_ms, expires_at);
-            }
-            return Ok(outcome);
-        }
-        Ok(self.consume_local(jti, sid, used_ms, expires_at))
-    }
-
-    fn consume_local(&self, jti: &str, sid: &str, used_ms: u64, expires_at: u64) -> ConsumeOutcome {
-        // Lock order is always `consumed` then `latest`, so the two guards cannot deadlock.
-        match self.maps.consumed.entry(jti.into()) {
-            Entry::Occupied(first) => ConsumeOutcome::Reused {
-                first_used_ms: first.get().used_ms,
-                latest_in_session: self.maps.latest.get(sid).is_some_and(|l| &*l.jti == jti),
-            },
-            Entry::Vacant(slot) => {
-                slot.insert(Consumed {
-                    used_ms,
-                    expires_at,
-                });
-                self.maps.latest.insert(
-                    sid.into(),
-                    Latest {
-                        jti: jti.into(),
-                        expires_at,
-                    },
-                );
-                ConsumeOutcome::First
-            }
-        }
-    }
-
-    /// Fills the local maps from the backend (call once at start). Returns how many live
-    /// entries were loaded; without a backend, 0.
+    /// [`run`](Self::run) calls it at start and after every gap in the change feed; call it
+    /// yourself only when you do not run that task.
     pub async fn load(&self) -> Result<usize, RevocationError> {
-        let Some(backend) = &self.backend else {
-            return Ok(0);
-        };
-        let entries = backend
-            .load(self.clock.now_secs())
+        let entries = self
+            .inner
+            .backend
+            .load(self.inner.clock.now_secs())
             .await
             .map_err(RevocationError::Backend)?;
         let n = entries.len();
         for entry in entries {
             self.apply(entry);
         }
-        self.ready.store(true, Ordering::Release);
+        self.inner.ready.store(true, Ordering::Release);
         Ok(n)
     }
 
     /// Forgets every local entry whose time has passed; returns how many were dropped.
-    /// An entry is kept up to and including its `expires_at` second.
+    /// An entry is kept up to and including its forget-after second.
     pub fn purge_expired(&self) -> usize {
-        let now = self.clock.now_secs();
+        let maps = &self.inner.maps;
+        let now = self.inner.clock.now_secs();
         let mut dropped = 0;
         let mut keep = |expires_at: u64| {
             let live = expires_at >= now;
-            if !live {
-                dropped += 1;
-            }
+            dropped += usize::from(!live);
             live
         };
-        self.maps.tokens.retain(|_, e| keep(*e));
-        self.maps.sessions.retain(|_, e| keep(*e));
-        self.maps.subjects.retain(|_, c| keep(c.expires_at));
-        self.maps.consumed.retain(|_, c| keep(c.expires_at));
-        self.maps.latest.retain(|_, l| l.expires_at >= now);
+        maps.tokens.retain(|_, e| keep(*e));
+        maps.sessions.retain(|_, e| keep(*e));
+        maps.subjects.retain(|_, c| keep(c.expires_at));
         dropped
     }
 
-    /// Purges expired entries every `every`, locally and in the backend, for as long as the
-    /// returned future runs: spawn it next to the server
-    /// (`tokio::spawn(store.clone().purge_periodically(Duration::from_secs(60)))`).
-    /// A backend failure is retried at the next tick; nothing else stops the loop.
+    /// Purges locally and in the backend. A backend failure is left for the next purge:
+    /// nothing live is ever dropped, so a late purge only costs memory.
+    async fn purge_everywhere(&self) {
+        self.purge_expired();
+        let _ = self.inner.backend.purge(self.inner.clock.now_secs()).await;
+    }
+
+    /// The store's background work, for as long as the returned future runs: spawn it once
+    /// next to the server (`tokio::spawn(store.clone().run())`).
+    ///
+    /// It subscribes to the backend's change feed, loads the shared state (until then a
+    /// store with a shared backend refuses every token with 503), applies every revocation
+    /// the other instances make, and purges what can no longer matter at the purge interval.
+    /// After a gap in the feed (an error, or the feed ending) it subscribes and loads again;
+    /// a backend that cannot be reached is retried with a growing wait (250 ms to 30 s).
+    /// It runs on tokio time, so tests drive it with `tokio::time::pause`.
     ///
     /// ```
-    /// use std::time::Duration;
     /// use tower_jwt_auth::RevocationStore;
     ///
     /// # tokio::runtime::Builder::new_current_thread().enable_time().build()?.block_on(async {
     /// let store = RevocationStore::new();
-    /// let task = tokio::spawn(store.clone().purge_periodically(Duration::from_secs(60)));
+    /// let task = tokio::spawn(store.clone().run());
     /// task.abort();
     /// # });
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub async fn purge_periodically(self, every: Duration) {
-        let mut ticks = tokio::time::interval(every.max(Duration::from_millis(1)));
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    pub async fn run(self) {
+        let mut purges = tokio::time::interval(self.inner.purge_every);
+        purges.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut wait = RETRY_FIRST;
         loop {
-            ticks.tick().await;
-            self.purge_expired();
-            if let Some(backend) = &self.backend {
-                // Errors are transient by nature here; the next tick retries.
-                let _ = backend.purge_expired(self.clock.now_secs()).await;
+            // Subscribe before loading, so that nothing revoked in between is missed.
+            let feed = match self.inner.backend.subscribe().await {
+                Ok(feed) => feed,
+                Err(_) => {
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(RETRY_MAX);
+                    continue;
+                }
+            };
+            if self.load().await.is_err() {
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(RETRY_MAX);
+                continue;
+            }
+            wait = RETRY_FIRST;
+            self.follow(feed, &mut purges).await;
+        }
+    }
+
+    /// Applies the feed and purges on time, until the feed has a gap.
+    async fn follow(&self, mut feed: ChangeStream, purges: &mut tokio::time::Interval) {
+        loop {
+            tokio::select! {
+                change = feed.next() => match change {
+                    Some(Ok(entry)) => self.apply(entry),
+                    Some(Err(_)) | None => return,
+                },
+                _ = purges.tick() => self.purge_everywhere().await,
             }
         }
     }
 
-    /// The number of live local entries (revocations and consumed refresh tokens).
+    /// The number of live local deny-list entries (tokens, sessions and subjects).
     pub fn len(&self) -> usize {
-        self.maps.tokens.len()
-            + self.maps.sessions.len()
-            + self.maps.subjects.len()
-            + self.maps.consumed.len()
+        let maps = &self.inner.maps;
+        maps.tokens.len() + maps.sessions.len() + maps.subjects.len()
     }
 
     /// `true` when no entry is held.
@@ -396,14 +394,96 @@ impl RevocationStore {
     }
 }
 
+/// Builds a [`RevocationStore`]: configure, build, then share clones.
+#[must_use]
+pub struct RevocationStoreBuilder {
+    backend: Option<Arc<dyn RevocationBackend>>,
+    clock: Arc<dyn Clock>,
+    purge_every: Duration,
+}
+
+impl fmt::Debug for RevocationStoreBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RevocationStoreBuilder")
+            .field("backend", &self.backend)
+            .field("clock", &self.clock)
+            .field("purge_every", &self.purge_every)
+            .finish()
+    }
+}
+
+impl RevocationStoreBuilder {
+    /// Shares the state through `backend` (a database every instance reaches). The store
+    /// then refuses every token with
+    /// [`TokenError::RevocationUnavailable`](crate::TokenError::RevocationUnavailable)
+    /// (HTTP 503) until [`run`](RevocationStore::run) (or [`load`](RevocationStore::load))
+    /// has loaded the state, because revocations made by other instances are not known yet.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use tower_jwt_auth::{MemoryBackend, RevocationStore};
+    ///
+    /// let store = RevocationStore::builder().with_backend(Arc::new(MemoryBackend::new())).build()?;
+    /// # let _ = store;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_backend(mut self, backend: Arc<dyn RevocationBackend>) -> Self {
+        self.backend = Some(backend);
+        self
+    }
+
+    /// The clock that decides what purging forgets (default [`SystemClock`]).
+    ///
+    /// ```
+    /// use tower_jwt_auth::{MockClock, RevocationStore};
+    ///
+    /// let store = RevocationStore::builder().with_clock(MockClock::at_secs(0)).build()?;
+    /// # let _ = store;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    pub(crate) fn with_shared_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// How often [`run`](RevocationStore::run) purges (default 60 s, at least 1 s).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_jwt_auth::RevocationStore;
+    ///
+    /// assert!(RevocationStore::builder().with_purge_interval(Duration::ZERO).build().is_err());
+    /// ```
+    pub fn with_purge_interval(mut self, every: Duration) -> Self {
+        self.purge_every = every;
+        self
+    }
+
+    /// Checks the configuration and builds the store.
+    pub fn build(self) -> Result<RevocationStore, ConfigError> {
+        if self.purge_every < Duration::from_secs(1) {
+            return Err(ConfigError::Interval("the purge interval is at least 1 s"));
+        }
+        Ok(RevocationStore::from_builder(self))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::clock::MockClock;
 
-    fn claims(jti: &str, sid: &str, sub: &str, iat_ms: Option<u64>, iat: u64) -> Claims {
+    /// Claims of a token whose session started at `auth_ms` (or, without it, at the start
+    /// of second `auth`).
+    fn claims(jti: &str, sid: &str, sub: &str, auth_ms: Option<u64>, auth: u64) -> Claims {
         let json = serde_json::json!({
-            "sub": sub, "exp": iat + 60, "iat": iat, "jti": jti, "sid": sid, "iat_ms": iat_ms
+            "sub": sub, "exp": auth + 60, "iat": auth, "jti": jti, "sid": sid,
+            "auth_time": auth, "auth_time_ms": auth_ms
         });
         Claims::from_json(json.to_string().as_bytes()).unwrap()
     }
@@ -446,9 +526,15 @@ mod tests {
         assert!(store.is_revoked(&claims("j3", "s2", "alice", Some(10_500), 10)));
         assert!(!store.is_revoked(&claims("j3", "s2", "alice", Some(10_501), 10)));
         assert!(!store.is_revoked(&claims("j3", "s2", "bob", Some(10_000), 10)));
-        // Without millisecond precision, a token of the cut-off's second is revoked.
+        // Without millisecond precision, a session of the cut-off's second is revoked; one
+        // with no start at all is covered by any cut-off.
         assert!(store.is_revoked(&claims("j4", "s3", "alice", None, 10)));
         assert!(!store.is_revoked(&claims("j4", "s3", "alice", None, 11)));
+        let no_start = serde_json::json!({
+            "sub": "alice", "exp": 99, "iat": 11, "jti": "j5", "sid": "s4"
+        });
+        let no_start: Claims = Claims::from_json(no_start.to_string().as_bytes()).unwrap();
+        assert!(store.is_revoked(&no_start));
     }
 
     #[test]
@@ -468,7 +554,10 @@ mod tests {
     #[test]
     fn purge_drops_only_expired_entries() {
         let clock = MockClock::at_secs(100);
-        let store = RevocationStore::new().with_clock(clock.clone());
+        let store = RevocationStore::builder()
+            .with_clock(clock.clone())
+            .build()
+            .unwrap();
         block_on(async {
             store
                 .revoke(RevocationEntry::Token {
@@ -489,15 +578,14 @@ mod tests {
                     expires_at: 250,
                 })
                 .await?;
-            store.consume("r", "s", 150).await?;
             Ok::<_, RevocationError>(())
         })
         .unwrap();
-        assert_eq!(store.len(), 4);
+        assert_eq!(store.len(), 3);
         clock.set_secs(150);
         assert_eq!(store.purge_expired(), 0, "kept through its last second");
         clock.set_secs(151);
-        assert_eq!(store.purge_expired(), 2);
+        assert_eq!(store.purge_expired(), 1);
         assert!(!store.is_token_revoked("t"));
         assert!(store.is_session_revoked("s"));
         clock.set_secs(251);
@@ -506,51 +594,102 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn the_purge_task_runs_on_tokio_time() {
+    async fn the_run_task_purges_on_tokio_time_locally_and_in_the_backend() {
         let clock = MockClock::at_secs(100);
-        let store = RevocationStore::new().with_clock(clock.clone());
+        let backend = Arc::new(MemoryBackend::new());
+        let store = RevocationStore::builder()
+            .with_backend(backend.clone())
+            .with_clock(clock.clone())
+            .build()
+            .unwrap();
+        let task = tokio::spawn(store.clone().run());
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        assert!(store.is_ready());
         store
-            .revoke(RevocationEntry::Token {
-                jti: "t".into(),
+            .revoke(RevocationEntry::Session {
+                sid: "t".into(),
                 expires_at: 150,
             })
             .await
             .unwrap();
-        let task = tokio::spawn(store.clone().purge_periodically(Duration::from_secs(60)));
         tokio::time::sleep(Duration::from_secs(61)).await;
         assert_eq!(store.len(), 1, "not expired yet");
+        assert_eq!(backend.session_count(), 1);
         clock.set_secs(151);
         tokio::time::sleep(Duration::from_secs(60)).await;
         assert!(store.is_empty());
+        assert_eq!(backend.session_count(), 0);
         task.abort();
     }
 
-    #[test]
-    fn consume_tells_first_use_from_reuse_and_the_latest_token() {
-        let clock = MockClock::at_millis(1_000);
-        let store = RevocationStore::new().with_clock(clock.clone());
-        assert_eq!(
-            block_on(store.consume("a", "s", 99)).unwrap(),
-            ConsumeOutcome::First
-        );
-        clock.advance(Duration::from_millis(250));
-        assert_eq!(
-            block_on(store.consume("a", "s", 99)).unwrap(),
-            ConsumeOutcome::Reused {
-                first_used_ms: 1_000,
-                latest_in_session: true
+    #[tokio::test(start_paused = true)]
+    async fn after_a_gap_in_the_feed_the_store_reloads() {
+        /// A backend whose feeds end whenever the test says so.
+        #[derive(Debug, Default)]
+        struct Gappy {
+            inner: MemoryBackend,
+            cut: std::sync::Mutex<Vec<futures::channel::oneshot::Sender<()>>>,
+            subscriptions: std::sync::atomic::AtomicUsize,
+        }
+        impl RevocationBackend for Gappy {
+            fn create_session<'a>(
+                &'a self,
+                s: &'a NewSession<'a>,
+            ) -> crate::BoxFuture<'a, Result<(), crate::BoxError>> {
+                self.inner.create_session(s)
             }
-        );
-        assert_eq!(
-            block_on(store.consume("b", "s", 99)).unwrap(),
-            ConsumeOutcome::First
-        );
-        assert_eq!(
-            block_on(store.consume("a", "s", 99)).unwrap(),
-            ConsumeOutcome::Reused {
-                first_used_ms: 1_000,
-                latest_in_session: false
+            fn rotate<'a>(
+                &'a self,
+                r: &'a Rotation<'a>,
+            ) -> crate::BoxFuture<'a, Result<RotateOutcome, crate::BoxError>> {
+                self.inner.rotate(r)
             }
-        );
+            fn revoke<'a>(
+                &'a self,
+                e: &'a RevocationEntry,
+            ) -> crate::BoxFuture<'a, Result<(), crate::BoxError>> {
+                self.inner.revoke(e)
+            }
+            fn load(
+                &self,
+                now: u64,
+            ) -> crate::BoxFuture<'_, Result<Vec<RevocationEntry>, crate::BoxError>> {
+                self.inner.load(now)
+            }
+            fn subscribe(&self) -> crate::BoxFuture<'_, Result<ChangeStream, crate::BoxError>> {
+                self.subscriptions.fetch_add(1, Ordering::SeqCst);
+                let (tx, rx) = futures::channel::oneshot::channel::<()>();
+                self.cut.lock().unwrap().push(tx);
+                Box::pin(async move {
+                    let feed = self.inner.subscribe().await?;
+                    Ok(feed.take_until(rx).boxed())
+                })
+            }
+            fn purge(&self, now: u64) -> crate::BoxFuture<'_, Result<u64, crate::BoxError>> {
+                self.inner.purge(now)
+            }
+        }
+
+        let backend = Arc::new(Gappy::default());
+        let store = RevocationStore::builder()
+            .with_backend(backend.clone())
+            .build()
+            .unwrap();
+        let task = tokio::spawn(store.clone().run());
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        assert_eq!(backend.subscriptions.load(Ordering::SeqCst), 1);
+        // The feed breaks; meanwhile another instance revokes a session, and the entry is
+        // lost with the feed. The store notices the gap and reloads the state.
+        for tx in backend.cut.lock().unwrap().drain(..) {
+            let _ = tx.send(());
+        }
+        backend.inner.record(&RevocationEntry::Session {
+            sid: "missed".into(),
+            expires_at: u64::MAX,
+        });
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        assert_eq!(backend.subscriptions.load(Ordering::SeqCst), 2);
+        assert!(store.is_session_revoked("missed"));
+        task.abort();
     }
 }

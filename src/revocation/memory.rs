@@ -1,0 +1,323 @@
+//! The in-process reference backend.
+
+use std::{
+    fmt,
+    sync::{Arc, Mutex, PoisonError},
+};
+
+use aws_lc_rs::digest;
+use dashmap::{DashMap, mapref::entry::Entry};
+use futures::{StreamExt, channel::mpsc};
+
+use super::{
+    BoxFuture, ChangeStream, NewSession, RevocationBackend, RevocationEntry, RotateOutcome,
+    Rotation,
+};
+use crate::error::BoxError;
+
+/// A refresh token's `jti`, kept as 64 bits of its SHA-256 digest: a record stays small and
+/// the same size whatever the `jti`.
+type TokenId = u64;
+
+fn token_id(jti: &str) -> TokenId {
+    let digest = digest::digest(&digest::SHA256, jti.as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest.as_ref()[..8]);
+    u64::from_le_bytes(first)
+}
+
+/// One session record. The subject and start time that [`NewSession`] carries are not kept:
+/// tokens carry them (`sub`, `auth_time`), and nothing here looks a session up by subject.
+#[derive(Debug)]
+struct Record {
+    current: TokenId,
+    /// The previous refresh token; meaningful only when `superseded_ms` is set.
+    previous: TokenId,
+    /// When `previous` was superseded; `None` before the first rotation.
+    superseded_ms: Option<u64>,
+    forget_after: u64,
+    revoked: bool,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    sessions: DashMap<Box<str>, Record>,
+    tokens: DashMap<Box<str>, u64>,
+    subjects: DashMap<Box<str>, (u64, u64)>,
+    feed: Mutex<Vec<mpsc::UnboundedSender<Result<RevocationEntry, BoxError>>>>,
+}
+
+/// The in-process [`RevocationBackend`]: session records and deny-list entries in concurrent
+/// maps, and a change feed to every store subscribed to it.
+///
+/// It is what a [`RevocationStore`](super::RevocationStore) uses when no other backend is
+/// configured. Clones share one state, so two stores over clones of one `MemoryBackend`
+/// behave like two instances of an application over one shared database (tests use it so).
+/// Nothing survives the process.
+///
+/// A record costs under 256 bytes of memory and nothing more per refresh: a rotation
+/// overwrites the record in place.
+///
+/// # Example
+///
+/// ```
+/// use std::sync::Arc;
+/// use tower_jwt_auth::{MemoryBackend, RevocationStore};
+///
+/// let shared = Arc::new(MemoryBackend::new());
+/// // Two stores over one state: what one revokes, the other learns from the change feed.
+/// let a = RevocationStore::builder().with_backend(shared.clone()).build();
+/// let b = RevocationStore::builder().with_backend(shared).build();
+/// # let _ = (a, b);
+/// ```
+#[derive(Clone, Default)]
+pub struct MemoryBackend {
+    state: Arc<State>,
+}
+
+impl fmt::Debug for MemoryBackend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoryBackend")
+            .field("sessions", &self.state.sessions.len())
+            .field("tokens", &self.state.tokens.len())
+            .field("subjects", &self.state.subjects.len())
+            .finish()
+    }
+}
+
+impl MemoryBackend {
+    /// An empty backend.
+    ///
+    /// ```
+    /// use tower_jwt_auth::MemoryBackend;
+    ///
+    /// assert_eq!(MemoryBackend::new().session_count(), 0);
+    /// ```
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// How many session records are held (live, or not yet purged).
+    ///
+    /// ```
+    /// use tower_jwt_auth::MemoryBackend;
+    ///
+    /// assert_eq!(MemoryBackend::new().session_count(), 0);
+    /// ```
+    pub fn session_count(&self) -> usize {
+        self.state.sessions.len()
+    }
+
+    fn publish(&self, entry: &RevocationEntry) {
+        let mut feed = self
+            .state
+            .feed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        feed.retain(|tx| tx.unbounded_send(Ok(entry.clone())).is_ok());
+    }
+
+    fn create(&self, session: &NewSession<'_>) {
+        if let Entry::Vacant(slot) = self.state.sessions.entry(session.sid.into()) {
+            slot.insert(Record {
+                current: token_id(session.refresh_jti),
+                previous: 0,
+                superseded_ms: None,
+                forget_after: session.forget_after,
+                revoked: false,
+            });
+        }
+    }
+
+    fn rotate_now(&self, rotation: &Rotation<'_>) -> RotateOutcome {
+        let presented = token_id(rotation.presented_jti);
+        let Some(mut record) = self.state.sessions.get_mut(rotation.sid) else {
+            return RotateOutcome::Unknown;
+        };
+        if record.revoked {
+            return RotateOutcome::Revoked {
+                forget_after: record.forget_after,
+            };
+        }
+        let is_current = presented == record.current;
+        let is_retry_in_grace = !is_current
+            && rotation.grace_ms > 0
+            && record.superseded_ms.is_some_and(|at| {
+                presented == record.previous
+                    && rotation.now_ms.saturating_sub(at) <= rotation.grace_ms
+            });
+        if !is_current && !is_retry_in_grace {
+            record.revoked = true;
+            let forget_after = record.forget_after;
+            drop(record);
+            self.publish(&RevocationEntry::Session {
+                sid: rotation.sid.to_owned(),
+                expires_at: forget_after,
+            });
+            return RotateOutcome::Reused { forget_after };
+        }
+        if is_current {
+            record.previous = record.current;
+            record.superseded_ms = Some(rotation.now_ms);
+        }
+        // On a retry in the grace window the successor replaces the current token, so the
+        // branch handed out first can no longer refresh.
+        record.current = token_id(rotation.next_jti);
+        record.forget_after = record.forget_after.max(rotation.forget_after);
+        RotateOutcome::Rotated
+    }
+
+    pub(super) fn record(&self, entry: &RevocationEntry) {
+        match entry {
+            RevocationEntry::Token { jti, expires_at } => {
+                let mut slot = self.state.tokens.entry(jti.as_str().into()).or_insert(0);
+                *slot = (*slot).max(*expires_at);
+            }
+            RevocationEntry::Session { sid, expires_at } => {
+                let mut record = self
+                    .state
+                    .sessions
+                    .entry(sid.as_str().into())
+                    .or_insert_with(|| Record {
+                        current: 0,
+                        previous: 0,
+                        superseded_ms: None,
+                        forget_after: 0,
+                        revoked: true,
+                    });
+                record.revoked = true;
+                record.forget_after = record.forget_after.max(*expires_at);
+            }
+            RevocationEntry::Subject {
+                sub,
+                cutoff_ms,
+                expires_at,
+            } => {
+                let mut slot = self
+                    .state
+                    .subjects
+                    .entry(sub.as_str().into())
+                    .or_insert((0, 0));
+                slot.0 = slot.0.max(*cutoff_ms);
+                slot.1 = slot.1.max(*expires_at);
+            }
+        }
+    }
+
+    fn live_entries(&self, now: u64) -> Vec<RevocationEntry> {
+        let state = &*self.state;
+        let tokens =
+            state
+                .tokens
+                .iter()
+                .filter(|e| *e.value() >= now)
+                .map(|e| RevocationEntry::Token {
+                    jti: e.key().to_string(),
+                    expires_at: *e.value(),
+                });
+        let sessions = state
+            .sessions
+            .iter()
+            .filter(|e| e.revoked && e.forget_after >= now)
+            .map(|e| RevocationEntry::Session {
+                sid: e.key().to_string(),
+                expires_at: e.forget_after,
+            });
+        let subjects = state
+            .subjects
+            .iter()
+            .filter(|e| e.value().1 >= now)
+            .map(|e| RevocationEntry::Subject {
+                sub: e.key().to_string(),
+                cutoff_ms: e.value().0,
+                expires_at: e.value().1,
+            });
+        tokens.chain(sessions).chain(subjects).collect()
+    }
+
+    fn purge_now(&self, now: u64) -> u64 {
+        let state = &*self.state;
+        let mut dropped = 0u64;
+        let mut keep = |live: bool| {
+            dropped += u64::from(!live);
+            live
+        };
+        state
+            .tokens
+            .retain(|_, expires_at| keep(*expires_at >= now));
+        state.sessions.retain(|_, r| keep(r.forget_after >= now));
+        state
+            .subjects
+            .retain(|_, (_, expires_at)| keep(*expires_at >= now));
+        dropped
+    }
+}
+
+// Each operation runs when its future is first polled, as a database call would: a future
+// that is dropped unpolled has done nothing.
+impl RevocationBackend for MemoryBackend {
+    fn create_session<'a>(
+        &'a self,
+        session: &'a NewSession<'a>,
+    ) -> BoxFuture<'a, Result<(), BoxError>> {
+        Box::pin(async move {
+            self.create(session);
+            Ok(())
+        })
+    }
+
+    fn rotate<'a>(
+        &'a self,
+        rotation: &'a Rotation<'a>,
+    ) -> BoxFuture<'a, Result<RotateOutcome, BoxError>> {
+        Box::pin(async move { Ok(self.rotate_now(rotation)) })
+    }
+
+    fn revoke<'a>(&'a self, entry: &'a RevocationEntry) -> BoxFuture<'a, Result<(), BoxError>> {
+        Box::pin(async move {
+            self.record(entry);
+            self.publish(entry);
+            Ok(())
+        })
+    }
+
+    fn load(&self, now: u64) -> BoxFuture<'_, Result<Vec<RevocationEntry>, BoxError>> {
+        Box::pin(async move { Ok(self.live_entries(now)) })
+    }
+
+    fn subscribe(&self) -> BoxFuture<'_, Result<ChangeStream, BoxError>> {
+        Box::pin(async move {
+            let (tx, rx) = mpsc::unbounded();
+            self.state
+                .feed
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(tx);
+            Ok(rx.boxed())
+        })
+    }
+
+    fn purge(&self, now: u64) -> BoxFuture<'_, Result<u64, BoxError>> {
+        Box::pin(async move { Ok(self.purge_now(now)) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn creating_a_session_again_leaves_it_as_it_was() {
+        let backend = MemoryBackend::new();
+        backend.create(&NewSession::new("s", "alice", 1_500, "r0", 100));
+        backend.create(&NewSession::new("s", "bob", 9, "r9", 9));
+        let rotation = Rotation::new("s", "r0", "r1", 2_000, 0, 100);
+        assert_eq!(backend.rotate_now(&rotation), RotateOutcome::Rotated);
+    }
+
+    #[test]
+    fn token_ids_differ_for_different_jtis() {
+        assert_ne!(token_id("a"), token_id("b"));
+        assert_eq!(token_id("a"), token_id("a"));
+    }
+}
