@@ -588,3 +588,173 @@ async fn a_new_instance_loads_the_shared_revocations() {
         Err(RefreshError::Reused)
     ));
 }
+
+/// Issue 1 of the refresh-sessions review: a consumed refresh token was forgotten at its own
+/// `exp` while the verifier still accepted it for `exp + leeway`, so replaying it after a
+/// purge started a second chain.
+#[tokio::test]
+async fn a_superseded_refresh_token_is_reuse_for_as_long_as_it_verifies() {
+    let backend = Arc::new(MemoryBackend::new());
+    let env = env_with(|b| {
+        b.with_leeway(Duration::from_secs(120))
+            .with_access_ttl(Duration::from_secs(2))
+            .with_refresh_ttl(Duration::from_secs(3))
+            .with_revocation_backend(backend.clone())
+    });
+    env.issuer.revocation().load().await.unwrap();
+    let first = env.issuer.issue("alice", &profile()).await.unwrap();
+    let mut latest = env.sessions.refresh(first.refresh_token()).await.unwrap();
+    // The legitimate chain goes on past the first token's expiry and a purge.
+    for _ in 0..5 {
+        env.advance(2);
+        latest = env.sessions.refresh(latest.refresh_token()).await.unwrap();
+    }
+    assert_eq!(env.sessions.purge_expired(), 0);
+    backend.purge(T0 + 10).await.unwrap();
+    // The first token still verifies (exp T0 + 3, leeway 120): replaying it is reuse.
+    assert!(
+        env.issuer
+            .verifier()
+            .verify_refresh::<Profile>(first.refresh_token())
+            .is_ok()
+    );
+    assert!(matches!(
+        env.sessions.refresh(first.refresh_token()).await,
+        Err(RefreshError::Reused)
+    ));
+    assert_eq!(access_error(&env, &latest), TokenError::Revoked);
+    assert!(matches!(
+        env.sessions.refresh(latest.refresh_token()).await,
+        Err(RefreshError::InvalidToken(TokenError::Revoked))
+    ));
+}
+
+/// Issue 2: replaying the predecessor inside the grace window handed out a new successor
+/// each time, and every one of them could refresh for ever.
+#[tokio::test]
+async fn grace_retries_never_fork_a_session() {
+    let env = env();
+    let sessions = Sessions::<Profile>::builder(env.issuer.clone())
+        .with_reuse_grace(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let first = env.issuer.issue("alice", &profile()).await.unwrap();
+    let mut successors = vec![sessions.refresh(first.refresh_token()).await.unwrap()];
+    for _ in 0..5 {
+        env.clock.advance(Duration::from_millis(1500));
+        successors.push(sessions.refresh(first.refresh_token()).await.unwrap());
+    }
+    // Only the last successor can refresh; any other one is a lost branch, and using it
+    // revokes the session.
+    let (last, lost) = successors.split_last().unwrap();
+    let next = sessions.refresh(last.refresh_token()).await.unwrap();
+    assert!(matches!(
+        sessions.refresh(lost[2].refresh_token()).await,
+        Err(RefreshError::Reused)
+    ));
+    assert_eq!(access_error(&env, &next), TokenError::Revoked);
+    for pair in lost {
+        assert!(sessions.refresh(pair.refresh_token()).await.is_err());
+    }
+
+    // The same from the other side: the first branch used first is reuse too.
+    let first = env.issuer.issue("alice", &profile()).await.unwrap();
+    let branch = sessions.refresh(first.refresh_token()).await.unwrap();
+    let retry = sessions.refresh(first.refresh_token()).await.unwrap();
+    assert!(matches!(
+        sessions.refresh(branch.refresh_token()).await,
+        Err(RefreshError::Reused)
+    ));
+    assert_eq!(access_error(&env, &retry), TokenError::Revoked);
+}
+
+/// Issue 4: a refresh that passed the revocation check just before a "log out everywhere"
+/// minted a pair stamped after the cut-off, which survived it.
+#[tokio::test]
+async fn a_refresh_in_flight_cannot_outlive_log_out_everywhere() {
+    let env = env();
+    let logout = env.sessions.clone();
+    // The hook runs after the refresh token has been verified and before the next pair is
+    // minted: the cut-off lands in the middle of the exchange.
+    let sessions = Sessions::<Profile>::builder(env.issuer.clone())
+        .with_refresh_hook(move |claims: &Claims<Profile>| {
+            let (logout, sub) = (logout.clone(), claims.sub.clone());
+            async move {
+                logout.logout_all(&sub).await?;
+                Ok(RefreshDecision::Keep)
+            }
+        })
+        .build()
+        .unwrap();
+    let pair = env.issuer.issue("alice", &profile()).await.unwrap();
+    env.clock.advance(Duration::from_millis(1));
+    let raced = sessions.refresh(pair.refresh_token()).await.unwrap();
+    assert_eq!(access_error(&env, &raced), TokenError::Revoked);
+    assert!(matches!(
+        env.sessions.refresh(raced.refresh_token()).await,
+        Err(RefreshError::InvalidToken(TokenError::Revoked))
+    ));
+    // A login right after the cut-off, in the same millisecond, works.
+    let after = env.issuer.issue("alice", &profile()).await.unwrap();
+    assert!(valid(&env, &after));
+}
+
+/// Every forget-after time includes the leeway: with a leeway longer than the purge
+/// interval, a purge between `exp` and `exp + leeway` keeps each kind of entry while its
+/// tokens still verify.
+#[tokio::test]
+async fn every_entry_outlives_its_tokens_by_the_leeway() {
+    let backend = Arc::new(MemoryBackend::new());
+    let env = env_with(|b| {
+        b.with_leeway(Duration::from_secs(120))
+            .with_access_ttl(Duration::from_secs(60))
+            .with_refresh_ttl(Duration::from_secs(60))
+            .with_session_ttl(Duration::from_secs(60))
+            .with_revocation_backend(backend.clone())
+    });
+    env.issuer.revocation().load().await.unwrap();
+    let token = env.issuer.issue("alice", &profile()).await.unwrap();
+    let session = env.issuer.issue("bob", &profile()).await.unwrap();
+    let subject = env.issuer.issue("carol", &profile()).await.unwrap();
+    let reused = env.issuer.issue("dave", &profile()).await.unwrap();
+    let claims: Claims<Profile> = env
+        .issuer
+        .verifier()
+        .verify_access(token.access_token())
+        .unwrap();
+    env.sessions
+        .revoke_token(&claims.jti, claims.exp)
+        .await
+        .unwrap();
+    env.sessions.logout(session.session_id()).await.unwrap();
+    env.sessions.logout_all("carol").await.unwrap();
+    let next = env.sessions.refresh(reused.refresh_token()).await.unwrap();
+
+    // The tokens expire at T0 + 60 and verify until exp + leeway = T0 + 180. Every 60 s
+    // (the default purge interval) a purge runs, locally and in the backend.
+    env.clock.set_secs(T0 + 60);
+    env.sessions.purge_expired();
+    backend.purge(T0 + 60).await.unwrap();
+    assert!(valid(&env, &next));
+    // The superseded refresh token of dave's session is still reuse.
+    assert!(matches!(
+        env.sessions.refresh(reused.refresh_token()).await,
+        Err(RefreshError::Reused)
+    ));
+    for now in [T0 + 60, T0 + 120, T0 + 179] {
+        env.clock.set_secs(now);
+        env.sessions.purge_expired();
+        backend.purge(now).await.unwrap();
+        for pair in [&token, &session, &subject, &next] {
+            assert_eq!(access_error(&env, pair), TokenError::Revoked, "at {now}");
+        }
+    }
+    env.clock.set_secs(T0 + 181);
+    assert!(env.sessions.purge_expired() > 0);
+    assert!(backend.purge(T0 + 181).await.unwrap() > 0);
+    assert!(env.issuer.revocation().is_empty());
+    assert_eq!(backend.session_count(), 0);
+    for pair in [&token, &session, &subject, &next] {
+        assert_eq!(access_error(&env, pair), TokenError::Expired);
+    }
+}
