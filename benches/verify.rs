@@ -16,7 +16,7 @@ use serde::Deserialize;
 use std::hint::black_box;
 use tower::{Layer, Service, service_fn};
 use tower_jwt_auth::{
-    Algorithm, BearerAuthLayer, Claims, Issuer, KeySet, NoCustomClaims, SigningKey,
+    Algorithm, BearerAuthLayer, Claims, Issuer, KeySet, NoCustomClaims, Sessions, SigningKey,
 };
 
 /// Polls a future that completes without waiting (every service here is synchronous).
@@ -164,5 +164,22 @@ fn verify(c: &mut Criterion) {
     );
 }
 
-criterion_group!(benches, verify);
+/// Refresh exchanges per second in process: verify, mint and rotate, on the in-memory
+/// backend, one long-lived session.
+fn refresh(c: &mut Criterion) {
+    let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519().unwrap()))
+        .with_issuer("https://auth.example")
+        .with_audience("api")
+        .build()
+        .unwrap();
+    let sessions: Sessions = Sessions::new(issuer.clone());
+    let mut pair = now(issuer.issue("alice", &NoCustomClaims {})).unwrap();
+    c.bench_function("refresh/EdDSA", |b| {
+        b.iter(|| {
+            pair = now(sessions.refresh(black_box(pair.refresh_token()))).unwrap();
+        });
+    });
+}
+
+criterion_group!(benches, verify, refresh);
 criterion_main!(benches);

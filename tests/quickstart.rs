@@ -1410,3 +1410,80 @@ fn config_reads_the_environment_and_names_bad_variables() {
         assert!(err.contains(named), "{vars:?}: {err}");
     }
 }
+
+// ----- refresh sessions as an attacker tries them -----
+
+fn token<'a>(response: &'a Value, name: &str) -> &'a str {
+    response[name].as_str().unwrap()
+}
+
+#[tokio::test]
+async fn a_superseded_refresh_token_stays_reuse_past_its_expiry_and_a_purge() {
+    let server = start_with(|c| {
+        c.leeway = Duration::from_secs(120);
+        c.access_ttl = Duration::from_secs(2);
+        c.refresh_ttl = Duration::from_secs(3);
+    })
+    .await;
+    let first = server.signup("mallory-target").await;
+    let r1 = token(&first, "refresh_token").to_owned();
+    let mut latest: Value = server.refresh(&r1).await.json().await.unwrap();
+    for _ in 0..30 {
+        server.clock.advance(Duration::from_secs(2));
+        latest = server
+            .refresh(token(&latest, "refresh_token"))
+            .await
+            .json()
+            .await
+            .unwrap();
+    }
+    server.issuer.revocation().purge_expired();
+    // 60 s after R1's expiry, within its leeway: replaying it is reuse, not a second chain.
+    assert_eq!(server.refresh_status(&r1).await, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        server.me_status(token(&latest, "access_token")).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        server.refresh_status(token(&latest, "refresh_token")).await,
+        StatusCode::BAD_REQUEST
+    );
+}
+
+#[tokio::test]
+async fn grace_retries_over_http_leave_exactly_one_live_branch() {
+    let server = start_with(|c| c.reuse_grace = Duration::from_secs(10)).await;
+    let first = server.signup("retrier").await;
+    let r1 = token(&first, "refresh_token").to_owned();
+    let mut successors = Vec::new();
+    for _ in 0..6 {
+        let response = server.refresh(&r1).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        successors.push(response.json::<Value>().await.unwrap());
+    }
+    // The last successor refreshes; the first lost branch, used next, revokes the session.
+    let next: Value = server
+        .refresh(token(&successors[5], "refresh_token"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        server
+            .refresh_status(token(&successors[0], "refresh_token"))
+            .await,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        server.me_status(token(&next, "access_token")).await,
+        StatusCode::UNAUTHORIZED
+    );
+    for successor in &successors {
+        assert_eq!(
+            server
+                .refresh_status(token(successor, "refresh_token"))
+                .await,
+            StatusCode::BAD_REQUEST
+        );
+    }
+}
