@@ -10,8 +10,10 @@
 //! - [`Sessions`] exchanges refresh tokens with rotation on every use, detects reuse and then
 //!   revokes the whole session, and logs out one device or every device; [`RefreshService`],
 //!   [`RevocationService`] (RFC 7009) and [`JwksService`] put it on HTTP;
-//! - a [`RevocationStore`] keeps the deny-list in concurrent in-memory maps, in front of an
-//!   optional persistent [`RevocationBackend`] shared between instances.
+//! - a [`RevocationStore`] keeps the deny-list in concurrent in-memory maps, in front of a
+//!   [`RevocationBackend`] that holds one record per session (refresh is an atomic
+//!   compare-and-swap on it) and shares revocations between instances through a change feed;
+//!   [`MemoryBackend`] keeps it in process.
 //!
 //! # axum
 //!
@@ -70,8 +72,11 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! A persistent, shared revocation state is a [`RevocationBackend`]: see its documentation
-//! for an implementation.
+//! A persistent, shared revocation state is a [`RevocationBackend`]: its documentation states
+//! the contract, and `conformance` (feature `test-util`) checks an implementation against it.
+//! With one, spawn [`RevocationStore::run`] next to the server: it loads the shared state
+//! (tokens are refused with 503 until then), follows the other instances' revocations and
+//! purges.
 //!
 //! # Token format
 //!
@@ -80,16 +85,17 @@
 //! `sub` and `sid` are required on every token; `iss` and `aud` whenever configured.
 //! Algorithms: EdDSA (recommended), ES256, RS256, PS256, HS256/384/512. Key material in the
 //! header (`jwk`, `jku`, `x5u`, `x5c`) is ignored; `kid` only selects a key of the
-//! [`KeySet`]. Two private claims: `iat_ms`, the issue time in milliseconds, orders a token
-//! against a "log out everywhere" made in the same second; `sexp`, on refresh tokens, is the
-//! session's absolute expiry.
+//! [`KeySet`]. Every token carries its session's start, `auth_time` (RFC 9068), and the
+//! private `auth_time_ms` with millisecond precision: "log out everywhere" revokes the
+//! sessions started at or before its cut-off, even within the same second. `sexp`, on refresh
+//! tokens, is the session's absolute expiry.
 //!
 //! # Feature flags
 //!
 //! | feature | default | what it adds |
 //! | --- | --- | --- |
 //! | `axum` | yes | the `Claims<T>` extractor, `IntoResponse` for the crate's types, `token_routes` |
-//! | `test-util` | no | [`MockClock`], to expire tokens in your own tests without sleeping |
+//! | `test-util` | no | [`MockClock`], to expire tokens in your own tests without sleeping; `conformance`, the suite every [`RevocationBackend`] passes |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(feature = "axum")]
