@@ -53,6 +53,51 @@ pub type ChangeStream = Pin<Box<dyn Stream<Item = Result<RevocationEntry, BoxErr
 ///
 /// The crate's [`MemoryBackend`](super::MemoryBackend) is the reference implementation; the
 /// `conformance` suite (feature `test-util`) checks any backend against this contract.
+///
+/// # Example
+///
+/// A backend that counts reuse detections and leaves the state to another one:
+///
+/// ```
+/// use std::sync::atomic::{AtomicU64, Ordering};
+/// use tower_jwt_auth::{
+///     BoxError, BoxFuture, ChangeStream, MemoryBackend, NewSession, RevocationBackend,
+///     RevocationEntry, RotateOutcome, Rotation,
+/// };
+///
+/// #[derive(Debug, Default)]
+/// struct Counted {
+///     inner: MemoryBackend,
+///     reused: AtomicU64,
+/// }
+///
+/// impl RevocationBackend for Counted {
+///     fn create_session<'a>(&'a self, s: &'a NewSession<'a>) -> BoxFuture<'a, Result<(), BoxError>> {
+///         self.inner.create_session(s)
+///     }
+///     fn rotate<'a>(&'a self, r: &'a Rotation<'a>) -> BoxFuture<'a, Result<RotateOutcome, BoxError>> {
+///         Box::pin(async move {
+///             let outcome = self.inner.rotate(r).await?;
+///             if matches!(outcome, RotateOutcome::Reused { .. }) {
+///                 self.reused.fetch_add(1, Ordering::Relaxed);
+///             }
+///             Ok(outcome)
+///         })
+///     }
+///     fn revoke<'a>(&'a self, e: &'a RevocationEntry) -> BoxFuture<'a, Result<(), BoxError>> {
+///         self.inner.revoke(e)
+///     }
+///     fn load(&self, now: u64) -> BoxFuture<'_, Result<Vec<RevocationEntry>, BoxError>> {
+///         self.inner.load(now)
+///     }
+///     fn subscribe(&self) -> BoxFuture<'_, Result<ChangeStream, BoxError>> {
+///         self.inner.subscribe()
+///     }
+///     fn purge(&self, now: u64) -> BoxFuture<'_, Result<u64, BoxError>> {
+///         self.inner.purge(now)
+///     }
+/// }
+/// ```
 pub trait RevocationBackend: Send + Sync + fmt::Debug + 'static {
     /// Creates the record of a session that starts now, with `session.refresh_jti` as its
     /// current refresh token, no previous token, not revoked.
