@@ -111,8 +111,9 @@ pub(crate) struct Grant<'a> {
 pub(crate) struct Minted {
     pub(crate) pair: TokenPair,
     pub(crate) refresh_jti: String,
-    /// The refresh token's `exp`.
-    pub(crate) refresh_exp: u64,
+    /// When the session record can be forgotten: the refresh token's `exp` plus the leeway,
+    /// the last moment any token of the pair can verify.
+    pub(crate) forget_after: u64,
 }
 
 struct Config {
@@ -266,14 +267,13 @@ impl Issuer {
             started_ms,
             session_exp,
         })?;
-        let forget_after = minted.refresh_exp.saturating_add(c.verifier.leeway_secs());
         c.revocation
             .start_session(&NewSession::new(
                 &sid,
                 subject,
                 started_ms,
                 &minted.refresh_jti,
-                forget_after,
+                minted.forget_after,
             ))
             .await?;
         Ok(minted.pair)
@@ -325,7 +325,7 @@ impl Issuer {
                 session_id: grant.sid.to_owned(),
             },
             refresh_jti,
-            refresh_exp,
+            forget_after: refresh_exp.saturating_add(c.verifier.leeway_secs()),
         })
     }
 

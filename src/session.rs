@@ -211,7 +211,7 @@ where
             &minted.refresh_jti,
             self.issuer.clock().now_millis(),
             self.grace_ms,
-            minted.refresh_exp.saturating_add(verifier.leeway_secs()),
+            minted.forget_after,
         );
         match store.rotate(&rotation).await? {
             RotateOutcome::Rotated => Ok(minted.pair),
