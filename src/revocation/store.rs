@@ -350,23 +350,30 @@ impl RevocationStore {
         purges.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut wait = RETRY_FIRST;
         loop {
-            // Subscribe before loading, so that nothing revoked in between is missed.
-            let feed = match self.inner.backend.subscribe().await {
-                Ok(feed) => feed,
+            match self.connect().await {
+                Ok(feed) => {
+                    wait = RETRY_FIRST;
+                    self.follow(feed, &mut purges).await;
+                }
                 Err(_) => {
                     tokio::time::sleep(wait).await;
                     wait = (wait * 2).min(RETRY_MAX);
-                    continue;
                 }
-            };
-            if self.load().await.is_err() {
-                tokio::time::sleep(wait).await;
-                wait = (wait * 2).min(RETRY_MAX);
-                continue;
             }
-            wait = RETRY_FIRST;
-            self.follow(feed, &mut purges).await;
         }
+    }
+
+    /// Subscribes to the change feed, then loads the state: subscribing first means that
+    /// nothing revoked in between is missed.
+    async fn connect(&self) -> Result<ChangeStream, RevocationError> {
+        let feed = self
+            .inner
+            .backend
+            .subscribe()
+            .await
+            .map_err(RevocationError::Backend)?;
+        self.load().await?;
+        Ok(feed)
     }
 
     /// Applies the feed and purges on time, until the feed has a gap.
