@@ -127,7 +127,8 @@ pub trait RevocationBackend: Send + Sync + fmt::Debug + 'static {
     ///    feed as a [`RevocationEntry::Session`].
     ///
     /// In cases 3 and 4 the record's forget-after time becomes the later of its own and
-    /// `rotation.forget_after`. `Revoked` and `Reused` report the record's forget-after time.
+    /// `rotation.forget_after`. `Revoked` and `Reused` report until when the session is held
+    /// revoked (never before the record's forget-after time).
     /// So at any moment exactly one refresh token of a session can refresh.
     fn rotate<'a>(
         &'a self,

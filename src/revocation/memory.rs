@@ -11,7 +11,7 @@ use futures::{StreamExt, channel::mpsc};
 
 use super::{
     BoxFuture, ChangeStream, NewSession, RevocationBackend, RevocationEntry, RotateOutcome,
-    Rotation,
+    Rotation, deny::DenyList,
 };
 use crate::error::BoxError;
 
@@ -36,14 +36,14 @@ struct Record {
     /// When `previous` was superseded; `None` before the first rotation.
     superseded_ms: Option<u64>,
     forget_after: u64,
-    revoked: bool,
 }
 
 #[derive(Debug, Default)]
 struct State {
+    /// Session records. A revoked session is the deny-list's, held at least as long as its
+    /// record; updates to both happen under the record's lock, record first.
     sessions: DashMap<Box<str>, Record>,
-    tokens: DashMap<Box<str>, u64>,
-    subjects: DashMap<Box<str>, (u64, u64)>,
+    deny: DenyList,
     feed: Mutex<Vec<mpsc::UnboundedSender<Result<RevocationEntry, BoxError>>>>,
 }
 
@@ -79,8 +79,7 @@ impl fmt::Debug for MemoryBackend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MemoryBackend")
             .field("sessions", &self.state.sessions.len())
-            .field("tokens", &self.state.tokens.len())
-            .field("subjects", &self.state.subjects.len())
+            .field("entries", &self.state.deny.len())
             .finish()
     }
 }
@@ -124,21 +123,24 @@ impl MemoryBackend {
                 previous: 0,
                 superseded_ms: None,
                 forget_after: session.forget_after,
-                revoked: false,
             });
         }
     }
 
     fn rotate_now(&self, rotation: &Rotation<'_>) -> RotateOutcome {
-        let presented = token_id(rotation.presented_jti);
+        let deny = &self.state.deny;
+        let revoked = |forget_after| RotateOutcome::Revoked { forget_after };
         let Some(mut record) = self.state.sessions.get_mut(rotation.sid) else {
-            return RotateOutcome::Unknown;
+            // A session revoked without a record of it (a logout on another instance's
+            // word) is revoked all the same.
+            return deny
+                .session_revoked_until(rotation.sid)
+                .map_or(RotateOutcome::Unknown, revoked);
         };
-        if record.revoked {
-            return RotateOutcome::Revoked {
-                forget_after: record.forget_after,
-            };
+        if let Some(until) = deny.session_revoked_until(rotation.sid) {
+            return revoked(until);
         }
+        let presented = token_id(rotation.presented_jti);
         let is_current = presented == record.current;
         let is_retry_in_grace = !is_current
             && rotation.grace_ms > 0
@@ -147,8 +149,8 @@ impl MemoryBackend {
                     && rotation.now_ms.saturating_sub(at) <= rotation.grace_ms
             });
         if !is_current && !is_retry_in_grace {
-            record.revoked = true;
             let forget_after = record.forget_after;
+            deny.revoke_session(rotation.sid, forget_after);
             drop(record);
             self.publish(&RevocationEntry::Session {
                 sid: rotation.sid.to_owned(),
@@ -169,87 +171,27 @@ impl MemoryBackend {
 
     pub(super) fn record(&self, entry: &RevocationEntry) {
         match entry {
-            RevocationEntry::Token { jti, expires_at } => {
-                let mut slot = self.state.tokens.entry(jti.as_str().into()).or_insert(0);
-                *slot = (*slot).max(*expires_at);
-            }
             RevocationEntry::Session { sid, expires_at } => {
-                let mut record = self
-                    .state
-                    .sessions
-                    .entry(sid.as_str().into())
-                    .or_insert_with(|| Record {
-                        current: 0,
-                        previous: 0,
-                        superseded_ms: None,
-                        forget_after: 0,
-                        revoked: true,
-                    });
-                record.revoked = true;
-                record.forget_after = record.forget_after.max(*expires_at);
+                // Under the record's lock, and for at least as long as the record lives, so
+                // that no rotation slips in and purging never revives the session.
+                let record = self.state.sessions.get(sid.as_str());
+                let until = record
+                    .as_ref()
+                    .map_or(*expires_at, |r| r.forget_after.max(*expires_at));
+                self.state.deny.revoke_session(sid, until);
             }
-            RevocationEntry::Subject {
-                sub,
-                cutoff_ms,
-                expires_at,
-            } => {
-                let mut slot = self
-                    .state
-                    .subjects
-                    .entry(sub.as_str().into())
-                    .or_insert((0, 0));
-                slot.0 = slot.0.max(*cutoff_ms);
-                slot.1 = slot.1.max(*expires_at);
-            }
+            _ => self.state.deny.apply(entry),
         }
     }
 
-    fn live_entries(&self, now: u64) -> Vec<RevocationEntry> {
-        let state = &*self.state;
-        let tokens =
-            state
-                .tokens
-                .iter()
-                .filter(|e| *e.value() >= now)
-                .map(|e| RevocationEntry::Token {
-                    jti: e.key().to_string(),
-                    expires_at: *e.value(),
-                });
-        let sessions = state
-            .sessions
-            .iter()
-            .filter(|e| e.revoked && e.forget_after >= now)
-            .map(|e| RevocationEntry::Session {
-                sid: e.key().to_string(),
-                expires_at: e.forget_after,
-            });
-        let subjects = state
-            .subjects
-            .iter()
-            .filter(|e| e.value().1 >= now)
-            .map(|e| RevocationEntry::Subject {
-                sub: e.key().to_string(),
-                cutoff_ms: e.value().0,
-                expires_at: e.value().1,
-            });
-        tokens.chain(sessions).chain(subjects).collect()
-    }
-
     fn purge_now(&self, now: u64) -> u64 {
-        let state = &*self.state;
-        let mut dropped = 0u64;
-        let mut keep = |live: bool| {
-            dropped += u64::from(!live);
+        let mut dropped = self.state.deny.purge(now);
+        self.state.sessions.retain(|_, r| {
+            let live = r.forget_after >= now;
+            dropped += usize::from(!live);
             live
-        };
-        state
-            .tokens
-            .retain(|_, expires_at| keep(*expires_at >= now));
-        state.sessions.retain(|_, r| keep(r.forget_after >= now));
-        state
-            .subjects
-            .retain(|_, (_, expires_at)| keep(*expires_at >= now));
-        dropped
+        });
+        dropped as u64
     }
 }
 
@@ -282,7 +224,7 @@ impl RevocationBackend for MemoryBackend {
     }
 
     fn load(&self, now: u64) -> BoxFuture<'_, Result<Vec<RevocationEntry>, BoxError>> {
-        Box::pin(async move { Ok(self.live_entries(now)) })
+        Box::pin(async move { Ok(self.state.deny.live(now)) })
     }
 
     fn subscribe(&self) -> BoxFuture<'_, Result<ChangeStream, BoxError>> {

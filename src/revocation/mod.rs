@@ -9,6 +9,7 @@
 mod backend;
 #[cfg(any(test, feature = "test-util"))]
 pub mod conformance;
+mod deny;
 mod entry;
 mod memory;
 mod record;

@@ -9,12 +9,11 @@ use std::{
     time::Duration,
 };
 
-use dashmap::DashMap;
 use futures::StreamExt;
 
 use super::{
     ChangeStream, MemoryBackend, NewSession, RevocationBackend, RevocationEntry, RotateOutcome,
-    Rotation,
+    Rotation, deny::DenyList,
 };
 use crate::{
     claims::Claims,
@@ -29,24 +28,8 @@ const RETRY_MAX: Duration = Duration::from_secs(30);
 /// The default purge interval.
 const PURGE_EVERY: Duration = Duration::from_secs(60);
 
-#[derive(Debug, Clone, Copy)]
-struct Cutoff {
-    cutoff_ms: u64,
-    expires_at: u64,
-}
-
-#[derive(Debug, Default)]
-struct Maps {
-    /// Revoked tokens: `jti` → forget after.
-    tokens: DashMap<Box<str>, u64>,
-    /// Revoked sessions: `sid` → forget after.
-    sessions: DashMap<Box<str>, u64>,
-    /// "Log out everywhere" cut-offs: `sub` → cut-off.
-    subjects: DashMap<Box<str>, Cutoff>,
-}
-
 struct Inner {
-    maps: Maps,
+    deny: DenyList,
     /// False while a shared backend's state has not been loaded: nothing can be trusted yet.
     ready: AtomicBool,
     backend: Arc<dyn RevocationBackend>,
@@ -96,9 +79,7 @@ impl fmt::Debug for RevocationStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let inner = &*self.inner;
         f.debug_struct("RevocationStore")
-            .field("tokens", &inner.maps.tokens.len())
-            .field("sessions", &inner.maps.sessions.len())
-            .field("subjects", &inner.maps.subjects.len())
+            .field("entries", &inner.deny.len())
             .field("ready", &self.is_ready())
             .field("backend", &inner.backend)
             .field("clock", &inner.clock)
@@ -151,7 +132,7 @@ impl RevocationStore {
         let shared = builder.backend.is_some();
         Self {
             inner: Arc::new(Inner {
-                maps: Maps::default(),
+                deny: DenyList::default(),
                 ready: AtomicBool::new(!shared),
                 backend: builder
                     .backend
@@ -167,13 +148,12 @@ impl RevocationStore {
     ///
     /// Synchronous and allocation-free: this runs on every request.
     pub fn is_revoked<T>(&self, claims: &Claims<T>) -> bool {
-        let maps = &self.inner.maps;
-        maps.tokens.contains_key(claims.jti.as_str())
-            || maps.sessions.contains_key(claims.sid.as_str())
-            || maps
-                .subjects
-                .get(claims.sub.as_str())
-                .is_some_and(|c| claims.session_started_millis() <= c.cutoff_ms)
+        let deny = &self.inner.deny;
+        deny.is_token_revoked(&claims.jti)
+            || deny.is_session_revoked(&claims.sid)
+            || deny
+                .subject_cutoff_ms(&claims.sub)
+                .is_some_and(|cutoff_ms| claims.session_started_millis() <= cutoff_ms)
     }
 
     /// `true` when the state can be trusted: always for an in-process store, and after the
@@ -184,17 +164,17 @@ impl RevocationStore {
 
     /// `true` if the token `jti` has been revoked.
     pub fn is_token_revoked(&self, jti: &str) -> bool {
-        self.inner.maps.tokens.contains_key(jti)
+        self.inner.deny.is_token_revoked(jti)
     }
 
     /// `true` if the session `sid` has been revoked.
     pub fn is_session_revoked(&self, sid: &str) -> bool {
-        self.inner.maps.sessions.contains_key(sid)
+        self.inner.deny.is_session_revoked(sid)
     }
 
     /// The latest "log out everywhere" cut-off of `sub`, in milliseconds since the epoch.
     pub fn subject_cutoff_ms(&self, sub: &str) -> Option<u64> {
-        self.inner.maps.subjects.get(sub).map(|c| c.cutoff_ms)
+        self.inner.deny.subject_cutoff_ms(sub)
     }
 
     /// Records a revocation: in the backend first, then locally. Fails closed: when the
@@ -205,7 +185,7 @@ impl RevocationStore {
             .revoke(&entry)
             .await
             .map_err(RevocationError::Backend)?;
-        self.apply(entry);
+        self.apply(&entry);
         Ok(())
     }
 
@@ -236,7 +216,7 @@ impl RevocationStore {
         if let RotateOutcome::Reused { forget_after } | RotateOutcome::Revoked { forget_after } =
             outcome
         {
-            self.apply(RevocationEntry::Session {
+            self.apply(&RevocationEntry::Session {
                 sid: rotation.sid.to_owned(),
                 expires_at: forget_after,
             });
@@ -246,39 +226,8 @@ impl RevocationStore {
 
     /// Applies an entry to the local maps only (a write already made in the backend, or an
     /// entry from its load or change feed). Idempotent: the later time always wins.
-    fn apply(&self, entry: RevocationEntry) {
-        let maps = &self.inner.maps;
-        let keep_later = |slot: &mut u64, at: u64| *slot = (*slot).max(at);
-        match entry {
-            RevocationEntry::Token { jti, expires_at } => {
-                maps.tokens
-                    .entry(jti.into())
-                    .and_modify(|e| keep_later(e, expires_at))
-                    .or_insert(expires_at);
-            }
-            RevocationEntry::Session { sid, expires_at } => {
-                maps.sessions
-                    .entry(sid.into())
-                    .and_modify(|e| keep_later(e, expires_at))
-                    .or_insert(expires_at);
-            }
-            RevocationEntry::Subject {
-                sub,
-                cutoff_ms,
-                expires_at,
-            } => {
-                maps.subjects
-                    .entry(sub.into())
-                    .and_modify(|c| {
-                        keep_later(&mut c.cutoff_ms, cutoff_ms);
-                        keep_later(&mut c.expires_at, expires_at);
-                    })
-                    .or_insert(Cutoff {
-                        cutoff_ms,
-                        expires_at,
-                    });
-            }
-        }
+    fn apply(&self, entry: &RevocationEntry) {
+        self.inner.deny.apply(entry);
     }
 
     /// Fills the local maps from the backend and marks the store ready. Returns how many
@@ -294,7 +243,7 @@ impl RevocationStore {
             .await
             .map_err(RevocationError::Backend)?;
         let n = entries.len();
-        for entry in entries {
+        for entry in &entries {
             self.apply(entry);
         }
         self.inner.ready.store(true, Ordering::Release);
@@ -304,18 +253,7 @@ impl RevocationStore {
     /// Forgets every local entry whose time has passed; returns how many were dropped.
     /// An entry is kept up to and including its forget-after second.
     pub fn purge_expired(&self) -> usize {
-        let maps = &self.inner.maps;
-        let now = self.inner.clock.now_secs();
-        let mut dropped = 0;
-        let mut keep = |expires_at: u64| {
-            let live = expires_at >= now;
-            dropped += usize::from(!live);
-            live
-        };
-        maps.tokens.retain(|_, e| keep(*e));
-        maps.sessions.retain(|_, e| keep(*e));
-        maps.subjects.retain(|_, c| keep(c.expires_at));
-        dropped
+        self.inner.deny.purge(self.inner.clock.now_secs())
     }
 
     /// Purges locally and in the backend. A backend failure is left for the next purge:
@@ -381,7 +319,7 @@ impl RevocationStore {
         loop {
             tokio::select! {
                 change = feed.next() => match change {
-                    Some(Ok(entry)) => self.apply(entry),
+                    Some(Ok(entry)) => self.apply(&entry),
                     Some(Err(_)) | None => return,
                 },
                 _ = purges.tick() => self.purge_everywhere().await,
@@ -391,8 +329,7 @@ impl RevocationStore {
 
     /// The number of live local deny-list entries (tokens, sessions and subjects).
     pub fn len(&self) -> usize {
-        let maps = &self.inner.maps;
-        maps.tokens.len() + maps.sessions.len() + maps.subjects.len()
+        self.inner.deny.len()
     }
 
     /// `true` when no entry is held.
@@ -613,6 +550,10 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(1)).await;
         assert!(store.is_ready());
         store
+            .start_session(&NewSession::new("s", "alice", 100_000, "r0", 140))
+            .await
+            .unwrap();
+        store
             .revoke(RevocationEntry::Session {
                 sid: "t".into(),
                 expires_at: 150,
@@ -622,10 +563,12 @@ mod tests {
         tokio::time::sleep(Duration::from_secs(61)).await;
         assert_eq!(store.len(), 1, "not expired yet");
         assert_eq!(backend.session_count(), 1);
+        assert_eq!(backend.load(100).await.unwrap().len(), 1);
         clock.set_secs(151);
         tokio::time::sleep(Duration::from_secs(60)).await;
         assert!(store.is_empty());
         assert_eq!(backend.session_count(), 0);
+        assert!(backend.load(0).await.unwrap().is_empty());
         task.abort();
     }
 

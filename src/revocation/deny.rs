@@ -1,0 +1,125 @@
+//! The deny-list: revoked tokens, revoked sessions and "log out everywhere" cut-offs, each
+//! with the time after which it can be forgotten. The store's local state and the in-process
+//! backend's shared state are both one.
+
+use dashmap::DashMap;
+
+use super::RevocationEntry;
+
+#[derive(Debug, Clone, Copy)]
+struct Cutoff {
+    cutoff_ms: u64,
+    expires_at: u64,
+}
+
+/// Concurrent maps of deny-list entries. Lookups are synchronous and allocation-free.
+#[derive(Debug, Default)]
+pub(super) struct DenyList {
+    /// Revoked tokens: `jti` → forget after.
+    tokens: DashMap<Box<str>, u64>,
+    /// Revoked sessions: `sid` → forget after.
+    sessions: DashMap<Box<str>, u64>,
+    /// "Log out everywhere" cut-offs: `sub` → cut-off.
+    subjects: DashMap<Box<str>, Cutoff>,
+}
+
+impl DenyList {
+    /// Records `entry`. Idempotent: the later forget-after time (and cut-off) always wins.
+    pub(super) fn apply(&self, entry: &RevocationEntry) {
+        let keep_later = |slot: &mut u64, at: u64| *slot = (*slot).max(at);
+        match entry {
+            RevocationEntry::Token { jti, expires_at } => {
+                keep_later(
+                    &mut self.tokens.entry(jti.as_str().into()).or_insert(0),
+                    *expires_at,
+                );
+            }
+            RevocationEntry::Session { sid, expires_at } => self.revoke_session(sid, *expires_at),
+            RevocationEntry::Subject {
+                sub,
+                cutoff_ms,
+                expires_at,
+            } => {
+                let mut slot = self.subjects.entry(sub.as_str().into()).or_insert(Cutoff {
+                    cutoff_ms: 0,
+                    expires_at: 0,
+                });
+                keep_later(&mut slot.cutoff_ms, *cutoff_ms);
+                keep_later(&mut slot.expires_at, *expires_at);
+            }
+        }
+    }
+
+    /// Holds the session `sid` revoked until at least `until`.
+    pub(super) fn revoke_session(&self, sid: &str, until: u64) {
+        let mut slot = self.sessions.entry(sid.into()).or_insert(0);
+        *slot = (*slot).max(until);
+    }
+
+    pub(super) fn is_token_revoked(&self, jti: &str) -> bool {
+        self.tokens.contains_key(jti)
+    }
+
+    /// The time until which the session `sid` is held revoked, if it is.
+    pub(super) fn session_revoked_until(&self, sid: &str) -> Option<u64> {
+        self.sessions.get(sid).map(|until| *until)
+    }
+
+    pub(super) fn is_session_revoked(&self, sid: &str) -> bool {
+        self.sessions.contains_key(sid)
+    }
+
+    pub(super) fn subject_cutoff_ms(&self, sub: &str) -> Option<u64> {
+        self.subjects.get(sub).map(|c| c.cutoff_ms)
+    }
+
+    /// Every entry still live at `now` (forget-after time `>= now`).
+    pub(super) fn live(&self, now: u64) -> Vec<RevocationEntry> {
+        let tokens =
+            self.tokens
+                .iter()
+                .filter(|e| *e.value() >= now)
+                .map(|e| RevocationEntry::Token {
+                    jti: e.key().to_string(),
+                    expires_at: *e.value(),
+                });
+        let sessions =
+            self.sessions
+                .iter()
+                .filter(|e| *e.value() >= now)
+                .map(|e| RevocationEntry::Session {
+                    sid: e.key().to_string(),
+                    expires_at: *e.value(),
+                });
+        let subjects = self
+            .subjects
+            .iter()
+            .filter(|e| e.expires_at >= now)
+            .map(|e| RevocationEntry::Subject {
+                sub: e.key().to_string(),
+                cutoff_ms: e.cutoff_ms,
+                expires_at: e.expires_at,
+            });
+        tokens.chain(sessions).chain(subjects).collect()
+    }
+
+    /// Drops every entry that is no longer live at `now`; returns how many. An entry is kept
+    /// up to and including its forget-after second.
+    pub(super) fn purge(&self, now: u64) -> usize {
+        let mut dropped = 0;
+        let mut keep = |expires_at: u64| {
+            let live = expires_at >= now;
+            dropped += usize::from(!live);
+            live
+        };
+        self.tokens.retain(|_, e| keep(*e));
+        self.sessions.retain(|_, e| keep(*e));
+        self.subjects.retain(|_, c| keep(c.expires_at));
+        dropped
+    }
+
+    /// The number of entries held.
+    pub(super) fn len(&self) -> usize {
+        self.tokens.len() + self.sessions.len() + self.subjects.len()
+    }
+}
