@@ -16,7 +16,8 @@ use serde::Deserialize;
 use std::hint::black_box;
 use tower::{Layer, Service, service_fn};
 use tower_jwt_auth::{
-    Algorithm, BearerAuthLayer, Claims, Issuer, KeySet, NoCustomClaims, Sessions, SigningKey,
+    BearerAuthLayer, Claims, Issuer, KeySet, Sessions, SigningKey, keys::Algorithm,
+    token::NoCustomClaims,
 };
 
 /// Polls a future that completes without waiting (every service here is synchronous).
@@ -71,7 +72,7 @@ fn bench_alg(
         .build()
         .unwrap();
     let pair = runtime
-        .block_on(issuer.issue_with_scope("alice", "read write", &NoCustomClaims {}))
+        .block_on(issuer.issue_with_scope("alice", "read write"))
         .unwrap();
     let token = pair.access_token().to_owned();
     let verifier = issuer.verifier().clone();
@@ -173,7 +174,7 @@ fn refresh(c: &mut Criterion) {
         .build()
         .unwrap();
     let sessions: Sessions = Sessions::new(issuer.clone());
-    let mut pair = now(issuer.issue("alice", &NoCustomClaims {})).unwrap();
+    let mut pair = now(issuer.issue("alice")).unwrap();
     c.bench_function("refresh/EdDSA", |b| {
         b.iter(|| {
             pair = now(sessions.refresh(black_box(pair.refresh_token()))).unwrap();

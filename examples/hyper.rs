@@ -21,7 +21,7 @@ use hyper_util::{rt::TokioIo, service::TowerToHyperService};
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower_jwt_auth::{
-    BearerAuthLayer, Claims, Issuer, JsonRejection, KeySet, NoCustomClaims, SigningKey,
+    BearerAuthLayer, Claims, Issuer, KeySet, SigningKey, bearer::JsonBodyRejection,
 };
 
 /// `GET /`: greets the subject of the verified token.
@@ -48,15 +48,13 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .with_issuer("hyper-example")
         .with_audience("hyper-example")
         .build()?;
-    let token = issuer
-        .issue_with_scope("alice", "read", &NoCustomClaims {})
-        .await?;
+    let token = issuer.issue_with_scope("alice", "read").await?;
 
     let service = ServiceBuilder::new()
         .layer(
             BearerAuthLayer::new(issuer.verifier().clone())
                 .with_realm("hyper-example")
-                .on_rejection(JsonRejection),
+                .on_rejection(JsonBodyRejection),
         )
         .service_fn(hello);
 

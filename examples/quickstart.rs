@@ -66,16 +66,20 @@ use axum::{
     extract::{DefaultBodyLimit, State, rejection::JsonRejection as BodyRejection},
     http::StatusCode,
     response::{IntoResponse, Response},
-    routing::{get, get_service, post, post_service},
+    routing::{get, get_service, post},
 };
 use dashmap::{DashMap, mapref::entry::Entry};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tower_jwt_auth::{
-    Algorithm, BearerAuthLayer, Claims, Clock, ErrorResponse, IssueError, Issuer, JsonRejection,
-    JwksService, KeySet, NoCustomClaims, RefreshService, RequireScopeLayer, RevocationService,
-    Sessions, SigningKey, token_response,
+    BearerAuthLayer, Claims, Issuer, KeySet, Sessions, SigningKey,
+    bearer::JsonBodyRejection,
+    clock::Clock,
+    endpoints::{ErrorResponse, JwksService, token_response},
+    issuer::IssueError,
+    keys::Algorithm,
+    token_routes,
 };
 
 /// The `iss` claim of every token.
@@ -304,40 +308,25 @@ pub fn app(config: &Config) -> Result<App, String> {
         dummy_hash: dummy_hash.into(),
     };
 
-    let bearer = BearerAuthLayer::new(issuer.verifier().clone())
+    let auth = BearerAuthLayer::new(&issuer)
         .with_realm(REALM)
-        .on_rejection(JsonRejection);
-    let admin_only = RequireScopeLayer::new(["admin"])
-        .with_realm(REALM)
-        .on_rejection(JsonRejection);
-    let protected = Router::new()
+        .on_rejection(JsonBodyRejection);
+    let router = Router::new()
         .route("/me", get(me))
-        .route("/auth/logout", post(logout))
-        .route("/auth/logout-all", post(logout_all))
-        .merge(
-            Router::new()
-                .route("/admin", get(admin))
-                .route_layer(admin_only),
+        .route(
+            "/admin",
+            get(admin).route_layer(auth.require_scope(["admin"])),
         )
         // `route_layer`: only matched routes require a token, so unknown paths stay 404.
-        .route_layer(bearer);
-    let router = Router::new()
+        .route_layer(auth.clone())
         .route("/health", get(health))
         .route("/auth/signup", post(signup))
         .route("/auth/login", post(login))
-        .route(
-            "/auth/refresh",
-            post_service(RefreshService::new(sessions.clone())),
-        )
-        .route(
-            "/auth/revoke",
-            post_service(RevocationService::new(sessions)),
-        )
+        .nest("/auth", token_routes(sessions, &auth))
         .route(
             "/.well-known/jwks.json",
             get_service(JwksService::new(issuer.keys())),
         )
-        .merge(protected)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state);
     Ok(App {
@@ -433,20 +422,6 @@ async fn login(
     }
 }
 
-async fn logout(State(state): State<AppState>, claims: Claims) -> Response {
-    match state.sessions.logout(&claims.sid).await {
-        Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(_) => ErrorResponse::unavailable().into_response(),
-    }
-}
-
-async fn logout_all(State(state): State<AppState>, claims: Claims) -> Response {
-    match state.sessions.logout_all(&claims.sub).await {
-        Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(_) => ErrorResponse::unavailable().into_response(),
-    }
-}
-
 async fn me(claims: Claims) -> Json<Value> {
     Json(json!({
         "sub": claims.sub,
@@ -488,7 +463,7 @@ async fn issue(state: &AppState, username: &str, scope: &str, status: StatusCode
     match state
         .sessions
         .issuer()
-        .issue_with_scope(username, scope, &NoCustomClaims {})
+        .issue_with_scope(username, scope)
         .await
     {
         Ok(pair) => token_response(status, &pair).into_response(),

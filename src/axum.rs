@@ -5,24 +5,25 @@ use axum::{
     Router,
     extract::{FromRequestParts, OptionalFromRequestParts},
     response::{IntoResponse, Response},
-    routing::{get_service, post_service},
+    routing::{get_service, post, post_service},
 };
 use http::{StatusCode, request::Parts};
 use serde::{Serialize, de::DeserializeOwned};
 
 use crate::{
-    bearer::{AuthError, Authenticated, JsonRejection, OnRejection},
-    claims::Claims,
+    bearer::{AuthError, Authenticated, BearerAuthLayer, JsonBodyRejection, OnRejection},
     endpoints::{ErrorResponse, JwksService, RefreshService, RevocationService, token_response},
-    issuer::TokenPair,
+    issuer::{IssueError, TokenPair},
+    revocation::RevocationError,
     session::Sessions,
+    token::Claims,
 };
 
 /// Why the `Claims<T>` extractor failed.
 ///
 /// ```
 /// use axum::response::IntoResponse;
-/// use tower_jwt_auth::ClaimsRejection;
+/// use tower_jwt_auth::axum::ClaimsRejection;
 ///
 /// let response = ClaimsRejection::MissingLayer.into_response();
 /// assert_eq!(response.status(), 500);
@@ -139,7 +140,9 @@ where
 /// The RFC 6750 response with a JSON body.
 impl IntoResponse for AuthError {
     fn into_response(self) -> Response {
-        OnRejection::<axum::body::Body>::on_rejection(&JsonRejection, &self, None)
+        JsonBodyRejection
+            .on_rejection(&self, None)
+            .map(axum::body::Body::from)
     }
 }
 
@@ -151,6 +154,19 @@ impl IntoResponse for TokenPair {
     }
 }
 
+/// 503 `temporarily_unavailable` when the session could not be recorded (the client may
+/// retry), 500 `server_error` otherwise; the cause is logged, never sent.
+impl IntoResponse for IssueError {
+    fn into_response(self) -> Response {
+        tracing::error!(error = %self, "no token pair could be issued");
+        match self {
+            Self::Revocation(_) => ErrorResponse::unavailable(),
+            _ => ErrorResponse::server_error(),
+        }
+        .into_response()
+    }
+}
+
 impl IntoResponse for ErrorResponse {
     fn into_response(self) -> Response {
         self.into_http_response().into_response()
@@ -158,29 +174,64 @@ impl IntoResponse for ErrorResponse {
 }
 
 /// A router with the token endpoints of `sessions`, to `nest` under a prefix:
-/// `POST /refresh` ([`RefreshService`]), `POST /revoke` ([`RevocationService`]) and
-/// `GET /jwks.json` ([`JwksService`]).
+///
+/// | route | answer |
+/// | --- | --- |
+/// | `POST /refresh` | the next pair ([`RefreshService`]) |
+/// | `POST /revoke` | RFC 7009 revocation ([`RevocationService`]) |
+/// | `GET /jwks.json` | the public keys ([`JwksService`]) |
+/// | `POST /logout` | bearer: 204, the token's session ends (this device) |
+/// | `POST /logout-all` | bearer: 204, every session of the token's subject ends |
+///
+/// The two logout routes authenticate with `auth`, the application's bearer layer, so that
+/// they answer with its realm and rejection; a revocation state that cannot be written is
+/// 503 `temporarily_unavailable`.
 ///
 /// ```
 /// use axum::Router;
-/// use tower_jwt_auth::{Issuer, KeySet, NoCustomClaims, Sessions, SigningKey, token_routes};
+/// use tower_jwt_auth::{BearerAuthLayer, Issuer, KeySet, Sessions, SigningKey, token_routes};
 ///
 /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
-/// let app: Router = Router::new().nest("/auth", token_routes(Sessions::<NoCustomClaims>::new(issuer)));
+/// let auth = BearerAuthLayer::new(&issuer);
+/// let app: Router = Router::new().nest("/auth", token_routes(Sessions::new(issuer), &auth));
 /// # let _ = app;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub fn token_routes<T, S>(sessions: Sessions<T>) -> Router<S>
+pub fn token_routes<T, U, R, S>(sessions: Sessions<T>, auth: &BearerAuthLayer<U, R>) -> Router<S>
 where
-    T: Serialize + DeserializeOwned + Send + 'static,
+    T: Serialize + DeserializeOwned + Send + Sync + 'static,
+    U: DeserializeOwned + Clone + Send + Sync + 'static,
+    R: OnRejection,
     S: Clone + Send + Sync + 'static,
 {
     let jwks = JwksService::new(sessions.issuer().keys());
+    let logout = {
+        let sessions = sessions.clone();
+        move |claims: Claims<U>| async move { ended(sessions.logout(&claims.sid).await) }
+    };
+    let logout_all = {
+        let sessions = sessions.clone();
+        move |claims: Claims<U>| async move { ended(sessions.logout_all(&claims.sub).await) }
+    };
     Router::new()
+        .route("/logout", post(logout))
+        .route("/logout-all", post(logout_all))
+        .route_layer(auth.clone())
         .route(
             "/refresh",
             post_service(RefreshService::new(sessions.clone())),
         )
         .route("/revoke", post_service(RevocationService::new(sessions)))
         .route("/jwks.json", get_service(jwks))
+}
+
+/// 204 once the sessions are revoked; 503 when the revocation state cannot be written.
+fn ended(result: Result<(), RevocationError>) -> Response {
+    match result {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(err) => {
+            tracing::error!(error = &err as &dyn std::error::Error, "logout failed");
+            ErrorResponse::unavailable().into_response()
+        }
+    }
 }

@@ -24,7 +24,7 @@ use std::{
 /// # Example
 ///
 /// ```
-/// use tower_jwt_auth::{Clock, SystemClock};
+/// use tower_jwt_auth::clock::{Clock, SystemClock};
 ///
 /// let now = SystemClock.now_millis();
 /// assert_eq!(SystemClock.now_secs(), now / 1000);
@@ -52,7 +52,7 @@ impl<C: Clock + ?Sized> Clock for Arc<C> {
 /// # Example
 ///
 /// ```
-/// use tower_jwt_auth::{Clock, SystemClock};
+/// use tower_jwt_auth::clock::{Clock, SystemClock};
 ///
 /// assert!(SystemClock.now_secs() > 1_700_000_000);
 /// ```
@@ -80,7 +80,7 @@ impl Clock for SystemClock {
 ///
 /// ```
 /// use std::time::Duration;
-/// use tower_jwt_auth::{Clock, MockClock};
+/// use tower_jwt_auth::clock::{Clock, MockClock};
 ///
 /// let clock = MockClock::at_secs(1_700_000_000);
 /// let shared = clock.clone();
@@ -104,7 +104,7 @@ impl MockClock {
     /// A clock standing at `millis` milliseconds after the Unix epoch.
     ///
     /// ```
-    /// use tower_jwt_auth::{Clock, MockClock};
+    /// use tower_jwt_auth::clock::{Clock, MockClock};
     ///
     /// assert_eq!(MockClock::at_millis(1_500).now_secs(), 1);
     /// ```
@@ -118,7 +118,7 @@ impl MockClock {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use tower_jwt_auth::{Clock, MockClock};
+    /// use tower_jwt_auth::clock::{Clock, MockClock};
     ///
     /// let clock = MockClock::at_secs(10);
     /// clock.advance(Duration::from_millis(500));
@@ -137,7 +137,7 @@ impl MockClock {
     /// backwards, to test clock skew).
     ///
     /// ```
-    /// use tower_jwt_auth::{Clock, MockClock};
+    /// use tower_jwt_auth::clock::{Clock, MockClock};
     ///
     /// let clock = MockClock::at_secs(10);
     /// clock.set_secs(5);
@@ -150,7 +150,7 @@ impl MockClock {
     /// Sets this clock and all its clones to `millis` milliseconds after the Unix epoch.
     ///
     /// ```
-    /// use tower_jwt_auth::{Clock, MockClock};
+    /// use tower_jwt_auth::clock::{Clock, MockClock};
     ///
     /// let clock = MockClock::at_secs(0);
     /// clock.set_millis(2_250);

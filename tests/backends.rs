@@ -9,8 +9,10 @@ use std::{sync::Arc, time::Duration};
 
 use common::*;
 use tower_jwt_auth::{
-    MemoryBackend, NoCustomClaims, RefreshError, RevocationBackend, TokenError, TokenPair,
-    conformance,
+    TokenPair,
+    revocation::{MemoryBackend, RevocationBackend, conformance},
+    session::RefreshError,
+    token::{NoCustomClaims, TokenError},
 };
 
 #[tokio::test]
@@ -71,7 +73,11 @@ fn access(env: &Env, pair: &TokenPair) -> Result<(), TokenError> {
 #[tokio::test(start_paused = true)]
 async fn a_logout_on_one_instance_is_refused_on_the_other() {
     let i = two_instances().await;
-    let pair = i.a.issuer.issue("alice", &profile()).await.unwrap();
+    let pair =
+        i.a.issuer
+            .issue_with_claims("alice", "", &profile())
+            .await
+            .unwrap();
     assert_eq!(access(&i.b, &pair), Ok(()));
 
     i.a.sessions.logout(pair.session_id()).await.unwrap();
@@ -87,8 +93,16 @@ async fn a_logout_on_one_instance_is_refused_on_the_other() {
 #[tokio::test(start_paused = true)]
 async fn log_out_everywhere_reaches_the_other_instance() {
     let i = two_instances().await;
-    let phone = i.a.issuer.issue("alice", &profile()).await.unwrap();
-    let laptop = i.b.issuer.issue("alice", &profile()).await.unwrap();
+    let phone =
+        i.a.issuer
+            .issue_with_claims("alice", "", &profile())
+            .await
+            .unwrap();
+    let laptop =
+        i.b.issuer
+            .issue_with_claims("alice", "", &profile())
+            .await
+            .unwrap();
     i.b.sessions.logout_all("alice").await.unwrap();
     settle().await;
     for env in [&i.a, &i.b] {
@@ -96,14 +110,22 @@ async fn log_out_everywhere_reaches_the_other_instance() {
         assert_eq!(access(env, &laptop), Err(TokenError::Revoked));
     }
     // A new login on the other instance right after it works.
-    let again = i.a.issuer.issue("alice", &profile()).await.unwrap();
+    let again =
+        i.a.issuer
+            .issue_with_claims("alice", "", &profile())
+            .await
+            .unwrap();
     assert_eq!(access(&i.b, &again), Ok(()));
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_token_rotated_on_one_instance_and_replayed_on_the_other_revokes_the_session() {
     let i = two_instances().await;
-    let first = i.a.issuer.issue("alice", &profile()).await.unwrap();
+    let first =
+        i.a.issuer
+            .issue_with_claims("alice", "", &profile())
+            .await
+            .unwrap();
     let second = i.a.sessions.refresh(first.refresh_token()).await.unwrap();
     assert!(matches!(
         i.b.sessions.refresh(first.refresh_token()).await,
@@ -125,9 +147,18 @@ async fn a_restarted_instance_loads_every_earlier_revocation() {
     let a = env_with(|b| b.with_revocation_backend(shared.clone()));
     a.issuer.revocation().load().await.unwrap();
     let (one, two, three) = (
-        a.issuer.issue("alice", &profile()).await.unwrap(),
-        a.issuer.issue("bob", &profile()).await.unwrap(),
-        a.issuer.issue("carol", &profile()).await.unwrap(),
+        a.issuer
+            .issue_with_claims("alice", "", &profile())
+            .await
+            .unwrap(),
+        a.issuer
+            .issue_with_claims("bob", "", &profile())
+            .await
+            .unwrap(),
+        a.issuer
+            .issue_with_claims("carol", "", &profile())
+            .await
+            .unwrap(),
     );
     a.sessions.logout(one.session_id()).await.unwrap();
     a.sessions.logout_all("bob").await.unwrap();

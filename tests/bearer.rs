@@ -21,9 +21,13 @@ use http_body_util::BodyExt;
 use serde_json::json;
 use tower::{Layer, ServiceBuilder, ServiceExt, service_fn};
 use tower_jwt_auth::{
-    BearerAuthLayer, BoxError, BoxFuture, ChangeStream, Claims, IssueError, JsonRejection,
-    NewSession, RequireScopeLayer, RevocationBackend, RevocationEntry, RotateOutcome, Rotation,
-    TokenPair,
+    BearerAuthLayer, Claims, TokenPair,
+    bearer::JsonBodyRejection,
+    issuer::IssueError,
+    revocation::{
+        BoxError, BoxFuture, ChangeStream, NewSession, RevocationBackend, RevocationEntry,
+        RotateOutcome, Rotation,
+    },
 };
 
 type Inner = tower::util::BoxCloneService<Request<Body>, Response<Body>, Infallible>;
@@ -75,6 +79,7 @@ impl Harness {
             .oneshot(req)
             .await
             .unwrap()
+            .map(Body::new)
     }
 
     async fn get(&self, auth: Option<&str>) -> Response<Body> {
@@ -89,7 +94,7 @@ impl Harness {
     async fn pair(&self) -> TokenPair {
         self.env
             .issuer
-            .issue_with_scope("alice", "read", &profile())
+            .issue_with_claims("alice", "read", &profile())
             .await
             .unwrap()
     }
@@ -99,14 +104,18 @@ impl Harness {
     }
 }
 
-fn challenge(response: &Response<Body>) -> &str {
+fn challenge<B>(response: &Response<B>) -> &str {
     response
         .headers()
         .get(header::WWW_AUTHENTICATE)
         .map_or("", |v| v.to_str().unwrap())
 }
 
-async fn text(response: Response<Body>) -> String {
+async fn text<B>(response: Response<B>) -> String
+where
+    B: http_body::Body,
+    B::Error: std::fmt::Debug,
+{
     String::from_utf8(
         response
             .into_body()
@@ -325,7 +334,7 @@ async fn optional_mode_admits_anonymous_requests_but_not_bad_tokens() {
 #[tokio::test]
 async fn json_rejections_carry_the_same_headers_and_a_body() {
     let h = Harness::new();
-    let layer = h.layer().on_rejection(JsonRejection);
+    let layer = h.layer().on_rejection(JsonBodyRejection);
     let response = layer
         .layer(echo(h.calls.clone()))
         .oneshot(
@@ -353,13 +362,10 @@ fn app(h: &Harness) -> Router {
     }
     let auth = h.layer();
     Router::new()
-        .route(
-            "/admin",
-            get(me).route_layer(RequireScopeLayer::new(["admin"]).with_claims::<Profile>()),
-        )
+        .route("/admin", get(me).route_layer(auth.require_scope(["admin"])))
         .route(
             "/both",
-            get(me).route_layer(RequireScopeLayer::new(["read", "write"]).with_claims::<Profile>()),
+            get(me).route_layer(auth.require_scope(["read", "write"])),
         )
         .route("/me", get(me))
         .layer(auth.clone())
@@ -406,7 +412,7 @@ async fn axum_extractor_and_scope_requirements() {
     let admin = h
         .env
         .issuer
-        .issue_with_scope("root", "read write admin", &profile())
+        .issue_with_claims("root", "read write admin", &profile())
         .await
         .unwrap();
     for uri in ["/admin", "/both"] {
@@ -431,13 +437,24 @@ async fn axum_extractor_and_scope_requirements() {
 
 #[tokio::test]
 async fn the_scope_layer_without_the_bearer_layer_is_a_500_not_an_open_door() {
+    let h = Harness::new();
+    // The scope requirement is made from the bearer layer, which is then never installed.
     let app = Router::new().route(
         "/admin",
-        get(|| async { "secret" }).route_layer(RequireScopeLayer::new(["admin"])),
+        get(|| async { "secret" }).route_layer(h.layer().require_scope(["admin"])),
     );
-    let response = call(&app, "/admin", None).await;
+    let admin = h
+        .env
+        .issuer
+        .issue_with_scope("root", "admin")
+        .await
+        .unwrap();
+    let response = call(&app, "/admin", Some(admin.access_token())).await;
     assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
-    assert_ne!(text(response).await, "secret");
+    // The body explains the mistake instead of a bare 500.
+    let body = text(response).await;
+    assert!(body.contains("BearerAuthLayer"), "{body}");
+    assert!(!body.contains("secret"));
 }
 
 #[tokio::test]
@@ -529,13 +546,13 @@ async fn unavailable_revocation_state_is_503_without_a_challenge() {
     assert!(env.issuer.revocation().load().await.is_err());
     // Nothing is issued while the session record cannot be written.
     assert!(matches!(
-        env.issuer.issue("alice", &profile()).await,
+        env.issuer.issue_with_claims("alice", "", &profile()).await,
         Err(IssueError::Revocation(_))
     ));
     // A token from an instance that could write (same key) is still refused here.
     let pair = common::env()
         .issuer
-        .issue("alice", &profile())
+        .issue_with_claims("alice", "", &profile())
         .await
         .unwrap();
     let calls = Arc::new(AtomicUsize::new(0));

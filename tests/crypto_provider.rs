@@ -16,7 +16,7 @@ use aws_lc_rs::{
     signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, RsaKeyPair},
 };
 use common::*;
-use tower_jwt_auth::{Algorithm, Claims, Issuer, KeySet, NoCustomClaims, Sessions, SigningKey};
+use tower_jwt_auth::{Claims, Issuer, KeySet, Sessions, SigningKey, keys::Algorithm};
 
 #[test]
 fn this_build_has_the_hazard() {
@@ -62,7 +62,7 @@ async fn every_operation_works_with_both_backends_enabled() {
     for key in keys {
         let issuer = Issuer::builder(KeySet::new(key)).build().unwrap();
         let sessions: Sessions = Sessions::new(issuer.clone());
-        let pair = issuer.issue("alice", &NoCustomClaims {}).await.unwrap();
+        let pair = issuer.issue("alice").await.unwrap();
         let claims: Claims = issuer
             .verifier()
             .verify_access(pair.access_token())

@@ -10,7 +10,11 @@ use http::{Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full};
 use serde_json::{Value, json};
 use tower::ServiceExt;
-use tower_jwt_auth::{JwksService, RefreshService, RevocationService, TokenError, TokenPair};
+use tower_jwt_auth::{
+    BearerAuthLayer, TokenPair,
+    endpoints::{JwksService, RefreshService, RevocationService},
+    token::TokenError,
+};
 
 const FORM: &str = "application/x-www-form-urlencoded";
 const JSON: &str = "application/json";
@@ -45,7 +49,11 @@ fn form(token: &str) -> Request<Full<Bytes>> {
 #[tokio::test]
 async fn refresh_accepts_the_rfc6749_form_and_json() {
     let env = env();
-    let pair = env.issuer.issue("alice", &profile()).await.unwrap();
+    let pair = env
+        .issuer
+        .issue_with_claims("alice", "", &profile())
+        .await
+        .unwrap();
     let response = refresh(&env, form(pair.refresh_token())).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()[header::CACHE_CONTROL], "no-store");
@@ -88,7 +96,11 @@ async fn refresh_accepts_the_rfc6749_form_and_json() {
 #[tokio::test]
 async fn a_reused_refresh_token_is_invalid_grant_and_kills_the_session() {
     let env = env();
-    let pair = env.issuer.issue("alice", &profile()).await.unwrap();
+    let pair = env
+        .issuer
+        .issue_with_claims("alice", "", &profile())
+        .await
+        .unwrap();
     let response = refresh(&env, form(pair.refresh_token())).await;
     let next: TokenPair = serde_json::from_value(json_body(response).await).unwrap();
 
@@ -110,10 +122,18 @@ async fn a_reused_refresh_token_is_invalid_grant_and_kills_the_session() {
 #[tokio::test]
 async fn rejected_tokens_are_invalid_grant() {
     let env = env();
-    let pair = env.issuer.issue("alice", &profile()).await.unwrap();
+    let pair = env
+        .issuer
+        .issue_with_claims("alice", "", &profile())
+        .await
+        .unwrap();
     let expired = {
         let e = env_with(|b| b.with_refresh_ttl(std::time::Duration::from_secs(1000)));
-        let p = e.issuer.issue("alice", &profile()).await.unwrap();
+        let p = e
+            .issuer
+            .issue_with_claims("alice", "", &profile())
+            .await
+            .unwrap();
         e.advance(1000);
         (e, p)
     };
@@ -137,7 +157,11 @@ async fn rejected_tokens_are_invalid_grant() {
 #[tokio::test]
 async fn malformed_refresh_requests_are_4xx_never_5xx() {
     let env = env();
-    let pair = env.issuer.issue("alice", &profile()).await.unwrap();
+    let pair = env
+        .issuer
+        .issue_with_claims("alice", "", &profile())
+        .await
+        .unwrap();
     let token = pair.refresh_token();
     let cases: Vec<(Request<Full<Bytes>>, StatusCode, &str)> = vec![
         (
@@ -227,7 +251,11 @@ async fn malformed_refresh_requests_are_4xx_never_5xx() {
 #[tokio::test]
 async fn concurrent_refresh_requests_have_exactly_one_winner() {
     let env = env();
-    let pair = env.issuer.issue("alice", &profile()).await.unwrap();
+    let pair = env
+        .issuer
+        .issue_with_claims("alice", "", &profile())
+        .await
+        .unwrap();
     let service = RefreshService::new(env.sessions.clone());
     let mut tasks = Vec::new();
     for _ in 0..32 {
@@ -258,7 +286,11 @@ async fn revoke(env: &Env, req: Request<Full<Bytes>>) -> Response<Full<Bytes>> {
 #[tokio::test]
 async fn revocation_follows_rfc7009() {
     let env = env();
-    let pair = env.issuer.issue("alice", &profile()).await.unwrap();
+    let pair = env
+        .issuer
+        .issue_with_claims("alice", "", &profile())
+        .await
+        .unwrap();
     let verify = |t: &str| env.issuer.verifier().verify_access::<Profile>(t);
 
     let response = revoke(
@@ -276,7 +308,11 @@ async fn revocation_follows_rfc7009() {
     );
 
     // A wrong hint does not matter; a refresh token takes its session with it.
-    let other = env.issuer.issue("alice", &profile()).await.unwrap();
+    let other = env
+        .issuer
+        .issue_with_claims("alice", "", &profile())
+        .await
+        .unwrap();
     let response = revoke(
         &env,
         post(
@@ -341,9 +377,16 @@ async fn token_routes_mount_every_endpoint_under_a_prefix() {
     use axum::{Router, body::Body};
 
     let env = env();
-    let pair = env.issuer.issue("alice", &profile()).await.unwrap();
-    let app: Router =
-        Router::new().nest("/auth", tower_jwt_auth::token_routes(env.sessions.clone()));
+    let pair = env
+        .issuer
+        .issue_with_claims("alice", "", &profile())
+        .await
+        .unwrap();
+    let auth = BearerAuthLayer::new(&env.issuer).with_realm("api");
+    let app: Router = Router::new().nest(
+        "/auth",
+        tower_jwt_auth::token_routes(env.sessions.clone(), &auth),
+    );
     let send = |req: Request<Body>| {
         let app = app.clone();
         async move { app.oneshot(req).await.unwrap() }
@@ -383,4 +426,62 @@ async fn token_routes_mount_every_endpoint_under_a_prefix() {
     // Only POST refreshes.
     let response = send(Request::get("/auth/refresh").body(Body::empty()).unwrap()).await;
     assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+
+    // Logout and log out everywhere: authenticated by the application's layer.
+    let logout = |path: &'static str, token: Option<&str>| {
+        let mut request = Request::post(path);
+        if let Some(token) = token {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        send(request.body(Body::empty()).unwrap())
+    };
+    let response = logout("/auth/logout", None).await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        response.headers()[header::WWW_AUTHENTICATE],
+        r#"Bearer realm="api""#
+    );
+
+    let phone = env
+        .issuer
+        .issue_with_claims("alice", "", &profile())
+        .await
+        .unwrap();
+    let laptop = env
+        .issuer
+        .issue_with_claims("alice", "", &profile())
+        .await
+        .unwrap();
+    let response = logout("/auth/logout", Some(phone.access_token())).await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    let verifier = env.issuer.verifier();
+    assert_eq!(
+        verifier
+            .verify_access::<Profile>(phone.access_token())
+            .unwrap_err(),
+        TokenError::Revoked
+    );
+    assert!(
+        verifier
+            .verify_access::<Profile>(laptop.access_token())
+            .is_ok()
+    );
+    // The ended session's token no longer authenticates a logout.
+    let response = logout("/auth/logout-all", Some(phone.access_token())).await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+
+    let response = logout("/auth/logout-all", Some(laptop.access_token())).await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        verifier
+            .verify_access::<Profile>(laptop.access_token())
+            .unwrap_err(),
+        TokenError::Revoked
+    );
+    assert!(matches!(
+        env.sessions.refresh(laptop.refresh_token()).await,
+        Err(tower_jwt_auth::session::RefreshError::InvalidToken(
+            TokenError::Revoked
+        ))
+    ));
 }

@@ -36,7 +36,7 @@ use reqwest::{
 };
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
-use tower_jwt_auth::{Issuer, MockClock, NoCustomClaims};
+use tower_jwt_auth::{Issuer, clock::MockClock};
 
 /// The tests' "now": 2027-01-15T08:00:00Z.
 const T0: u64 = 1_800_000_000;
@@ -713,7 +713,7 @@ async fn admin_route_requires_the_admin_scope() {
     // A token that does carry the scope (minted by the operator, not by signup).
     let root = server
         .issuer
-        .issue_with_scope("root", "read write admin", &NoCustomClaims {})
+        .issue_with_scope("root", "read write admin")
         .await
         .unwrap();
     let response = server.get_bearer("/admin", root.access_token()).await;

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use common::*;
 use proptest::{prelude::*, test_runner::TestCaseError};
-use tower_jwt_auth::{RefreshError, Sessions, TokenError, TokenPair};
+use tower_jwt_auth::{Sessions, TokenPair, session::RefreshError, token::TokenError};
 
 /// The model tracks at most this many sessions; a login beyond it forgets the oldest one.
 const MAX_SESSIONS: usize = 3;
@@ -247,7 +247,8 @@ async fn run_async(
             .with_session_ttl(Duration::from_secs(ttl.session))
             .with_leeway(Duration::from_secs(leeway))
     });
-    let sessions = Sessions::<Profile>::builder(env.issuer.clone())
+    let sessions = Sessions::builder(env.issuer.clone())
+        .with_claims::<Profile>()
         .with_reuse_grace(Duration::from_millis(grace_ms))
         .build()
         .unwrap();
@@ -266,7 +267,11 @@ async fn run_async(
     for (step, op) in ops.enumerate() {
         match op {
             Op::Login(n) => {
-                let pair = env.issuer.issue(SUBJECTS[*n], &profile()).await.unwrap();
+                let pair = env
+                    .issuer
+                    .issue_with_claims(SUBJECTS[*n], "", &profile())
+                    .await
+                    .unwrap();
                 if model.sessions.len() == MAX_SESSIONS {
                     model.sessions.remove(0);
                 }

@@ -14,9 +14,13 @@ use std::{
 
 use common::*;
 use tower_jwt_auth::{
-    BoxError, BoxFuture, ChangeStream, Claims, MemoryBackend, NewSession, RefreshDecision,
-    RefreshError, RevocationBackend, RevocationEntry, RevocationError, RotateOutcome, Rotation,
-    Sessions, TokenError, TokenKind, TokenPair,
+    Claims, Sessions, TokenPair,
+    revocation::{
+        BoxError, BoxFuture, ChangeStream, MemoryBackend, NewSession, RevocationBackend,
+        RevocationEntry, RevocationError, RotateOutcome, Rotation,
+    },
+    session::{RefreshDecision, RefreshError},
+    token::{TokenError, TokenKind},
 };
 
 fn block_on<F: Future>(f: F) -> F::Output {
@@ -46,7 +50,7 @@ async fn refresh_rotates_within_the_same_session() {
     let env = env();
     let first = env
         .issuer
-        .issue_with_scope("alice", "read write", &profile())
+        .issue_with_claims("alice", "read write", &profile())
         .await
         .unwrap();
     env.advance(60);
@@ -72,8 +76,16 @@ async fn refresh_rotates_within_the_same_session() {
 #[tokio::test]
 async fn reuse_revokes_the_whole_session_and_only_that_session() {
     let env = env();
-    let first = env.issuer.issue("alice", &profile()).await.unwrap();
-    let other_device = env.issuer.issue("alice", &profile()).await.unwrap();
+    let first = env
+        .issuer
+        .issue_with_claims("alice", "", &profile())
+        .await
+        .unwrap();
+    let other_device = env
+        .issuer
+        .issue_with_claims("alice", "", &profile())
+        .await
+        .unwrap();
     let second = env.sessions.refresh(first.refresh_token()).await.unwrap();
     let third = env.sessions.refresh(second.refresh_token()).await.unwrap();
 
@@ -102,7 +114,8 @@ async fn reuse_revokes_the_whole_session_and_only_that_session() {
 
 fn grace_env(grace: u64) -> (Env, Sessions<Profile>) {
     let env = env();
-    let sessions = Sessions::<Profile>::builder(env.issuer.clone())
+    let sessions = Sessions::builder(env.issuer.clone())
+        .with_claims::<Profile>()
         .with_reuse_grace(Duration::from_secs(grace))
         .build()
         .unwrap();
@@ -112,7 +125,11 @@ fn grace_env(grace: u64) -> (Env, Sessions<Profile>) {
 #[tokio::test]
 async fn grace_window_tolerates_a_retry_of_the_latest_exchange_only() {
     let (env, sessions) = grace_env(10);
-    let first = env.issuer.issue("alice", &profile()).await.unwrap();
+    let first = env
+        .issuer
+        .issue_with_claims("alice", "", &profile())
+        .await
+        .unwrap();
     let second = sessions.refresh(first.refresh_token()).await.unwrap();
     // The response was lost; the client retries within the window.
     env.advance(10);
@@ -133,7 +150,11 @@ async fn grace_window_tolerates_a_retry_of_the_latest_exchange_only() {
 #[tokio::test]
 async fn grace_window_never_covers_an_older_token() {
     let (env, sessions) = grace_env(10);
-    let first = env.issuer.issue("alice", &profile()).await.unwrap();
+    let first = env
+        .issuer
+        .issue_with_claims("alice", "", &profile())
+        .await
+        .unwrap();
     let second = sessions.refresh(first.refresh_token()).await.unwrap();
     let third = sessions.refresh(second.refresh_token()).await.unwrap();
     env.advance(1);
@@ -149,7 +170,8 @@ async fn grace_window_never_covers_an_older_token() {
 async fn grace_window_is_capped() {
     let env = env();
     assert!(
-        Sessions::<Profile>::builder(env.issuer)
+        Sessions::builder(env.issuer)
+            .with_claims::<Profile>()
             .with_reuse_grace(Duration::from_secs(61))
             .build()
             .is_err()
@@ -163,7 +185,11 @@ async fn refresh_renews_idle_expiry_but_never_extends_the_session() {
             .with_refresh_ttl(Duration::from_secs(1800))
             .with_session_ttl(Duration::from_secs(3600))
     });
-    let mut pair = env.issuer.issue("alice", &profile()).await.unwrap();
+    let mut pair = env
+        .issuer
+        .issue_with_claims("alice", "", &profile())
+        .await
+        .unwrap();
     assert_eq!(pair.refresh_expires_in(), 1800);
     let session_end = T0 + 3600;
     for step in 1..=3 {
@@ -202,7 +228,11 @@ async fn refresh_renews_idle_expiry_but_never_extends_the_session() {
 #[tokio::test]
 async fn an_idle_session_ends_after_the_refresh_lifetime() {
     let env = env_with(|b| b.with_refresh_ttl(Duration::from_secs(1800)));
-    let pair = env.issuer.issue("alice", &profile()).await.unwrap();
+    let pair = env
+        .issuer
+        .issue_with_claims("alice", "", &profile())
+        .await
+        .unwrap();
     env.advance(1799);
     let pair = env.sessions.refresh(pair.refresh_token()).await.unwrap();
     env.advance(1800);
@@ -215,8 +245,16 @@ async fn an_idle_session_ends_after_the_refresh_lifetime() {
 #[tokio::test]
 async fn logout_ends_one_session_at_once() {
     let env = env();
-    let phone = env.issuer.issue("alice", &profile()).await.unwrap();
-    let laptop = env.issuer.issue("alice", &profile()).await.unwrap();
+    let phone = env
+        .issuer
+        .issue_with_claims("alice", "", &profile())
+        .await
+        .unwrap();
+    let laptop = env
+        .issuer
+        .issue_with_claims("alice", "", &profile())
+        .await
+        .unwrap();
     env.sessions.logout(phone.session_id()).await.unwrap();
     assert_eq!(access_error(&env, &phone), TokenError::Revoked);
     assert!(matches!(
@@ -232,8 +270,16 @@ async fn logout_all_in_the_same_millisecond_revokes_before_and_admits_after() {
     // The mock clock does not move: the token, the cut-off and the next login all happen at
     // the same millisecond, the hardest case for a time-based cut-off.
     let env = env();
-    let before = env.issuer.issue("alice", &profile()).await.unwrap();
-    let bob = env.issuer.issue("bob", &profile()).await.unwrap();
+    let before = env
+        .issuer
+        .issue_with_claims("alice", "", &profile())
+        .await
+        .unwrap();
+    let bob = env
+        .issuer
+        .issue_with_claims("bob", "", &profile())
+        .await
+        .unwrap();
     env.sessions.logout_all("alice").await.unwrap();
     assert_eq!(access_error(&env, &before), TokenError::Revoked);
     assert!(matches!(
@@ -242,7 +288,11 @@ async fn logout_all_in_the_same_millisecond_revokes_before_and_admits_after() {
     ));
     assert!(valid(&env, &bob));
 
-    let after = env.issuer.issue("alice", &profile()).await.unwrap();
+    let after = env
+        .issuer
+        .issue_with_claims("alice", "", &profile())
+        .await
+        .unwrap();
     assert!(valid(&env, &after));
     let refreshed = env.sessions.refresh(after.refresh_token()).await.unwrap();
     assert!(valid(&env, &refreshed));
@@ -250,7 +300,11 @@ async fn logout_all_in_the_same_millisecond_revokes_before_and_admits_after() {
     // A second logout-all, still in the same millisecond, catches the new session too.
     env.sessions.logout_all("alice").await.unwrap();
     assert_eq!(access_error(&env, &refreshed), TokenError::Revoked);
-    let again = env.issuer.issue("alice", &profile()).await.unwrap();
+    let again = env
+        .issuer
+        .issue_with_claims("alice", "", &profile())
+        .await
+        .unwrap();
     assert!(valid(&env, &again));
 }
 
@@ -258,11 +312,19 @@ async fn logout_all_in_the_same_millisecond_revokes_before_and_admits_after() {
 async fn logout_all_within_one_second_orders_by_millisecond() {
     let env = env();
     env.clock.set_millis(T0 * 1000 + 100);
-    let before = env.issuer.issue("alice", &profile()).await.unwrap();
+    let before = env
+        .issuer
+        .issue_with_claims("alice", "", &profile())
+        .await
+        .unwrap();
     env.clock.set_millis(T0 * 1000 + 500);
     env.sessions.logout_all("alice").await.unwrap();
     env.clock.set_millis(T0 * 1000 + 900);
-    let after = env.issuer.issue("alice", &profile()).await.unwrap();
+    let after = env
+        .issuer
+        .issue_with_claims("alice", "", &profile())
+        .await
+        .unwrap();
     assert_eq!(access_error(&env, &before), TokenError::Revoked);
     assert!(valid(&env, &after));
     let claims: Claims<Profile> = env
@@ -276,7 +338,11 @@ async fn logout_all_within_one_second_orders_by_millisecond() {
 #[tokio::test]
 async fn revoking_one_token_leaves_the_rest_of_its_session() {
     let env = env();
-    let pair = env.issuer.issue("alice", &profile()).await.unwrap();
+    let pair = env
+        .issuer
+        .issue_with_claims("alice", "", &profile())
+        .await
+        .unwrap();
     assert_eq!(
         env.sessions.revoke(pair.access_token()).await.unwrap(),
         Some(TokenKind::Access)
@@ -317,8 +383,16 @@ async fn revoked_entries_are_purged_once_they_cannot_matter() {
             .with_session_ttl(Duration::from_secs(3600))
     });
     let store = env.issuer.revocation().clone();
-    let a = env.issuer.issue("alice", &profile()).await.unwrap();
-    let b = env.issuer.issue("bob", &profile()).await.unwrap();
+    let a = env
+        .issuer
+        .issue_with_claims("alice", "", &profile())
+        .await
+        .unwrap();
+    let b = env
+        .issuer
+        .issue_with_claims("bob", "", &profile())
+        .await
+        .unwrap();
     let claims: Claims<Profile> = env
         .issuer
         .verifier()
@@ -353,7 +427,11 @@ async fn revoked_entries_are_purged_once_they_cannot_matter() {
 #[tokio::test]
 async fn concurrent_refreshes_of_one_token_have_exactly_one_winner() {
     let env = env();
-    let pair = env.issuer.issue("alice", &profile()).await.unwrap();
+    let pair = env
+        .issuer
+        .issue_with_claims("alice", "", &profile())
+        .await
+        .unwrap();
     let token = pair.refresh_token().to_owned();
     let barrier = Barrier::new(64);
     let winners = AtomicUsize::new(0);
@@ -387,7 +465,8 @@ async fn the_refresh_hook_reloads_or_refuses_the_subject() {
     let env = env();
     let disabled = Arc::new(Mutex::new(Vec::<String>::new()));
     let seen = disabled.clone();
-    let sessions = Sessions::<Profile>::builder(env.issuer.clone())
+    let sessions = Sessions::builder(env.issuer.clone())
+        .with_claims::<Profile>()
         .with_refresh_hook(move |claims: &Claims<Profile>| {
             let refuse = seen.lock().unwrap().contains(&claims.sub);
             let promote = claims.sub == "bob";
@@ -411,7 +490,7 @@ async fn the_refresh_hook_reloads_or_refuses_the_subject() {
 
     let bob = env
         .issuer
-        .issue_with_scope("bob", "read", &profile())
+        .issue_with_claims("bob", "read", &profile())
         .await
         .unwrap();
     let next = sessions.refresh(bob.refresh_token()).await.unwrap();
@@ -424,7 +503,11 @@ async fn the_refresh_hook_reloads_or_refuses_the_subject() {
     assert_eq!(claims.custom.name, "Bob (admin)");
     assert_eq!(next.scope(), "read admin");
 
-    let alice = env.issuer.issue("alice", &profile()).await.unwrap();
+    let alice = env
+        .issuer
+        .issue_with_claims("alice", "", &profile())
+        .await
+        .unwrap();
     disabled.lock().unwrap().push("alice".into());
     assert!(matches!(
         sessions.refresh(alice.refresh_token()).await,
@@ -438,7 +521,8 @@ async fn a_failing_hook_does_not_consume_the_refresh_token() {
     let env = env();
     let fail = Arc::new(Mutex::new(true));
     let flag = fail.clone();
-    let sessions = Sessions::<Profile>::builder(env.issuer.clone())
+    let sessions = Sessions::builder(env.issuer.clone())
+        .with_claims::<Profile>()
         .with_refresh_hook(move |_: &Claims<Profile>| {
             let failing = *flag.lock().unwrap();
             async move {
@@ -451,7 +535,11 @@ async fn a_failing_hook_does_not_consume_the_refresh_token() {
         })
         .build()
         .unwrap();
-    let pair = env.issuer.issue("alice", &profile()).await.unwrap();
+    let pair = env
+        .issuer
+        .issue_with_claims("alice", "", &profile())
+        .await
+        .unwrap();
     let err = sessions.refresh(pair.refresh_token()).await.unwrap_err();
     assert!(matches!(err, RefreshError::Hook(_)));
     assert!(!err.is_invalid_grant());
@@ -468,14 +556,19 @@ async fn custom_claims_cannot_shadow_registered_claims() {
     let env = env();
     assert!(
         env.issuer
-            .issue("alice", &Sneaky { exp: u64::MAX })
+            .issue_with_claims("alice", "", &Sneaky { exp: u64::MAX })
             .await
             .is_err()
     );
-    assert!(env.issuer.issue("", &profile()).await.is_err());
     assert!(
         env.issuer
-            .issue_with_scope("alice", "bad\"scope", &profile())
+            .issue_with_claims("", "", &profile())
+            .await
+            .is_err()
+    );
+    assert!(
+        env.issuer
+            .issue_with_claims("alice", "bad\"scope", &profile())
             .await
             .is_err()
     );
@@ -534,7 +627,11 @@ async fn writes_fail_closed_when_the_backend_fails() {
     let backend = Arc::new(FlakyBackend::default());
     let env = env_with(|b| b.with_revocation_backend(backend.clone()));
     env.issuer.revocation().load().await.unwrap();
-    let pair = env.issuer.issue("alice", &profile()).await.unwrap();
+    let pair = env
+        .issuer
+        .issue_with_claims("alice", "", &profile())
+        .await
+        .unwrap();
 
     backend.set_failing(true);
     assert!(matches!(
@@ -564,7 +661,11 @@ async fn a_new_instance_loads_the_shared_revocations() {
     let backend = Arc::new(FlakyBackend::default());
     let first = env_with(|b| b.with_revocation_backend(backend.clone()));
     first.issuer.revocation().load().await.unwrap();
-    let pair = first.issuer.issue("alice", &profile()).await.unwrap();
+    let pair = first
+        .issuer
+        .issue_with_claims("alice", "", &profile())
+        .await
+        .unwrap();
     first.sessions.logout(pair.session_id()).await.unwrap();
 
     // A second instance with the same key and backend.
@@ -581,7 +682,11 @@ async fn a_new_instance_loads_the_shared_revocations() {
     assert_eq!(second.issuer.revocation().load().await.unwrap(), 1);
     assert_eq!(access_error(&second, &pair), TokenError::Revoked);
     // Consumption is decided by the shared backend, whichever instance is asked.
-    let other = first.issuer.issue("bob", &profile()).await.unwrap();
+    let other = first
+        .issuer
+        .issue_with_claims("bob", "", &profile())
+        .await
+        .unwrap();
     first.sessions.refresh(other.refresh_token()).await.unwrap();
     assert!(matches!(
         second.sessions.refresh(other.refresh_token()).await,
@@ -602,7 +707,11 @@ async fn a_superseded_refresh_token_is_reuse_for_as_long_as_it_verifies() {
             .with_revocation_backend(backend.clone())
     });
     env.issuer.revocation().load().await.unwrap();
-    let first = env.issuer.issue("alice", &profile()).await.unwrap();
+    let first = env
+        .issuer
+        .issue_with_claims("alice", "", &profile())
+        .await
+        .unwrap();
     let mut latest = env.sessions.refresh(first.refresh_token()).await.unwrap();
     // The legitimate chain goes on past the first token's expiry and a purge.
     for _ in 0..5 {
@@ -634,11 +743,16 @@ async fn a_superseded_refresh_token_is_reuse_for_as_long_as_it_verifies() {
 #[tokio::test]
 async fn grace_retries_never_fork_a_session() {
     let env = env();
-    let sessions = Sessions::<Profile>::builder(env.issuer.clone())
+    let sessions = Sessions::builder(env.issuer.clone())
+        .with_claims::<Profile>()
         .with_reuse_grace(Duration::from_secs(10))
         .build()
         .unwrap();
-    let first = env.issuer.issue("alice", &profile()).await.unwrap();
+    let first = env
+        .issuer
+        .issue_with_claims("alice", "", &profile())
+        .await
+        .unwrap();
     let mut successors = vec![sessions.refresh(first.refresh_token()).await.unwrap()];
     for _ in 0..5 {
         env.clock.advance(Duration::from_millis(1500));
@@ -658,7 +772,11 @@ async fn grace_retries_never_fork_a_session() {
     }
 
     // The same from the other side: the first branch used first is reuse too.
-    let first = env.issuer.issue("alice", &profile()).await.unwrap();
+    let first = env
+        .issuer
+        .issue_with_claims("alice", "", &profile())
+        .await
+        .unwrap();
     let branch = sessions.refresh(first.refresh_token()).await.unwrap();
     let retry = sessions.refresh(first.refresh_token()).await.unwrap();
     assert!(matches!(
@@ -676,7 +794,8 @@ async fn a_refresh_in_flight_cannot_outlive_log_out_everywhere() {
     let logout = env.sessions.clone();
     // The hook runs after the refresh token has been verified and before the next pair is
     // minted: the cut-off lands in the middle of the exchange.
-    let sessions = Sessions::<Profile>::builder(env.issuer.clone())
+    let sessions = Sessions::builder(env.issuer.clone())
+        .with_claims::<Profile>()
         .with_refresh_hook(move |claims: &Claims<Profile>| {
             let (logout, sub) = (logout.clone(), claims.sub.clone());
             async move {
@@ -686,7 +805,11 @@ async fn a_refresh_in_flight_cannot_outlive_log_out_everywhere() {
         })
         .build()
         .unwrap();
-    let pair = env.issuer.issue("alice", &profile()).await.unwrap();
+    let pair = env
+        .issuer
+        .issue_with_claims("alice", "", &profile())
+        .await
+        .unwrap();
     env.clock.advance(Duration::from_millis(1));
     let raced = sessions.refresh(pair.refresh_token()).await.unwrap();
     assert_eq!(access_error(&env, &raced), TokenError::Revoked);
@@ -695,7 +818,11 @@ async fn a_refresh_in_flight_cannot_outlive_log_out_everywhere() {
         Err(RefreshError::InvalidToken(TokenError::Revoked))
     ));
     // A login right after the cut-off, in the same millisecond, works.
-    let after = env.issuer.issue("alice", &profile()).await.unwrap();
+    let after = env
+        .issuer
+        .issue_with_claims("alice", "", &profile())
+        .await
+        .unwrap();
     assert!(valid(&env, &after));
 }
 
@@ -713,10 +840,26 @@ async fn every_entry_outlives_its_tokens_by_the_leeway() {
             .with_revocation_backend(backend.clone())
     });
     env.issuer.revocation().load().await.unwrap();
-    let token = env.issuer.issue("alice", &profile()).await.unwrap();
-    let session = env.issuer.issue("bob", &profile()).await.unwrap();
-    let subject = env.issuer.issue("carol", &profile()).await.unwrap();
-    let reused = env.issuer.issue("dave", &profile()).await.unwrap();
+    let token = env
+        .issuer
+        .issue_with_claims("alice", "", &profile())
+        .await
+        .unwrap();
+    let session = env
+        .issuer
+        .issue_with_claims("bob", "", &profile())
+        .await
+        .unwrap();
+    let subject = env
+        .issuer
+        .issue_with_claims("carol", "", &profile())
+        .await
+        .unwrap();
+    let reused = env
+        .issuer
+        .issue_with_claims("dave", "", &profile())
+        .await
+        .unwrap();
     let claims: Claims<Profile> = env
         .issuer
         .verifier()

@@ -11,8 +11,10 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use jsonwebtoken::jwk::Jwk;
 use serde_json::Value;
 use tower_jwt_auth::{
-    Algorithm, KeySet, MockClock, NoCustomClaims, SigningKey, TokenError, TokenKind, Verifier,
-    VerifyingKey,
+    KeySet, SigningKey, Verifier,
+    clock::MockClock,
+    keys::{Algorithm, VerifyingKey},
+    token::{NoCustomClaims, TokenError, TokenKind},
 };
 
 fn vector(name: &str) -> Option<Value> {

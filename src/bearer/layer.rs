@@ -4,13 +4,13 @@ use std::{fmt, marker::PhantomData, sync::Arc};
 
 use tower_layer::Layer;
 
-use super::{BearerAuth, DefaultRejection, source::Sources};
-use crate::{claims::NoCustomClaims, verifier::Verifier};
+use super::{BearerAuth, DefaultRejection, RequireScopeLayer, source::Sources};
+use crate::token::{NoCustomClaims, Verifier};
 
 pub(crate) struct Config<R> {
     pub(crate) verifier: Verifier,
     pub(crate) sources: Sources,
-    pub(crate) realm: Option<Box<str>>,
+    pub(crate) realm: Option<Arc<str>>,
     pub(crate) optional: bool,
     pub(crate) on_rejection: R,
 }
@@ -35,7 +35,7 @@ pub(crate) struct Config<R> {
 /// struct Tenant { tenant: String }
 ///
 /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
-/// let layer = BearerAuthLayer::new(issuer.verifier().clone())
+/// let layer = BearerAuthLayer::new(&issuer)
 ///     .with_claims::<Tenant>()
 ///     .with_realm("api")
 ///     .with_cookie("access_token");
@@ -71,10 +71,25 @@ impl BearerAuthLayer {
     /// A layer that requires a valid access token, read from the `Authorization: Bearer`
     /// header only, and answers rejections with an empty body. The claims carry no
     /// application claims until [`with_claims`](Self::with_claims) names their type.
-    pub fn new(verifier: Verifier) -> Self {
+    ///
+    /// Takes the [`Issuer`](crate::Issuer) whose tokens it accepts (`&issuer`), or any
+    /// [`Verifier`] (a resource server that only verifies).
+    ///
+    /// ```
+    /// use tower_jwt_auth::{BearerAuthLayer, Issuer, KeySet, SigningKey, Verifier};
+    ///
+    /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
+    /// let layer = BearerAuthLayer::new(&issuer);
+    ///
+    /// let verifier = Verifier::builder(issuer.keys().clone()).with_audience("api").build()?;
+    /// let resource_server = BearerAuthLayer::new(verifier);
+    /// # let _ = (layer, resource_server);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn new(verifier: impl Into<Verifier>) -> Self {
         Self {
             config: Arc::new(Config {
-                verifier,
+                verifier: verifier.into(),
                 sources: Sources::default(),
                 realm: None,
                 optional: false,
@@ -95,7 +110,7 @@ impl<T, R: Clone> BearerAuthLayer<T, R> {
     /// struct Tenant { tenant: String }
     ///
     /// # let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
-    /// let layer = BearerAuthLayer::new(issuer.verifier().clone()).with_claims::<Tenant>();
+    /// let layer = BearerAuthLayer::new(&issuer).with_claims::<Tenant>();
     /// # let _ = layer;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -120,13 +135,13 @@ impl<T, R: Clone> BearerAuthLayer<T, R> {
     /// ```
     /// # use tower_jwt_auth::{BearerAuthLayer, Issuer, KeySet, SigningKey};
     /// # let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
-    /// let layer = BearerAuthLayer::new(issuer.verifier().clone()).with_realm("example");
+    /// let layer = BearerAuthLayer::new(&issuer).with_realm("example");
     /// # let _ = layer;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[must_use]
     pub fn with_realm(self, realm: impl Into<String>) -> Self {
-        let realm = realm.into().into_boxed_str();
+        let realm: Arc<str> = realm.into().into();
         self.map(|c| c.realm = Some(realm))
     }
 
@@ -156,8 +171,9 @@ impl<T, R: Clone> BearerAuthLayer<T, R> {
         self.map(|c| c.optional = true)
     }
 
-    /// Replaces how rejections are turned into responses: [`JsonRejection`](super::JsonRejection)
-    /// for a JSON body, or any `Fn(&AuthError, Option<&str>) -> Response<B>`.
+    /// Replaces how rejections are turned into responses:
+    /// [`JsonBodyRejection`](super::JsonBodyRejection) for a JSON body, or any
+    /// `Fn(&AuthError, Option<&str>) -> Response<Bytes>` (see [`OnRejection`](super::OnRejection)).
     pub fn on_rejection<R2>(self, on_rejection: R2) -> BearerAuthLayer<T, R2> {
         let config = Arc::unwrap_or_clone(self.config);
         BearerAuthLayer {
@@ -170,6 +186,39 @@ impl<T, R: Clone> BearerAuthLayer<T, R> {
             }),
             _claims: PhantomData,
         }
+    }
+}
+
+impl<T, R: Clone> BearerAuthLayer<T, R> {
+    /// A layer for one route (or group of routes) that additionally requires every scope of
+    /// `scopes`, answering 403 `insufficient_scope` naming them otherwise. It reads the
+    /// claims this layer inserted, with this layer's claims type, realm and rejection, so
+    /// the two cannot disagree; place it inside this layer (axum: `route_layer` on the route,
+    /// with this layer on the router).
+    ///
+    /// ```
+    /// use axum::{Router, routing::get};
+    /// use tower_jwt_auth::{BearerAuthLayer, Issuer, KeySet, SigningKey};
+    ///
+    /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
+    /// let auth = BearerAuthLayer::new(&issuer).with_realm("api");
+    /// let app: Router = Router::new()
+    ///     .route("/admin", get(|| async { "hello, admin" }).route_layer(auth.require_scope(["admin"])))
+    ///     .route("/me", get(|| async { "hello" }))
+    ///     .route_layer(auth);
+    /// # let _ = app;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn require_scope<I, S>(&self, scopes: I) -> RequireScopeLayer<T, R>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        RequireScopeLayer::new(
+            scopes,
+            self.config.realm.clone(),
+            self.config.on_rejection.clone(),
+        )
     }
 }
 

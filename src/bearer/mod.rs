@@ -1,8 +1,24 @@
 //! The bearer-token middleware: [`BearerAuthLayer`] wraps any tower service over
 //! `http::Request`, verifies the access token of every request and either hands the typed
 //! [`Claims`](crate::Claims) to the inner service (in the request extensions) or answers with
-//! the RFC 6750 response itself. [`RequireScopeLayer`] adds per-route scope requirements.
+//! the RFC 6750 response itself. [`BearerAuthLayer::require_scope`] adds per-route scope
+//! requirements.
+//!
+//! # Composing with tower-http
+//!
+//! The middleware answers with its own [`ResponseBody`], so any inner service fits, tower-http's
+//! compression and tracing included. It marks `Authorization` (and the token cookie) as
+//! sensitive, but only from where it sits inward; a `TraceLayer` placed outside it logs what
+//! it sees first. Order a stack from the outside in:
+//!
+//! 1. `SetSensitiveRequestHeadersLayer::new([AUTHORIZATION, COOKIE])`, outermost, so that no
+//!    layer ever sees the token as a plain header value;
+//! 2. `TraceLayer`, `CompressionLayer`, …;
+//! 3. `CorsLayer`, outside the authentication, so that preflight requests (which carry no
+//!    token) are answered;
+//! 4. [`BearerAuthLayer`] (axum: `route_layer`, so that unknown paths stay 404).
 
+mod body;
 mod future;
 mod layer;
 mod rejection;
@@ -10,9 +26,10 @@ mod scope;
 mod service;
 mod source;
 
+pub use body::ResponseBody;
 pub use future::ResponseFuture;
 pub use layer::BearerAuthLayer;
-pub use rejection::{AuthError, DefaultRejection, JsonRejection, OnRejection};
+pub use rejection::{AuthError, DefaultRejection, JsonBodyRejection, OnRejection};
 pub use scope::{RequireScope, RequireScopeLayer};
 pub use service::BearerAuth;
 

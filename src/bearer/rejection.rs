@@ -2,15 +2,16 @@
 
 use std::{borrow::Cow, fmt};
 
+use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
 
-use crate::error::TokenError;
+use crate::token::TokenError;
 
 /// Why the bearer middleware refused a request. Each variant maps to one row of RFC 6750 §3.
 ///
 /// ```
 /// use http::StatusCode;
-/// use tower_jwt_auth::{AuthError, TokenError};
+/// use tower_jwt_auth::{bearer::AuthError, token::TokenError};
 ///
 /// let err = AuthError::InvalidToken(TokenError::Expired);
 /// assert_eq!(err.status(), StatusCode::UNAUTHORIZED);
@@ -109,7 +110,7 @@ impl AuthError {
     /// The JSON body `{"error": …, "error_description": …}` (RFC 6749 §5.2 style).
     ///
     /// ```
-    /// use tower_jwt_auth::AuthError;
+    /// use tower_jwt_auth::bearer::AuthError;
     ///
     /// assert_eq!(
     ///     AuthError::MissingToken.json_body(),
@@ -163,45 +164,56 @@ impl std::error::Error for AuthError {}
 /// rejections.
 ///
 /// [`DefaultRejection`] sends the RFC 6750 status and `WWW-Authenticate` with an empty body;
-/// [`JsonRejection`] adds a JSON body. Any `Fn(&AuthError, Option<&str>) -> Response<B>`
-/// (error, realm) is a handler too.
+/// [`JsonBodyRejection`] adds a JSON body. Any `Fn(&AuthError, Option<&str>) -> Response<Bytes>`
+/// (error, realm) is a handler too. The body is bytes whatever the inner service's body is:
+/// the middleware answers with its own [`ResponseBody`](super::ResponseBody).
 ///
 /// ```
+/// use bytes::Bytes;
 /// use http::Response;
-/// use tower_jwt_auth::{AuthError, BearerAuthLayer, Issuer, KeySet, SigningKey};
+/// use tower_jwt_auth::{BearerAuthLayer, Issuer, KeySet, SigningKey, bearer::AuthError};
 ///
 /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
-/// let layer = BearerAuthLayer::new(issuer.verifier().clone()).on_rejection(
-///     |err: &AuthError, realm: Option<&str>| -> Response<String> {
-///         err.to_response(realm, format!("denied: {err}"))
+/// let layer = BearerAuthLayer::new(&issuer).on_rejection(
+///     |err: &AuthError, realm: Option<&str>| -> Response<Bytes> {
+///         err.to_response(realm, Bytes::from(format!("denied: {err}")))
 ///     },
 /// );
 /// # let _ = layer;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub trait OnRejection<B>: Clone + Send + Sync + 'static {
+pub trait OnRejection: Clone + Send + Sync + 'static {
     /// The response for `error`, with the configured `realm`.
-    fn on_rejection(&self, error: &AuthError, realm: Option<&str>) -> Response<B>;
+    fn on_rejection(&self, error: &AuthError, realm: Option<&str>) -> Response<Bytes>;
 }
 
 /// Status and `WWW-Authenticate` per RFC 6750, empty body.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct DefaultRejection;
 
-impl<B: Default> OnRejection<B> for DefaultRejection {
-    fn on_rejection(&self, error: &AuthError, realm: Option<&str>) -> Response<B> {
-        error.to_response(realm, B::default())
+impl OnRejection for DefaultRejection {
+    fn on_rejection(&self, error: &AuthError, realm: Option<&str>) -> Response<Bytes> {
+        error.to_response(realm, Bytes::new())
     }
 }
 
 /// Status and `WWW-Authenticate` per RFC 6750, plus a JSON body
-/// `{"error": …, "error_description": …}`.
+/// `{"error": …, "error_description": …}` and `Content-Type: application/json`.
+///
+/// ```
+/// use tower_jwt_auth::{BearerAuthLayer, Issuer, KeySet, SigningKey, bearer::JsonBodyRejection};
+///
+/// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
+/// let layer = BearerAuthLayer::new(&issuer).on_rejection(JsonBodyRejection);
+/// # let _ = layer;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, Default)]
-pub struct JsonRejection;
+pub struct JsonBodyRejection;
 
-impl<B: From<String>> OnRejection<B> for JsonRejection {
-    fn on_rejection(&self, error: &AuthError, realm: Option<&str>) -> Response<B> {
-        let mut response = error.to_response(realm, B::from(error.json_body()));
+impl OnRejection for JsonBodyRejection {
+    fn on_rejection(&self, error: &AuthError, realm: Option<&str>) -> Response<Bytes> {
+        let mut response = error.to_response(realm, Bytes::from(error.json_body()));
         response.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
@@ -210,11 +222,11 @@ impl<B: From<String>> OnRejection<B> for JsonRejection {
     }
 }
 
-impl<B, F> OnRejection<B> for F
+impl<F> OnRejection for F
 where
-    F: Fn(&AuthError, Option<&str>) -> Response<B> + Clone + Send + Sync + 'static,
+    F: Fn(&AuthError, Option<&str>) -> Response<Bytes> + Clone + Send + Sync + 'static,
 {
-    fn on_rejection(&self, error: &AuthError, realm: Option<&str>) -> Response<B> {
+    fn on_rejection(&self, error: &AuthError, realm: Option<&str>) -> Response<Bytes> {
         self(error, realm)
     }
 }

@@ -8,27 +8,24 @@ use std::{
     task::{Context, Poll},
 };
 
-use http::{Request, Response};
+use bytes::Bytes;
+use http::{HeaderValue, Request, Response, StatusCode, header};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::{AuthError, Authenticated, DefaultRejection, OnRejection, ResponseFuture};
-use crate::claims::{Claims, NoCustomClaims};
+use super::{AuthError, Authenticated, OnRejection, ResponseBody, ResponseFuture};
+use crate::token::Claims;
 
 /// Requires the authenticated token to carry every one of a set of scopes; answers
-/// 403 `insufficient_scope` naming them otherwise. Place it inside a
-/// [`BearerAuthLayer`](super::BearerAuthLayer) with the same claims type `T`.
+/// 403 `insufficient_scope` naming them otherwise. Made by
+/// [`BearerAuthLayer::require_scope`](super::BearerAuthLayer::require_scope), so that it
+/// reads the claims with the bearer layer's claims type and answers with its realm and
+/// rejection.
 ///
-/// A request that reached it without passing a `BearerAuthLayer` is a configuration error and
-/// gets a 500, never the inner service.
-///
-/// ```
-/// use tower_jwt_auth::RequireScopeLayer;
-///
-/// let admin_only = RequireScopeLayer::new(["admin"]);
-/// # let _ = admin_only;
-/// ```
-pub struct RequireScopeLayer<T = NoCustomClaims, R = DefaultRejection> {
+/// A request that reaches it without passing that bearer layer is a configuration error: it
+/// gets a 500 whose body says so, an `error` event is logged, and the inner service is never
+/// called.
+pub struct RequireScopeLayer<T, R> {
     scopes: Arc<[Box<str>]>,
     joined: Arc<str>,
     realm: Option<Arc<str>>,
@@ -52,14 +49,13 @@ impl<T, R> fmt::Debug for RequireScopeLayer<T, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RequireScopeLayer")
             .field("scopes", &self.joined)
+            .field("realm", &self.realm)
             .finish_non_exhaustive()
     }
 }
 
-impl RequireScopeLayer {
-    /// Requires every scope of `scopes`. Use [`with_claims`](Self::with_claims) when the
-    /// bearer layer in front has application claims.
-    pub fn new<I, S>(scopes: I) -> Self
+impl<T, R> RequireScopeLayer<T, R> {
+    pub(super) fn new<I, S>(scopes: I, realm: Option<Arc<str>>, on_rejection: R) -> Self
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
@@ -73,62 +69,7 @@ impl RequireScopeLayer {
         Self {
             scopes: scopes.into(),
             joined,
-            realm: None,
-            on_rejection: DefaultRejection,
-            _claims: PhantomData,
-        }
-    }
-}
-
-impl<T, R> RequireScopeLayer<T, R> {
-    /// The `realm` of the 403 challenge; use the bearer layer's realm.
-    ///
-    /// ```
-    /// use tower_jwt_auth::RequireScopeLayer;
-    ///
-    /// let layer = RequireScopeLayer::new(["admin"]).with_realm("api");
-    /// # let _ = layer;
-    /// ```
-    #[must_use]
-    pub fn with_realm(mut self, realm: impl Into<String>) -> Self {
-        self.realm = Some(realm.into().into());
-        self
-    }
-
-    /// Reads the claims the bearer layer stored as `Claims<U>`.
-    ///
-    /// ```
-    /// use tower_jwt_auth::RequireScopeLayer;
-    ///
-    /// #[derive(Clone)]
-    /// struct Tenant;
-    /// let layer = RequireScopeLayer::new(["admin"]).with_claims::<Tenant>();
-    /// # let _ = layer;
-    /// ```
-    pub fn with_claims<U>(self) -> RequireScopeLayer<U, R> {
-        RequireScopeLayer {
-            scopes: self.scopes,
-            joined: self.joined,
-            realm: self.realm,
-            on_rejection: self.on_rejection,
-            _claims: PhantomData,
-        }
-    }
-
-    /// Replaces how the 403 is turned into a response (see
-    /// [`OnRejection`](super::OnRejection)).
-    ///
-    /// ```
-    /// use tower_jwt_auth::{JsonRejection, RequireScopeLayer};
-    ///
-    /// let layer = RequireScopeLayer::new(["admin"]).on_rejection(JsonRejection);
-    /// # let _ = layer;
-    /// ```
-    pub fn on_rejection<R2>(self, on_rejection: R2) -> RequireScopeLayer<T, R2> {
-        RequireScopeLayer {
-            scopes: self.scopes,
-            joined: self.joined,
-            realm: self.realm,
+            realm,
             on_rejection,
             _claims: PhantomData,
         }
@@ -170,48 +111,56 @@ impl<S: fmt::Debug, T, R> fmt::Debug for RequireScope<S, T, R> {
     }
 }
 
+/// What the scope layer answers when the bearer layer did not run for the route.
+const MISSING_LAYER: &str = "no claims in the request: the scope requirement is not inside the \
+                             BearerAuthLayer it was made from (axum: `route_layer` the bearer \
+                             layer on the router, and the scope layer on the route)";
+
 impl<S, T, R, ReqBody, ResBody> Service<Request<ReqBody>> for RequireScope<S, T, R>
 where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
     T: Send + Sync + 'static,
-    R: OnRejection<ResBody>,
-    ResBody: Default,
+    R: OnRejection,
 {
-    type Response = Response<ResBody>;
+    type Response = Response<ResponseBody<ResBody>>;
     type Error = S::Error;
-    type Future = ResponseFuture<S::Future, ResBody>;
+    type Future = ResponseFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        let claims = request.extensions().get::<Claims<T>>();
-        let error = match claims {
-            Some(c) if c.has_all_scopes(self.layer.scopes.iter().map(|s| &**s)) => None,
-            Some(_) => Some(AuthError::InsufficientScope(Cow::Owned(
-                self.layer.joined.to_string(),
-            ))),
+        let layer = &self.layer;
+        let error = match request.extensions().get::<Claims<T>>() {
+            Some(c) if c.has_all_scopes(layer.scopes.iter().map(|s| &**s)) => {
+                // The check is synchronous: the service polled ready takes the request.
+                return ResponseFuture::inner(self.inner.call(request));
+            }
+            Some(_) => AuthError::InsufficientScope(Cow::Owned(layer.joined.to_string())),
+            // An anonymous request through an optional bearer layer.
             None if request.extensions().get::<Authenticated>().is_some() => {
-                Some(AuthError::MissingToken)
+                AuthError::MissingToken
             }
             None => {
-                let mut response = Response::new(ResBody::default());
-                *response.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
+                tracing::error!(
+                    scopes = %layer.joined,
+                    uri = %request.uri().path(),
+                    "{MISSING_LAYER}"
+                );
+                let mut response = Response::new(Bytes::from_static(MISSING_LAYER.as_bytes()));
+                *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+                response.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/plain; charset=utf-8"),
+                );
                 return ResponseFuture::rejected(response);
             }
         };
-        match error {
-            None => {
-                let clone = self.inner.clone();
-                let mut ready = std::mem::replace(&mut self.inner, clone);
-                ResponseFuture::inner(ready.call(request))
-            }
-            Some(error) => ResponseFuture::rejected(
-                self.layer
-                    .on_rejection
-                    .on_rejection(&error, self.layer.realm.as_deref()),
-            ),
-        }
+        ResponseFuture::rejected(
+            layer
+                .on_rejection
+                .on_rejection(&error, layer.realm.as_deref()),
+        )
     }
 }

@@ -11,8 +11,8 @@ use http::{Request, Response, header};
 use serde::de::DeserializeOwned;
 use tower_service::Service;
 
-use super::{AuthError, Authenticated, OnRejection, ResponseFuture, layer::Config};
-use crate::{claims::Claims, error::TokenError, verifier::TokenKind};
+use super::{AuthError, Authenticated, OnRejection, ResponseBody, ResponseFuture, layer::Config};
+use crate::token::{Claims, TokenError, TokenKind};
 
 /// The service made by [`BearerAuthLayer`](super::BearerAuthLayer).
 pub struct BearerAuth<S, T, R> {
@@ -71,11 +71,11 @@ impl<S, T, R, ReqBody, ResBody> Service<Request<ReqBody>> for BearerAuth<S, T, R
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
     T: DeserializeOwned + Clone + Send + Sync + 'static,
-    R: OnRejection<ResBody>,
+    R: OnRejection,
 {
-    type Response = Response<ResBody>;
+    type Response = Response<ResponseBody<ResBody>>;
     type Error = S::Error;
-    type Future = ResponseFuture<S::Future, ResBody>;
+    type Future = ResponseFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)

@@ -21,7 +21,7 @@ use crate::keys::KeySet;
 /// use http::Request;
 /// use http_body_util::{BodyExt, Full};
 /// use tower::ServiceExt;
-/// use tower_jwt_auth::{JwksService, KeySet, SigningKey};
+/// use tower_jwt_auth::{KeySet, SigningKey, endpoints::JwksService};
 ///
 /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
 /// let keys = KeySet::new(SigningKey::generate_ed25519()?);

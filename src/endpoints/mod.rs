@@ -11,7 +11,6 @@ mod session_endpoint;
 
 pub use body::DEFAULT_BODY_LIMIT;
 pub use jwks::JwksService;
-pub use refresh::{Refresh, RefreshService};
+pub use refresh::RefreshService;
 pub use response::{ErrorResponse, token_response};
-pub use revoke::{RevocationService, Revoke};
-pub use session_endpoint::SessionEndpoint;
+pub use revoke::RevocationService;

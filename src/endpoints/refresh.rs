@@ -5,49 +5,52 @@ use http::{Response, StatusCode};
 use http_body_util::Full;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
-use super::{ErrorResponse, body::BodyKind, session_endpoint::SessionEndpoint, token_response};
+use super::{ErrorResponse, body::BodyKind, session_endpoint::session_service, token_response};
 use crate::{
-    claims::NoCustomClaims,
-    error::{IssueError, RefreshError, TokenError},
-    session::Sessions,
+    issuer::IssueError,
+    session::{RefreshError, Sessions},
+    token::TokenError,
 };
 
-/// A tower service for refresh requests.
-///
-/// Accepts JSON `{"refresh_token": "…"}` or the RFC 6749 §6 form
-/// `grant_type=refresh_token&refresh_token=…` (a JSON body may carry `grant_type` too). On
-/// success it answers 200 with the next token pair and `Cache-Control: no-store`. A rejected
-/// refresh token is 400 `invalid_grant` (reuse also revokes the session); a malformed request
-/// is 400 `invalid_request` (415 for an unknown content type, 413 for a body over the limit);
-/// an unknown `grant_type` is 400 `unsupported_grant_type`; a revocation store that cannot be
-/// read or written is 503 `temporarily_unavailable`. Never a 500 for anything the client
-/// sends.
-///
-/// ```
-/// use http::{Request, StatusCode};
-/// use http_body_util::Full;
-/// use tower::ServiceExt;
-/// use tower_jwt_auth::{Issuer, KeySet, NoCustomClaims, RefreshService, Sessions, SigningKey};
-///
-/// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
-/// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
-/// let pair = issuer.issue("alice", &NoCustomClaims {}).await?;
-/// let service = RefreshService::new(Sessions::<NoCustomClaims>::new(issuer));
-///
-/// let request = Request::post("/auth/refresh")
-///     .header("content-type", "application/x-www-form-urlencoded")
-///     .body(Full::<bytes::Bytes>::from(format!("grant_type=refresh_token&refresh_token={}", pair.refresh_token())))?;
-/// let response = service.oneshot(request).await?;
-/// assert_eq!(response.status(), StatusCode::OK);
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// # })?;
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-pub type RefreshService<T = NoCustomClaims> = SessionEndpoint<T, Refresh>;
+session_service!(
+    /// A tower service for refresh requests.
+    ///
+    /// Accepts JSON `{"refresh_token": "…"}` or the RFC 6749 §6 form
+    /// `grant_type=refresh_token&refresh_token=…` (a JSON body may carry `grant_type` too). On
+    /// success it answers 200 with the next token pair and `Cache-Control: no-store`. A rejected
+    /// refresh token is 400 `invalid_grant` (reuse also revokes the session); a malformed request
+    /// is 400 `invalid_request` (415 for an unknown content type, 413 for a body over the limit);
+    /// an unknown `grant_type` is 400 `unsupported_grant_type`; a revocation store that cannot be
+    /// read or written is 503 `temporarily_unavailable`. Never a 500 for anything the client
+    /// sends.
+    ///
+    /// ```
+    /// use http::{Request, StatusCode};
+    /// use http_body_util::Full;
+    /// use tower::ServiceExt;
+    /// use tower_jwt_auth::{Issuer, KeySet, Sessions, SigningKey, endpoints::RefreshService};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+    /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
+    /// let pair = issuer.issue("alice").await?;
+    /// let service = RefreshService::new(Sessions::new(issuer));
+    ///
+    /// let request = Request::post("/auth/refresh")
+    ///     .header("content-type", "application/x-www-form-urlencoded")
+    ///     .body(Full::<bytes::Bytes>::from(format!("grant_type=refresh_token&refresh_token={}", pair.refresh_token())))?;
+    /// let response = service.oneshot(request).await?;
+    /// assert_eq!(response.status(), StatusCode::OK);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    RefreshService,
+    Refresh
+);
 
 /// The operation of [`RefreshService`]: the refresh exchange.
 #[derive(Debug, Clone, Copy)]
-pub struct Refresh;
+pub(crate) struct Refresh;
 
 /// The request body (unnameable outside the crate).
 #[derive(Deserialize)]
@@ -113,7 +116,7 @@ impl std::fmt::Debug for RefreshRequest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RefreshRequest")
             .field("grant_type", &self.grant_type)
-            .field("refresh_token", &crate::error::Redacted)
+            .field("refresh_token", &crate::redact::Redacted)
             .finish()
     }
 }

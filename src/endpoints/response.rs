@@ -25,11 +25,11 @@ fn json(status: StatusCode, body: Vec<u8>) -> Response<Full<Bytes>> {
 ///
 /// ```
 /// use http::StatusCode;
-/// use tower_jwt_auth::{Issuer, KeySet, NoCustomClaims, SigningKey, token_response};
+/// use tower_jwt_auth::{Issuer, KeySet, SigningKey, endpoints::token_response, token::NoCustomClaims};
 ///
 /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
 /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
-/// let pair = issuer.issue("alice", &NoCustomClaims {}).await?;
+/// let pair = issuer.issue("alice").await?;
 /// let response = token_response(StatusCode::CREATED, &pair);
 /// assert_eq!(response.status(), StatusCode::CREATED);
 /// assert_eq!(response.headers()["cache-control"], "no-store");
@@ -47,7 +47,7 @@ pub fn token_response(status: StatusCode, pair: &TokenPair) -> Response<Full<Byt
 /// An OAuth 2.0 error response (RFC 6749 §5.2): a status, an `error` code and a description.
 ///
 /// ```
-/// use tower_jwt_auth::ErrorResponse;
+/// use tower_jwt_auth::endpoints::ErrorResponse;
 ///
 /// let response = ErrorResponse::invalid_request("missing refresh_token").into_http_response();
 /// assert_eq!(response.status(), 400);

@@ -5,42 +5,46 @@ use http::{HeaderValue, Response, StatusCode, header};
 use http_body_util::Full;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
-use super::{ErrorResponse, body::BodyKind, session_endpoint::SessionEndpoint};
-use crate::{claims::NoCustomClaims, session::Sessions};
+use super::{ErrorResponse, body::BodyKind, session_endpoint::session_service};
+use crate::session::Sessions;
 
-/// A tower service for RFC 7009 token revocation.
-///
-/// Takes `token` and an optional `token_type_hint`, as a form or JSON. Revokes an access token
-/// by its `jti`, or a refresh token together with its whole session. Answers 200 with an empty
-/// body whenever the request is well-formed — also for an unknown, invalid or expired token,
-/// as RFC 7009 §2.2 requires, so that the endpoint reveals nothing about tokens. A missing
-/// `token` is 400 `invalid_request`; a revocation store that cannot be written is 503.
-///
-/// ```
-/// use http::{Request, StatusCode};
-/// use http_body_util::Full;
-/// use tower::ServiceExt;
-/// use tower_jwt_auth::{Issuer, KeySet, NoCustomClaims, RevocationService, Sessions, SigningKey};
-///
-/// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
-/// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
-/// let pair = issuer.issue("alice", &NoCustomClaims {}).await?;
-/// let service = RevocationService::new(Sessions::<NoCustomClaims>::new(issuer.clone()));
-///
-/// let request = Request::post("/auth/revoke")
-///     .header("content-type", "application/json")
-///     .body(Full::<bytes::Bytes>::from(format!(r#"{{"token":"{}"}}"#, pair.access_token())))?;
-/// assert_eq!(service.oneshot(request).await?.status(), StatusCode::OK);
-/// assert!(issuer.verifier().verify_access::<NoCustomClaims>(pair.access_token()).is_err());
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// # })?;
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-pub type RevocationService<T = NoCustomClaims> = SessionEndpoint<T, Revoke>;
+session_service!(
+    /// A tower service for RFC 7009 token revocation.
+    ///
+    /// Takes `token` and an optional `token_type_hint`, as a form or JSON. Revokes an access token
+    /// by its `jti`, or a refresh token together with its whole session. Answers 200 with an empty
+    /// body whenever the request is well-formed — also for an unknown, invalid or expired token,
+    /// as RFC 7009 §2.2 requires, so that the endpoint reveals nothing about tokens. A missing
+    /// `token` is 400 `invalid_request`; a revocation store that cannot be written is 503.
+    ///
+    /// ```
+    /// use http::{Request, StatusCode};
+    /// use http_body_util::Full;
+    /// use tower::ServiceExt;
+    /// use tower_jwt_auth::{Claims, Issuer, KeySet, Sessions, SigningKey, endpoints::RevocationService};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+    /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
+    /// let pair = issuer.issue("alice").await?;
+    /// let service = RevocationService::new(Sessions::new(issuer.clone()));
+    ///
+    /// let request = Request::post("/auth/revoke")
+    ///     .header("content-type", "application/json")
+    ///     .body(Full::<bytes::Bytes>::from(format!(r#"{{"token":"{}"}}"#, pair.access_token())))?;
+    /// assert_eq!(service.oneshot(request).await?.status(), StatusCode::OK);
+    /// let revoked: Result<Claims, _> = issuer.verifier().verify_access(pair.access_token());
+    /// assert!(revoked.is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    RevocationService,
+    Revoke
+);
 
 /// The operation of [`RevocationService`]: RFC 7009 revocation.
 #[derive(Debug, Clone, Copy)]
-pub struct Revoke;
+pub(crate) struct Revoke;
 
 /// The request body (unnameable outside the crate).
 #[derive(Deserialize)]
@@ -83,7 +87,7 @@ impl super::session_endpoint::sealed::Operation for Revoke {
 impl std::fmt::Debug for RevokeRequest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RevokeRequest")
-            .field("token", &crate::error::Redacted)
+            .field("token", &crate::redact::Redacted)
             .field("token_type_hint", &self._hint)
             .finish()
     }

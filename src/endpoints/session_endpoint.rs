@@ -20,7 +20,10 @@ use super::{
     DEFAULT_BODY_LIMIT,
     body::{self, BodyKind},
 };
-use crate::{error::BoxError, revocation::BoxFuture, session::Sessions};
+use crate::{
+    revocation::{BoxError, BoxFuture},
+    session::Sessions,
+};
 
 /// What an endpoint does with its parsed request (sealed: implemented by the crate's
 /// endpoints only).
@@ -43,12 +46,10 @@ pub(crate) mod sealed {
     }
 }
 
-/// A tower service running one session operation per request; see [`RefreshService`] and
-/// [`RevocationService`].
-///
-/// [`RefreshService`]: super::RefreshService
-/// [`RevocationService`]: super::RevocationService
-pub struct SessionEndpoint<T, O> {
+/// The tower service running one session operation per request, behind
+/// [`RefreshService`](super::RefreshService) and
+/// [`RevocationService`](super::RevocationService).
+pub(crate) struct SessionEndpoint<T, O> {
     sessions: Sessions<T>,
     limit: usize,
     _operation: PhantomData<fn() -> O>,
@@ -66,21 +67,15 @@ impl<T, O> Clone for SessionEndpoint<T, O> {
 
 impl<T, O> fmt::Debug for SessionEndpoint<T, O> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct(
-            std::any::type_name::<O>()
-                .rsplit("::")
-                .next()
-                .unwrap_or("Endpoint"),
-        )
-        .field("sessions", &self.sessions)
-        .field("body_limit", &self.limit)
-        .finish()
+        f.debug_struct("SessionEndpoint")
+            .field("sessions", &self.sessions)
+            .field("body_limit", &self.limit)
+            .finish()
     }
 }
 
 impl<T, O> SessionEndpoint<T, O> {
-    /// The endpoint over `sessions`, with a 16 KiB request body limit.
-    pub fn new(sessions: Sessions<T>) -> Self {
+    pub(crate) fn new(sessions: Sessions<T>) -> Self {
         Self {
             sessions,
             limit: DEFAULT_BODY_LIMIT,
@@ -88,17 +83,7 @@ impl<T, O> SessionEndpoint<T, O> {
         }
     }
 
-    /// Sets the request body limit in bytes; a larger body is answered 413.
-    ///
-    /// ```
-    /// # use tower_jwt_auth::{Issuer, KeySet, NoCustomClaims, RefreshService, Sessions, SigningKey};
-    /// # let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
-    /// let service = RefreshService::new(Sessions::<NoCustomClaims>::new(issuer)).with_body_limit(4096);
-    /// # let _ = service;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    #[must_use]
-    pub fn with_body_limit(mut self, limit: usize) -> Self {
+    pub(crate) fn with_body_limit(mut self, limit: usize) -> Self {
         self.limit = limit;
         self
     }
@@ -132,3 +117,65 @@ where
         })
     }
 }
+
+/// A public tower service over a [`SessionEndpoint`]: `$name<T>` runs `$operation`.
+macro_rules! session_service {
+    ($(#[$doc:meta])* $name:ident, $operation:ty) => {
+        $(#[$doc])*
+        pub struct $name<T = $crate::token::NoCustomClaims>(
+            super::session_endpoint::SessionEndpoint<T, $operation>,
+        );
+
+        impl<T> $name<T> {
+            /// The endpoint over `sessions`, with a 16 KiB request body limit.
+            pub fn new(sessions: $crate::session::Sessions<T>) -> Self {
+                Self(super::session_endpoint::SessionEndpoint::new(sessions))
+            }
+
+            /// Sets the request body limit in bytes; a larger body is answered 413.
+            #[must_use]
+            pub fn with_body_limit(self, limit: usize) -> Self {
+                Self(self.0.with_body_limit(limit))
+            }
+        }
+
+        impl<T> Clone for $name<T> {
+            fn clone(&self) -> Self {
+                Self(self.0.clone())
+            }
+        }
+
+        impl<T> std::fmt::Debug for $name<T> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_tuple(stringify!($name)).field(&self.0).finish()
+            }
+        }
+
+        impl<T, B> tower_service::Service<http::Request<B>> for $name<T>
+        where
+            T: serde::Serialize + serde::de::DeserializeOwned + Send + 'static,
+            B: http_body::Body + Send + 'static,
+            B::Data: Send,
+            B::Error: Into<$crate::revocation::BoxError>,
+        {
+            type Response = http::Response<http_body_util::Full<bytes::Bytes>>;
+            type Error = std::convert::Infallible;
+            type Future = $crate::revocation::BoxFuture<
+                'static,
+                Result<Self::Response, std::convert::Infallible>,
+            >;
+
+            fn poll_ready(
+                &mut self,
+                cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<Result<(), Self::Error>> {
+                tower_service::Service::<http::Request<B>>::poll_ready(&mut self.0, cx)
+            }
+
+            fn call(&mut self, request: http::Request<B>) -> Self::Future {
+                self.0.call(request)
+            }
+        }
+    };
+}
+pub(crate) use session_service;

@@ -11,12 +11,14 @@ mod backend;
 pub mod conformance;
 mod deny;
 mod entry;
+mod error;
 mod memory;
 mod record;
 mod store;
 
 pub use backend::{BoxFuture, ChangeStream, RevocationBackend};
 pub use entry::RevocationEntry;
+pub use error::{BoxError, RevocationError};
 pub use memory::MemoryBackend;
 pub use record::{NewSession, RotateOutcome, Rotation};
 pub use store::{RevocationStore, RevocationStoreBuilder};

@@ -12,13 +12,13 @@ use std::{
 use futures::StreamExt;
 
 use super::{
-    ChangeStream, MemoryBackend, NewSession, RevocationBackend, RevocationEntry, RotateOutcome,
-    Rotation, deny::DenyList,
+    ChangeStream, MemoryBackend, NewSession, RevocationBackend, RevocationEntry, RevocationError,
+    RotateOutcome, Rotation, deny::DenyList,
 };
 use crate::{
-    claims::Claims,
+    ConfigError,
     clock::{Clock, SystemClock},
-    error::{ConfigError, RevocationError},
+    token::Claims,
 };
 
 /// How long the store waits before it retries a backend that failed to subscribe or load,
@@ -55,7 +55,7 @@ struct Inner {
 /// # Example
 ///
 /// ```
-/// use tower_jwt_auth::{MockClock, RevocationEntry, RevocationStore};
+/// use tower_jwt_auth::{clock::MockClock, revocation::{RevocationEntry, RevocationStore}};
 ///
 /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
 /// let clock = MockClock::at_secs(1_000);
@@ -98,7 +98,7 @@ impl RevocationStore {
     /// An empty store on the system clock, with its state in this process only.
     ///
     /// ```
-    /// use tower_jwt_auth::RevocationStore;
+    /// use tower_jwt_auth::revocation::RevocationStore;
     ///
     /// assert!(RevocationStore::new().is_empty());
     /// ```
@@ -110,7 +110,7 @@ impl RevocationStore {
     ///
     /// ```
     /// use std::{sync::Arc, time::Duration};
-    /// use tower_jwt_auth::{MemoryBackend, MockClock, RevocationStore};
+    /// use tower_jwt_auth::{clock::MockClock, revocation::{MemoryBackend, RevocationStore}};
     ///
     /// let store = RevocationStore::builder()
     ///     .with_backend(Arc::new(MemoryBackend::new()))
@@ -274,7 +274,7 @@ impl RevocationStore {
     /// It runs on tokio time, so tests drive it with `tokio::time::pause`.
     ///
     /// ```
-    /// use tower_jwt_auth::RevocationStore;
+    /// use tower_jwt_auth::revocation::RevocationStore;
     ///
     /// # tokio::runtime::Builder::new_current_thread().enable_time().build()?.block_on(async {
     /// let store = RevocationStore::new();
@@ -359,13 +359,13 @@ impl fmt::Debug for RevocationStoreBuilder {
 impl RevocationStoreBuilder {
     /// Shares the state through `backend` (a database every instance reaches). The store
     /// then refuses every token with
-    /// [`TokenError::RevocationUnavailable`](crate::TokenError::RevocationUnavailable)
+    /// [`TokenError::RevocationUnavailable`](crate::token::TokenError::RevocationUnavailable)
     /// (HTTP 503) until [`run`](RevocationStore::run) (or [`load`](RevocationStore::load))
     /// has loaded the state, because revocations made by other instances are not known yet.
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use tower_jwt_auth::{MemoryBackend, RevocationStore};
+    /// use tower_jwt_auth::revocation::{MemoryBackend, RevocationStore};
     ///
     /// let store = RevocationStore::builder().with_backend(Arc::new(MemoryBackend::new())).build()?;
     /// # let _ = store;
@@ -379,7 +379,7 @@ impl RevocationStoreBuilder {
     /// The clock that decides what purging forgets (default [`SystemClock`]).
     ///
     /// ```
-    /// use tower_jwt_auth::{MockClock, RevocationStore};
+    /// use tower_jwt_auth::{clock::MockClock, revocation::RevocationStore};
     ///
     /// let store = RevocationStore::builder().with_clock(MockClock::at_secs(0)).build()?;
     /// # let _ = store;
@@ -399,7 +399,7 @@ impl RevocationStoreBuilder {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use tower_jwt_auth::RevocationStore;
+    /// use tower_jwt_auth::revocation::RevocationStore;
     ///
     /// assert!(RevocationStore::builder().with_purge_interval(Duration::ZERO).build().is_err());
     /// ```
@@ -585,28 +585,37 @@ mod tests {
             fn create_session<'a>(
                 &'a self,
                 s: &'a NewSession<'a>,
-            ) -> crate::BoxFuture<'a, Result<(), crate::BoxError>> {
+            ) -> crate::revocation::BoxFuture<'a, Result<(), crate::revocation::BoxError>>
+            {
                 self.inner.create_session(s)
             }
             fn rotate<'a>(
                 &'a self,
                 r: &'a Rotation<'a>,
-            ) -> crate::BoxFuture<'a, Result<RotateOutcome, crate::BoxError>> {
+            ) -> crate::revocation::BoxFuture<'a, Result<RotateOutcome, crate::revocation::BoxError>>
+            {
                 self.inner.rotate(r)
             }
             fn revoke<'a>(
                 &'a self,
                 e: &'a RevocationEntry,
-            ) -> crate::BoxFuture<'a, Result<(), crate::BoxError>> {
+            ) -> crate::revocation::BoxFuture<'a, Result<(), crate::revocation::BoxError>>
+            {
                 self.inner.revoke(e)
             }
             fn load(
                 &self,
                 now: u64,
-            ) -> crate::BoxFuture<'_, Result<Vec<RevocationEntry>, crate::BoxError>> {
+            ) -> crate::revocation::BoxFuture<
+                '_,
+                Result<Vec<RevocationEntry>, crate::revocation::BoxError>,
+            > {
                 self.inner.load(now)
             }
-            fn subscribe(&self) -> crate::BoxFuture<'_, Result<ChangeStream, crate::BoxError>> {
+            fn subscribe(
+                &self,
+            ) -> crate::revocation::BoxFuture<'_, Result<ChangeStream, crate::revocation::BoxError>>
+            {
                 self.subscriptions.fetch_add(1, Ordering::SeqCst);
                 let (tx, rx) = futures::channel::oneshot::channel::<()>();
                 self.cut.lock().unwrap().push(tx);
@@ -615,7 +624,11 @@ mod tests {
                     Ok(feed.take_until(rx).boxed())
                 })
             }
-            fn purge(&self, now: u64) -> crate::BoxFuture<'_, Result<u64, crate::BoxError>> {
+            fn purge(
+                &self,
+                now: u64,
+            ) -> crate::revocation::BoxFuture<'_, Result<u64, crate::revocation::BoxError>>
+            {
                 self.inner.purge(now)
             }
         }

@@ -16,7 +16,9 @@ use base64::{
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use tower_jwt_auth::{Algorithm, Issuer, IssuerBuilder, KeySet, MockClock, Sessions, SigningKey};
+use tower_jwt_auth::{
+    Issuer, KeySet, Sessions, SigningKey, clock::MockClock, issuer::IssuerBuilder, keys::Algorithm,
+};
 
 /// The tests' "now": 2027-01-15T08:00:00Z.
 pub const T0: u64 = 1_800_000_000;
@@ -126,7 +128,10 @@ pub fn env_with(configure: impl FnOnce(IssuerBuilder) -> IssuerBuilder) -> Env {
     let issuer = configure(builder(&clock)).build().unwrap();
     let kid = issuer.keys().signing_key().kid().to_owned();
     Env {
-        sessions: Sessions::new(issuer.clone()),
+        sessions: Sessions::builder(issuer.clone())
+            .with_claims::<Profile>()
+            .build()
+            .unwrap(),
         forger: Forger::ed25519(&rfc8037_pkcs8()),
         clock,
         issuer,
@@ -149,7 +154,7 @@ impl Env {
     }
 
     pub fn clock_secs(&self) -> u64 {
-        use tower_jwt_auth::Clock;
+        use tower_jwt_auth::clock::Clock;
         self.clock.now_secs()
     }
 

@@ -5,68 +5,24 @@
 //! signature → claims (required claims present) → `exp`/`nbf`/`iat` against the [`Clock`] →
 //! `iss`/`aud` → revocation. Nothing after the signature check runs on unauthenticated data.
 
-use std::{fmt, sync::Arc, time::Duration};
+use std::{fmt, sync::Arc};
 
 use serde::de::DeserializeOwned;
 
-use crate::{
-    claims::Claims,
-    clock::{Clock, SystemClock},
-    error::{ConfigError, TokenError},
+use super::{
+    Claims, TokenError, TokenKind,
     jws::{self, Compact},
+};
+use crate::{
+    ConfigError,
+    clock::Clock,
+    config::{Policy, policy_knobs},
     keys::KeySet,
     revocation::RevocationStore,
 };
 
-/// The two kinds of token, told apart by their `typ` header.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum TokenKind {
-    /// An access token: `typ: at+jwt` (RFC 9068).
-    Access,
-    /// A refresh token: `typ: refresh+jwt`.
-    Refresh,
-}
-
-impl TokenKind {
-    /// The `typ` header value this crate writes for the kind.
-    ///
-    /// ```
-    /// use tower_jwt_auth::TokenKind;
-    ///
-    /// assert_eq!(TokenKind::Access.typ(), "at+jwt");
-    /// ```
-    pub const fn typ(self) -> &'static str {
-        match self {
-            Self::Access => "at+jwt",
-            Self::Refresh => "refresh+jwt",
-        }
-    }
-
-    /// Whether a received `typ` names this kind. Media types are case-insensitive and may
-    /// carry the `application/` prefix (RFC 7515 §4.1.9, RFC 9068 §4).
-    fn matches(self, typ: &str) -> bool {
-        let want = self.typ();
-        let bare = match typ.get(..12) {
-            Some(prefix) if prefix.eq_ignore_ascii_case("application/") => typ.get(12..),
-            _ => Some(typ),
-        };
-        bare.is_some_and(|t| t.eq_ignore_ascii_case(want))
-    }
-}
-
-impl fmt::Display for TokenKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Access => "access token",
-            Self::Refresh => "refresh token",
-        })
-    }
-}
-
 /// The default maximum token length: 8 KiB.
 pub const DEFAULT_MAX_TOKEN_LEN: usize = 8 * 1024;
-/// The largest leeway a builder accepts.
-pub(crate) const MAX_LEEWAY_SECS: u64 = 300;
 
 struct Config {
     keys: KeySet,
@@ -86,14 +42,14 @@ struct Config {
 /// # Example
 ///
 /// ```
-/// use tower_jwt_auth::{Claims, Issuer, KeySet, NoCustomClaims, SigningKey, TokenError};
+/// use tower_jwt_auth::{Claims, Issuer, KeySet, SigningKey, token::{NoCustomClaims, TokenError}};
 ///
 /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
 /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?))
 ///     .with_issuer("https://auth.example")
 ///     .with_audience("api")
 ///     .build()?;
-/// let pair = issuer.issue("alice", &NoCustomClaims {}).await?;
+/// let pair = issuer.issue("alice").await?;
 ///
 /// let claims: Claims = issuer.verifier().verify_access(pair.access_token())?;
 /// assert_eq!(claims.sub, "alice");
@@ -139,12 +95,8 @@ impl Verifier {
     pub fn builder(keys: KeySet) -> VerifierBuilder {
         VerifierBuilder {
             keys,
-            clock: Arc::new(SystemClock),
+            policy: Policy::default(),
             revocation: None,
-            issuer: None,
-            audience: None,
-            leeway: Duration::ZERO,
-            max_len: DEFAULT_MAX_TOKEN_LEN,
         }
     }
 
@@ -267,84 +219,28 @@ impl Verifier {
     }
 }
 
+impl From<&Verifier> for Verifier {
+    fn from(verifier: &Verifier) -> Self {
+        verifier.clone()
+    }
+}
+
 /// Builds a [`Verifier`]. Secure by default: no leeway, 8 KiB size cap, system clock.
 #[derive(Debug)]
 #[must_use]
 pub struct VerifierBuilder {
     keys: KeySet,
-    clock: Arc<dyn Clock>,
+    policy: Policy,
     revocation: Option<RevocationStore>,
-    issuer: Option<String>,
-    audience: Option<String>,
-    leeway: Duration,
-    max_len: usize,
 }
 
+policy_knobs!(VerifierBuilder, "Verifier::builder(keys)");
+
 impl VerifierBuilder {
-    /// Requires `iss` to equal `issuer`; a token without `iss` then fails.
-    ///
-    /// ```
-    /// # use tower_jwt_auth::{KeySet, SigningKey, Verifier};
-    /// # let keys = KeySet::new(SigningKey::generate_ed25519()?);
-    /// let verifier = Verifier::builder(keys).with_issuer("https://auth.example").build()?;
-    /// # let _ = verifier;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn with_issuer(mut self, issuer: impl Into<String>) -> Self {
-        self.issuer = Some(issuer.into());
-        self
-    }
-
-    /// Requires `aud` to contain `audience`; a token without `aud` then fails.
-    ///
-    /// ```
-    /// # use tower_jwt_auth::{KeySet, SigningKey, Verifier};
-    /// # let keys = KeySet::new(SigningKey::generate_ed25519()?);
-    /// let verifier = Verifier::builder(keys).with_audience("billing-api").build()?;
-    /// # let _ = verifier;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn with_audience(mut self, audience: impl Into<String>) -> Self {
-        self.audience = Some(audience.into());
-        self
-    }
-
-    /// Tolerance for clock skew on `exp`, `nbf` and `iat` (default 0, at most 300 s).
-    ///
-    /// Risk: every second of leeway is a second an expired or revoked-by-expiry token still
-    /// works. Keep it to the skew you actually have between machines (a few seconds).
-    ///
-    /// ```
-    /// # use std::time::Duration;
-    /// # use tower_jwt_auth::{KeySet, SigningKey, Verifier};
-    /// # let keys = KeySet::new(SigningKey::generate_ed25519()?);
-    /// let verifier = Verifier::builder(keys).with_leeway(Duration::from_secs(5)).build()?;
-    /// # let _ = verifier;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn with_leeway(mut self, leeway: Duration) -> Self {
-        self.leeway = leeway;
-        self
-    }
-
-    /// The clock every time check reads (default [`SystemClock`]).
-    ///
-    /// ```
-    /// # use tower_jwt_auth::{KeySet, MockClock, SigningKey, Verifier};
-    /// # let keys = KeySet::new(SigningKey::generate_ed25519()?);
-    /// let verifier = Verifier::builder(keys).with_clock(MockClock::at_secs(1_700_000_000)).build()?;
-    /// # let _ = verifier;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn with_clock(mut self, clock: impl Clock) -> Self {
-        self.clock = Arc::new(clock);
-        self
-    }
-
     /// Rejects tokens revoked in `store`.
     ///
     /// ```
-    /// # use tower_jwt_auth::{KeySet, RevocationStore, SigningKey, Verifier};
+    /// # use tower_jwt_auth::{KeySet, SigningKey, Verifier, revocation::RevocationStore};
     /// # let keys = KeySet::new(SigningKey::generate_ed25519()?);
     /// let verifier = Verifier::builder(keys).with_revocation(RevocationStore::new()).build()?;
     /// # let _ = verifier;
@@ -355,66 +251,37 @@ impl VerifierBuilder {
         self
     }
 
-    /// Tokens longer than `max` bytes are rejected before any decoding (default 8 KiB,
-    /// at least 256).
-    ///
-    /// ```
-    /// # use tower_jwt_auth::{KeySet, SigningKey, Verifier};
-    /// # let keys = KeySet::new(SigningKey::generate_ed25519()?);
-    /// assert!(Verifier::builder(keys).with_max_token_len(100).build().is_err());
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn with_max_token_len(mut self, max: usize) -> Self {
-        self.max_len = max;
-        self
-    }
-
-    pub(crate) fn with_shared_clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = clock;
-        self
+    /// The builder of an issuer's own verifier: its keys, policy and store.
+    pub(crate) fn from_policy(keys: KeySet, policy: Policy, revocation: RevocationStore) -> Self {
+        Self {
+            keys,
+            policy,
+            revocation: Some(revocation),
+        }
     }
 
     /// Checks the configuration and builds the verifier.
+    ///
+    /// Fails on a leeway over 300 s, a size cap under 256 bytes, or an empty `iss`/`aud`.
     pub fn build(self) -> Result<Verifier, ConfigError> {
-        let leeway = self.leeway.as_secs();
-        if leeway > MAX_LEEWAY_SECS {
-            return Err(ConfigError::Leeway(leeway));
-        }
-        if self.max_len < 256 {
-            return Err(ConfigError::MaxTokenLen(self.max_len));
-        }
-        let non_empty = |v: Option<String>, what| match v {
-            Some(s) if s.is_empty() => Err(ConfigError::Empty(what)),
-            other => Ok(other.map(String::into_boxed_str)),
-        };
+        self.policy.check()?;
+        let Policy {
+            clock,
+            issuer,
+            audience,
+            leeway,
+            max_len,
+        } = self.policy;
         Ok(Verifier {
             config: Arc::new(Config {
                 keys: self.keys,
-                clock: self.clock,
+                clock,
                 revocation: self.revocation,
-                issuer: non_empty(self.issuer, "issuer")?,
-                audience: non_empty(self.audience, "audience")?,
-                leeway,
-                max_len: self.max_len,
+                issuer: issuer.map(String::into_boxed_str),
+                audience: audience.map(String::into_boxed_str),
+                leeway: leeway.as_secs(),
+                max_len,
             }),
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn typ_matching_follows_media_type_rules() {
-        assert!(TokenKind::Access.matches("at+jwt"));
-        assert!(TokenKind::Access.matches("application/at+jwt"));
-        assert!(TokenKind::Access.matches("AT+JWT"));
-        assert!(!TokenKind::Access.matches("JWT"));
-        assert!(!TokenKind::Access.matches("refresh+jwt"));
-        assert!(!TokenKind::Access.matches("application/"));
-        assert!(!TokenKind::Access.matches("at+jwt "));
-        assert!(TokenKind::Refresh.matches("refresh+jwt"));
-        assert!(!TokenKind::Refresh.matches("at+jwt"));
     }
 }

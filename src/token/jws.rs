@@ -9,7 +9,8 @@ use std::borrow::Cow;
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use serde::{Deserialize, de::IgnoredAny};
 
-use crate::{error::TokenError, keys::VerifyingKey};
+use super::TokenError;
+use crate::keys::VerifyingKey;
 
 /// The three base64url parts of a compact JWS.
 #[derive(Debug, Clone, Copy)]

@@ -2,12 +2,12 @@
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer, de::DeserializeOwned};
 
-use crate::error::TokenError;
+use super::TokenError;
 
 /// The application's claims when it has none of its own.
 ///
 /// ```
-/// use tower_jwt_auth::{Claims, NoCustomClaims};
+/// use tower_jwt_auth::{Claims, token::NoCustomClaims};
 ///
 /// fn handler(claims: Claims<NoCustomClaims>) -> String {
 ///     claims.sub
@@ -87,7 +87,7 @@ impl<T> Claims<T> {
     /// `true` if `scope` is one of the token's scopes (exact, case-sensitive match).
     ///
     /// ```
-    /// # use tower_jwt_auth::{Claims, NoCustomClaims};
+    /// # use tower_jwt_auth::{Claims, token::NoCustomClaims};
     /// fn is_admin(claims: &Claims<NoCustomClaims>) -> bool {
     ///     claims.has_scope("admin")
     /// }
@@ -100,7 +100,7 @@ impl<T> Claims<T> {
     /// `true` if the token has every scope of `required`.
     ///
     /// ```
-    /// # use tower_jwt_auth::{Claims, NoCustomClaims};
+    /// # use tower_jwt_auth::{Claims, token::NoCustomClaims};
     /// fn can_edit(claims: &Claims<NoCustomClaims>) -> bool {
     ///     claims.has_all_scopes(["read", "write"])
     /// }
@@ -113,7 +113,7 @@ impl<T> Claims<T> {
     /// The token's scopes.
     ///
     /// ```
-    /// # use tower_jwt_auth::{Claims, NoCustomClaims};
+    /// # use tower_jwt_auth::{Claims, token::NoCustomClaims};
     /// fn scopes(claims: &Claims<NoCustomClaims>) -> Vec<&str> {
     ///     claims.scopes().collect()
     /// }

@@ -14,9 +14,8 @@ use serde_json::Value;
 
 use super::*;
 use crate::{
-    error::KeyError,
-    keys::{Algorithm, KeySet, SigningKey},
-    verifier::DEFAULT_MAX_TOKEN_LEN,
+    keys::{Algorithm, KeyError, KeySet, SigningKey},
+    token::DEFAULT_MAX_TOKEN_LEN,
 };
 
 fn vector(name: &str) -> Option<Value> {

@@ -1,61 +1,17 @@
 //! Sessions: the refresh exchange with rotation and reuse detection, logout, "log out
 //! everywhere" and single-token revocation. No HTTP here; the endpoints build on this.
 
-use std::{fmt, future::Future, marker::PhantomData, sync::Arc, time::Duration};
+use std::{fmt, marker::PhantomData, sync::Arc, time::Duration};
 
 use serde::{Serialize, de::DeserializeOwned};
 
+use super::{RefreshDecision, RefreshError, RefreshHook};
 use crate::{
-    claims::{Claims, NoCustomClaims},
-    error::{BoxError, ConfigError, RefreshError, RevocationError, TokenError},
+    ConfigError,
     issuer::{Grant, Issuer, TokenPair, custom_claims},
-    revocation::{BoxFuture, RevocationEntry, RotateOutcome, Rotation},
-    verifier::TokenKind,
+    revocation::{RevocationEntry, RevocationError, RotateOutcome, Rotation},
+    token::{Claims, NoCustomClaims, TokenError, TokenKind},
 };
-
-/// What the application decides when a session is refreshed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum RefreshDecision<T> {
-    /// Keep the scope and claims the session has.
-    Keep,
-    /// Mint the next pair with this scope and these claims (roles changed, say).
-    Update {
-        /// The new scope, space-separated.
-        scope: String,
-        /// The new application claims.
-        custom: T,
-    },
-    /// Refuse (user deleted or disabled): the session is revoked and the refresh fails.
-    Refuse,
-}
-
-/// Called on every refresh, before the refresh token is rotated, to reload or refuse the
-/// subject's claims. Any `Fn(&Claims<T>) -> impl Future<Output = Result<RefreshDecision<T>,
-/// BoxError>>` is a hook.
-///
-/// An `Err` fails the refresh as a server error without rotating the token, so the client
-/// can retry.
-pub trait RefreshHook<T>: Send + Sync + 'static {
-    /// Decides what the next pair of this session carries.
-    fn on_refresh(
-        &self,
-        claims: &Claims<T>,
-    ) -> BoxFuture<'static, Result<RefreshDecision<T>, BoxError>>;
-}
-
-impl<T, F, Fut> RefreshHook<T> for F
-where
-    F: Fn(&Claims<T>) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<RefreshDecision<T>, BoxError>> + Send + 'static,
-{
-    fn on_refresh(
-        &self,
-        claims: &Claims<T>,
-    ) -> BoxFuture<'static, Result<RefreshDecision<T>, BoxError>> {
-        Box::pin(self(claims))
-    }
-}
 
 /// The session side of the token life cycle: exchange a refresh token for the next pair,
 /// log out one session, log out everywhere, revoke one token.
@@ -70,13 +26,13 @@ where
 /// # Example
 ///
 /// ```
-/// use tower_jwt_auth::{Issuer, KeySet, NoCustomClaims, RefreshError, Sessions, SigningKey};
+/// use tower_jwt_auth::{Issuer, KeySet, Sessions, SigningKey, session::RefreshError, token::NoCustomClaims};
 ///
 /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
 /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
 /// let sessions: Sessions = Sessions::new(issuer.clone());
 ///
-/// let first = issuer.issue("alice", &NoCustomClaims {}).await?;
+/// let first = issuer.issue("alice").await?;
 /// let second = sessions.refresh(first.refresh_token()).await?;
 ///
 /// // Replaying the first refresh token revokes the whole session.
@@ -117,11 +73,18 @@ impl<T> fmt::Debug for Sessions<T> {
 /// The largest reuse grace window a builder accepts.
 const MAX_GRACE: Duration = Duration::from_secs(60);
 
-impl<T> Sessions<T>
-where
-    T: Serialize + DeserializeOwned + Send + 'static,
-{
-    /// Sessions with no reuse grace and no refresh hook.
+impl Sessions {
+    /// Sessions for tokens without application claims, with no reuse grace and no refresh
+    /// hook. [`builder`](Self::builder) sets those, or names the application's claims type.
+    ///
+    /// ```
+    /// use tower_jwt_auth::{Issuer, KeySet, Sessions, SigningKey};
+    ///
+    /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
+    /// let sessions = Sessions::new(issuer);
+    /// # let _ = sessions;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new(issuer: Issuer) -> Self {
         Self {
             issuer,
@@ -131,16 +94,21 @@ where
         }
     }
 
-    /// A builder, to set a reuse grace window or a refresh hook.
+    /// A builder, to set the application's claims type, a reuse grace window or a refresh
+    /// hook.
     ///
     /// ```
     /// use std::time::Duration;
-    /// use tower_jwt_auth::{Claims, Issuer, KeySet, NoCustomClaims, RefreshDecision, Sessions, SigningKey};
+    /// use tower_jwt_auth::{Claims, Issuer, KeySet, Sessions, SigningKey, session::RefreshDecision};
+    ///
+    /// #[derive(Clone, serde::Serialize, serde::Deserialize)]
+    /// struct Tenant { tenant: String }
     ///
     /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
-    /// let sessions = Sessions::<NoCustomClaims>::builder(issuer)
+    /// let sessions = Sessions::builder(issuer)
     ///     .with_reuse_grace(Duration::from_secs(10))
-    ///     .with_refresh_hook(|claims: &Claims| {
+    ///     // The hook's argument names the claims type: `Sessions<Tenant>`.
+    ///     .with_refresh_hook(|claims: &Claims<Tenant>| {
     ///         let banned = claims.sub == "mallory";
     ///         async move {
     ///             Ok(if banned { RefreshDecision::Refuse } else { RefreshDecision::Keep })
@@ -150,13 +118,20 @@ where
     /// # let _ = sessions;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn builder(issuer: Issuer) -> SessionsBuilder<T> {
+    pub fn builder(issuer: Issuer) -> SessionsBuilder {
         SessionsBuilder {
-            sessions: Self::new(issuer),
+            issuer,
             grace: Duration::ZERO,
+            hook: None,
+            hook_dropped: false,
         }
     }
+}
 
+impl<T> Sessions<T>
+where
+    T: Serialize + DeserializeOwned + Send + 'static,
+{
     /// The issuer that mints this session's pairs.
     pub fn issuer(&self) -> &Issuer {
         &self.issuer
@@ -236,12 +211,12 @@ where
     /// the subject's other sessions are untouched.
     ///
     /// ```
-    /// # use tower_jwt_auth::{Issuer, KeySet, NoCustomClaims, Sessions, SigningKey};
+    /// # use tower_jwt_auth::{Issuer, KeySet, Sessions, SigningKey, token::NoCustomClaims};
     /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
     /// # let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
     /// # let sessions: Sessions = Sessions::new(issuer.clone());
-    /// let phone = issuer.issue("alice", &NoCustomClaims {}).await?;
-    /// let laptop = issuer.issue("alice", &NoCustomClaims {}).await?;
+    /// let phone = issuer.issue("alice").await?;
+    /// let laptop = issuer.issue("alice").await?;
     /// sessions.logout(phone.session_id()).await?;
     /// assert!(issuer.verifier().verify_access::<NoCustomClaims>(phone.access_token()).is_err());
     /// assert!(issuer.verifier().verify_access::<NoCustomClaims>(laptop.access_token()).is_ok());
@@ -264,13 +239,13 @@ where
     /// a login made afterwards — even within the same millisecond — works.
     ///
     /// ```
-    /// # use tower_jwt_auth::{Issuer, KeySet, NoCustomClaims, Sessions, SigningKey};
+    /// # use tower_jwt_auth::{Issuer, KeySet, Sessions, SigningKey, token::NoCustomClaims};
     /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
     /// # let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
     /// # let sessions: Sessions = Sessions::new(issuer.clone());
-    /// let before = issuer.issue("alice", &NoCustomClaims {}).await?;
+    /// let before = issuer.issue("alice").await?;
     /// sessions.logout_all("alice").await?;
-    /// let after = issuer.issue("alice", &NoCustomClaims {}).await?;
+    /// let after = issuer.issue("alice").await?;
     /// assert!(issuer.verifier().verify_access::<NoCustomClaims>(before.access_token()).is_err());
     /// assert!(issuer.verifier().verify_access::<NoCustomClaims>(after.access_token()).is_ok());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -303,11 +278,11 @@ where
     /// Revokes one token by its `jti` until its `exp`.
     ///
     /// ```
-    /// # use tower_jwt_auth::{Claims, Issuer, KeySet, NoCustomClaims, Sessions, SigningKey};
+    /// # use tower_jwt_auth::{Claims, Issuer, KeySet, Sessions, SigningKey, token::NoCustomClaims};
     /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
     /// # let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
     /// # let sessions: Sessions = Sessions::new(issuer.clone());
-    /// let pair = issuer.issue("alice", &NoCustomClaims {}).await?;
+    /// let pair = issuer.issue("alice").await?;
     /// let claims: Claims = issuer.verifier().verify_access(pair.access_token())?;
     /// sessions.revoke_token(&claims.jti, claims.exp).await?;
     /// assert!(issuer.verifier().verify_access::<NoCustomClaims>(pair.access_token()).is_err());
@@ -332,11 +307,11 @@ where
     /// invalid or expired, which RFC 7009 answers with success too.
     ///
     /// ```
-    /// # use tower_jwt_auth::{Issuer, KeySet, NoCustomClaims, Sessions, SigningKey, TokenKind};
+    /// # use tower_jwt_auth::{Issuer, KeySet, Sessions, SigningKey, token::{NoCustomClaims, TokenKind}};
     /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
     /// # let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
     /// # let sessions: Sessions = Sessions::new(issuer.clone());
-    /// let pair = issuer.issue("alice", &NoCustomClaims {}).await?;
+    /// let pair = issuer.issue("alice").await?;
     /// assert_eq!(sessions.revoke(pair.refresh_token()).await?, Some(TokenKind::Refresh));
     /// assert!(issuer.verifier().verify_access::<NoCustomClaims>(pair.access_token()).is_err());
     /// assert_eq!(sessions.revoke("not a token").await?, None);
@@ -360,7 +335,7 @@ where
     }
 
     /// Forgets local revocations that can no longer matter; returns how many entries were
-    /// dropped. ([`RevocationStore::run`](crate::RevocationStore::run) does this, and purges
+    /// dropped. ([`RevocationStore::run`](crate::revocation::RevocationStore::run) does this, and purges
     /// the backend, periodically.)
     pub fn purge_expired(&self) -> usize {
         self.issuer.revocation().purge_expired()
@@ -369,16 +344,20 @@ where
 
 /// Builds [`Sessions`].
 #[must_use]
-pub struct SessionsBuilder<T> {
-    sessions: Sessions<T>,
+pub struct SessionsBuilder<T = NoCustomClaims> {
+    issuer: Issuer,
     grace: Duration,
+    hook: Option<Arc<dyn RefreshHook<T>>>,
+    /// A hook was set before the claims type changed: refused by `build`.
+    hook_dropped: bool,
 }
 
 impl<T> fmt::Debug for SessionsBuilder<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SessionsBuilder")
-            .field("sessions", &self.sessions)
+            .field("issuer", &self.issuer)
             .field("grace", &self.grace)
+            .field("refresh_hook", &self.hook.is_some())
             .finish()
     }
 }
@@ -387,31 +366,80 @@ impl<T> SessionsBuilder<T>
 where
     T: Serialize + DeserializeOwned + Send + 'static,
 {
+    /// Names the application's claims type `U`: the refresh exchange reads it from the
+    /// presented refresh token and writes it into the next pair. Name it before setting a
+    /// hook (a hook's argument names it too); `build` refuses a hook set for another type.
+    ///
+    /// ```
+    /// use tower_jwt_auth::{Issuer, KeySet, Sessions, SigningKey};
+    ///
+    /// #[derive(serde::Serialize, serde::Deserialize)]
+    /// struct Tenant { tenant: String }
+    ///
+    /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
+    /// let sessions: Sessions<Tenant> = Sessions::builder(issuer).with_claims::<Tenant>().build()?;
+    /// # let _ = sessions;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_claims<U>(self) -> SessionsBuilder<U> {
+        SessionsBuilder {
+            issuer: self.issuer,
+            grace: self.grace,
+            hook: None,
+            hook_dropped: self.hook_dropped || self.hook.is_some(),
+        }
+    }
+
     /// Lets the session's immediate predecessor refresh token be exchanged again within
     /// `grace` of its first use without revoking the session (default 0, at most 60 s).
     ///
     /// Risk: within the window, a thief replaying the latest consumed token gets a pair
     /// instead of tripping reuse detection. Use a few seconds at most, for clients on flaky
     /// networks that retry a refresh whose response they lost.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_jwt_auth::{Issuer, KeySet, Sessions, SigningKey};
+    ///
+    /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
+    /// assert!(Sessions::builder(issuer).with_reuse_grace(Duration::from_secs(61)).build().is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn with_reuse_grace(mut self, grace: Duration) -> Self {
         self.grace = grace;
         self
     }
 
-    /// Runs `hook` on every refresh, to reload or refuse the subject's claims.
-    pub fn with_refresh_hook(mut self, hook: impl RefreshHook<T>) -> Self {
-        self.sessions.hook = Some(Arc::new(hook));
-        self
+    /// Runs `hook` on every refresh, to reload or refuse the subject's claims; the hook's
+    /// claims type becomes the sessions' (see [`Sessions::builder`]).
+    pub fn with_refresh_hook<U>(self, hook: impl RefreshHook<U>) -> SessionsBuilder<U> {
+        SessionsBuilder {
+            issuer: self.issuer,
+            grace: self.grace,
+            hook: Some(Arc::new(hook)),
+            hook_dropped: self.hook_dropped,
+        }
     }
 
     /// Checks the configuration and builds the sessions.
-    pub fn build(mut self) -> Result<Sessions<T>, ConfigError> {
+    ///
+    /// Fails on a reuse grace over 60 s, or a refresh hook that `with_claims` dropped.
+    pub fn build(self) -> Result<Sessions<T>, ConfigError> {
         if self.grace > MAX_GRACE {
             return Err(ConfigError::Lifetime(
                 "the reuse grace window is at most 60 s",
             ));
         }
-        self.sessions.grace_ms = u64::try_from(self.grace.as_millis()).unwrap_or(u64::MAX);
-        Ok(self.sessions)
+        if self.hook_dropped {
+            return Err(ConfigError::Conflict(
+                "`with_claims` after `with_refresh_hook` drops the hook: name the claims first",
+            ));
+        }
+        Ok(Sessions {
+            issuer: self.issuer,
+            grace_ms: u64::try_from(self.grace.as_millis()).unwrap_or(u64::MAX),
+            hook: self.hook,
+            _claims: PhantomData,
+        })
     }
 }

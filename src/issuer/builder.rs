@@ -1,0 +1,194 @@
+//! [`IssuerBuilder`]: lifetimes, policy and revocation backend of an [`Issuer`].
+
+use std::{sync::Arc, time::Duration};
+
+use aws_lc_rs::rand::SystemRandom;
+
+use super::{Issuer, issue::Config};
+use crate::{
+    ConfigError,
+    config::{Policy, policy_knobs},
+    keys::KeySet,
+    revocation::{RevocationBackend, RevocationStore},
+    token::{TokenKind, VerifierBuilder, jws},
+};
+
+/// Builds an [`Issuer`]. Defaults: access tokens 15 minutes, refresh tokens 14 days idle,
+/// sessions 30 days absolute, no leeway, system clock, in-memory revocation.
+///
+/// The policy knobs (`with_issuer`, `with_audience`, `with_clock`, `with_leeway`,
+/// `with_max_token_len`) are the ones of [`VerifierBuilder`]: the issuer writes with them and
+/// its [`verifier`](Issuer::verifier) checks with them.
+#[derive(Debug)]
+#[must_use]
+pub struct IssuerBuilder {
+    keys: KeySet,
+    policy: Policy,
+    backend: Option<Arc<dyn RevocationBackend>>,
+    access_ttl: Duration,
+    refresh_ttl: Duration,
+    session_ttl: Duration,
+}
+
+impl Issuer {
+    /// A builder for an issuer that signs with the signing key of `keys`.
+    ///
+    /// ```
+    /// use tower_jwt_auth::{Issuer, KeySet, SigningKey};
+    ///
+    /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?))
+    ///     .with_issuer("https://auth.example")
+    ///     .with_audience("api")
+    ///     .build()?;
+    /// # let _ = issuer;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn builder(keys: KeySet) -> IssuerBuilder {
+        IssuerBuilder {
+            keys,
+            policy: Policy::default(),
+            backend: None,
+            access_ttl: Duration::from_secs(15 * 60),
+            refresh_ttl: Duration::from_secs(14 * 24 * 3600),
+            session_ttl: Duration::from_secs(30 * 24 * 3600),
+        }
+    }
+}
+
+policy_knobs!(IssuerBuilder, "Issuer::builder(keys)");
+
+impl IssuerBuilder {
+    /// Access-token lifetime (default 15 minutes). It is also the longest time a revoked
+    /// access token would stay usable without a revocation check, so keep it short.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use tower_jwt_auth::{Issuer, KeySet, SigningKey};
+    /// # let keys = KeySet::new(SigningKey::generate_ed25519()?);
+    /// let issuer = Issuer::builder(keys).with_access_ttl(Duration::from_secs(300)).build()?;
+    /// # let _ = issuer;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_access_ttl(mut self, ttl: Duration) -> Self {
+        self.access_ttl = ttl;
+        self
+    }
+
+    /// Refresh-token idle lifetime (default 14 days): a session not refreshed for this long
+    /// ends. Each refresh renews it, never past the session's absolute expiry.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use tower_jwt_auth::{Issuer, KeySet, SigningKey};
+    /// # let keys = KeySet::new(SigningKey::generate_ed25519()?);
+    /// let issuer = Issuer::builder(keys).with_refresh_ttl(Duration::from_secs(86_400)).build()?;
+    /// # let _ = issuer;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_refresh_ttl(mut self, ttl: Duration) -> Self {
+        self.refresh_ttl = ttl;
+        self
+    }
+
+    /// Absolute session lifetime (default 30 days), counted from login and never extended by
+    /// refreshing.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use tower_jwt_auth::{Issuer, KeySet, SigningKey};
+    /// # let keys = KeySet::new(SigningKey::generate_ed25519()?);
+    /// let issuer = Issuer::builder(keys).with_session_ttl(Duration::from_secs(90 * 86_400)).build()?;
+    /// # let _ = issuer;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_session_ttl(mut self, ttl: Duration) -> Self {
+        self.session_ttl = ttl;
+        self
+    }
+
+    /// Keeps session records and revocations in `backend`, shared between instances. Spawn
+    /// `issuer.revocation().clone().run()` at start: until the shared state is loaded, every
+    /// token is refused as [`RevocationUnavailable`](crate::token::TokenError::RevocationUnavailable).
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use tower_jwt_auth::{Issuer, KeySet, SigningKey, revocation::MemoryBackend};
+    /// # let keys = KeySet::new(SigningKey::generate_ed25519()?);
+    /// let shared = Arc::new(MemoryBackend::new()); // or a database every instance reaches
+    /// let issuer = Issuer::builder(keys).with_revocation_backend(shared).build()?;
+    /// # let _ = issuer;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_revocation_backend(mut self, backend: Arc<dyn RevocationBackend>) -> Self {
+        self.backend = Some(backend);
+        self
+    }
+
+    /// Checks the configuration and builds the issuer.
+    ///
+    /// Fails on a zero lifetime, an access lifetime longer than the refresh idle lifetime,
+    /// an idle lifetime longer than the session, an empty `iss`/`aud`, or an invalid leeway
+    /// or size cap.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use tower_jwt_auth::{Issuer, KeySet, SigningKey};
+    /// # let keys = KeySet::new(SigningKey::generate_ed25519()?);
+    /// let err = Issuer::builder(keys).with_access_ttl(Duration::ZERO).build();
+    /// assert!(err.is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn build(self) -> Result<Issuer, ConfigError> {
+        let (access_ttl, refresh_ttl, session_ttl) = (
+            self.access_ttl.as_secs(),
+            self.refresh_ttl.as_secs(),
+            self.session_ttl.as_secs(),
+        );
+        if access_ttl == 0 || refresh_ttl == 0 || session_ttl == 0 {
+            return Err(ConfigError::Lifetime(
+                "lifetimes must be at least one second",
+            ));
+        }
+        if access_ttl > refresh_ttl {
+            return Err(ConfigError::Lifetime(
+                "the access lifetime must not exceed the refresh idle lifetime",
+            ));
+        }
+        if refresh_ttl > session_ttl {
+            return Err(ConfigError::Lifetime(
+                "the refresh idle lifetime must not exceed the session lifetime",
+            ));
+        }
+        self.policy.check()?;
+        let mut revocation =
+            RevocationStore::builder().with_shared_clock(self.policy.clock.clone());
+        if let Some(backend) = self.backend {
+            revocation = revocation.with_backend(backend);
+        }
+        let revocation = revocation.build()?;
+        let verifier = VerifierBuilder::from_policy(
+            self.keys.clone(),
+            self.policy.clone(),
+            revocation.clone(),
+        )
+        .build()?;
+        let signing = self.keys.signing_key();
+        let alg = signing.algorithm().as_str();
+        Ok(Issuer {
+            config: Arc::new(Config {
+                access_header: jws::encode_header(alg, signing.kid(), TokenKind::Access.typ()),
+                refresh_header: jws::encode_header(alg, signing.kid(), TokenKind::Refresh.typ()),
+                keys: self.keys,
+                clock: self.policy.clock,
+                revocation,
+                verifier,
+                issuer: self.policy.issuer,
+                audience: self.policy.audience,
+                access_ttl,
+                refresh_ttl,
+                session_ttl,
+                rng: SystemRandom::new(),
+            }),
+        })
+    }
+}

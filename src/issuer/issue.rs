@@ -1,0 +1,368 @@
+//! The issuer: mints access + refresh pairs and starts sessions.
+
+use std::{fmt, sync::Arc};
+
+use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use serde::Serialize;
+
+use super::{IssueError, TokenPair};
+use crate::{
+    clock::Clock,
+    keys::KeySet,
+    revocation::{NewSession, RevocationStore},
+    token::{OutClaims, REGISTERED, Verifier, jws},
+};
+
+/// What the issuer needs to mint the next pair of a session.
+pub(crate) struct Grant<'a> {
+    pub(crate) sub: &'a str,
+    pub(crate) sid: &'a str,
+    pub(crate) scope: &'a str,
+    pub(crate) custom: &'a serde_json::Map<String, serde_json::Value>,
+    /// When the session started (`auth_time`), in milliseconds since the epoch.
+    pub(crate) started_ms: u64,
+    pub(crate) session_exp: u64,
+}
+
+/// A freshly minted pair, with what the session record needs to know of its refresh token.
+pub(crate) struct Minted {
+    pub(crate) pair: TokenPair,
+    pub(crate) refresh_jti: String,
+    /// When the session record can be forgotten: the refresh token's `exp` plus the leeway,
+    /// the last moment any token of the pair can verify.
+    pub(crate) forget_after: u64,
+}
+
+pub(super) struct Config {
+    pub(super) keys: KeySet,
+    pub(super) clock: Arc<dyn Clock>,
+    pub(super) revocation: RevocationStore,
+    pub(super) verifier: Verifier,
+    pub(super) issuer: Option<String>,
+    pub(super) audience: Option<String>,
+    pub(super) access_ttl: u64,
+    pub(super) refresh_ttl: u64,
+    pub(super) session_ttl: u64,
+    pub(super) access_header: String,
+    pub(super) refresh_header: String,
+    pub(super) rng: SystemRandom,
+}
+
+/// Mints access + refresh pairs: [`issue`](Self::issue) starts a new session at signup or
+/// login. It also hands out the matching [`Verifier`] and the [`RevocationStore`], so that
+/// issuing, verifying and revoking agree on keys, clock, `iss` and `aud`.
+///
+/// Cloning is a reference-count bump.
+///
+/// # Example
+///
+/// ```
+/// use std::time::Duration;
+/// use tower_jwt_auth::{Issuer, KeySet, SigningKey, token::NoCustomClaims};
+///
+/// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+/// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?))
+///     .with_issuer("https://auth.example")
+///     .with_audience("api")
+///     .with_access_ttl(Duration::from_secs(600))
+///     .build()?;
+/// let pair = issuer.issue("alice").await?;
+/// assert_eq!(pair.expires_in(), 600);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct Issuer {
+    pub(super) config: Arc<Config>,
+}
+
+impl fmt::Debug for Issuer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = &self.config;
+        f.debug_struct("Issuer")
+            .field("keys", &c.keys)
+            .field("issuer", &c.issuer)
+            .field("audience", &c.audience)
+            .field("access_ttl", &c.access_ttl)
+            .field("refresh_ttl", &c.refresh_ttl)
+            .field("session_ttl", &c.session_ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+fn random_id(rng: &SystemRandom) -> Result<String, IssueError> {
+    let mut bytes = [0u8; 16];
+    rng.fill(&mut bytes).map_err(|_| IssueError::Crypto)?;
+    Ok(URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// RFC 6749 §3.3: scope tokens are runs of %x21 / %x23-5B / %x5D-7E, separated by single
+/// spaces.
+fn valid_scope(scope: &str) -> bool {
+    scope.is_empty()
+        || scope.split(' ').all(|t| {
+            !t.is_empty()
+                && t.bytes()
+                    .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
+        })
+}
+
+impl Issuer {
+    /// Starts a new session for `subject` (signup or login) and returns its first pair, with
+    /// no scope and no application claims.
+    ///
+    /// The session's record is written to the revocation backend before the pair is
+    /// returned; when that write fails, no token is handed out
+    /// ([`IssueError::Revocation`]).
+    ///
+    /// ```
+    /// use tower_jwt_auth::{Claims, Issuer, KeySet, SigningKey};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+    /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
+    /// let pair = issuer.issue("alice").await?;
+    /// let claims: Claims = issuer.verifier().verify_access(pair.access_token())?;
+    /// assert_eq!(claims.sub, "alice");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub async fn issue(&self, subject: &str) -> Result<TokenPair, IssueError> {
+        self.issue_with_claims(subject, "", &()).await
+    }
+
+    /// Starts a new session for `subject` with `scope` (space-separated, RFC 6749 §3.3).
+    ///
+    /// ```
+    /// use tower_jwt_auth::{Claims, Issuer, KeySet, SigningKey};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+    /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
+    /// let pair = issuer.issue_with_scope("alice", "read write").await?;
+    /// assert_eq!(pair.scope(), "read write");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub async fn issue_with_scope(
+        &self,
+        subject: &str,
+        scope: &str,
+    ) -> Result<TokenPair, IssueError> {
+        self.issue_with_claims(subject, scope, &()).await
+    }
+
+    /// Starts a new session for `subject` with `scope` and the application's claims `custom`,
+    /// flattened into both tokens' claims (they may not use a registered claim name).
+    ///
+    /// ```
+    /// use serde::{Deserialize, Serialize};
+    /// use tower_jwt_auth::{Claims, Issuer, KeySet, SigningKey};
+    ///
+    /// #[derive(Serialize, Deserialize)]
+    /// struct Tenant { tenant: String }
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+    /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
+    /// let pair = issuer.issue_with_claims("alice", "read", &Tenant { tenant: "acme".into() }).await?;
+    /// let claims: Claims<Tenant> = issuer.verifier().verify_access(pair.access_token())?;
+    /// assert_eq!(claims.custom.tenant, "acme");
+    /// assert!(claims.has_scope("read"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub async fn issue_with_claims<T: Serialize>(
+        &self,
+        subject: &str,
+        scope: &str,
+        custom: &T,
+    ) -> Result<TokenPair, IssueError> {
+        let c = &*self.config;
+        let custom = custom_claims(custom)?;
+        let sid = random_id(&c.rng)?;
+        let now_ms = c.clock.now_millis();
+        // A session must start strictly after the subject's latest "log out everywhere",
+        // even in the same millisecond (a login right after it): this moves the start by at
+        // most a millisecond past the cut-off.
+        let started_ms = match c.revocation.subject_cutoff_ms(subject) {
+            Some(cutoff) if cutoff >= now_ms => cutoff.saturating_add(1),
+            _ => now_ms,
+        };
+        let session_exp = (now_ms / 1000).saturating_add(c.session_ttl);
+        let minted = self.mint(&Grant {
+            sub: subject,
+            sid: &sid,
+            scope,
+            custom: &custom,
+            started_ms,
+            session_exp,
+        })?;
+        c.revocation
+            .start_session(&NewSession::new(
+                &sid,
+                subject,
+                started_ms,
+                &minted.refresh_jti,
+                minted.forget_after,
+            ))
+            .await?;
+        Ok(minted.pair)
+    }
+
+    /// Mints the next pair of a session (a new session from `issue`, or a refresh).
+    pub(crate) fn mint(&self, grant: &Grant<'_>) -> Result<Minted, IssueError> {
+        let c = &*self.config;
+        if grant.sub.is_empty() {
+            return Err(IssueError::InvalidInput("subject must not be empty"));
+        }
+        if !valid_scope(grant.scope) {
+            return Err(IssueError::InvalidInput(
+                "scope is not a list of RFC 6749 scope tokens",
+            ));
+        }
+        let iat = c.clock.now_secs();
+        let access_exp = iat.saturating_add(c.access_ttl).min(grant.session_exp);
+        let refresh_exp = iat.saturating_add(c.refresh_ttl).min(grant.session_exp);
+        let access_jti = random_id(&c.rng)?;
+        let refresh_jti = random_id(&c.rng)?;
+        let mut claims = OutClaims {
+            iss: c.issuer.as_deref(),
+            sub: grant.sub,
+            aud: c.audience.as_deref(),
+            exp: access_exp,
+            iat,
+            auth_time: grant.started_ms / 1000,
+            auth_time_ms: grant.started_ms,
+            jti: &access_jti,
+            sid: grant.sid,
+            scope: grant.scope,
+            sexp: None,
+            custom: grant.custom,
+        };
+        let access_token = self.sign(&c.access_header, &claims)?;
+        claims.exp = refresh_exp;
+        claims.jti = &refresh_jti;
+        claims.sexp = Some(grant.session_exp);
+        let refresh_token = self.sign(&c.refresh_header, &claims)?;
+        Ok(Minted {
+            pair: TokenPair {
+                access_token,
+                token_type: "Bearer".to_owned(),
+                expires_in: access_exp.saturating_sub(iat),
+                refresh_token,
+                refresh_expires_in: refresh_exp.saturating_sub(iat),
+                scope: grant.scope.to_owned(),
+                session_id: grant.sid.to_owned(),
+            },
+            refresh_jti,
+            forget_after: refresh_exp.saturating_add(c.verifier.leeway_secs()),
+        })
+    }
+
+    fn sign(&self, header: &str, claims: &OutClaims<'_>) -> Result<String, IssueError> {
+        let payload = serde_json::to_vec(claims).map_err(IssueError::Claims)?;
+        let mut token = jws::signing_input(header, &payload);
+        let mut signature = String::new();
+        self.config
+            .keys
+            .signing_key()
+            .sign_into(token.as_bytes(), &mut signature)
+            .map_err(|()| IssueError::Crypto)?;
+        token.push('.');
+        token.push_str(&signature);
+        Ok(token)
+    }
+
+    /// The verifier that accepts what this issuer mints (same keys, clock, `iss`, `aud`,
+    /// revocation store).
+    pub fn verifier(&self) -> &Verifier {
+        &self.config.verifier
+    }
+
+    /// The revocation store shared with the verifier.
+    pub fn revocation(&self) -> &RevocationStore {
+        &self.config.revocation
+    }
+
+    /// The key set.
+    pub fn keys(&self) -> &KeySet {
+        &self.config.keys
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.config.clock
+    }
+
+    /// Access-token lifetime in seconds.
+    pub fn access_ttl_secs(&self) -> u64 {
+        self.config.access_ttl
+    }
+
+    /// Absolute session lifetime in seconds.
+    pub fn session_ttl_secs(&self) -> u64 {
+        self.config.session_ttl
+    }
+}
+
+/// Serialises the application's claims once and refuses registered names.
+pub(crate) fn custom_claims<T: Serialize>(
+    custom: &T,
+) -> Result<serde_json::Map<String, serde_json::Value>, IssueError> {
+    match serde_json::to_value(custom).map_err(IssueError::Claims)? {
+        serde_json::Value::Object(map) => {
+            if let Some(name) = map.keys().find(|k| REGISTERED.contains(&k.as_str())) {
+                return Err(IssueError::ReservedClaim(name.clone()));
+            }
+            Ok(map)
+        }
+        serde_json::Value::Null => Ok(serde_json::Map::new()),
+        _ => Err(IssueError::InvalidInput(
+            "custom claims must serialise to a JSON object",
+        )),
+    }
+}
+
+impl From<&Issuer> for Verifier {
+    /// The issuer's own verifier (a reference-count bump), so that
+    /// `BearerAuthLayer::new(&issuer)` accepts exactly what the issuer mints.
+    fn from(issuer: &Issuer) -> Self {
+        issuer.verifier().clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scope_syntax_follows_rfc6749() {
+        assert!(valid_scope(""));
+        assert!(valid_scope("read write:all admin"));
+        assert!(!valid_scope("read  write"));
+        assert!(!valid_scope(" read"));
+        assert!(!valid_scope("a\"b"));
+        assert!(!valid_scope("a\\b"));
+        assert!(!valid_scope("caf\u{e9}"));
+    }
+
+    #[test]
+    fn custom_claims_may_not_shadow_registered_ones() {
+        #[derive(Serialize)]
+        struct Bad {
+            sub: String,
+        }
+        assert!(matches!(
+            custom_claims(&Bad { sub: "root".into() }),
+            Err(IssueError::ReservedClaim(name)) if name == "sub"
+        ));
+        assert!(matches!(
+            custom_claims(&42),
+            Err(IssueError::InvalidInput(_))
+        ));
+        assert!(custom_claims(&()).unwrap().is_empty());
+    }
+}

@@ -1,0 +1,12 @@
+//! The issuer: mints access + refresh pairs and starts sessions.
+
+mod builder;
+mod error;
+mod issue;
+mod pair;
+
+pub use builder::IssuerBuilder;
+pub use error::IssueError;
+pub use issue::Issuer;
+pub(crate) use issue::{Grant, custom_claims};
+pub use pair::TokenPair;

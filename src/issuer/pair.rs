@@ -1,0 +1,87 @@
+//! [`TokenPair`]: the access + refresh pair handed to the client.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::redact::Redacted;
+
+/// An access token and a refresh token, serialised as an OAuth 2.0 token response
+/// (RFC 6749 §5.1) with `refresh_expires_in` added.
+///
+/// Its `Debug` output never shows the tokens.
+///
+/// ```
+/// use tower_jwt_auth::{Issuer, KeySet, SigningKey, token::NoCustomClaims};
+///
+/// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+/// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
+/// let pair = issuer.issue_with_scope("alice", "read write").await?;
+/// let json = serde_json::to_value(&pair)?;
+/// assert_eq!(json["token_type"], "Bearer");
+/// assert_eq!(json["expires_in"], 900);
+/// assert_eq!(json["scope"], "read write");
+/// assert!(!format!("{pair:?}").contains(pair.access_token()));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TokenPair {
+    pub(super) access_token: String,
+    pub(super) token_type: String,
+    pub(super) expires_in: u64,
+    pub(super) refresh_token: String,
+    pub(super) refresh_expires_in: u64,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub(super) scope: String,
+    #[serde(skip)]
+    pub(super) session_id: String,
+}
+
+impl fmt::Debug for TokenPair {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenPair")
+            .field("access_token", &Redacted)
+            .field("token_type", &self.token_type)
+            .field("expires_in", &self.expires_in)
+            .field("refresh_token", &Redacted)
+            .field("refresh_expires_in", &self.refresh_expires_in)
+            .field("scope", &self.scope)
+            .finish()
+    }
+}
+
+impl TokenPair {
+    /// The access token, to send as `Authorization: Bearer …`.
+    pub fn access_token(&self) -> &str {
+        &self.access_token
+    }
+
+    /// The refresh token, to exchange for the next pair.
+    pub fn refresh_token(&self) -> &str {
+        &self.refresh_token
+    }
+
+    /// Seconds until the access token expires.
+    pub fn expires_in(&self) -> u64 {
+        self.expires_in
+    }
+
+    /// Seconds until the refresh token expires (idle lifetime, capped by the session's
+    /// absolute lifetime).
+    pub fn refresh_expires_in(&self) -> u64 {
+        self.refresh_expires_in
+    }
+
+    /// The granted scopes, space-separated.
+    pub fn scope(&self) -> &str {
+        &self.scope
+    }
+
+    /// The session both tokens belong to (the `sid` claim). Empty on a pair that was
+    /// deserialised rather than issued.
+    pub fn session_id(&self) -> &str {
+        &self.session_id
+    }
+}

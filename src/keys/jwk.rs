@@ -1,0 +1,575 @@
+//! JWK import and export (RFC 7517) and RFC 7638 thumbprints.
+
+use aws_lc_rs::{
+    digest,
+    encoding::AsDer,
+    rsa,
+    signature::{self as sig, ParsedPublicKey, RsaPublicKeyComponents},
+};
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use jsonwebtoken::jwk::{
+    AlgorithmParameters, CommonParameters, EllipticCurve, EllipticCurveKeyParameters,
+    EllipticCurveKeyType, Jwk, KeyOperations, OctetKeyPairParameters, OctetKeyPairType,
+    PublicKeyUse, RSAKeyParameters, RSAKeyType,
+};
+
+use super::{
+    Algorithm, KeyError, VerifyingKey,
+    crypto::{Verify, hmac_key, rsa_verify},
+    error::invalid,
+};
+
+/// The public half of a key, for the JWKS document and the RFC 7638 thumbprint.
+#[derive(Clone)]
+pub(super) enum PublicParts {
+    Okp {
+        x: Vec<u8>,
+    },
+    Ec {
+        x: Vec<u8>,
+        y: Vec<u8>,
+    },
+    Rsa {
+        n: Vec<u8>,
+        e: Vec<u8>,
+    },
+    /// HMAC secrets are never exported.
+    Secret,
+}
+
+impl PublicParts {
+    /// RFC 7638 canonical JSON: required members only, in lexicographic order.
+    pub(super) fn thumbprint(&self) -> Option<String> {
+        let b64 = |b: &[u8]| URL_SAFE_NO_PAD.encode(b);
+        let canonical = match self {
+            Self::Okp { x } => format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{}"}}"#, b64(x)),
+            Self::Ec { x, y } => format!(
+                r#"{{"crv":"P-256","kty":"EC","x":"{}","y":"{}"}}"#,
+                b64(x),
+                b64(y)
+            ),
+            Self::Rsa { n, e } => {
+                format!(r#"{{"e":"{}","kty":"RSA","n":"{}"}}"#, b64(e), b64(n))
+            }
+            Self::Secret => return None,
+        };
+        Some(b64(
+            digest::digest(&digest::SHA256, canonical.as_bytes()).as_ref()
+        ))
+    }
+
+    pub(super) fn to_jwk(&self, kid: &str, alg: Algorithm) -> Option<Jwk> {
+        let b64 = |b: &[u8]| URL_SAFE_NO_PAD.encode(b);
+        let algorithm = match self {
+            Self::Okp { x } => AlgorithmParameters::OctetKeyPair(OctetKeyPairParameters {
+                key_type: OctetKeyPairType::OctetKeyPair,
+                curve: EllipticCurve::Ed25519,
+                x: b64(x),
+            }),
+            Self::Ec { x, y } => AlgorithmParameters::EllipticCurve(EllipticCurveKeyParameters {
+                key_type: EllipticCurveKeyType::EC,
+                curve: EllipticCurve::P256,
+                x: b64(x),
+                y: b64(y),
+            }),
+            Self::Rsa { n, e } => AlgorithmParameters::RSA(RSAKeyParameters {
+                key_type: RSAKeyType::RSA,
+                n: b64(n),
+                e: b64(e),
+            }),
+            Self::Secret => return None,
+        };
+        Some(Jwk {
+            common: CommonParameters {
+                public_key_use: Some(PublicKeyUse::Signature),
+                key_algorithm: Some(alg.jwk_algorithm()),
+                key_id: Some(kid.to_owned()),
+                ..CommonParameters::default()
+            },
+            algorithm,
+        })
+    }
+}
+
+/// Decodes one base64url member of a JWK: unpadded and canonical (RFC 7515 §2).
+fn jwk_member(value: &str, algorithm: Algorithm, what: &'static str) -> Result<Vec<u8>, KeyError> {
+    URL_SAFE_NO_PAD
+        .decode(value)
+        .map_err(|_| invalid(algorithm, what))
+}
+
+/// Checks the JWK members that restrict what the key may be used for: `alg` must be the
+/// algorithm the caller pins the key to, `use` must be `sig` and `key_ops` must allow
+/// `verify`, whenever they are present.
+fn check_jwk_usage(common: &CommonParameters, algorithm: Algorithm) -> Result<(), KeyError> {
+    if common
+        .key_algorithm
+        .is_some_and(|alg| alg != algorithm.jwk_algorithm())
+    {
+        return Err(invalid(algorithm, "the JWK's `alg` is another algorithm"));
+    }
+    if common
+        .public_key_use
+        .as_ref()
+        .is_some_and(|u| *u != PublicKeyUse::Signature)
+    {
+        return Err(invalid(algorithm, "the JWK's `use` is not `sig`"));
+    }
+    if common
+        .key_operations
+        .as_ref()
+        .is_some_and(|ops| !ops.contains(&KeyOperations::Verify))
+    {
+        return Err(invalid(
+            algorithm,
+            "the JWK's `key_ops` does not allow `verify`",
+        ));
+    }
+    Ok(())
+}
+
+impl VerifyingKey {
+    /// Loads a verification key from a JWK (RFC 7517), pinned to `algorithm`.
+    ///
+    /// The algorithm is the caller's choice, never the JWK's: `alg`, `use` and `key_ops`
+    /// can only narrow it. The key is refused when `alg` is present and names another
+    /// algorithm, when `use` is present and is not `sig`, or when `key_ops` is present
+    /// without `verify`. Supported key types:
+    ///
+    /// | `kty` | `crv` | algorithms |
+    /// | --- | --- | --- |
+    /// | `OKP` | `Ed25519` | `EdDSA` |
+    /// | `EC` | `P-256` (`x` and `y` of exactly 32 bytes) | `ES256` |
+    /// | `RSA` | | `RS256`, `PS256` (2048 to 8192 bits) |
+    /// | `oct` | | `HS256`, `HS384`, `HS512` (same lengths as [`from_secret`](Self::from_secret)) |
+    ///
+    /// Base64url members must be unpadded and canonical. Private members (`d`, `p`, …) are
+    /// ignored, and so are certificate members (`x5c`, `x5t`, `x5u`): only the key itself is
+    /// read. The `kid` is the JWK's own when present (it must satisfy the rules of
+    /// [`with_kid`](Self::with_kid), so that tokens naming it can select the key); otherwise
+    /// the RFC 7638 thumbprint, or for an `oct` key the same `kid` as
+    /// [`from_secret`](Self::from_secret). Errors never contain key material.
+    ///
+    /// ```
+    /// use tower_jwt_auth::keys::{Algorithm, Jwk, KeyError, VerifyingKey};
+    ///
+    /// // RFC 8037 appendix A.2: an Ed25519 public key.
+    /// let jwk: Jwk = serde_json::from_str(
+    ///     r#"{"kty":"OKP","crv":"Ed25519","use":"sig",
+    ///         "x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}"#,
+    /// )?;
+    /// let key = VerifyingKey::from_jwk(&jwk, Algorithm::EdDSA)?;
+    /// assert_eq!(key.algorithm(), Algorithm::EdDSA);
+    /// // No `kid` member: the RFC 7638 thumbprint (RFC 8037 appendix A.3).
+    /// assert_eq!(key.kid(), "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k");
+    ///
+    /// // An Ed25519 key verifies EdDSA and nothing else.
+    /// assert!(matches!(
+    ///     VerifyingKey::from_jwk(&jwk, Algorithm::HS256),
+    ///     Err(KeyError::WrongAlgorithm { .. })
+    /// ));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn from_jwk(jwk: &Jwk, algorithm: Algorithm) -> Result<Self, KeyError> {
+        check_jwk_usage(&jwk.common, algorithm)?;
+        let wrong_family = |family| KeyError::WrongAlgorithm { algorithm, family };
+        let (verify, parts) = match &jwk.algorithm {
+            AlgorithmParameters::OctetKeyPair(okp) => {
+                if algorithm != Algorithm::EdDSA {
+                    return Err(wrong_family("public OKP"));
+                }
+                if okp.curve != EllipticCurve::Ed25519 {
+                    return Err(invalid(algorithm, "only the Ed25519 curve is supported"));
+                }
+                let x = jwk_member(&okp.x, algorithm, "`x` is not canonical base64url")?;
+                if x.len() != 32 {
+                    return Err(invalid(algorithm, "not an Ed25519 public key"));
+                }
+                let verify = ParsedPublicKey::new(&sig::ED25519, &x)
+                    .map_err(|_| invalid(algorithm, "not an Ed25519 public key"))?;
+                (Verify::Public(verify), PublicParts::Okp { x })
+            }
+            AlgorithmParameters::EllipticCurve(ec) => {
+                if algorithm != Algorithm::ES256 {
+                    return Err(wrong_family("public EC"));
+                }
+                if ec.curve != EllipticCurve::P256 {
+                    return Err(invalid(algorithm, "only the P-256 curve is supported"));
+                }
+                let x = jwk_member(&ec.x, algorithm, "`x` is not canonical base64url")?;
+                let y = jwk_member(&ec.y, algorithm, "`y` is not canonical base64url")?;
+                if x.len() != 32 || y.len() != 32 {
+                    return Err(invalid(algorithm, "`x` and `y` must be 32 bytes each"));
+                }
+                let mut point = Vec::with_capacity(65);
+                point.push(4);
+                point.extend_from_slice(&x);
+                point.extend_from_slice(&y);
+                // Parsing checks that the point is on the curve.
+                let verify = ParsedPublicKey::new(&sig::ECDSA_P256_SHA256_FIXED, &point)
+                    .map_err(|_| invalid(algorithm, "not a point on P-256"))?;
+                (Verify::Public(verify), PublicParts::Ec { x, y })
+            }
+            AlgorithmParameters::RSA(params) => {
+                if algorithm.rsa_params().is_none() {
+                    return Err(wrong_family("public RSA"));
+                }
+                let components = RsaPublicKeyComponents {
+                    n: jwk_member(&params.n, algorithm, "`n` is not canonical base64url")?,
+                    e: jwk_member(&params.e, algorithm, "`e` is not canonical base64url")?,
+                };
+                // Through DER, so a JWK gets exactly the checks of `from_pem` (aws-lc's
+                // `RSA_check_key`: no leading zeros, an odd exponent of at least 3, …).
+                let der = components
+                    .as_der()
+                    .map_err(|_| invalid(algorithm, "not an RSA public key"))?;
+                let public = rsa::PublicKey::from_der(der.as_ref())
+                    .map_err(|_| invalid(algorithm, "not an RSA public key"))?;
+                let (verify, parts) = rsa_verify(&public, algorithm)?;
+                (Verify::Public(verify), parts)
+            }
+            AlgorithmParameters::OctetKey(oct) => {
+                if !algorithm.is_hmac() {
+                    return Err(wrong_family("symmetric oct"));
+                }
+                let secret = jwk_member(&oct.value, algorithm, "`k` is not canonical base64url")?;
+                let key = hmac_key(algorithm, &secret)?;
+                (Verify::Hmac(Box::new(key)), PublicParts::Secret)
+            }
+            _ => return Err(invalid(algorithm, "unsupported JWK key type")),
+        };
+        let key = Self::with_default_kid(algorithm, verify, parts);
+        match &jwk.common.key_id {
+            Some(kid) => key.with_kid(kid.clone()),
+            None => Ok(key),
+        }
+    }
+
+    /// The public JWK of this key; `None` for an HMAC secret, which is never exported.
+    ///
+    /// ```
+    /// use tower_jwt_auth::SigningKey;
+    ///
+    /// let key = SigningKey::generate_ed25519()?;
+    /// let jwk = key.verifying_key().to_jwk().expect("public key");
+    /// assert_eq!(jwk.common.key_id.as_deref(), Some(key.kid()));
+    /// # Ok::<(), tower_jwt_auth::keys::KeyError>(())
+    /// ```
+    pub fn to_jwk(&self) -> Option<Jwk> {
+        self.parts.to_jwk(&self.kid, self.algorithm)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_lc_rs::{
+        hmac,
+        rand::SystemRandom,
+        signature::{EcdsaKeyPair, KeyPair},
+    };
+
+    use super::*;
+    use crate::keys::{KeyError, SigningKey};
+
+    fn jwk(value: serde_json::Value) -> Jwk {
+        serde_json::from_value(value).unwrap()
+    }
+
+    fn b64(bytes: &[u8]) -> String {
+        URL_SAFE_NO_PAD.encode(bytes)
+    }
+
+    /// A JWK as JSON, to edit members before parsing it back.
+    fn json(jwk: &Jwk) -> serde_json::Value {
+        serde_json::to_value(jwk).unwrap()
+    }
+
+    fn signing_keys() -> Vec<SigningKey> {
+        let rng = SystemRandom::new();
+        let ec = EcdsaKeyPair::generate_pkcs8(&sig::ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
+        let rsa = rsa::KeyPair::generate(rsa::KeySize::Rsa2048).unwrap();
+        let rsa_der = AsDer::<aws_lc_rs::encoding::Pkcs8V1Der<'_>>::as_der(&rsa).unwrap();
+        vec![
+            SigningKey::generate_ed25519().unwrap(),
+            SigningKey::from_der(Algorithm::ES256, ec.as_ref()).unwrap(),
+            SigningKey::from_der(Algorithm::RS256, rsa_der.as_ref()).unwrap(),
+            SigningKey::from_der(Algorithm::PS256, rsa_der.as_ref()).unwrap(),
+        ]
+    }
+
+    fn rsa_jwk(n: &[u8], e: &[u8]) -> Jwk {
+        jwk(serde_json::json!({ "kty": "RSA", "n": b64(n), "e": b64(e) }))
+    }
+
+    #[test]
+    fn from_jwk_round_trips_every_public_key_type() {
+        for key in signing_keys() {
+            let alg = key.algorithm();
+            let exported = key.verifying_key().to_jwk().unwrap();
+            let loaded = VerifyingKey::from_jwk(&exported, alg).unwrap();
+            assert_eq!(loaded.kid(), key.kid(), "{alg}");
+            assert_eq!(loaded.algorithm(), alg);
+            assert_eq!(json(&loaded.to_jwk().unwrap()), json(&exported), "{alg}");
+
+            let mut sig = String::new();
+            key.sign_into(b"message", &mut sig).unwrap();
+            let raw = URL_SAFE_NO_PAD.decode(sig).unwrap();
+            assert!(loaded.verify(b"message", &raw), "{alg}");
+            assert!(!loaded.verify(b"messagf", &raw), "{alg}");
+
+            // Without `kid` (and `alg`, `use`): the RFC 7638 thumbprint, as for generated keys.
+            let mut bare = exported.clone();
+            bare.common = CommonParameters::default();
+            assert_eq!(VerifyingKey::from_jwk(&bare, alg).unwrap().kid(), key.kid());
+        }
+    }
+
+    #[test]
+    fn from_jwk_loads_oct_keys_like_from_secret() {
+        let secret = [0x5Au8; 48];
+        let oct = |secret: &[u8]| jwk(serde_json::json!({ "kty": "oct", "k": b64(secret) }));
+        let key = VerifyingKey::from_jwk(&oct(&secret), Algorithm::HS384).unwrap();
+        let same = VerifyingKey::from_secret(Algorithm::HS384, &secret).unwrap();
+        assert_eq!(key.kid(), same.kid());
+        assert!(key.to_jwk().is_none(), "secrets are never exported");
+        let tag = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA384, &secret), b"m");
+        assert!(key.verify(b"m", tag.as_ref()));
+
+        assert!(matches!(
+            VerifyingKey::from_jwk(&oct(&secret), Algorithm::HS512),
+            Err(KeyError::SecretTooShort {
+                len: 48,
+                min: 64,
+                ..
+            })
+        ));
+        assert!(matches!(
+            VerifyingKey::from_jwk(&oct(&[]), Algorithm::HS256),
+            Err(KeyError::SecretTooShort { len: 0, .. })
+        ));
+        for alg in [Algorithm::EdDSA, Algorithm::ES256, Algorithm::RS256] {
+            assert!(matches!(
+                VerifyingKey::from_jwk(&oct(&secret), alg),
+                Err(KeyError::WrongAlgorithm { .. })
+            ));
+        }
+    }
+
+    #[test]
+    fn from_jwk_never_crosses_key_families() {
+        for key in signing_keys() {
+            let exported = key.verifying_key().to_jwk().unwrap();
+            let mut bare = exported.clone();
+            bare.common = CommonParameters::default();
+            for alg in [
+                Algorithm::EdDSA,
+                Algorithm::ES256,
+                Algorithm::RS256,
+                Algorithm::HS256,
+                Algorithm::HS512,
+            ] {
+                let same_family = alg == key.algorithm()
+                    || (alg == Algorithm::RS256 && key.algorithm() == Algorithm::PS256);
+                if same_family {
+                    continue;
+                }
+                // A public key is never an HMAC secret, whatever the caller asks for.
+                assert!(
+                    matches!(
+                        VerifyingKey::from_jwk(&bare, alg),
+                        Err(KeyError::WrongAlgorithm { .. })
+                    ),
+                    "{} key as {alg}",
+                    key.algorithm()
+                );
+                // With its `alg` member, the mismatch is caught first.
+                assert!(VerifyingKey::from_jwk(&exported, alg).is_err());
+            }
+        }
+    }
+
+    #[test]
+    fn from_jwk_honours_alg_use_and_key_ops() {
+        let key = SigningKey::generate_ed25519().unwrap();
+        let mut base = json(&key.verifying_key().to_jwk().unwrap());
+        base.as_object_mut().unwrap().remove("use");
+        let with = |member: &str, value: serde_json::Value| {
+            let mut v = base.clone();
+            v[member] = value;
+            VerifyingKey::from_jwk(&jwk(v), Algorithm::EdDSA)
+        };
+        assert!(with("use", "sig".into()).is_ok());
+        assert!(with("key_ops", serde_json::json!(["verify"])).is_ok());
+        assert!(with("key_ops", serde_json::json!(["sign", "verify"])).is_ok());
+        for (member, value, reason) in [
+            ("alg", serde_json::json!("ES256"), "`alg`"),
+            ("alg", serde_json::json!("ES521"), "`alg`"),
+            ("use", serde_json::json!("enc"), "`use`"),
+            ("use", serde_json::json!("other"), "`use`"),
+            ("key_ops", serde_json::json!(["sign"]), "`key_ops`"),
+            ("key_ops", serde_json::json!(["encrypt"]), "`key_ops`"),
+            ("key_ops", serde_json::json!([]), "`key_ops`"),
+        ] {
+            let err = with(member, value).unwrap_err();
+            assert!(err.to_string().contains(reason), "{member}: {err}");
+        }
+    }
+
+    #[test]
+    fn from_jwk_uses_a_valid_kid_and_refuses_an_invalid_one() {
+        let key = SigningKey::generate_ed25519().unwrap();
+        let base = json(&key.verifying_key().to_jwk().unwrap());
+        let with_kid = |kid: &str| {
+            let mut v = base.clone();
+            v["kid"] = kid.into();
+            VerifyingKey::from_jwk(&jwk(v), Algorithm::EdDSA)
+        };
+        assert_eq!(
+            with_kid("bilbo.baggins@hobbiton.example").unwrap().kid(),
+            "bilbo.baggins@hobbiton.example"
+        );
+        for bad in ["", "has space", "quote\"", &"k".repeat(129)] {
+            assert!(
+                matches!(with_kid(bad), Err(KeyError::InvalidKid(_))),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn from_jwk_checks_ec_and_okp_members() {
+        let key = SigningKey::from_der(
+            Algorithm::ES256,
+            EcdsaKeyPair::generate_pkcs8(
+                &sig::ECDSA_P256_SHA256_FIXED_SIGNING,
+                &SystemRandom::new(),
+            )
+            .unwrap()
+            .as_ref(),
+        )
+        .unwrap();
+        let base = json(&key.verifying_key().to_jwk().unwrap());
+        let x = URL_SAFE_NO_PAD.decode(base["x"].as_str().unwrap()).unwrap();
+        let y = URL_SAFE_NO_PAD.decode(base["y"].as_str().unwrap()).unwrap();
+        let with = |member: &str, value: String| {
+            let mut v = base.clone();
+            v[member] = value.into();
+            VerifyingKey::from_jwk(&jwk(v), Algorithm::ES256)
+        };
+        let mut off_curve = y;
+        off_curve[31] ^= 1;
+        let mut long = vec![0];
+        long.extend_from_slice(&x);
+        for (member, value, reason) in [
+            ("y", b64(&off_curve), "not a point on P-256"),
+            ("x", b64(&x[1..]), "32 bytes"),
+            ("x", b64(&long), "32 bytes"),
+            ("crv", "P-384".to_owned(), "only the P-256 curve"),
+        ] {
+            let err = with(member, value).unwrap_err();
+            assert!(
+                matches!(err, KeyError::InvalidKey { .. }) && err.to_string().contains(reason),
+                "{member}: {err}"
+            );
+        }
+
+        // OKP: Ed25519 only, 32 bytes.
+        let okp = |crv: &str, x: &[u8]| {
+            let v = serde_json::json!({ "kty": "OKP", "crv": crv, "x": b64(x) });
+            serde_json::from_value::<Jwk>(v)
+                .ok()
+                .map(|j| VerifyingKey::from_jwk(&j, Algorithm::EdDSA))
+        };
+        assert!(matches!(okp("Ed25519", &[9; 32]), Some(Ok(_))));
+        assert!(matches!(okp("Ed25519", &[9; 31]), Some(Err(_))));
+        assert!(matches!(okp("P-256", &[9; 32]), Some(Err(_))));
+        // X25519 and Ed448 are not even parsed as OKP keys by `jsonwebtoken`.
+        assert!(!matches!(okp("X25519", &[9; 32]), Some(Ok(_))));
+        assert!(!matches!(okp("Ed448", &[9; 57]), Some(Ok(_))));
+    }
+
+    #[test]
+    fn from_jwk_checks_rsa_keys() {
+        let pair = rsa::KeyPair::generate(rsa::KeySize::Rsa2048).unwrap();
+        let public = RsaPublicKeyComponents::<Vec<u8>>::from(pair.public_key());
+        let (n, e) = (public.n, public.e);
+        assert!(VerifyingKey::from_jwk(&rsa_jwk(&n, &e), Algorithm::PS256).is_ok());
+
+        let mut leading_zero = vec![0];
+        leading_zero.extend_from_slice(&n);
+        // 2041 bits: 256 bytes, but not a 2048-bit modulus.
+        let mut short_top = n.clone();
+        short_top[0] = 1;
+        let e = &e[..];
+        let bad: [(&str, &[u8], &[u8], &str); 7] = [
+            ("1024 bits", &[0xC5; 128], e, "at least 2048 bits"),
+            ("2041 bits", &short_top, e, "at least 2048 bits"),
+            ("8200 bits", &[0xC5; 1025], e, "larger than 8192 bits"),
+            // The rest is refused by aws-lc (`RSA_check_key`), as from PEM.
+            ("leading zero", &leading_zero, e, "not an RSA public key"),
+            ("e = 1", &n, &[1], "not an RSA public key"),
+            ("even e", &n, &[1, 0, 0], "not an RSA public key"),
+            ("empty e", &n, &[], "not an RSA public key"),
+        ];
+        for (what, n, e, reason) in bad {
+            let err = VerifyingKey::from_jwk(&rsa_jwk(n, e), Algorithm::RS256).unwrap_err();
+            assert!(
+                matches!(err, KeyError::InvalidKey { .. }) && err.to_string().contains(reason),
+                "{what}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn from_jwk_requires_canonical_unpadded_base64url() {
+        let x = "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo";
+        let okp = |x: &str| jwk(serde_json::json!({ "kty": "OKP", "crv": "Ed25519", "x": x }));
+        assert!(VerifyingKey::from_jwk(&okp(x), Algorithm::EdDSA).is_ok());
+        for bad in [
+            format!("{x}="),
+            x.replace('_', "/"),
+            // Same 32 bytes, non-zero trailing bits.
+            x.replace("URo", "URp"),
+            format!(" {x}"),
+        ] {
+            assert!(
+                VerifyingKey::from_jwk(&okp(&bad), Algorithm::EdDSA).is_err(),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn from_jwk_refuses_unknown_key_types() {
+        let other = jwk(serde_json::json!({ "kty": "AKP", "alg": "ML-DSA-44", "pub": "AAAA" }));
+        assert!(matches!(other.algorithm, AlgorithmParameters::Other(_)));
+        assert!(VerifyingKey::from_jwk(&other, Algorithm::EdDSA).is_err());
+    }
+
+    #[test]
+    fn from_jwk_errors_and_debug_never_show_key_material() {
+        let secret = [0xCDu8; 31];
+        let k = b64(&secret);
+        let short = jwk(serde_json::json!({ "kty": "oct", "k": k }));
+        let err = VerifyingKey::from_jwk(&short, Algorithm::HS256).unwrap_err();
+        let text = format!("{err} {err:?}");
+        assert!(!text.contains(&k) && !text.contains("205"), "{text}");
+
+        let x = "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo";
+        let okp = jwk(serde_json::json!({ "kty": "OKP", "crv": "Ed25519", "x": x }));
+        let key = VerifyingKey::from_jwk(&okp, Algorithm::EdDSA).unwrap();
+        let err = VerifyingKey::from_jwk(&okp, Algorithm::HS256).unwrap_err();
+        let text = format!("{key:?} {err} {err:?}");
+        assert!(text.contains("[redacted]"), "{text}");
+        assert!(!text.contains(x), "{text}");
+
+        let secret = [0xABu8; 32];
+        let oct = jwk(serde_json::json!({ "kty": "oct", "k": b64(&secret) }));
+        let key = VerifyingKey::from_jwk(&oct, Algorithm::HS256).unwrap();
+        let text = format!("{key:?}");
+        assert!(
+            !text.contains(&b64(&secret)) && !text.contains("171"),
+            "{text}"
+        );
+    }
+}

@@ -1,0 +1,23 @@
+//! Keys, algorithms and the key set: signing key, verification keys by `kid`, JWK import and
+//! export.
+//!
+//! Every key is pinned to exactly one [`Algorithm`] when it is loaded. A token is only ever
+//! verified with the algorithm its key is pinned to, whatever its header says, so `alg: none`,
+//! HMAC-with-a-public-key confusion and algorithm substitution cannot happen. Keys are parsed
+//! once, when they are loaded; verifying a token does no key parsing and no allocation.
+
+mod algorithm;
+mod crypto;
+mod error;
+mod jwk;
+mod set;
+mod signing;
+mod verifying;
+
+pub use algorithm::Algorithm;
+pub use error::KeyError;
+/// JWK types, re-exported from `jsonwebtoken`.
+pub use jsonwebtoken::jwk::{Jwk, JwkSet};
+pub use set::KeySet;
+pub use signing::SigningKey;
+pub use verifying::VerifyingKey;

@@ -1,0 +1,194 @@
+//! [`VerifyingKey`]: a public key or secret that verifies tokens.
+
+use std::{fmt, sync::Arc};
+
+use aws_lc_rs::{
+    rsa,
+    signature::{self as sig, ParsedPublicKey},
+};
+use jsonwebtoken::{DecodingKey, DecodingKeyKind};
+
+use super::{
+    Algorithm, KeyError,
+    crypto::{Verify, ec_parts, hmac_key, hmac_kid, rsa_verify},
+    error::invalid,
+    jwk::PublicParts,
+};
+
+pub(super) fn check_kid(kid: &str) -> Result<(), KeyError> {
+    if kid.is_empty() {
+        return Err(KeyError::InvalidKid("empty"));
+    }
+    if kid.len() > 128 {
+        return Err(KeyError::InvalidKid("longer than 128 bytes"));
+    }
+    if !kid
+        .bytes()
+        .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
+    {
+        return Err(KeyError::InvalidKid(
+            "only printable ASCII without quotes or backslashes is allowed",
+        ));
+    }
+    Ok(())
+}
+
+/// A key that verifies tokens, pinned to one algorithm: a public key, or an HMAC secret.
+///
+/// Its `Debug` output never shows key material.
+///
+/// # Example
+///
+/// ```
+/// use tower_jwt_auth::keys::{Algorithm, VerifyingKey};
+///
+/// let pem = "-----BEGIN PUBLIC KEY-----\n\
+///            MCowBQYDK2VwAyEA11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=\n\
+///            -----END PUBLIC KEY-----\n";
+/// let key = VerifyingKey::from_pem(Algorithm::EdDSA, pem.as_bytes())?;
+/// assert_eq!(key.algorithm(), Algorithm::EdDSA);
+/// # Ok::<(), tower_jwt_auth::keys::KeyError>(())
+/// ```
+#[derive(Clone)]
+pub struct VerifyingKey {
+    pub(super) kid: Arc<str>,
+    pub(super) algorithm: Algorithm,
+    pub(super) verify: Verify,
+    pub(super) parts: PublicParts,
+}
+
+impl fmt::Debug for VerifyingKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VerifyingKey")
+            .field("kid", &self.kid)
+            .field("algorithm", &self.algorithm)
+            .field("key", &crate::redact::Redacted)
+            .finish()
+    }
+}
+
+impl VerifyingKey {
+    /// A key under its default `kid`: the RFC 7638 thumbprint of a public key, or an id
+    /// derived from an HMAC secret with HMAC.
+    pub(super) fn with_default_kid(
+        algorithm: Algorithm,
+        verify: Verify,
+        parts: PublicParts,
+    ) -> Self {
+        let kid = match &verify {
+            Verify::Hmac(key) => hmac_kid(key),
+            Verify::Public(_) => parts.thumbprint().unwrap_or_default(),
+        };
+        Self {
+            kid: kid.into(),
+            algorithm,
+            verify,
+            parts,
+        }
+    }
+
+    /// Loads a public key from PEM (`-----BEGIN PUBLIC KEY-----`, or
+    /// `-----BEGIN RSA PUBLIC KEY-----` for RSA). The `kid` is the RFC 7638 thumbprint unless
+    /// [`with_kid`](Self::with_kid) sets one.
+    ///
+    /// ```
+    /// use tower_jwt_auth::keys::{Algorithm, VerifyingKey};
+    ///
+    /// assert!(VerifyingKey::from_pem(Algorithm::RS256, b"garbage").is_err());
+    /// ```
+    pub fn from_pem(algorithm: Algorithm, pem: &[u8]) -> Result<Self, KeyError> {
+        let decoded = match algorithm {
+            Algorithm::EdDSA => DecodingKey::from_ed_pem(pem),
+            Algorithm::ES256 => DecodingKey::from_ec_pem(pem),
+            Algorithm::RS256 | Algorithm::PS256 => DecodingKey::from_rsa_pem(pem),
+            _ => {
+                return Err(KeyError::WrongAlgorithm {
+                    algorithm,
+                    family: "PEM",
+                });
+            }
+        }
+        .map_err(|_| invalid(algorithm, "not a PEM public key of this algorithm"))?;
+        let DecodingKeyKind::SecretOrDer(bytes) = decoded.kind() else {
+            return Err(invalid(algorithm, "unexpected key encoding"));
+        };
+        let (verify, parts) = match algorithm {
+            Algorithm::EdDSA => {
+                if bytes.len() != 32 {
+                    return Err(invalid(algorithm, "not an Ed25519 public key"));
+                }
+                let verify = ParsedPublicKey::new(&sig::ED25519, bytes)
+                    .map_err(|_| invalid(algorithm, "not an Ed25519 public key"))?;
+                (verify, PublicParts::Okp { x: bytes.clone() })
+            }
+            Algorithm::ES256 => {
+                let parts = ec_parts(bytes, algorithm)?;
+                let verify = ParsedPublicKey::new(&sig::ECDSA_P256_SHA256_FIXED, bytes)
+                    .map_err(|_| invalid(algorithm, "not a P-256 public key"))?;
+                (verify, parts)
+            }
+            _ => {
+                let public = rsa::PublicKey::from_der(bytes)
+                    .map_err(|_| invalid(algorithm, "not an RSA public key"))?;
+                rsa_verify(&public, algorithm)?
+            }
+        };
+        Ok(Self::with_default_kid(
+            algorithm,
+            Verify::Public(verify),
+            parts,
+        ))
+    }
+
+    /// An HMAC secret kept only to verify (for example a rotated-out signing secret).
+    /// Same length rules and default `kid` as [`SigningKey::from_secret`](super::SigningKey::from_secret).
+    ///
+    /// ```
+    /// use tower_jwt_auth::{SigningKey, keys::{Algorithm, VerifyingKey}};
+    ///
+    /// let secret = [42u8; 64];
+    /// let a = SigningKey::from_secret(Algorithm::HS512, &secret)?;
+    /// let b = VerifyingKey::from_secret(Algorithm::HS512, &secret)?;
+    /// assert_eq!(a.kid(), b.kid());
+    /// # Ok::<(), tower_jwt_auth::keys::KeyError>(())
+    /// ```
+    pub fn from_secret(algorithm: Algorithm, secret: &[u8]) -> Result<Self, KeyError> {
+        let key = hmac_key(algorithm, secret)?;
+        Ok(Self::with_default_kid(
+            algorithm,
+            Verify::Hmac(Box::new(key)),
+            PublicParts::Secret,
+        ))
+    }
+
+    /// Replaces the `kid` (same rules as [`SigningKey::with_kid`](super::SigningKey::with_kid)).
+    ///
+    /// ```
+    /// use tower_jwt_auth::keys::{Algorithm, VerifyingKey};
+    ///
+    /// let key = VerifyingKey::from_secret(Algorithm::HS256, &[1u8; 32])?.with_kid("old")?;
+    /// assert_eq!(key.kid(), "old");
+    /// # Ok::<(), tower_jwt_auth::keys::KeyError>(())
+    /// ```
+    pub fn with_kid(mut self, kid: impl Into<String>) -> Result<Self, KeyError> {
+        let kid = kid.into();
+        check_kid(&kid)?;
+        self.kid = kid.into();
+        Ok(self)
+    }
+
+    /// The key id that selects this key.
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// The algorithm this key is pinned to.
+    pub fn algorithm(&self) -> Algorithm {
+        self.algorithm
+    }
+
+    /// Verifies `signature` over `message` with this key's pinned algorithm.
+    pub(crate) fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
+        self.verify.verify(message, signature)
+    }
+}

@@ -1,0 +1,128 @@
+//! [`ClaimsBuilder`] (feature `test-util`): claims for handler unit tests.
+
+use super::{Claims, NoCustomClaims};
+
+/// Builds [`Claims`] for a unit test of a handler or extractor, without minting a token.
+///
+/// In production, claims only ever come from the [`Verifier`](super::Verifier); this builder
+/// exists behind the `test-util` feature so that a test can put them in a request's
+/// extensions, as [`BearerAuthLayer`](crate::BearerAuthLayer) would. Defaults: issued at
+/// 1 700 000 000 s (2023-11-14), valid 15 minutes, `jti` `test-token`, `sid` `test-session`,
+/// no scope, no `iss` or `aud`.
+///
+/// ```
+/// use tower_jwt_auth::Claims;
+///
+/// #[derive(Clone)]
+/// struct Tenant { tenant: String }
+///
+/// let claims = Claims::builder("alice")
+///     .with_scope("read admin")
+///     .with_custom(Tenant { tenant: "acme".into() })
+///     .build();
+/// assert!(claims.has_scope("admin"));
+/// assert_eq!(claims.custom.tenant, "acme");
+///
+/// let mut request = http::Request::new(());
+/// request.extensions_mut().insert(claims);
+/// ```
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct ClaimsBuilder<T = NoCustomClaims> {
+    claims: Claims<T>,
+}
+
+impl Claims {
+    /// A builder of claims about `sub`, for tests (feature `test-util`); see
+    /// [`ClaimsBuilder`].
+    pub fn builder(sub: impl Into<String>) -> ClaimsBuilder {
+        const IAT: u64 = 1_700_000_000;
+        ClaimsBuilder {
+            claims: Claims {
+                iss: None,
+                sub: sub.into(),
+                aud: Vec::new(),
+                exp: IAT + 900,
+                nbf: None,
+                iat: IAT,
+                jti: "test-token".to_owned(),
+                sid: "test-session".to_owned(),
+                scope: String::new(),
+                auth_time: Some(IAT),
+                custom: NoCustomClaims {},
+                auth_time_ms: Some(IAT * 1000),
+                session_exp: None,
+            },
+        }
+    }
+}
+
+impl<T> ClaimsBuilder<T> {
+    /// The application's claims.
+    pub fn with_custom<U>(self, custom: U) -> ClaimsBuilder<U> {
+        let c = self.claims;
+        ClaimsBuilder {
+            claims: Claims {
+                iss: c.iss,
+                sub: c.sub,
+                aud: c.aud,
+                exp: c.exp,
+                nbf: c.nbf,
+                iat: c.iat,
+                jti: c.jti,
+                sid: c.sid,
+                scope: c.scope,
+                auth_time: c.auth_time,
+                custom,
+                auth_time_ms: c.auth_time_ms,
+                session_exp: c.session_exp,
+            },
+        }
+    }
+
+    /// The scopes, space-separated.
+    pub fn with_scope(mut self, scope: impl Into<String>) -> Self {
+        self.claims.scope = scope.into();
+        self
+    }
+
+    /// The session id (`sid`).
+    pub fn with_session_id(mut self, sid: impl Into<String>) -> Self {
+        self.claims.sid = sid.into();
+        self
+    }
+
+    /// The token id (`jti`).
+    pub fn with_token_id(mut self, jti: impl Into<String>) -> Self {
+        self.claims.jti = jti.into();
+        self
+    }
+
+    /// `iss`.
+    pub fn with_issuer(mut self, iss: impl Into<String>) -> Self {
+        self.claims.iss = Some(iss.into());
+        self
+    }
+
+    /// One more audience in `aud`.
+    pub fn with_audience(mut self, aud: impl Into<String>) -> Self {
+        self.claims.aud.push(aud.into());
+        self
+    }
+
+    /// Issued at `iat` (seconds since the epoch, also the session's start) and valid for
+    /// `ttl_secs`.
+    pub fn issued_at(mut self, iat: u64, ttl_secs: u64) -> Self {
+        let c = &mut self.claims;
+        c.iat = iat;
+        c.exp = iat.saturating_add(ttl_secs);
+        c.auth_time = Some(iat);
+        c.auth_time_ms = Some(iat.saturating_mul(1000));
+        self
+    }
+
+    /// The claims.
+    pub fn build(self) -> Claims<T> {
+        self.claims
+    }
+}
