@@ -313,12 +313,13 @@ pub fn app(config: &Config) -> Result<App, String> {
         .on_rejection(JsonBodyRejection);
     let router = Router::new()
         .route("/me", get(me))
+        // `route_layer`: only matched routes require a token, so unknown paths stay 404.
+        .route_layer(auth.clone())
+        // The same layer, requiring the `admin` scope too.
         .route(
             "/admin",
             get(admin).route_layer(auth.require_scope(["admin"])),
         )
-        // `route_layer`: only matched routes require a token, so unknown paths stay 404.
-        .route_layer(auth.clone())
         .route("/health", get(health))
         .route("/auth/signup", post(signup))
         .route("/auth/login", post(login))

@@ -87,6 +87,12 @@ where
     if parts.extensions.get::<Authenticated>().is_some() {
         Ok(None)
     } else {
+        tracing::error!(
+            claims = std::any::type_name::<Claims<T>>(),
+            path = parts.uri.path(),
+            "{}",
+            ClaimsRejection::MissingLayer.body_text()
+        );
         Err(ClaimsRejection::MissingLayer)
     }
 }

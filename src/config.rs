@@ -1,7 +1,7 @@
 //! Configuration shared by the builders: [`ConfigError`], and the verification policy that
 //! issuing and verifying share.
 
-use std::{fmt, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
 use crate::{
     clock::{Clock, SystemClock},
@@ -39,7 +39,7 @@ pub(crate) const MAX_LEEWAY: Duration = Duration::from_secs(300);
 /// the size cap. [`IssuerBuilder`](crate::issuer::IssuerBuilder) and
 /// [`VerifierBuilder`](crate::token::VerifierBuilder) both hold one, configured through the
 /// same knobs (`policy_knobs!`), and check it in one place.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub(crate) struct Policy {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) issuer: Option<String>,
@@ -57,18 +57,6 @@ impl Default for Policy {
             leeway: Duration::ZERO,
             max_len: DEFAULT_MAX_TOKEN_LEN,
         }
-    }
-}
-
-impl fmt::Debug for Policy {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Policy")
-            .field("clock", &self.clock)
-            .field("issuer", &self.issuer)
-            .field("audience", &self.audience)
-            .field("leeway", &self.leeway)
-            .field("max_len", &self.max_len)
-            .finish()
     }
 }
 

@@ -31,10 +31,11 @@
 //!     .build()?;
 //! let auth = BearerAuthLayer::new(&issuer).with_realm("api");
 //! let app: Router = Router::new()
-//!     .route("/admin", get(me).route_layer(auth.require_scope(["admin"])))
 //!     .route("/me", get(me))
 //!     // `route_layer`: only matched routes need a token, so unknown paths stay 404.
 //!     .route_layer(auth.clone())
+//!     // The admin route's layer: the same one, requiring a scope too.
+//!     .route("/admin", get(me).route_layer(auth.require_scope(["admin"])))
 //!     .nest("/auth", token_routes(Sessions::new(issuer.clone()), &auth));
 //! # let _ = app;
 //! # Ok::<(), Box<dyn std::error::Error>>(())

@@ -12,8 +12,8 @@ fn app() -> Result<Router, Box<dyn std::error::Error>> {
     let auth = BearerAuthLayer::new(&issuer);
     Ok(Router::new()
         .route("/me", get(me))
-        .route("/admin", get(me).route_layer(auth.require_scope(["admin"])))
         .route_layer(auth.clone()) // only matched routes need a token: unknown paths stay 404
+        .route("/admin", get(me).route_layer(auth.require_scope(["admin"])))
         .route("/login", post(login))
         .nest("/auth", token_routes(Sessions::new(issuer.clone()), &auth))
         .with_state(issuer))

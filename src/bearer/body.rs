@@ -10,8 +10,8 @@ use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 
 pin_project! {
-    /// The body of a response from [`BearerAuth`](super::BearerAuth) or
-    /// [`RequireScope`](super::RequireScope): the inner service's body, or the rejection's.
+    /// The body of a response from [`BearerAuth`](super::BearerAuth): the inner service's
+    /// body, or the rejection's.
     ///
     /// Being its own type rather than the inner body lets the middleware wrap any service,
     /// whatever its body: axum's, hyper's, tonic's, or one of tower-http's wrappers

@@ -1,5 +1,4 @@
-//! The response future of [`BearerAuth`](super::BearerAuth) and
-//! [`RequireScope`](super::RequireScope).
+//! The response future of [`BearerAuth`](super::BearerAuth).
 
 use std::{
     future::Future,

@@ -4,7 +4,7 @@ use std::{fmt, marker::PhantomData, sync::Arc};
 
 use tower_layer::Layer;
 
-use super::{BearerAuth, DefaultRejection, RequireScopeLayer, source::Sources};
+use super::{BearerAuth, DefaultRejection, source::Sources};
 use crate::token::{NoCustomClaims, Verifier};
 
 pub(crate) struct Config<R> {
@@ -12,6 +12,10 @@ pub(crate) struct Config<R> {
     pub(crate) sources: Sources,
     pub(crate) realm: Option<Arc<str>>,
     pub(crate) optional: bool,
+    /// Scopes every token must carry (empty: none).
+    pub(crate) scopes: Box<[Box<str>]>,
+    /// `scopes`, space-separated, for the 403 challenge.
+    pub(crate) scopes_joined: Arc<str>,
     pub(crate) on_rejection: R,
 }
 
@@ -63,6 +67,7 @@ impl<T, R> fmt::Debug for BearerAuthLayer<T, R> {
             .field("sources", &self.config.sources)
             .field("realm", &self.config.realm)
             .field("optional", &self.config.optional)
+            .field("scopes", &self.config.scopes_joined)
             .finish_non_exhaustive()
     }
 }
@@ -93,6 +98,8 @@ impl BearerAuthLayer {
                 sources: Sources::default(),
                 realm: None,
                 optional: false,
+                scopes: Box::default(),
+                scopes_joined: Arc::from(""),
                 on_rejection: DefaultRejection,
             }),
             _claims: PhantomData,
@@ -164,6 +171,48 @@ impl<T, R: Clone> BearerAuthLayer<T, R> {
         self.map(|c| c.sources.query = true)
     }
 
+    /// A layer that also requires every scope of `scopes` (in addition to any required
+    /// already), answering 403 `insufficient_scope` naming them otherwise. It is this layer
+    /// with one more rule — same verifier, claims type, token sources, realm and rejection —
+    /// so it cannot disagree with it, and it authenticates on its own: put it on the routes
+    /// that need the scopes, in place of the plain layer (axum: `route_layer` on the route,
+    /// after the plain layer's `route_layer`, so that no route is verified twice). A token is
+    /// always required, even if this layer is [`optional`](Self::optional).
+    ///
+    /// ```
+    /// use axum::{Router, routing::get};
+    /// use tower_jwt_auth::{BearerAuthLayer, Issuer, KeySet, SigningKey};
+    ///
+    /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
+    /// let auth = BearerAuthLayer::new(&issuer).with_realm("api");
+    /// let app: Router = Router::new()
+    ///     .route("/me", get(|| async { "hello" }))
+    ///     .route_layer(auth.clone())
+    ///     .route("/admin", get(|| async { "hello, admin" }).route_layer(auth.require_scope(["admin"])));
+    /// # let _ = app;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn require_scope<I, S>(&self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let mut all = self.config.scopes.to_vec();
+        for scope in scopes {
+            let scope = scope.into();
+            if !scope.is_empty() && !all.iter().any(|s| **s == *scope) {
+                all.push(scope.into_boxed_str());
+            }
+        }
+        let joined: Arc<str> = all.join(" ").into();
+        self.clone().map(|c| {
+            c.optional = false;
+            c.scopes = all.into_boxed_slice();
+            c.scopes_joined = joined;
+        })
+    }
+
     /// Lets requests without any token through without claims (a handler may then behave
     /// differently for anonymous users). A token that is present must still be valid.
     #[must_use]
@@ -182,43 +231,12 @@ impl<T, R: Clone> BearerAuthLayer<T, R> {
                 sources: config.sources,
                 realm: config.realm,
                 optional: config.optional,
+                scopes: config.scopes,
+                scopes_joined: config.scopes_joined,
                 on_rejection,
             }),
             _claims: PhantomData,
         }
-    }
-}
-
-impl<T, R: Clone> BearerAuthLayer<T, R> {
-    /// A layer for one route (or group of routes) that additionally requires every scope of
-    /// `scopes`, answering 403 `insufficient_scope` naming them otherwise. It reads the
-    /// claims this layer inserted, with this layer's claims type, realm and rejection, so
-    /// the two cannot disagree; place it inside this layer (axum: `route_layer` on the route,
-    /// with this layer on the router).
-    ///
-    /// ```
-    /// use axum::{Router, routing::get};
-    /// use tower_jwt_auth::{BearerAuthLayer, Issuer, KeySet, SigningKey};
-    ///
-    /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
-    /// let auth = BearerAuthLayer::new(&issuer).with_realm("api");
-    /// let app: Router = Router::new()
-    ///     .route("/admin", get(|| async { "hello, admin" }).route_layer(auth.require_scope(["admin"])))
-    ///     .route("/me", get(|| async { "hello" }))
-    ///     .route_layer(auth);
-    /// # let _ = app;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn require_scope<I, S>(&self, scopes: I) -> RequireScopeLayer<T, R>
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        RequireScopeLayer::new(
-            scopes,
-            self.config.realm.clone(),
-            self.config.on_rejection.clone(),
-        )
     }
 }
 
@@ -229,6 +247,8 @@ impl<R: Clone> Clone for Config<R> {
             sources: self.sources.clone(),
             realm: self.realm.clone(),
             optional: self.optional,
+            scopes: self.scopes.clone(),
+            scopes_joined: self.scopes_joined.clone(),
             on_rejection: self.on_rejection.clone(),
         }
     }

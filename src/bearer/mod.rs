@@ -1,8 +1,8 @@
 //! The bearer-token middleware: [`BearerAuthLayer`] wraps any tower service over
 //! `http::Request`, verifies the access token of every request and either hands the typed
 //! [`Claims`](crate::Claims) to the inner service (in the request extensions) or answers with
-//! the RFC 6750 response itself. [`BearerAuthLayer::require_scope`] adds per-route scope
-//! requirements.
+//! the RFC 6750 response itself. [`BearerAuthLayer::require_scope`] makes the layer of the
+//! routes that need scopes.
 //!
 //! # Composing with tower-http
 //!
@@ -22,7 +22,6 @@ mod body;
 mod future;
 mod layer;
 mod rejection;
-mod scope;
 mod service;
 mod source;
 
@@ -30,7 +29,6 @@ pub use body::ResponseBody;
 pub use future::ResponseFuture;
 pub use layer::BearerAuthLayer;
 pub use rejection::{AuthError, DefaultRejection, JsonBodyRejection, OnRejection};
-pub use scope::{RequireScope, RequireScopeLayer};
 pub use service::BearerAuth;
 
 /// Inserted into the request extensions by [`BearerAuth`] on a request it lets through without

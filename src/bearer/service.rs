@@ -1,6 +1,7 @@
 //! [`BearerAuth`]: the bearer middleware service.
 
 use std::{
+    borrow::Cow,
     fmt,
     marker::PhantomData,
     sync::Arc,
@@ -56,20 +57,26 @@ where
                 Err(AuthError::MissingToken)
             };
         };
-        config
-            .verifier
-            .verify(&token, TokenKind::Access)
-            .map(Some)
-            .map_err(|err| match err {
-                TokenError::RevocationUnavailable => AuthError::Unavailable,
-                err => AuthError::InvalidToken(err),
-            })
+        let claims: Claims<T> =
+            config
+                .verifier
+                .verify(&token, TokenKind::Access)
+                .map_err(|err| match err {
+                    TokenError::RevocationUnavailable => AuthError::Unavailable,
+                    err => AuthError::InvalidToken(err),
+                })?;
+        if !claims.has_all_scopes(config.scopes.iter().map(|s| &**s)) {
+            return Err(AuthError::InsufficientScope(Cow::Owned(
+                config.scopes_joined.to_string(),
+            )));
+        }
+        Ok(Some(claims))
     }
 }
 
 impl<S, T, R, ReqBody, ResBody> Service<Request<ReqBody>> for BearerAuth<S, T, R>
 where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
     T: DeserializeOwned + Clone + Send + Sync + 'static,
     R: OnRejection,
 {
@@ -100,11 +107,8 @@ where
                         extensions.insert(Authenticated);
                     }
                 }
-                // The service that was polled ready handles this request; a fresh clone
-                // takes its place for the next one.
-                let clone = self.inner.clone();
-                let mut ready = std::mem::replace(&mut self.inner, clone);
-                ResponseFuture::inner(ready.call(request))
+                // The check is synchronous: the service polled ready takes the request.
+                ResponseFuture::inner(self.inner.call(request))
             }
             Err(error) => ResponseFuture::rejected(
                 self.config

@@ -1,16 +1,15 @@
 //! The refresh-token exchange over HTTP (RFC 6749 §6).
 
-use bytes::Bytes;
-use http::{Response, StatusCode};
-use http_body_util::Full;
-use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use http::StatusCode;
+use serde::Deserialize;
 
-use super::{ErrorResponse, body::BodyKind, session_endpoint::session_service, token_response};
-use crate::{
-    issuer::IssueError,
-    session::{RefreshError, Sessions},
-    token::TokenError,
+use super::{
+    ErrorResponse,
+    body::BodyKind,
+    session_endpoint::{AppClaims, Call, Operation, Reply, session_service},
+    token_response,
 };
+use crate::{issuer::IssueError, session::RefreshError, token::TokenError};
 
 session_service!(
     /// A tower service for refresh requests.
@@ -77,17 +76,15 @@ fn refresh_error(err: &RefreshError) -> ErrorResponse {
     }
 }
 
-impl super::session_endpoint::sealed::Operation for Refresh {
+impl Operation for Refresh {
     type Request = RefreshRequest;
 
-    async fn handle<T>(
-        sessions: Sessions<T>,
-        request: RefreshRequest,
-        kind: BodyKind,
-    ) -> Response<Full<Bytes>>
-    where
-        T: Serialize + DeserializeOwned + Send + 'static,
-    {
+    async fn handle<T: AppClaims>(call: Call<T, RefreshRequest>) -> Reply {
+        let Call {
+            sessions,
+            request,
+            kind,
+        } = call;
         match (request.grant_type.as_deref(), kind) {
             (Some("refresh_token"), _) | (None, BodyKind::Json) => {}
             (None, BodyKind::Form) => {

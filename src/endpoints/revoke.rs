@@ -3,10 +3,12 @@
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
 use http_body_util::Full;
-use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use serde::Deserialize;
 
-use super::{ErrorResponse, body::BodyKind, session_endpoint::session_service};
-use crate::session::Sessions;
+use super::{
+    ErrorResponse,
+    session_endpoint::{AppClaims, Call, Operation, Reply, session_service},
+};
 
 session_service!(
     /// A tower service for RFC 7009 token revocation.
@@ -56,17 +58,14 @@ pub struct RevokeRequest {
     _hint: Option<String>,
 }
 
-impl super::session_endpoint::sealed::Operation for Revoke {
+impl Operation for Revoke {
     type Request = RevokeRequest;
 
-    async fn handle<T>(
-        sessions: Sessions<T>,
-        request: RevokeRequest,
-        _kind: BodyKind,
-    ) -> Response<Full<Bytes>>
-    where
-        T: Serialize + DeserializeOwned + Send + 'static,
-    {
+    async fn handle<T: AppClaims>(
+        Call {
+            sessions, request, ..
+        }: Call<T, RevokeRequest>,
+    ) -> Reply {
         let Some(token) = request.token.filter(|t| !t.is_empty()) else {
             return ErrorResponse::invalid_request("missing token").into_http_response();
         };

@@ -25,25 +25,27 @@ use crate::{
     session::Sessions,
 };
 
-/// What an endpoint does with its parsed request (sealed: implemented by the crate's
-/// endpoints only).
-#[allow(unreachable_pub)]
-pub(crate) mod sealed {
-    use super::*;
+/// The claims types the endpoints work with.
+pub(crate) trait AppClaims: Serialize + DeserializeOwned + Send + 'static {}
 
-    /// An endpoint operation.
-    pub trait Operation: Send + Sync + 'static {
-        /// The request body.
-        type Request: DeserializeOwned + Send;
-        /// The operation, answering every outcome as a response.
-        fn handle<T>(
-            sessions: Sessions<T>,
-            request: Self::Request,
-            kind: BodyKind,
-        ) -> impl Future<Output = Response<Full<Bytes>>> + Send
-        where
-            T: Serialize + DeserializeOwned + Send + 'static;
-    }
+impl<T: Serialize + DeserializeOwned + Send + 'static> AppClaims for T {}
+
+/// One request to an endpoint: the sessions it acts on, the parsed body and its encoding.
+pub(crate) struct Call<T, R> {
+    pub(crate) sessions: Sessions<T>,
+    pub(crate) request: R,
+    pub(crate) kind: BodyKind,
+}
+
+/// A response of a token endpoint.
+pub(crate) type Reply = Response<Full<Bytes>>;
+
+/// What an endpoint does with its parsed request (implemented by the crate's endpoints only).
+pub(crate) trait Operation: Send + Sync + 'static {
+    /// The request body.
+    type Request: DeserializeOwned + Send;
+    /// The operation, answering every outcome as a response.
+    fn handle<T: AppClaims>(call: Call<T, Self::Request>) -> impl Future<Output = Reply> + Send;
 }
 
 /// The tower service running one session operation per request, behind
@@ -92,7 +94,7 @@ impl<T, O> SessionEndpoint<T, O> {
 impl<T, O, B> Service<Request<B>> for SessionEndpoint<T, O>
 where
     T: Serialize + DeserializeOwned + Send + 'static,
-    O: sealed::Operation,
+    O: Operation,
     B: Body + Send + 'static,
     B::Data: Send,
     B::Error: Into<BoxError>,
@@ -111,7 +113,14 @@ where
         Box::pin(async move {
             let (parts, body) = request.into_parts();
             Ok(match body::parse(&parts.headers, body, limit).await {
-                Ok((parsed, kind)) => O::handle(sessions, parsed, kind).await,
+                Ok((request, kind)) => {
+                    O::handle(Call {
+                        sessions,
+                        request,
+                        kind,
+                    })
+                    .await
+                }
                 Err(err) => err.into_http_response(),
             })
         })

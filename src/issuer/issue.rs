@@ -1,6 +1,6 @@
 //! The issuer: mints access + refresh pairs and starts sessions.
 
-use std::{fmt, sync::Arc};
+use std::sync::Arc;
 
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
@@ -34,6 +34,7 @@ pub(crate) struct Minted {
     pub(crate) forget_after: u64,
 }
 
+#[derive(Debug)]
 pub(super) struct Config {
     pub(super) keys: KeySet,
     pub(super) clock: Arc<dyn Clock>,
@@ -73,23 +74,9 @@ pub(super) struct Config {
 /// # })?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Issuer {
     pub(super) config: Arc<Config>,
-}
-
-impl fmt::Debug for Issuer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let c = &self.config;
-        f.debug_struct("Issuer")
-            .field("keys", &c.keys)
-            .field("issuer", &c.issuer)
-            .field("audience", &c.audience)
-            .field("access_ttl", &c.access_ttl)
-            .field("refresh_ttl", &c.refresh_ttl)
-            .field("session_ttl", &c.session_ttl)
-            .finish_non_exhaustive()
-    }
 }
 
 fn random_id(rng: &SystemRandom) -> Result<String, IssueError> {

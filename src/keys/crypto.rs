@@ -114,3 +114,28 @@ pub(super) fn rsa_verify(
         .map_err(|_| invalid(algorithm, "not an RSA public key"))?;
     Ok((verify, parts))
 }
+
+/// A PEM parser of one key family.
+pub(super) type PemParser<K, E> = fn(&[u8]) -> Result<K, E>;
+
+/// Parses `pem` with the parser of `algorithm`'s key family: `[Ed25519, EC, RSA]`. HMAC
+/// secrets have no PEM form.
+pub(super) fn parse_pem<K, E>(
+    algorithm: Algorithm,
+    pem: &[u8],
+    [ed, ec, rsa]: [PemParser<K, E>; 3],
+    refusal: &'static str,
+) -> Result<K, KeyError> {
+    let parse = match algorithm {
+        Algorithm::EdDSA => ed,
+        Algorithm::ES256 => ec,
+        Algorithm::RS256 | Algorithm::PS256 => rsa,
+        _ => {
+            return Err(KeyError::WrongAlgorithm {
+                algorithm,
+                family: "PEM",
+            });
+        }
+    };
+    parse(pem).map_err(|_| invalid(algorithm, refusal))
+}

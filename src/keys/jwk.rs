@@ -98,6 +98,34 @@ fn jwk_member(value: &str, algorithm: Algorithm, what: &'static str) -> Result<V
         .map_err(|_| invalid(algorithm, what))
 }
 
+/// Refuses a JWK whose key type is not the family of the pinned `algorithm`, or whose curve
+/// is not the one supported for it.
+fn check_family(params: &AlgorithmParameters, algorithm: Algorithm) -> Result<(), KeyError> {
+    let only = |supported: bool, reason| supported.then_some(()).ok_or(reason);
+    let (fits, family, curve) = match params {
+        AlgorithmParameters::OctetKeyPair(okp) => (
+            algorithm == Algorithm::EdDSA,
+            "public OKP",
+            only(
+                okp.curve == EllipticCurve::Ed25519,
+                "only Ed25519 is supported",
+            ),
+        ),
+        AlgorithmParameters::EllipticCurve(ec) => (
+            algorithm == Algorithm::ES256,
+            "public EC",
+            only(ec.curve == EllipticCurve::P256, "only P-256 is supported"),
+        ),
+        AlgorithmParameters::RSA(_) => (algorithm.rsa_params().is_some(), "public RSA", Ok(())),
+        AlgorithmParameters::OctetKey(_) => (algorithm.is_hmac(), "symmetric oct", Ok(())),
+        _ => return Err(invalid(algorithm, "unsupported JWK key type")),
+    };
+    if !fits {
+        return Err(KeyError::WrongAlgorithm { algorithm, family });
+    }
+    curve.map_err(|reason| invalid(algorithm, reason))
+}
+
 /// Checks the JWK members that restrict what the key may be used for: `alg` must be the
 /// algorithm the caller pins the key to, `use` must be `sig` and `key_ops` must allow
 /// `verify`, whenever they are present.
@@ -172,15 +200,9 @@ impl VerifyingKey {
     /// ```
     pub fn from_jwk(jwk: &Jwk, algorithm: Algorithm) -> Result<Self, KeyError> {
         check_jwk_usage(&jwk.common, algorithm)?;
-        let wrong_family = |family| KeyError::WrongAlgorithm { algorithm, family };
+        check_family(&jwk.algorithm, algorithm)?;
         let (verify, parts) = match &jwk.algorithm {
             AlgorithmParameters::OctetKeyPair(okp) => {
-                if algorithm != Algorithm::EdDSA {
-                    return Err(wrong_family("public OKP"));
-                }
-                if okp.curve != EllipticCurve::Ed25519 {
-                    return Err(invalid(algorithm, "only the Ed25519 curve is supported"));
-                }
                 let x = jwk_member(&okp.x, algorithm, "`x` is not canonical base64url")?;
                 if x.len() != 32 {
                     return Err(invalid(algorithm, "not an Ed25519 public key"));
@@ -190,12 +212,6 @@ impl VerifyingKey {
                 (Verify::Public(verify), PublicParts::Okp { x })
             }
             AlgorithmParameters::EllipticCurve(ec) => {
-                if algorithm != Algorithm::ES256 {
-                    return Err(wrong_family("public EC"));
-                }
-                if ec.curve != EllipticCurve::P256 {
-                    return Err(invalid(algorithm, "only the P-256 curve is supported"));
-                }
                 let x = jwk_member(&ec.x, algorithm, "`x` is not canonical base64url")?;
                 let y = jwk_member(&ec.y, algorithm, "`y` is not canonical base64url")?;
                 if x.len() != 32 || y.len() != 32 {
@@ -211,9 +227,6 @@ impl VerifyingKey {
                 (Verify::Public(verify), PublicParts::Ec { x, y })
             }
             AlgorithmParameters::RSA(params) => {
-                if algorithm.rsa_params().is_none() {
-                    return Err(wrong_family("public RSA"));
-                }
                 let components = RsaPublicKeyComponents {
                     n: jwk_member(&params.n, algorithm, "`n` is not canonical base64url")?,
                     e: jwk_member(&params.e, algorithm, "`e` is not canonical base64url")?,
@@ -229,13 +242,11 @@ impl VerifyingKey {
                 (Verify::Public(verify), parts)
             }
             AlgorithmParameters::OctetKey(oct) => {
-                if !algorithm.is_hmac() {
-                    return Err(wrong_family("symmetric oct"));
-                }
                 let secret = jwk_member(&oct.value, algorithm, "`k` is not canonical base64url")?;
                 let key = hmac_key(algorithm, &secret)?;
                 (Verify::Hmac(Box::new(key)), PublicParts::Secret)
             }
+            // `check_family` refused every other key type.
             _ => return Err(invalid(algorithm, "unsupported JWK key type")),
         };
         let key = Self::with_default_kid(algorithm, verify, parts);
@@ -464,7 +475,7 @@ mod tests {
             ("y", b64(&off_curve), "not a point on P-256"),
             ("x", b64(&x[1..]), "32 bytes"),
             ("x", b64(&long), "32 bytes"),
-            ("crv", "P-384".to_owned(), "only the P-256 curve"),
+            ("crv", "P-384".to_owned(), "only P-256"),
         ] {
             let err = with(member, value).unwrap_err();
             assert!(

@@ -14,10 +14,9 @@ use jsonwebtoken::EncodingKey;
 
 use super::{
     Algorithm, KeyError, VerifyingKey,
-    crypto::{Sign, Verify, ec_parts, hmac_key, rsa_parts},
+    crypto::{Sign, Verify, ec_parts, parse_pem, rsa_parts},
     error::invalid,
     jwk::PublicParts,
-    verifying::check_kid,
 };
 
 /// A private (or secret) key that signs tokens, pinned to one algorithm.
@@ -87,18 +86,16 @@ impl SigningKey {
     /// # Ok::<(), tower_jwt_auth::keys::KeyError>(())
     /// ```
     pub fn from_pem(algorithm: Algorithm, pem: &[u8]) -> Result<Self, KeyError> {
-        let parsed = match algorithm {
-            Algorithm::EdDSA => EncodingKey::from_ed_pem(pem),
-            Algorithm::ES256 => EncodingKey::from_ec_pem(pem),
-            Algorithm::RS256 | Algorithm::PS256 => EncodingKey::from_rsa_pem(pem),
-            _ => {
-                return Err(KeyError::WrongAlgorithm {
-                    algorithm,
-                    family: "PEM",
-                });
-            }
-        }
-        .map_err(|_| invalid(algorithm, "not a PEM private key of this algorithm"))?;
+        let parsed = parse_pem(
+            algorithm,
+            pem,
+            [
+                EncodingKey::from_ed_pem,
+                EncodingKey::from_ec_pem,
+                EncodingKey::from_rsa_pem,
+            ],
+            "not a PEM private key of this algorithm",
+        )?;
         Self::from_der(algorithm, parsed.as_bytes())
     }
 
@@ -169,14 +166,13 @@ impl SigningKey {
     /// ));
     /// ```
     pub fn from_secret(algorithm: Algorithm, secret: &[u8]) -> Result<Self, KeyError> {
-        let key = hmac_key(algorithm, secret)?;
+        let verifying = VerifyingKey::from_secret(algorithm, secret)?;
+        let Verify::Hmac(key) = &verifying.verify else {
+            return Err(invalid(algorithm, "not an HMAC secret"));
+        };
         Ok(Self {
-            sign: Sign::Hmac(Box::new(key.clone())),
-            verifying: VerifyingKey::with_default_kid(
-                algorithm,
-                Verify::Hmac(Box::new(key)),
-                PublicParts::Secret,
-            ),
+            sign: Sign::Hmac(key.clone()),
+            verifying,
         })
     }
 
@@ -191,9 +187,7 @@ impl SigningKey {
     /// # Ok::<(), tower_jwt_auth::keys::KeyError>(())
     /// ```
     pub fn with_kid(mut self, kid: impl Into<String>) -> Result<Self, KeyError> {
-        let kid = kid.into();
-        check_kid(&kid)?;
-        self.verifying.kid = kid.into();
+        self.verifying = self.verifying.with_kid(kid)?;
         Ok(self)
     }
 

@@ -10,12 +10,12 @@ use jsonwebtoken::{DecodingKey, DecodingKeyKind};
 
 use super::{
     Algorithm, KeyError,
-    crypto::{Verify, ec_parts, hmac_key, hmac_kid, rsa_verify},
+    crypto::{Verify, ec_parts, hmac_key, hmac_kid, parse_pem, rsa_verify},
     error::invalid,
     jwk::PublicParts,
 };
 
-pub(super) fn check_kid(kid: &str) -> Result<(), KeyError> {
+fn check_kid(kid: &str) -> Result<(), KeyError> {
     if kid.is_empty() {
         return Err(KeyError::InvalidKid("empty"));
     }
@@ -97,18 +97,16 @@ impl VerifyingKey {
     /// assert!(VerifyingKey::from_pem(Algorithm::RS256, b"garbage").is_err());
     /// ```
     pub fn from_pem(algorithm: Algorithm, pem: &[u8]) -> Result<Self, KeyError> {
-        let decoded = match algorithm {
-            Algorithm::EdDSA => DecodingKey::from_ed_pem(pem),
-            Algorithm::ES256 => DecodingKey::from_ec_pem(pem),
-            Algorithm::RS256 | Algorithm::PS256 => DecodingKey::from_rsa_pem(pem),
-            _ => {
-                return Err(KeyError::WrongAlgorithm {
-                    algorithm,
-                    family: "PEM",
-                });
-            }
-        }
-        .map_err(|_| invalid(algorithm, "not a PEM public key of this algorithm"))?;
+        let decoded = parse_pem(
+            algorithm,
+            pem,
+            [
+                DecodingKey::from_ed_pem,
+                DecodingKey::from_ec_pem,
+                DecodingKey::from_rsa_pem,
+            ],
+            "not a PEM public key of this algorithm",
+        )?;
         let DecodingKeyKind::SecretOrDer(bytes) = decoded.kind() else {
             return Err(invalid(algorithm, "unexpected key encoding"));
         };

@@ -76,6 +76,52 @@ async fn rotate(
         .expect("rotate")
 }
 
+/// What a rotation must answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Want {
+    Rotated,
+    Reused,
+    Revoked,
+    Unknown,
+}
+
+use Want::{Reused, Revoked, Rotated, Unknown};
+
+impl Want {
+    fn matches(self, outcome: &RotateOutcome) -> bool {
+        matches!(
+            (self, outcome),
+            (Rotated, RotateOutcome::Rotated)
+                | (Reused, RotateOutcome::Reused { .. })
+                | (Revoked, RotateOutcome::Revoked { .. })
+                | (Unknown, RotateOutcome::Unknown)
+        )
+    }
+}
+
+/// One rotation: through a handle, present a token, hand out the next one, at a time (ms);
+/// and the outcome it must have.
+type Step<'a> = (&'a dyn RevocationBackend, &'a str, &'a str, u64, Want);
+
+/// Rotates the session `sid` step by step with the grace window `grace_ms`, and checks every
+/// outcome; `rule` says what the steps show.
+async fn play(rule: &str, sid: &str, grace_ms: u64, steps: &[Step<'_>]) {
+    for (i, &(backend, presented, next, at_ms, want)) in steps.iter().enumerate() {
+        let outcome = rotate(backend, sid, presented, next, at_ms, grace_ms).await;
+        assert!(
+            want.matches(&outcome),
+            "{rule}: step {i} ({presented} -> {next}) must be {want:?}, got {outcome:?}"
+        );
+    }
+}
+
+/// A new session started through `backend` with the refresh token `r0`.
+async fn session(backend: &dyn RevocationBackend, sub: &str, forget: u64) -> String {
+    let sid = unique("sid");
+    start(backend, &sid, sub, "r0", forget).await;
+    sid
+}
+
 fn session_entry(entries: &[RevocationEntry], sid: &str) -> Option<u64> {
     entries.iter().find_map(|e| match e {
         RevocationEntry::Session { sid: s, expires_at } if s == sid => Some(*expires_at),
@@ -143,14 +189,9 @@ pub async fn rotation_is_a_compare_and_swap((a, b): Handles) {
 /// Nothing refreshes a session the backend has no record of.
 pub async fn unknown_sessions_cannot_rotate((a, _): Handles) {
     let sid = unique("sid");
-    assert_eq!(
-        rotate(&*a, &sid, "r0", "r1", NOW_MS, 0).await,
-        RotateOutcome::Unknown
-    );
-    assert_eq!(
-        rotate(&*a, &sid, "r0", "r1", NOW_MS, 10_000).await,
-        RotateOutcome::Unknown
-    );
+    let never_started: &[Step<'_>] = &[(&*a, "r0", "r1", NOW_MS, Unknown)];
+    play("no record, no rotation", &sid, 0, never_started).await;
+    play("not even in a grace window", &sid, 10_000, never_started).await;
 }
 
 /// 64 concurrent rotations of one token, through both handles: exactly one wins.
@@ -185,81 +226,50 @@ pub async fn concurrent_rotations_have_one_winner((a, b): Handles) {
 /// current token: at any moment one refresh token can refresh.
 pub async fn the_grace_window_never_forks((a, b): Handles) {
     let grace = 10_000;
+    let (a, b) = (&*a, &*b);
     // k retries inside the window: of all successors handed out, only the last refreshes,
     // and using any other one revokes the session.
-    let sid = unique("sid");
-    start(&*a, &sid, "alice", "r0", NOW + 100).await;
-    assert!(
-        rotate(&*a, &sid, "r0", "s0", NOW_MS, grace)
-            .await
-            .is_rotated()
-    );
-    for k in 1..=5u64 {
-        let handle = if k % 2 == 0 { &a } else { &b };
-        let next = format!("s{k}");
-        assert!(
-            rotate(&**handle, &sid, "r0", &next, NOW_MS + k * 1000, grace)
-                .await
-                .is_rotated(),
-            "a retry inside the window is served"
-        );
+    let sid = session(a, "alice", NOW + 100).await;
+    let mut steps = vec![(a, "r0", "s0", NOW_MS, Rotated)];
+    let successors: Vec<String> = (1..=5u64).map(|k| format!("s{k}")).collect();
+    for (k, next) in (1..=5u64).zip(&successors) {
+        let handle = if k % 2 == 0 { a } else { b };
+        steps.push((handle, "r0", next, NOW_MS + k * 1000, Rotated));
     }
-    // The window is counted from the first use and never moves: 10.001 s later it is reuse.
-    let late = rotate(&*a, &sid, "r0", "late", NOW_MS + grace + 1, grace).await;
-    assert!(matches!(late, RotateOutcome::Reused { .. }), "{late:?}");
-    assert!(matches!(
-        rotate(&*a, &sid, "s5", "s6", NOW_MS + grace + 2, grace).await,
-        RotateOutcome::Revoked { .. }
-    ));
+    play("a retry inside the window is served", &sid, grace, &steps).await;
+    play(
+        "the window counts from the first use and never moves",
+        &sid,
+        grace,
+        &[
+            (a, "r0", "late", NOW_MS + grace + 1, Reused),
+            (a, "s5", "s6", NOW_MS + grace + 2, Revoked),
+        ],
+    )
+    .await;
 
-    // A branch that lost is reuse the first time it is used.
-    let sid = unique("sid");
-    start(&*a, &sid, "alice", "r0", NOW + 100).await;
-    assert!(
-        rotate(&*a, &sid, "r0", "first", NOW_MS, grace)
-            .await
-            .is_rotated()
-    );
-    assert!(
-        rotate(&*b, &sid, "r0", "retry", NOW_MS + 500, grace)
-            .await
-            .is_rotated()
-    );
-    assert!(
-        rotate(&*b, &sid, "retry", "next", NOW_MS + 600, grace)
-            .await
-            .is_rotated()
-    );
-    assert!(matches!(
-        rotate(&*a, &sid, "first", "fork", NOW_MS + 700, grace).await,
-        RotateOutcome::Reused { .. }
-    ));
-
-    // Only the immediate predecessor: after two rotations the first token is reuse, even
-    // inside the window; and without a window the predecessor is reuse too.
-    let sid = unique("sid");
-    start(&*a, &sid, "alice", "r0", NOW + 100).await;
-    assert!(
-        rotate(&*a, &sid, "r0", "r1", NOW_MS, grace)
-            .await
-            .is_rotated()
-    );
-    assert!(
-        rotate(&*a, &sid, "r1", "r2", NOW_MS + 10, grace)
-            .await
-            .is_rotated()
-    );
-    assert!(matches!(
-        rotate(&*a, &sid, "r0", "x", NOW_MS + 20, grace).await,
-        RotateOutcome::Reused { .. }
-    ));
-    let sid = unique("sid");
-    start(&*a, &sid, "alice", "r0", NOW + 100).await;
-    assert!(rotate(&*a, &sid, "r0", "r1", NOW_MS, 0).await.is_rotated());
-    assert!(matches!(
-        rotate(&*a, &sid, "r0", "x", NOW_MS, 0).await,
-        RotateOutcome::Reused { .. }
-    ));
+    #[rustfmt::skip]
+    let scenarios: [(&str, u64, &[Step<'_>]); 3] = [
+        ("a branch that lost is reuse the first time it is used", grace, &[
+            (a, "r0", "first", NOW_MS, Rotated),
+            (b, "r0", "retry", NOW_MS + 500, Rotated),
+            (b, "retry", "next", NOW_MS + 600, Rotated),
+            (a, "first", "fork", NOW_MS + 700, Reused),
+        ]),
+        ("only the immediate predecessor, even inside the window", grace, &[
+            (a, "r0", "r1", NOW_MS, Rotated),
+            (a, "r1", "r2", NOW_MS + 10, Rotated),
+            (a, "r0", "x", NOW_MS + 20, Reused),
+        ]),
+        ("without a window the predecessor is reuse", 0, &[
+            (a, "r0", "r1", NOW_MS, Rotated),
+            (a, "r0", "x", NOW_MS, Reused),
+        ]),
+    ];
+    for (rule, grace, steps) in scenarios {
+        let sid = session(a, "alice", NOW + 100).await;
+        play(rule, &sid, grace, steps).await;
+    }
 }
 
 /// Each kind of entry is recorded idempotently, loaded by the other handle, and a revoked
@@ -352,13 +362,17 @@ pub async fn the_feed_reaches_the_other_handle((a, b): Handles) {
         .await,
         "a token revocation reaches the other handle's feed"
     );
-    let sid = unique("sid");
-    start(&*a, &sid, "alice", "r0", NOW + 100).await;
-    assert!(rotate(&*a, &sid, "r0", "r1", NOW_MS, 0).await.is_rotated());
-    assert!(matches!(
-        rotate(&*a, &sid, "r0", "x", NOW_MS, 0).await,
-        RotateOutcome::Reused { .. }
-    ));
+    let sid = session(&*a, "alice", NOW + 100).await;
+    play(
+        "reuse",
+        &sid,
+        0,
+        &[
+            (&*a, "r0", "r1", NOW_MS, Rotated),
+            (&*a, "r0", "x", NOW_MS, Reused),
+        ],
+    )
+    .await;
     assert!(
         next_change(
             &mut feed,
@@ -371,20 +385,15 @@ pub async fn the_feed_reaches_the_other_handle((a, b): Handles) {
 
 /// Purge deletes only what is no longer live; a rotation keeps a record live.
 pub async fn purge_keeps_everything_live((a, b): Handles) {
-    let (short, gone, long, rotated) = (unique("sid"), unique("sid"), unique("sid"), unique("sid"));
-    start(&*a, &short, "alice", "r0", NOW + 10).await;
-    start(&*a, &gone, "alice", "r0", NOW + 10).await;
-    start(&*a, &long, "alice", "r0", NOW + 1000).await;
-    start(&*a, &rotated, "alice", "r0", NOW + 10).await;
+    let (a, b) = (&*a, &*b);
+    let short = session(a, "alice", NOW + 10).await;
+    let gone = session(a, "alice", NOW + 10).await;
+    let long = session(a, "alice", NOW + 1000).await;
+    let rotated = session(a, "alice", NOW + 10).await;
     // The rotation moves the record's forget-after time to NOW + 3600.
-    assert!(
-        rotate(&*a, &rotated, "r0", "r1", NOW_MS, 0)
-            .await
-            .is_rotated()
-    );
-    let jti = unique("jti");
+    play("rotation", &rotated, 0, &[(a, "r0", "r1", NOW_MS, Rotated)]).await;
     let token = RevocationEntry::Token {
-        jti: jti.clone(),
+        jti: unique("jti"),
         expires_at: NOW + 20,
     };
     a.revoke(&token).await.expect("revoke");
@@ -393,36 +402,31 @@ pub async fn purge_keeps_everything_live((a, b): Handles) {
         b.load(NOW + 10).await.expect("load").contains(&token),
         "kept through its last second"
     );
-    assert!(
-        rotate(&*b, &short, "r0", "r1", NOW_MS, 0)
-            .await
-            .is_rotated(),
-        "kept through its last second"
-    );
+    let kept = [(b, "r0", "r1", NOW_MS, Rotated)];
+    play("a record is kept through its last second", &short, 0, &kept).await;
     b.purge(NOW + 21).await.expect("purge");
     assert!(!b.load(NOW).await.expect("load").contains(&token));
-    assert_eq!(
-        rotate(&*b, &gone, "r0", "r1", NOW_MS, 0).await,
-        RotateOutcome::Unknown
-    );
-    assert_eq!(
-        rotate(&*b, &short, "r1", "r2", NOW_MS, 0).await,
-        RotateOutcome::Rotated,
-        "the rotation at NOW moved its forget-after time past the purge"
-    );
+    let purged = [(b, "r0", "r1", NOW_MS, Unknown)];
+    play(
+        "a record past its forget-after time is purged",
+        &gone,
+        0,
+        &purged,
+    )
+    .await;
+    let moved = [(b, "r1", "r2", NOW_MS, Rotated)];
+    play(
+        "the rotation at NOW moved its forget-after time",
+        &short,
+        0,
+        &moved,
+    )
+    .await;
     b.purge(NOW + 3601).await.expect("purge");
-    assert_eq!(
-        rotate(&*b, &short, "r2", "r3", NOW_MS, 0).await,
-        RotateOutcome::Unknown
-    );
-    assert_eq!(
-        rotate(&*a, &long, "r0", "r1", NOW_MS, 0).await,
-        RotateOutcome::Unknown
-    );
-    assert_eq!(
-        rotate(&*a, &rotated, "r1", "r2", NOW_MS, 0).await,
-        RotateOutcome::Unknown
-    );
+    for (sid, current) in [(&short, "r2"), (&long, "r0"), (&rotated, "r1")] {
+        let purged = [(a, current, "next", NOW_MS, Unknown)];
+        play("everything is purged after its time", sid, 0, &purged).await;
+    }
 }
 
 async fn eventually(what: &str, check: impl Fn() -> bool) {

@@ -75,22 +75,22 @@ impl DenyList {
 
     /// Every entry still live at `now` (forget-after time `>= now`).
     pub(super) fn live(&self, now: u64) -> Vec<RevocationEntry> {
-        let tokens =
-            self.tokens
-                .iter()
-                .filter(|e| *e.value() >= now)
-                .map(|e| RevocationEntry::Token {
-                    jti: e.key().to_string(),
-                    expires_at: *e.value(),
-                });
-        let sessions =
-            self.sessions
-                .iter()
-                .filter(|e| *e.value() >= now)
-                .map(|e| RevocationEntry::Session {
-                    sid: e.key().to_string(),
-                    expires_at: *e.value(),
-                });
+        /// The live entries of one id → forget-after map, made by `entry`.
+        fn live_ids(
+            map: &DashMap<Box<str>, u64>,
+            now: u64,
+            entry: fn(String, u64) -> RevocationEntry,
+        ) -> impl Iterator<Item = RevocationEntry> + '_ {
+            map.iter()
+                .filter(move |e| *e.value() >= now)
+                .map(move |e| entry(e.key().to_string(), *e.value()))
+        }
+        let tokens = live_ids(&self.tokens, now, |jti, expires_at| {
+            RevocationEntry::Token { jti, expires_at }
+        });
+        let sessions = live_ids(&self.sessions, now, |sid, expires_at| {
+            RevocationEntry::Session { sid, expires_at }
+        });
         let subjects = self
             .subjects
             .iter()

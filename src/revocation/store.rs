@@ -339,21 +339,12 @@ impl RevocationStore {
 }
 
 /// Builds a [`RevocationStore`]: configure, build, then share clones.
+#[derive(Debug)]
 #[must_use]
 pub struct RevocationStoreBuilder {
     backend: Option<Arc<dyn RevocationBackend>>,
     clock: Arc<dyn Clock>,
     purge_every: Duration,
-}
-
-impl fmt::Debug for RevocationStoreBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RevocationStoreBuilder")
-            .field("backend", &self.backend)
-            .field("clock", &self.clock)
-            .field("purge_every", &self.purge_every)
-            .finish()
-    }
 }
 
 impl RevocationStoreBuilder {

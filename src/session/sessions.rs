@@ -70,8 +70,8 @@ impl<T> fmt::Debug for Sessions<T> {
     }
 }
 
-/// The largest reuse grace window a builder accepts.
-const MAX_GRACE: Duration = Duration::from_secs(60);
+/// The largest reuse grace window a builder accepts, in milliseconds.
+const MAX_GRACE_MS: u64 = 60_000;
 
 impl Sessions {
     /// Sessions for tokens without application claims, with no reuse grace and no refresh
@@ -120,9 +120,7 @@ impl Sessions {
     /// ```
     pub fn builder(issuer: Issuer) -> SessionsBuilder {
         SessionsBuilder {
-            issuer,
-            grace: Duration::ZERO,
-            hook: None,
+            sessions: Self::new(issuer),
             hook_dropped: false,
         }
     }
@@ -197,14 +195,22 @@ where
     }
 
     async fn revoke_session(&self, sid: &str, session_exp: u64) -> Result<(), RevocationError> {
-        let expires_at = session_exp.saturating_add(self.issuer.verifier().leeway_secs());
-        self.issuer
-            .revocation()
-            .revoke(RevocationEntry::Session {
-                sid: sid.to_owned(),
-                expires_at,
-            })
-            .await
+        self.deny(session_exp, |expires_at| RevocationEntry::Session {
+            sid: sid.to_owned(),
+            expires_at,
+        })
+        .await
+    }
+
+    /// Writes the entry `entry(forget_after)`, where forget-after is `exp` plus the leeway:
+    /// the last second a token the entry covers can still verify.
+    async fn deny(
+        &self,
+        exp: u64,
+        entry: impl FnOnce(u64) -> RevocationEntry,
+    ) -> Result<(), RevocationError> {
+        let expires_at = exp.saturating_add(self.issuer.verifier().leeway_secs());
+        self.issuer.revocation().revoke(entry(expires_at)).await
     }
 
     /// Logs out one session (one device): its access and refresh tokens stop working at once;
@@ -291,14 +297,11 @@ where
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub async fn revoke_token(&self, jti: &str, exp: u64) -> Result<(), RevocationError> {
-        let expires_at = exp.saturating_add(self.issuer.verifier().leeway_secs());
-        self.issuer
-            .revocation()
-            .revoke(RevocationEntry::Token {
-                jti: jti.to_owned(),
-                expires_at,
-            })
-            .await
+        self.deny(exp, |expires_at| RevocationEntry::Token {
+            jti: jti.to_owned(),
+            expires_at,
+        })
+        .await
     }
 
     /// Revokes a presented token (RFC 7009): an access token by its `jti`; a refresh token
@@ -345,9 +348,7 @@ where
 /// Builds [`Sessions`].
 #[must_use]
 pub struct SessionsBuilder<T = NoCustomClaims> {
-    issuer: Issuer,
-    grace: Duration,
-    hook: Option<Arc<dyn RefreshHook<T>>>,
+    sessions: Sessions<T>,
     /// A hook was set before the claims type changed: refused by `build`.
     hook_dropped: bool,
 }
@@ -355,10 +356,8 @@ pub struct SessionsBuilder<T = NoCustomClaims> {
 impl<T> fmt::Debug for SessionsBuilder<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SessionsBuilder")
-            .field("issuer", &self.issuer)
-            .field("grace", &self.grace)
-            .field("refresh_hook", &self.hook.is_some())
-            .finish()
+            .field("sessions", &self.sessions)
+            .finish_non_exhaustive()
     }
 }
 
@@ -382,11 +381,24 @@ where
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn with_claims<U>(self) -> SessionsBuilder<U> {
+        let hook_dropped = self.hook_dropped || self.sessions.hook.is_some();
+        self.retyped(None, hook_dropped)
+    }
+
+    /// The same settings for claims of type `U`, with `hook`.
+    fn retyped<U>(
+        self,
+        hook: Option<Arc<dyn RefreshHook<U>>>,
+        hook_dropped: bool,
+    ) -> SessionsBuilder<U> {
         SessionsBuilder {
-            issuer: self.issuer,
-            grace: self.grace,
-            hook: None,
-            hook_dropped: self.hook_dropped || self.hook.is_some(),
+            sessions: Sessions {
+                issuer: self.sessions.issuer,
+                grace_ms: self.sessions.grace_ms,
+                hook,
+                _claims: PhantomData,
+            },
+            hook_dropped,
         }
     }
 
@@ -406,26 +418,22 @@ where
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn with_reuse_grace(mut self, grace: Duration) -> Self {
-        self.grace = grace;
+        self.sessions.grace_ms = u64::try_from(grace.as_millis()).unwrap_or(u64::MAX);
         self
     }
 
     /// Runs `hook` on every refresh, to reload or refuse the subject's claims; the hook's
     /// claims type becomes the sessions' (see [`Sessions::builder`]).
     pub fn with_refresh_hook<U>(self, hook: impl RefreshHook<U>) -> SessionsBuilder<U> {
-        SessionsBuilder {
-            issuer: self.issuer,
-            grace: self.grace,
-            hook: Some(Arc::new(hook)),
-            hook_dropped: self.hook_dropped,
-        }
+        let hook_dropped = self.hook_dropped;
+        self.retyped(Some(Arc::new(hook)), hook_dropped)
     }
 
     /// Checks the configuration and builds the sessions.
     ///
     /// Fails on a reuse grace over 60 s, or a refresh hook that `with_claims` dropped.
     pub fn build(self) -> Result<Sessions<T>, ConfigError> {
-        if self.grace > MAX_GRACE {
+        if self.sessions.grace_ms > MAX_GRACE_MS {
             return Err(ConfigError::Lifetime(
                 "the reuse grace window is at most 60 s",
             ));
@@ -435,11 +443,6 @@ where
                 "`with_claims` after `with_refresh_hook` drops the hook: name the claims first",
             ));
         }
-        Ok(Sessions {
-            issuer: self.issuer,
-            grace_ms: u64::try_from(self.grace.as_millis()).unwrap_or(u64::MAX),
-            hook: self.hook,
-            _claims: PhantomData,
-        })
+        Ok(self.sessions)
     }
 }
