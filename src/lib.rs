@@ -112,7 +112,7 @@
 //! | feature | default | what it adds |
 //! | --- | --- | --- |
 //! | `axum` | yes | the `Claims<T>` extractor, `IntoResponse` for the crate's types, [`token_routes`] |
-//! | `test-util` | no | `clock::MockClock`, `Claims::builder` and `revocation::conformance`, the suite every backend passes |
+//! | `test-util` | no | `clock::MockClock`, `Claims::builder`, `revocation::conformance` (the suite every backend passes), and `verify_signature_only` on `VerifyingKey` and `KeySet` (the signature layer alone, for key-loading tests against public vectors) |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(feature = "axum")]

@@ -1,5 +1,6 @@
 //! Compact JWS (RFC 7515 §7.1): split, decode and verify a token's three parts, each exactly
-//! once, and assemble signed tokens.
+//! once ([`verify_layer`], the signature layer every verification starts with), and assemble
+//! signed tokens.
 //!
 //! Decoding uses fixed stack buffers for the header and the signature and for small payloads,
 //! so the accepted path allocates only what the claims themselves own.
@@ -10,22 +11,68 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use serde::{Deserialize, de::IgnoredAny};
 
 use super::TokenError;
-use crate::keys::VerifyingKey;
+use crate::keys::{KeySet, VerifyingKey};
+
+/// The signature layer: the steps every verification starts with, in this order, each on
+/// data the one before it accepted.
+///
+/// 1. The size cap: a token longer than `max_len` is refused before any decoding.
+/// 2. Exactly three base64url parts.
+/// 3. The header: `crit` is refused; `select` applies any rule of its own and chooses the
+///    key; `alg` must name the algorithm that key is pinned to.
+/// 4. The signature, over the exact received `header.payload` bytes.
+/// 5. The payload, decoded from base64url and handed to `payload`.
+///
+/// The [`Verifier`](super::Verifier) runs it with its own rules in `select` (exact `typ`,
+/// then [`key_by_kid`]) and parses the claims in `payload`; the `test-util` functions
+/// `VerifyingKey::verify_signature_only` and `KeySet::verify_signature_only` run it alone.
+pub(crate) fn verify_layer<'k, R>(
+    token: &str,
+    max_len: usize,
+    select: impl FnOnce(&Header<'_>) -> Result<&'k VerifyingKey, TokenError>,
+    payload: impl FnOnce(&[u8]) -> Result<R, TokenError>,
+) -> Result<R, TokenError> {
+    if token.len() > max_len {
+        return Err(TokenError::TooLarge);
+    }
+    let compact = Compact::split(token)?;
+    let key = with_header(&compact, |header| {
+        if header.crit.is_some() {
+            return Err(TokenError::UnsupportedCritical);
+        }
+        let key = select(header)?;
+        if header.alg.as_deref() != Some(key.algorithm().as_str()) {
+            return Err(TokenError::AlgorithmMismatch);
+        }
+        Ok(key)
+    })?;
+    verify_signature(&compact, key)?;
+    with_payload(&compact, payload)
+}
+
+/// The key of `keys` that the header's `kid` names.
+pub(crate) fn key_by_kid<'k>(
+    keys: &'k KeySet,
+    header: &Header<'_>,
+) -> Result<&'k VerifyingKey, TokenError> {
+    let kid = header.kid.as_deref().ok_or(TokenError::MissingKid)?;
+    keys.get(kid).ok_or(TokenError::UnknownKey)
+}
 
 /// The three base64url parts of a compact JWS.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Compact<'a> {
+struct Compact<'a> {
     /// `header.payload`: the bytes the signature covers, exactly as received.
-    pub(crate) signing_input: &'a str,
-    pub(crate) header: &'a str,
-    pub(crate) payload: &'a str,
-    pub(crate) signature: &'a str,
+    signing_input: &'a str,
+    header: &'a str,
+    payload: &'a str,
+    signature: &'a str,
 }
 
 impl<'a> Compact<'a> {
     /// Splits a token into its parts; anything but exactly three non-empty-headed parts is
     /// malformed (a JWE has five, an unsecured JWS an empty signature).
-    pub(crate) fn split(token: &'a str) -> Result<Self, TokenError> {
+    fn split(token: &'a str) -> Result<Self, TokenError> {
         let (signing_input, signature) = token
             .rsplit_once('.')
             .ok_or(TokenError::Malformed("not a compact JWS"))?;
@@ -87,7 +134,7 @@ fn decode_into<'b>(
 }
 
 /// Decodes and parses the header, passing it to `f` while its borrowed strings live.
-pub(crate) fn with_header<R>(
+fn with_header<R>(
     compact: &Compact<'_>,
     f: impl FnOnce(&Header<'_>) -> Result<R, TokenError>,
 ) -> Result<R, TokenError> {
@@ -99,10 +146,7 @@ pub(crate) fn with_header<R>(
 }
 
 /// Checks the signature over the exact received `header.payload` bytes.
-pub(crate) fn verify_signature(
-    compact: &Compact<'_>,
-    key: &VerifyingKey,
-) -> Result<(), TokenError> {
+fn verify_signature(compact: &Compact<'_>, key: &VerifyingKey) -> Result<(), TokenError> {
     let mut buf = [0u8; SIGNATURE_MAX];
     let signature = decode_into(compact.signature, &mut buf, "signature is not base64url")?;
     if key.verify(compact.signing_input.as_bytes(), signature) {
@@ -113,7 +157,7 @@ pub(crate) fn verify_signature(
 }
 
 /// Decodes the payload, passing the bytes to `f`.
-pub(crate) fn with_payload<R>(
+fn with_payload<R>(
     compact: &Compact<'_>,
     f: impl FnOnce(&[u8]) -> Result<R, TokenError>,
 ) -> Result<R, TokenError> {
@@ -147,11 +191,9 @@ pub(crate) fn signing_input(header_b64: &str, payload: &[u8]) -> String {
 }
 
 #[cfg(test)]
-mod vectors;
-
-#[cfg(test)]
 mod tests {
     use super::*;
+    use crate::keys::{Algorithm, Jwk};
 
     #[test]
     fn split_requires_exactly_three_parts() {
@@ -178,5 +220,33 @@ mod tests {
         assert!(decode_into("QR", &mut buf, "x").is_err());
         assert!(decode_into("QQ==", &mut buf, "x").is_err());
         assert!(decode_into("+/8", &mut buf, "x").is_err());
+    }
+
+    /// RFC 7520 §4.2 signs with PS384, which this crate does not implement. The signature
+    /// layer refuses the token at the `alg` rule (`tests/vectors.rs`); stepping over that
+    /// rule, its signature verifies as neither RS256 nor PS256 with the same RSA key.
+    #[test]
+    fn rfc7520_ps384_signature_verifies_as_no_implemented_algorithm() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/vectors/jose-cookbook/jws/4_2.rsa-pss_signature.json");
+        let bytes = std::fs::read(&path).unwrap_or_else(|e| {
+            panic!(
+                "test vector file {} cannot be read ({e}); the vectors are part of the repository",
+                path.display()
+            )
+        });
+        let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(v["input"]["alg"], "PS384");
+        let jwk: Jwk = serde_json::from_value(v["input"]["key"].clone()).unwrap();
+        let token = v["output"]["compact"].as_str().unwrap();
+        let parts = Compact::split(token).unwrap();
+        for alg in [Algorithm::RS256, Algorithm::PS256] {
+            let key = VerifyingKey::from_jwk(&jwk, alg).unwrap();
+            assert_eq!(
+                verify_signature(&parts, &key),
+                Err(TokenError::InvalidSignature),
+                "{alg}"
+            );
+        }
     }
 }

@@ -9,10 +9,7 @@ use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 
-use super::{
-    Claims, TokenError, TokenKind,
-    jws::{self, Compact},
-};
+use super::{Claims, TokenError, TokenKind, jws};
 use crate::{
     ConfigError,
     clock::Clock,
@@ -124,26 +121,17 @@ impl Verifier {
         kind: TokenKind,
     ) -> Result<Claims<T>, TokenError> {
         let c = &*self.config;
-        if token.len() > c.max_len {
-            return Err(TokenError::TooLarge);
-        }
-        let compact = Compact::split(token)?;
-        let key = jws::with_header(&compact, |header| {
-            if header.crit.is_some() {
-                return Err(TokenError::UnsupportedCritical);
-            }
-            if !header.typ.as_deref().is_some_and(|t| kind.matches(t)) {
-                return Err(TokenError::WrongType { expected: kind });
-            }
-            let kid = header.kid.as_deref().ok_or(TokenError::MissingKid)?;
-            let key = c.keys.get(kid).ok_or(TokenError::UnknownKey)?;
-            if header.alg.as_deref() != Some(key.algorithm().as_str()) {
-                return Err(TokenError::AlgorithmMismatch);
-            }
-            Ok(key)
-        })?;
-        jws::verify_signature(&compact, key)?;
-        let claims: Claims<T> = jws::with_payload(&compact, Claims::from_json)?;
+        let claims: Claims<T> = jws::verify_layer(
+            token,
+            c.max_len,
+            |header| {
+                if !header.typ.as_deref().is_some_and(|t| kind.matches(t)) {
+                    return Err(TokenError::WrongType { expected: kind });
+                }
+                jws::key_by_kid(&c.keys, header)
+            },
+            Claims::from_json,
+        )?;
 
         if let Some(ms) = claims.auth_time_ms {
             // The precise session start must agree with `auth_time`.
