@@ -260,6 +260,8 @@ async fn token_types_are_never_interchangeable() {
             .verify_refresh::<Profile>(pair.refresh_token())
             .is_ok()
     );
+    assert_eq!(jws_part(pair.access_token(), 0)["typ"], "at+jwt");
+    assert_eq!(jws_part(pair.refresh_token(), 0)["typ"], "refresh+jwt");
 
     let claims = env.claims();
     for typ in ["JWT", "jwt", "", "at+jwt+x", "refresh+jwt"] {
