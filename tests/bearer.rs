@@ -14,6 +14,7 @@ use std::{
     },
 };
 
+use aws_lc_rs::hmac;
 use axum::{Router, body::Body, routing::get};
 use common::*;
 use http::{Request, Response, StatusCode, header};
@@ -160,7 +161,16 @@ async fn no_token_is_401_with_a_bare_challenge() {
 async fn malformed_requests_are_400_invalid_request() {
     let h = Harness::new();
     let pair = h.pair().await;
-    for auth in ["Bearer", "Bearer ", "Bearer a b", "Bearer tok\u{0}en"] {
+    let bearer = format!("Bearer {}", pair.access_token());
+    let two_credentials = format!("{bearer}, {bearer}");
+    for auth in [
+        "Bearer",
+        "Bearer ",
+        "Bearer a b",
+        "Bearer a,b",
+        &two_credentials,
+        "Bearer tok\u{0}en",
+    ] {
         let Ok(value) = http::HeaderValue::from_str(auth) else {
             continue;
         };
@@ -177,7 +187,6 @@ async fn malformed_requests_are_400_invalid_request() {
         );
     }
     // Two Authorization headers.
-    let bearer = format!("Bearer {}", pair.access_token());
     let req = Request::get("/")
         .header(header::AUTHORIZATION, &bearer)
         .header(header::AUTHORIZATION, &bearer)
@@ -210,6 +219,17 @@ async fn bad_tokens_are_401_invalid_token_with_a_description() {
         b64(json!({ "alg": "none", "kid": env.kid, "typ": "at+jwt" }).to_string()),
         b64(env.claims().to_string())
     );
+    let with = |name: &str, value: serde_json::Value| {
+        let mut claims = env.claims();
+        claims[name] = value;
+        env.forge("at+jwt", &claims)
+    };
+    let mut no_aud = env.claims();
+    no_aud.as_object_mut().unwrap().remove("aud");
+    let hs256_public_key = Forger::hmac(hmac::HMAC_SHA256, &env.forger.public_key()).sign(
+        &json!({ "alg": "HS256", "kid": env.kid, "typ": "at+jwt" }),
+        &env.claims(),
+    );
     let cases = [
         (pair.refresh_token().to_owned(), "wrong token type"),
         (env.forge("at+jwt", &expired), "token expired"),
@@ -223,6 +243,11 @@ async fn bad_tokens_are_401_invalid_token_with_a_description() {
             "unknown signing key",
         ),
         ("not-a-jwt".to_owned(), "malformed token"),
+        (hs256_public_key, "algorithm not allowed"),
+        (with("iss", json!("someone-else")), "invalid issuer"),
+        (with("aud", json!("another-api")), "invalid audience"),
+        (env.forge("at+jwt", &no_aud), "missing required claim"),
+        (with("iat", json!(T0 + 60)), "token issued in the future"),
     ];
     for (token, description) in cases {
         let response = h.get(Some(&format!("Bearer {token}"))).await;
@@ -237,6 +262,8 @@ async fn bad_tokens_are_401_invalid_token_with_a_description() {
         assert!(!challenge(&response).contains(&token));
     }
     assert_eq!(h.calls(), 0);
+    // Presenting the refresh token as a bearer token did not harm its session.
+    assert!(h.env.sessions.refresh(pair.refresh_token()).await.is_ok());
 }
 
 #[tokio::test]
@@ -335,22 +362,35 @@ async fn optional_mode_admits_anonymous_requests_but_not_bad_tokens() {
 async fn json_rejections_carry_the_same_headers_and_a_body() {
     let h = Harness::new();
     let layer = h.layer().on_rejection(JsonBodyRejection);
-    let response = layer
-        .layer(echo(h.calls.clone()))
-        .oneshot(
-            Request::get("/")
-                .header(header::AUTHORIZATION, "Bearer not-a-jwt")
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
-    assert!(challenge(&response).contains(r#"error="invalid_token""#));
-    let body: serde_json::Value = serde_json::from_str(&text(response).await).unwrap();
-    assert_eq!(body["error"], "invalid_token");
-    assert_eq!(body["error_description"], "malformed token");
+    for (auth, status, error) in [
+        (
+            "Bearer not-a-jwt",
+            StatusCode::UNAUTHORIZED,
+            "invalid_token",
+        ),
+        ("Bearer a b", StatusCode::BAD_REQUEST, "invalid_request"),
+    ] {
+        let response = layer
+            .layer(echo(h.calls.clone()))
+            .oneshot(
+                Request::get("/")
+                    .header(header::AUTHORIZATION, auth)
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(response.status(), status, "{auth}");
+        assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
+        assert!(challenge(&response).contains(&format!(r#"error="{error}""#)));
+        let body: serde_json::Value = serde_json::from_str(&text(response).await).unwrap();
+        assert_eq!(body["error"], error);
+        assert!(
+            body["error_description"]
+                .as_str()
+                .is_some_and(|d| !d.is_empty())
+        );
+    }
 }
 
 fn app(h: &Harness) -> Router {

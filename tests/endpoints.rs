@@ -152,6 +152,11 @@ async fn rejected_tokens_are_invalid_grant() {
         assert_eq!(body["error"], "invalid_grant");
         assert!(!body.to_string().contains(&token));
     }
+    // Presenting the access token where the refresh token belongs did not harm the session.
+    assert_eq!(
+        refresh(&env, form(pair.refresh_token())).await.status(),
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -302,6 +307,7 @@ async fn revocation_follows_rfc7009() {
     )
     .await;
     assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()[header::CACHE_CONTROL], "no-store");
     assert_eq!(
         verify(pair.access_token()).unwrap_err(),
         TokenError::Revoked
@@ -358,11 +364,19 @@ async fn jwks_publishes_the_public_keys_only() {
         response.headers()[header::CACHE_CONTROL],
         "public, max-age=300"
     );
+    assert_eq!(
+        response.headers()[header::CONTENT_TYPE],
+        "application/jwk-set+json"
+    );
     let jwks = json_body(response).await;
     let keys = jwks["keys"].as_array().unwrap();
     assert_eq!(keys.len(), 1);
     assert_eq!(keys[0]["kid"], env.kid);
+    assert_eq!(keys[0]["kty"], "OKP");
+    assert_eq!(keys[0]["crv"], "Ed25519");
     assert_eq!(keys[0]["x"], b64(env.forger.public_key()));
+    assert_eq!(keys[0]["alg"], "EdDSA");
+    assert_eq!(keys[0]["use"], "sig");
     assert!(keys[0].get("d").is_none());
 
     let response = service
