@@ -115,6 +115,11 @@ async fn play(rule: &str, sid: &str, grace_ms: u64, steps: &[Step<'_>]) {
     }
 }
 
+/// [`play`] with one step and no grace window.
+async fn once(rule: &str, sid: &str, step: Step<'_>) {
+    play(rule, sid, 0, &[step]).await;
+}
+
 /// A new session started through `backend` with the refresh token `r0`.
 async fn session(backend: &dyn RevocationBackend, sub: &str, forget: u64) -> String {
     let sid = unique("sid");
@@ -354,33 +359,20 @@ pub async fn the_feed_reaches_the_other_handle((a, b): Handles) {
     })
     .await
     .expect("revoke");
-    assert!(
-        next_change(
-            &mut feed,
-            |e| matches!(e, RevocationEntry::Token { jti: j, .. } if *j == jti)
-        )
-        .await,
-        "a token revocation reaches the other handle's feed"
-    );
+    let revoked =
+        |e: &RevocationEntry| matches!(e, RevocationEntry::Token { jti: j, .. } if *j == jti);
+    let rule = "a token revocation reaches the other handle's feed";
+    assert!(next_change(&mut feed, revoked).await, "{rule}");
     let sid = session(&*a, "alice", NOW + 100).await;
-    play(
-        "reuse",
-        &sid,
-        0,
-        &[
-            (&*a, "r0", "r1", NOW_MS, Rotated),
-            (&*a, "r0", "x", NOW_MS, Reused),
-        ],
-    )
-    .await;
-    assert!(
-        next_change(
-            &mut feed,
-            |e| matches!(e, RevocationEntry::Session { sid: s, .. } if *s == sid)
-        )
-        .await,
-        "a revocation for reuse reaches the other handle's feed"
-    );
+    let reuse = [
+        (&*a, "r0", "r1", NOW_MS, Rotated),
+        (&*a, "r0", "x", NOW_MS, Reused),
+    ];
+    play("reuse", &sid, 0, &reuse).await;
+    let revoked =
+        |e: &RevocationEntry| matches!(e, RevocationEntry::Session { sid: s, .. } if *s == sid);
+    let rule = "a revocation for reuse reaches the other handle's feed";
+    assert!(next_change(&mut feed, revoked).await, "{rule}");
 }
 
 /// Purge deletes only what is no longer live; a rotation keeps a record live.
@@ -391,7 +383,7 @@ pub async fn purge_keeps_everything_live((a, b): Handles) {
     let long = session(a, "alice", NOW + 1000).await;
     let rotated = session(a, "alice", NOW + 10).await;
     // The rotation moves the record's forget-after time to NOW + 3600.
-    play("rotation", &rotated, 0, &[(a, "r0", "r1", NOW_MS, Rotated)]).await;
+    once("rotation", &rotated, (a, "r0", "r1", NOW_MS, Rotated)).await;
     let token = RevocationEntry::Token {
         jti: unique("jti"),
         expires_at: NOW + 20,
@@ -402,30 +394,18 @@ pub async fn purge_keeps_everything_live((a, b): Handles) {
         b.load(NOW + 10).await.expect("load").contains(&token),
         "kept through its last second"
     );
-    let kept = [(b, "r0", "r1", NOW_MS, Rotated)];
-    play("a record is kept through its last second", &short, 0, &kept).await;
+    let kept = (b, "r0", "r1", NOW_MS, Rotated);
+    once("kept through its last second", &short, kept).await;
     b.purge(NOW + 21).await.expect("purge");
     assert!(!b.load(NOW).await.expect("load").contains(&token));
-    let purged = [(b, "r0", "r1", NOW_MS, Unknown)];
-    play(
-        "a record past its forget-after time is purged",
-        &gone,
-        0,
-        &purged,
-    )
-    .await;
-    let moved = [(b, "r1", "r2", NOW_MS, Rotated)];
-    play(
-        "the rotation at NOW moved its forget-after time",
-        &short,
-        0,
-        &moved,
-    )
-    .await;
+    let purged = (b, "r0", "r1", NOW_MS, Unknown);
+    once("purged after its time", &gone, purged).await;
+    let moved = (b, "r1", "r2", NOW_MS, Rotated);
+    once("a rotation moves the time", &short, moved).await;
     b.purge(NOW + 3601).await.expect("purge");
     for (sid, current) in [(&short, "r2"), (&long, "r0"), (&rotated, "r1")] {
-        let purged = [(a, current, "next", NOW_MS, Unknown)];
-        play("everything is purged after its time", sid, 0, &purged).await;
+        let purged = (a, current, "next", NOW_MS, Unknown);
+        once("purged after its time", sid, purged).await;
     }
 }
 
