@@ -10,7 +10,7 @@ use aws_lc_rs::{
 };
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 
-use super::{Algorithm, KeyError, error::invalid, jwk::PublicParts};
+use super::{Algorithm, KeyError, error::invalid, public::PublicParts};
 
 /// A prepared verification key.
 #[derive(Clone)]

@@ -10,6 +10,7 @@ mod algorithm;
 mod crypto;
 mod error;
 mod jwk;
+mod public;
 mod set;
 mod signing;
 mod verifying;

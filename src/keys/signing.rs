@@ -16,7 +16,7 @@ use super::{
     Algorithm, KeyError, VerifyingKey,
     crypto::{Sign, Verify, ec_parts, parse_pem, rsa_parts},
     error::invalid,
-    jwk::PublicParts,
+    public::PublicParts,
 };
 
 /// A private (or secret) key that signs tokens, pinned to one algorithm.

@@ -12,7 +12,7 @@ use super::{
     Algorithm, KeyError,
     crypto::{Verify, ec_parts, hmac_key, hmac_kid, parse_pem, rsa_verify},
     error::invalid,
-    jwk::PublicParts,
+    public::PublicParts,
 };
 #[cfg(any(test, feature = "test-util"))]
 use crate::token::{DEFAULT_MAX_TOKEN_LEN, TokenError, jws};
