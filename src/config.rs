@@ -116,7 +116,7 @@ macro_rules! policy_knobs {
             }
 
             /// The clock every time written and checked is read from (default the system
-            /// clock); a [`MockClock`](crate::clock::MockClock) in tests.
+            /// clock); `clock::MockClock` (feature `test-util`) in tests.
             ///
             /// ```
             /// # use tower_jwt_auth::{Issuer, KeySet, SigningKey, Verifier, clock::MockClock};

@@ -75,9 +75,8 @@
 //!
 //! # Testing handlers
 //!
-//! With the `test-util` feature, [`MockClock`](clock::MockClock) moves time (expire a token
-//! without sleeping) and [`Claims::builder`] makes claims to put in a request, as the layer
-//! would.
+//! With the `test-util` feature, `clock::MockClock` moves time (expire a token without
+//! sleeping) and `Claims::builder` makes claims to put in a request, as the layer would.
 //!
 //! # Where things are
 //!
@@ -86,7 +85,7 @@
 //! the verifier and its errors), [`issuer`], [`session`] (the refresh exchange and its hook),
 //! [`revocation`] (the store, the backend contract and `conformance`), [`bearer`] (the
 //! middleware, its rejections and body), [`endpoints`] (tower services for the token
-//! endpoints), [`clock`] and, per feature, [`axum`].
+//! endpoints), [`clock`] and, per feature, [`axum`] and `grpc`.
 //!
 //! A persistent, shared revocation state is a
 //! [`RevocationBackend`](revocation::RevocationBackend): its documentation states the
@@ -112,6 +111,7 @@
 //! | feature | default | what it adds |
 //! | --- | --- | --- |
 //! | `axum` | yes | the `Claims<T>` extractor, `IntoResponse` for the crate's types, [`token_routes`] |
+//! | `tonic` | no | `grpc::GrpcRejection`: rejections as gRPC statuses (`UNAUTHENTICATED`, `PERMISSION_DENIED`) with the challenge in the metadata |
 //! | `test-util` | no | `clock::MockClock`, `Claims::builder`, `revocation::conformance` (the suite every backend passes), and `verify_signature_only` on `VerifyingKey` and `KeySet` (the signature layer alone, for key-loading tests against public vectors) |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -121,6 +121,8 @@ pub mod bearer;
 pub mod clock;
 mod config;
 pub mod endpoints;
+#[cfg(feature = "tonic")]
+pub mod grpc;
 pub mod issuer;
 pub mod keys;
 mod redact;
