@@ -215,6 +215,31 @@ impl<T, R: Clone> BearerAuthLayer<T, R> {
 
     /// Lets requests without any token through without claims (a handler may then behave
     /// differently for anonymous users). A token that is present must still be valid.
+    ///
+    /// One optional layer serves a whole router: with axum, a handler that takes
+    /// `Option<Claims>` sees `None` for an anonymous request, and one that takes `Claims`
+    /// answers it 401 with the `Bearer` challenge, so routes that require a token need no
+    /// second layer.
+    ///
+    /// ```
+    /// use axum::{Router, routing::get};
+    /// use tower_jwt_auth::{BearerAuthLayer, Claims, Issuer, KeySet, SigningKey};
+    ///
+    /// async fn feed(claims: Option<Claims>) -> String {
+    ///     claims.map_or("the public feed".into(), |c| format!("{}'s feed", c.sub))
+    /// }
+    /// async fn settings(claims: Claims) -> String {
+    ///     format!("{}'s settings", claims.sub)
+    /// }
+    ///
+    /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
+    /// let app: Router = Router::new()
+    ///     .route("/feed", get(feed))
+    ///     .route("/settings", get(settings))
+    ///     .route_layer(BearerAuthLayer::new(&issuer).optional());
+    /// # let _ = app;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn optional(self) -> Self {
         self.map(|c| c.optional = true)
