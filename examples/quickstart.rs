@@ -542,7 +542,7 @@ async fn run() -> Result<(), String> {
         eprintln!(
             "no SIGNING_KEY_FILE: generated an Ed25519 signing key (kid {}); tokens will not \
              survive a restart",
-            app.issuer.keys().signing_key().kid()
+            app.issuer.keys().signing_kid().unwrap_or_default()
         );
     }
     let shutdown = shutdown_signal()?;

@@ -616,13 +616,20 @@ fn wycheproof_json_web_key() {
         .iter()
         .find(|g| g["comment"] == "jws_duplicate_kid")
         .unwrap();
-    let jwk = &group["private"]["keys"][0];
+    let first = load_jwk(&group["private"]["keys"][0], Algorithm::HS256).unwrap();
+    // (The group's second key has a non-canonical `k`: another secret under the same `kid`.)
+    let second = VerifyingKey::from_secret(Algorithm::HS256, &[7; 32])
+        .unwrap()
+        .with_kid(first.kid())
+        .unwrap();
     let signing = SigningKey::generate_ed25519().unwrap();
     let keys = KeySet::new(signing)
-        .with_verifying_key(load_jwk(jwk, Algorithm::HS256).unwrap())
+        .with_verifying_key(first.clone())
         .unwrap();
+    // The same key again changes nothing; another key under its `kid` is refused.
+    keys.publish(first).unwrap();
     assert!(matches!(
-        keys.with_verifying_key(load_jwk(jwk, Algorithm::HS256).unwrap()),
+        keys.with_verifying_key(second),
         Err(KeyError::DuplicateKid(_))
     ));
     tally.assert_disagreements_are(JWK_POLICY);

@@ -14,8 +14,9 @@ use tower_service::Service;
 use crate::keys::KeySet;
 
 /// Serves the public keys of a [`KeySet`] as a JWKS document (RFC 7517 §5), for
-/// `GET /.well-known/jwks.json`. The document is serialised once; every request clones a
-/// reference-counted buffer. Only public keys are ever included.
+/// `GET /.well-known/jwks.json`. It follows the set: a key published, switched to or retired
+/// shows in the next response. The document is serialised once per change of the set;
+/// every request clones a reference-counted buffer. Only public keys are ever included.
 ///
 /// ```
 /// use http::Request;
@@ -31,30 +32,28 @@ use crate::keys::KeySet;
 /// assert_eq!(response.headers()["content-type"], "application/jwk-set+json");
 /// let body = response.into_body().collect().await?.to_bytes();
 /// let jwks: serde_json::Value = serde_json::from_slice(&body)?;
-/// assert_eq!(jwks["keys"][0]["kid"], keys.signing_key().kid());
+/// assert_eq!(jwks["keys"][0]["kid"], keys.signing_kid().unwrap());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// # })?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct JwksService {
-    document: Bytes,
+    keys: KeySet,
     cache_control: HeaderValue,
 }
 
 impl JwksService {
     /// Serves the public keys of `keys`, cacheable for five minutes.
     pub fn new(keys: &KeySet) -> Self {
-        let document =
-            serde_json::to_vec(&keys.jwks()).unwrap_or_else(|_| b"{\"keys\":[]}".to_vec());
         Self {
-            document: Bytes::from(document),
+            keys: keys.clone(),
             cache_control: HeaderValue::from_static("public, max-age=300"),
         }
     }
 
-    /// Sets how long clients and proxies may cache the document. Keep it shorter than the
-    /// time between adding a key and signing with it.
+    /// Sets how long clients and proxies may cache the document (default five minutes).
+    /// Keep it shorter than the time between publishing a key and signing with it.
     #[must_use]
     pub fn with_max_age(mut self, max_age: std::time::Duration) -> Self {
         if let Ok(value) = HeaderValue::from_str(&format!("public, max-age={}", max_age.as_secs()))
@@ -84,7 +83,7 @@ impl<B> Service<Request<B>> for JwksService {
             return ready(Ok(response));
         }
         if request.method() == Method::GET {
-            *response.body_mut() = Full::new(self.document.clone());
+            *response.body_mut() = Full::new(self.keys.load().jwks_document());
         }
         let headers = response.headers_mut();
         headers.insert(

@@ -10,7 +10,7 @@ use crate::{
     config::{Policy, policy_knobs},
     keys::KeySet,
     revocation::{RevocationBackend, RevocationStore},
-    token::{TokenKind, VerifierBuilder, jws},
+    token::VerifierBuilder,
 };
 
 /// Builds an [`Issuer`]. Defaults: access tokens 15 minutes, refresh tokens 14 days idle,
@@ -25,6 +25,7 @@ pub struct IssuerBuilder {
     keys: KeySet,
     policy: Policy,
     backend: Option<Arc<dyn RevocationBackend>>,
+    store: Option<RevocationStore>,
     access_ttl: Duration,
     refresh_ttl: Duration,
     session_ttl: Duration,
@@ -48,6 +49,7 @@ impl Issuer {
             keys,
             policy: Policy::default(),
             backend: None,
+            store: None,
             access_ttl: Duration::from_secs(15 * 60),
             refresh_ttl: Duration::from_secs(14 * 24 * 3600),
             session_ttl: Duration::from_secs(30 * 24 * 3600),
@@ -124,6 +126,25 @@ impl IssuerBuilder {
         self
     }
 
+    /// Uses an existing revocation store (and the backend behind it) instead of making one:
+    /// an issuer rebuilt with other settings keeps every session, logout and revocation of
+    /// the one it replaces. The store reads its own clock; give it the issuer's.
+    ///
+    /// ```
+    /// # use tower_jwt_auth::{Issuer, KeySet, SigningKey};
+    /// # let keys = KeySet::new(SigningKey::generate_ed25519()?);
+    /// let first = Issuer::builder(keys.clone()).build()?;
+    /// let second = Issuer::builder(keys)
+    ///     .with_revocation_store(first.revocation().clone())
+    ///     .build()?;
+    /// # let _ = second;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_revocation_store(mut self, store: RevocationStore) -> Self {
+        self.store = Some(store);
+        self
+    }
+
     /// Checks the configuration and builds the issuer.
     ///
     /// Fails on a zero lifetime, an access lifetime longer than the refresh idle lifetime,
@@ -160,24 +181,35 @@ impl IssuerBuilder {
             ));
         }
         self.policy.check()?;
-        let mut revocation =
-            RevocationStore::builder().with_shared_clock(self.policy.clock.clone());
-        if let Some(backend) = self.backend {
-            revocation = revocation.with_backend(backend);
-        }
-        let revocation = revocation.build()?;
+        let revocation = match (self.store, self.backend) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::Conflict(
+                    "give a revocation store or a backend for a new one, not both",
+                ));
+            }
+            (Some(store), None) => store,
+            (None, backend) => {
+                let mut store =
+                    RevocationStore::builder().with_shared_clock(self.policy.clock.clone());
+                if let Some(backend) = backend {
+                    store = store.with_backend(backend);
+                }
+                store.build()?
+            }
+        };
         let verifier = VerifierBuilder::from_policy(
             self.keys.clone(),
             self.policy.clone(),
             revocation.clone(),
         )
         .build()?;
-        let signing = self.keys.signing_key();
-        let alg = signing.algorithm().as_str();
+        if self.keys.signing_kid().is_none() {
+            return Err(ConfigError::Conflict(
+                "an issuer needs a key set with a signing key (this one only verifies)",
+            ));
+        }
         Ok(Issuer {
             config: Arc::new(Config {
-                access_header: jws::encode_header(alg, signing.kid(), TokenKind::Access.typ()),
-                refresh_header: jws::encode_header(alg, signing.kid(), TokenKind::Refresh.typ()),
                 keys: self.keys,
                 clock: self.policy.clock,
                 revocation,

@@ -19,6 +19,9 @@ pub enum IssueError {
     /// The signing operation or the random number generator failed.
     #[error("signing failed")]
     Crypto,
+    /// The key set has no signing key.
+    #[error("the key set has no signing key")]
+    NoSigningKey,
     /// The session record could not be written (fail closed: no token is handed out).
     #[error(transparent)]
     Revocation(#[from] RevocationError),

@@ -9,9 +9,9 @@ use serde::Serialize;
 use super::{IssueError, TokenPair};
 use crate::{
     clock::Clock,
-    keys::KeySet,
+    keys::{KeySet, SigningKey},
     revocation::{NewSession, RevocationStore},
-    token::{OutClaims, REGISTERED, Verifier, jws},
+    token::{OutClaims, REGISTERED, TokenKind, Verifier, jws},
 };
 
 /// What the issuer needs to mint the next pair of a session.
@@ -45,8 +45,6 @@ pub(super) struct Config {
     pub(super) access_ttl: u64,
     pub(super) refresh_ttl: u64,
     pub(super) session_ttl: u64,
-    pub(super) access_header: String,
-    pub(super) refresh_header: String,
     pub(super) rng: SystemRandom,
 }
 
@@ -229,11 +227,14 @@ impl Issuer {
             sexp: None,
             custom: grant.custom,
         };
-        let access_token = self.sign(&c.access_header, &claims)?;
+        // One version of the key set signs both tokens, whatever rotation happens meanwhile.
+        let keys = c.keys.load();
+        let signer = keys.signing().ok_or(IssueError::NoSigningKey)?;
+        let access_token = sign(signer, TokenKind::Access, &claims)?;
         claims.exp = refresh_exp;
         claims.jti = &refresh_jti;
         claims.sexp = Some(grant.session_exp);
-        let refresh_token = self.sign(&c.refresh_header, &claims)?;
+        let refresh_token = sign(signer, TokenKind::Refresh, &claims)?;
         Ok(Minted {
             pair: TokenPair {
                 access_token,
@@ -247,20 +248,6 @@ impl Issuer {
             refresh_jti,
             forget_after: refresh_exp.saturating_add(c.verifier.leeway_secs()),
         })
-    }
-
-    fn sign(&self, header: &str, claims: &OutClaims<'_>) -> Result<String, IssueError> {
-        let payload = serde_json::to_vec(claims).map_err(IssueError::Claims)?;
-        let mut token = jws::signing_input(header, &payload);
-        let mut signature = String::new();
-        self.config
-            .keys
-            .signing_key()
-            .sign_into(token.as_bytes(), &mut signature)
-            .map_err(|()| IssueError::Crypto)?;
-        token.push('.');
-        token.push_str(&signature);
-        Ok(token)
     }
 
     /// The verifier that accepts what this issuer mints (same keys, clock, `iss`, `aud`,
@@ -293,6 +280,25 @@ impl Issuer {
     pub fn session_ttl_secs(&self) -> u64 {
         self.config.session_ttl
     }
+}
+
+/// A token of `kind` with `claims`, signed by `signer` (whose `alg` and `kid` are in the
+/// header).
+fn sign(
+    signer: &SigningKey,
+    kind: TokenKind,
+    claims: &OutClaims<'_>,
+) -> Result<String, IssueError> {
+    let header = jws::encode_header(signer.algorithm().as_str(), signer.kid(), kind.typ());
+    let payload = serde_json::to_vec(claims).map_err(IssueError::Claims)?;
+    let mut token = jws::signing_input(&header, &payload);
+    let mut signature = String::new();
+    signer
+        .sign_into(token.as_bytes(), &mut signature)
+        .map_err(|()| IssueError::Crypto)?;
+    token.push('.');
+    token.push_str(&signature);
+    Ok(token)
 }
 
 /// Serialises the application's claims once and refuses registered names.

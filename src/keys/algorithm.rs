@@ -1,12 +1,13 @@
 //! [`Algorithm`]: the JWS algorithms keys are pinned to.
 
-use std::fmt;
+use std::{fmt, str::FromStr};
+
+use super::KeyError;
 
 use aws_lc_rs::{
     hmac,
     signature::{self as sig, RsaEncoding},
 };
-use jsonwebtoken::jwk::KeyAlgorithm;
 
 /// A JWS signature algorithm this crate signs and verifies with.
 ///
@@ -32,6 +33,17 @@ pub enum Algorithm {
 }
 
 impl Algorithm {
+    /// Every algorithm, in the order of the enum.
+    const ALL: [Self; 7] = [
+        Self::EdDSA,
+        Self::ES256,
+        Self::RS256,
+        Self::PS256,
+        Self::HS256,
+        Self::HS384,
+        Self::HS512,
+    ];
+
     /// The JOSE name of the algorithm, as in the `alg` header.
     ///
     /// ```
@@ -81,17 +93,26 @@ impl Algorithm {
             _ => None,
         }
     }
+}
 
-    pub(super) fn jwk_algorithm(self) -> KeyAlgorithm {
-        match self {
-            Self::EdDSA => KeyAlgorithm::EdDSA,
-            Self::ES256 => KeyAlgorithm::ES256,
-            Self::RS256 => KeyAlgorithm::RS256,
-            Self::PS256 => KeyAlgorithm::PS256,
-            Self::HS256 => KeyAlgorithm::HS256,
-            Self::HS384 => KeyAlgorithm::HS384,
-            Self::HS512 => KeyAlgorithm::HS512,
-        }
+/// Parses a JOSE algorithm name, exactly as in the `alg` header (case-sensitive).
+///
+/// ```
+/// use tower_jwt_auth::keys::Algorithm;
+///
+/// assert_eq!("ES256".parse::<Algorithm>()?, Algorithm::ES256);
+/// assert!("none".parse::<Algorithm>().is_err());
+/// assert!("es256".parse::<Algorithm>().is_err());
+/// # Ok::<(), tower_jwt_auth::keys::KeyError>(())
+/// ```
+impl FromStr for Algorithm {
+    type Err = KeyError;
+
+    fn from_str(name: &str) -> Result<Self, KeyError> {
+        Self::ALL
+            .into_iter()
+            .find(|a| a.as_str() == name)
+            .ok_or(KeyError::UnsupportedAlgorithm)
     }
 }
 

@@ -41,6 +41,15 @@ pub enum KeyError {
     /// The system's random number generator failed.
     #[error("the system random number generator failed")]
     Rng,
+    /// An `alg` this crate does not implement (`none` included).
+    #[error("unsupported algorithm")]
+    UnsupportedAlgorithm,
+    /// A JWK without `alg` whose key type allows several algorithms (`RSA`, `oct`).
+    #[error("the JWK names no `alg` and its key type allows several algorithms")]
+    AmbiguousAlgorithm,
+    /// The operation would remove or replace the key that signs.
+    #[error("key id {0:?} is the signing key")]
+    SigningKeyInUse(String),
 }
 
 /// A key that could not be parsed for `algorithm`.

@@ -1,4 +1,7 @@
-//! JWK import (RFC 7517): a verification key from a JWK, pinned to the caller's algorithm.
+//! JWK (RFC 7517): the [`Jwk`] and [`JwkSet`] types, and a verification key from a JWK, pinned
+//! to the caller's algorithm.
+
+use std::fmt;
 
 use aws_lc_rs::{
     encoding::AsDer,
@@ -6,9 +9,7 @@ use aws_lc_rs::{
     signature::{self as sig, ParsedPublicKey, RsaPublicKeyComponents},
 };
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-use jsonwebtoken::jwk::{
-    AlgorithmParameters, CommonParameters, EllipticCurve, Jwk, KeyOperations, PublicKeyUse,
-};
+use serde::{Deserialize, Serialize};
 
 use super::{
     Algorithm, KeyError, VerifyingKey,
@@ -16,6 +17,149 @@ use super::{
     error::invalid,
     public::PublicParts,
 };
+use crate::redact::Redacted;
+
+/// A JSON Web Key (RFC 7517 §4) as this crate reads and writes it: the members that describe
+/// a signature key. Private members (`d`, `p`, `q`, …) and certificate members (`x5c`, …)
+/// are never read, so a `Jwk` never holds a private key; `k`, the secret of an `oct` key,
+/// is never shown by `Debug`.
+///
+/// ```
+/// use tower_jwt_auth::keys::Jwk;
+///
+/// let jwk: Jwk = serde_json::from_str(
+///     r#"{"kty":"OKP","crv":"Ed25519","kid":"a","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","d":"secret"}"#,
+/// )?;
+/// assert_eq!(jwk.kty, "OKP");
+/// assert_eq!(jwk.kid.as_deref(), Some("a"));
+/// // The private member was not even read.
+/// assert!(!serde_json::to_string(&jwk)?.contains("secret"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Jwk {
+    /// `kty`: the key type (`OKP`, `EC`, `RSA`, `oct`).
+    pub kty: String,
+    /// `kid`: the key id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kid: Option<String>,
+    /// `alg`: the algorithm the key is meant for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alg: Option<String>,
+    /// `use`: `sig` or `enc`.
+    #[serde(rename = "use", default, skip_serializing_if = "Option::is_none")]
+    pub key_use: Option<String>,
+    /// `key_ops`: the operations the key is meant for (`verify`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_ops: Option<Vec<String>>,
+    /// `crv`: the curve of an `OKP` or `EC` key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crv: Option<String>,
+    /// `x`: the public point (`OKP`), or its x coordinate (`EC`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub x: Option<String>,
+    /// `y`: the y coordinate of an `EC` public point.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub y: Option<String>,
+    /// `n`: the modulus of an `RSA` key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub n: Option<String>,
+    /// `e`: the public exponent of an `RSA` key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub e: Option<String>,
+    /// `k`: the secret of an `oct` key (never in a published key set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub k: Option<String>,
+}
+
+impl fmt::Debug for Jwk {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Jwk")
+            .field("kty", &self.kty)
+            .field("kid", &self.kid)
+            .field("alg", &self.alg)
+            .field("use", &self.key_use)
+            .field("crv", &self.crv)
+            .field("k", &self.k.as_ref().map(|_| Redacted))
+            .finish_non_exhaustive()
+    }
+}
+
+/// A JWK set (RFC 7517 §5): `{"keys": [...]}`, the document a JWKS endpoint serves.
+///
+/// ```
+/// use tower_jwt_auth::{KeySet, SigningKey, keys::JwkSet};
+///
+/// let keys = KeySet::new(SigningKey::generate_ed25519()?);
+/// let json = serde_json::to_string(&keys.jwks())?;
+/// let set: JwkSet = serde_json::from_str(&json)?;
+/// assert_eq!(set.keys.len(), 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct JwkSet {
+    /// The keys.
+    pub keys: Vec<Jwk>,
+}
+
+impl JwkSet {
+    /// A set of `keys`.
+    ///
+    /// ```
+    /// use tower_jwt_auth::keys::JwkSet;
+    ///
+    /// assert!(JwkSet::new(Vec::new()).keys.is_empty());
+    /// ```
+    pub fn new(keys: Vec<Jwk>) -> Self {
+        Self { keys }
+    }
+}
+
+impl Jwk {
+    /// The algorithm to pin this key to: its `alg` when present, otherwise the only one its
+    /// key type allows (`EdDSA` for an Ed25519 `OKP` key, `ES256` for a P-256 `EC` key). An
+    /// `RSA` or `oct` key without `alg` is ambiguous and refused.
+    ///
+    /// ```
+    /// use tower_jwt_auth::keys::{Algorithm, Jwk};
+    ///
+    /// let jwk: Jwk = serde_json::from_str(r#"{"kty":"OKP","crv":"Ed25519","x":"AA"}"#)?;
+    /// assert_eq!(jwk.algorithm()?, Algorithm::EdDSA);
+    /// let rsa: Jwk = serde_json::from_str(r#"{"kty":"RSA","n":"AA","e":"AQAB"}"#)?;
+    /// assert!(rsa.algorithm().is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn algorithm(&self) -> Result<Algorithm, KeyError> {
+        if let Some(alg) = &self.alg {
+            return alg.parse();
+        }
+        match (self.kty.as_str(), self.crv.as_deref()) {
+            ("OKP", Some("Ed25519")) => Ok(Algorithm::EdDSA),
+            ("EC", Some("P-256")) => Ok(Algorithm::ES256),
+            _ => Err(KeyError::AmbiguousAlgorithm),
+        }
+    }
+
+    /// The member `name` (`x`, `y`, `n`, `e`, `k`), required for the key type.
+    fn member(
+        &self,
+        value: Option<&String>,
+        algorithm: Algorithm,
+        name: &'static str,
+    ) -> Result<Vec<u8>, KeyError> {
+        let value = value.ok_or(invalid(algorithm, name))?;
+        jwk_member(value, algorithm, name)
+    }
+}
+
+/// Why each member can be refused: missing, or not canonical base64url.
+const X: &str = "`x` is missing or not canonical base64url";
+const Y: &str = "`y` is missing or not canonical base64url";
+const N: &str = "`n` is missing or not canonical base64url";
+const E: &str = "`e` is missing or not canonical base64url";
+const K: &str = "`k` is missing or not canonical base64url";
 
 /// Decodes one base64url member of a JWK: unpadded and canonical (RFC 7515 §2).
 fn jwk_member(value: &str, algorithm: Algorithm, what: &'static str) -> Result<Vec<u8>, KeyError> {
@@ -26,24 +170,22 @@ fn jwk_member(value: &str, algorithm: Algorithm, what: &'static str) -> Result<V
 
 /// Refuses a JWK whose key type is not the family of the pinned `algorithm`, or whose curve
 /// is not the one supported for it.
-fn check_family(params: &AlgorithmParameters, algorithm: Algorithm) -> Result<(), KeyError> {
+fn check_family(jwk: &Jwk, algorithm: Algorithm) -> Result<(), KeyError> {
     let only = |supported: bool, reason| supported.then_some(()).ok_or(reason);
-    let (fits, family, curve) = match params {
-        AlgorithmParameters::OctetKeyPair(okp) => (
+    let crv = jwk.crv.as_deref();
+    let (fits, family, curve) = match jwk.kty.as_str() {
+        "OKP" => (
             algorithm == Algorithm::EdDSA,
             "public OKP",
-            only(
-                okp.curve == EllipticCurve::Ed25519,
-                "only Ed25519 is supported",
-            ),
+            only(crv == Some("Ed25519"), "only Ed25519 is supported"),
         ),
-        AlgorithmParameters::EllipticCurve(ec) => (
+        "EC" => (
             algorithm == Algorithm::ES256,
             "public EC",
-            only(ec.curve == EllipticCurve::P256, "only P-256 is supported"),
+            only(crv == Some("P-256"), "only P-256 is supported"),
         ),
-        AlgorithmParameters::RSA(_) => (algorithm.rsa_params().is_some(), "public RSA", Ok(())),
-        AlgorithmParameters::OctetKey(_) => (algorithm.is_hmac(), "symmetric oct", Ok(())),
+        "RSA" => (algorithm.rsa_params().is_some(), "public RSA", Ok(())),
+        "oct" => (algorithm.is_hmac(), "symmetric oct", Ok(())),
         _ => return Err(invalid(algorithm, "unsupported JWK key type")),
     };
     if !fits {
@@ -55,24 +197,21 @@ fn check_family(params: &AlgorithmParameters, algorithm: Algorithm) -> Result<()
 /// Checks the JWK members that restrict what the key may be used for: `alg` must be the
 /// algorithm the caller pins the key to, `use` must be `sig` and `key_ops` must allow
 /// `verify`, whenever they are present.
-fn check_jwk_usage(common: &CommonParameters, algorithm: Algorithm) -> Result<(), KeyError> {
-    if common
-        .key_algorithm
-        .is_some_and(|alg| alg != algorithm.jwk_algorithm())
+fn check_jwk_usage(jwk: &Jwk, algorithm: Algorithm) -> Result<(), KeyError> {
+    if jwk
+        .alg
+        .as_deref()
+        .is_some_and(|alg| alg != algorithm.as_str())
     {
         return Err(invalid(algorithm, "the JWK's `alg` is another algorithm"));
     }
-    if common
-        .public_key_use
-        .as_ref()
-        .is_some_and(|u| *u != PublicKeyUse::Signature)
-    {
+    if jwk.key_use.as_deref().is_some_and(|u| u != "sig") {
         return Err(invalid(algorithm, "the JWK's `use` is not `sig`"));
     }
-    if common
-        .key_operations
+    if jwk
+        .key_ops
         .as_ref()
-        .is_some_and(|ops| !ops.contains(&KeyOperations::Verify))
+        .is_some_and(|ops| !ops.iter().any(|op| op == "verify"))
     {
         return Err(invalid(
             algorithm,
@@ -125,11 +264,11 @@ impl VerifyingKey {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn from_jwk(jwk: &Jwk, algorithm: Algorithm) -> Result<Self, KeyError> {
-        check_jwk_usage(&jwk.common, algorithm)?;
-        check_family(&jwk.algorithm, algorithm)?;
-        let (verify, parts) = match &jwk.algorithm {
-            AlgorithmParameters::OctetKeyPair(okp) => {
-                let x = jwk_member(&okp.x, algorithm, "`x` is not canonical base64url")?;
+        check_jwk_usage(jwk, algorithm)?;
+        check_family(jwk, algorithm)?;
+        let (verify, parts) = match jwk.kty.as_str() {
+            "OKP" => {
+                let x = jwk.member(jwk.x.as_ref(), algorithm, X)?;
                 if x.len() != 32 {
                     return Err(invalid(algorithm, "not an Ed25519 public key"));
                 }
@@ -137,9 +276,9 @@ impl VerifyingKey {
                     .map_err(|_| invalid(algorithm, "not an Ed25519 public key"))?;
                 (Verify::Public(verify), PublicParts::Okp { x })
             }
-            AlgorithmParameters::EllipticCurve(ec) => {
-                let x = jwk_member(&ec.x, algorithm, "`x` is not canonical base64url")?;
-                let y = jwk_member(&ec.y, algorithm, "`y` is not canonical base64url")?;
+            "EC" => {
+                let x = jwk.member(jwk.x.as_ref(), algorithm, X)?;
+                let y = jwk.member(jwk.y.as_ref(), algorithm, Y)?;
                 if x.len() != 32 || y.len() != 32 {
                     return Err(invalid(algorithm, "`x` and `y` must be 32 bytes each"));
                 }
@@ -152,10 +291,10 @@ impl VerifyingKey {
                     .map_err(|_| invalid(algorithm, "not a point on P-256"))?;
                 (Verify::Public(verify), PublicParts::Ec { x, y })
             }
-            AlgorithmParameters::RSA(params) => {
+            "RSA" => {
                 let components = RsaPublicKeyComponents {
-                    n: jwk_member(&params.n, algorithm, "`n` is not canonical base64url")?,
-                    e: jwk_member(&params.e, algorithm, "`e` is not canonical base64url")?,
+                    n: jwk.member(jwk.n.as_ref(), algorithm, N)?,
+                    e: jwk.member(jwk.e.as_ref(), algorithm, E)?,
                 };
                 // Through DER, so a JWK gets exactly the checks of `from_pem` (aws-lc's
                 // `RSA_check_key`: no leading zeros, an odd exponent of at least 3, …).
@@ -167,8 +306,8 @@ impl VerifyingKey {
                 let (verify, parts) = rsa_verify(&public, algorithm)?;
                 (Verify::Public(verify), parts)
             }
-            AlgorithmParameters::OctetKey(oct) => {
-                let secret = jwk_member(&oct.value, algorithm, "`k` is not canonical base64url")?;
+            "oct" => {
+                let secret = jwk.member(jwk.k.as_ref(), algorithm, K)?;
                 let key = hmac_key(algorithm, &secret)?;
                 (Verify::Hmac(Box::new(key)), PublicParts::Secret)
             }
@@ -176,7 +315,7 @@ impl VerifyingKey {
             _ => return Err(invalid(algorithm, "unsupported JWK key type")),
         };
         let key = Self::with_default_kid(algorithm, verify, parts);
-        match &jwk.common.key_id {
+        match &jwk.kid {
             Some(kid) => key.with_kid(kid.clone()),
             None => Ok(key),
         }
@@ -189,7 +328,7 @@ impl VerifyingKey {
     ///
     /// let key = SigningKey::generate_ed25519()?;
     /// let jwk = key.verifying_key().to_jwk().expect("public key");
-    /// assert_eq!(jwk.common.key_id.as_deref(), Some(key.kid()));
+    /// assert_eq!(jwk.kid.as_deref(), Some(key.kid()));
     /// # Ok::<(), tower_jwt_auth::keys::KeyError>(())
     /// ```
     pub fn to_jwk(&self) -> Option<Jwk> {
@@ -256,7 +395,7 @@ mod tests {
 
             // Without `kid` (and `alg`, `use`): the RFC 7638 thumbprint, as for generated keys.
             let mut bare = exported.clone();
-            bare.common = CommonParameters::default();
+            (bare.kid, bare.alg, bare.key_use, bare.key_ops) = (None, None, None, None);
             assert_eq!(VerifyingKey::from_jwk(&bare, alg).unwrap().kid(), key.kid());
         }
     }
@@ -297,7 +436,7 @@ mod tests {
         for key in signing_keys() {
             let exported = key.verifying_key().to_jwk().unwrap();
             let mut bare = exported.clone();
-            bare.common = CommonParameters::default();
+            (bare.kid, bare.alg, bare.key_use, bare.key_ops) = (None, None, None, None);
             for alg in [
                 Algorithm::EdDSA,
                 Algorithm::ES256,
@@ -479,7 +618,10 @@ mod tests {
     #[test]
     fn from_jwk_refuses_unknown_key_types() {
         let other = jwk(serde_json::json!({ "kty": "AKP", "alg": "ML-DSA-44", "pub": "AAAA" }));
-        assert!(matches!(other.algorithm, AlgorithmParameters::Other(_)));
+        assert!(matches!(
+            other.algorithm(),
+            Err(KeyError::UnsupportedAlgorithm)
+        ));
         assert!(VerifyingKey::from_jwk(&other, Algorithm::EdDSA).is_err());
     }
 

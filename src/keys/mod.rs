@@ -17,8 +17,8 @@ mod verifying;
 
 pub use algorithm::Algorithm;
 pub use error::KeyError;
-/// JWK types, re-exported from `jsonwebtoken`.
-pub use jsonwebtoken::jwk::{Jwk, JwkSet};
+pub use jwk::{Jwk, JwkSet};
 pub use set::KeySet;
+pub(crate) use set::Keys;
 pub use signing::SigningKey;
 pub use verifying::VerifyingKey;

@@ -3,16 +3,11 @@
 
 use aws_lc_rs::digest;
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-use jsonwebtoken::jwk::{
-    AlgorithmParameters, CommonParameters, EllipticCurve, EllipticCurveKeyParameters,
-    EllipticCurveKeyType, Jwk, OctetKeyPairParameters, OctetKeyPairType, PublicKeyUse,
-    RSAKeyParameters, RSAKeyType,
-};
 
-use super::Algorithm;
+use super::{Algorithm, Jwk};
 
 /// The public half of a key, for the JWKS document and the RFC 7638 thumbprint.
-#[derive(Clone)]
+#[derive(Clone, PartialEq, Eq)]
 pub(super) enum PublicParts {
     Okp {
         x: Vec<u8>,
@@ -51,34 +46,32 @@ impl PublicParts {
     }
 
     pub(super) fn to_jwk(&self, kid: &str, alg: Algorithm) -> Option<Jwk> {
-        let b64 = |b: &[u8]| URL_SAFE_NO_PAD.encode(b);
-        let algorithm = match self {
-            Self::Okp { x } => AlgorithmParameters::OctetKeyPair(OctetKeyPairParameters {
-                key_type: OctetKeyPairType::OctetKeyPair,
-                curve: EllipticCurve::Ed25519,
-                x: b64(x),
-            }),
-            Self::Ec { x, y } => AlgorithmParameters::EllipticCurve(EllipticCurveKeyParameters {
-                key_type: EllipticCurveKeyType::EC,
-                curve: EllipticCurve::P256,
-                x: b64(x),
-                y: b64(y),
-            }),
-            Self::Rsa { n, e } => AlgorithmParameters::RSA(RSAKeyParameters {
-                key_type: RSAKeyType::RSA,
-                n: b64(n),
-                e: b64(e),
-            }),
-            Self::Secret => return None,
+        let b64 = |b: &[u8]| Some(URL_SAFE_NO_PAD.encode(b));
+        let mut jwk = Jwk {
+            kid: Some(kid.to_owned()),
+            alg: Some(alg.as_str().to_owned()),
+            key_use: Some("sig".to_owned()),
+            ..Jwk::default()
         };
-        Some(Jwk {
-            common: CommonParameters {
-                public_key_use: Some(PublicKeyUse::Signature),
-                key_algorithm: Some(alg.jwk_algorithm()),
-                key_id: Some(kid.to_owned()),
-                ..CommonParameters::default()
-            },
-            algorithm,
-        })
+        match self {
+            Self::Okp { x } => {
+                jwk.kty = "OKP".to_owned();
+                jwk.crv = Some("Ed25519".to_owned());
+                jwk.x = b64(x);
+            }
+            Self::Ec { x, y } => {
+                jwk.kty = "EC".to_owned();
+                jwk.crv = Some("P-256".to_owned());
+                jwk.x = b64(x);
+                jwk.y = b64(y);
+            }
+            Self::Rsa { n, e } => {
+                jwk.kty = "RSA".to_owned();
+                jwk.n = b64(n);
+                jwk.e = b64(e);
+            }
+            Self::Secret => return None,
+        }
+        Some(jwk)
     }
 }

@@ -72,6 +72,17 @@ impl fmt::Debug for VerifyingKey {
 impl VerifyingKey {
     /// A key under its default `kid`: the RFC 7638 thumbprint of a public key, or an id
     /// derived from an HMAC secret with HMAC.
+    /// `true` when `other` is the same key for the same algorithm (whatever its `kid`).
+    pub(super) fn same_key(&self, other: &Self) -> bool {
+        self.algorithm == other.algorithm
+            && match (&self.verify, &other.verify) {
+                // A PRF of each secret: equal exactly when the secrets are.
+                (Verify::Hmac(a), Verify::Hmac(b)) => hmac_kid(a) == hmac_kid(b),
+                (Verify::Public(_), Verify::Public(_)) => self.parts == other.parts,
+                _ => false,
+            }
+    }
+
     pub(super) fn with_default_kid(
         algorithm: Algorithm,
         verify: Verify,

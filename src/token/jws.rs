@@ -11,7 +11,7 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use serde::{Deserialize, de::IgnoredAny};
 
 use super::TokenError;
-use crate::keys::{KeySet, VerifyingKey};
+use crate::keys::{Keys, VerifyingKey};
 
 /// The signature layer: the steps every verification starts with, in this order, each on
 /// data the one before it accepted.
@@ -52,7 +52,7 @@ pub(crate) fn verify_layer<'k, R>(
 
 /// The key of `keys` that the header's `kid` names.
 pub(crate) fn key_by_kid<'k>(
-    keys: &'k KeySet,
+    keys: &'k Keys,
     header: &Header<'_>,
 ) -> Result<&'k VerifyingKey, TokenError> {
     let kid = header.kid.as_deref().ok_or(TokenError::MissingKid)?;

@@ -121,6 +121,7 @@ impl Verifier {
         kind: TokenKind,
     ) -> Result<Claims<T>, TokenError> {
         let c = &*self.config;
+        let keys = c.keys.load();
         let claims: Claims<T> = jws::verify_layer(
             token,
             c.max_len,
@@ -128,7 +129,7 @@ impl Verifier {
                 if !header.typ.as_deref().is_some_and(|t| kind.matches(t)) {
                     return Err(TokenError::WrongType { expected: kind });
                 }
-                jws::key_by_kid(&c.keys, header)
+                jws::key_by_kid(&keys, header)
             },
             Claims::from_json,
         )?;

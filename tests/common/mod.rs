@@ -56,7 +56,7 @@ pub fn env() -> Env {
 pub fn env_with(configure: impl FnOnce(IssuerBuilder) -> IssuerBuilder) -> Env {
     let clock = MockClock::at_secs(T0);
     let issuer = configure(builder(&clock)).build().unwrap();
-    let kid = issuer.keys().signing_key().kid().to_owned();
+    let kid = issuer.keys().signing_kid().unwrap();
     Env {
         sessions: Sessions::builder(issuer.clone())
             .with_claims::<Profile>()
