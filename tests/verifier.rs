@@ -14,7 +14,7 @@ use aws_lc_rs::{
     signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, RsaKeyPair},
 };
 use common::*;
-use serde_json::json;
+use serde_json::{Value, json};
 use tower_jwt_auth::{
     Claims, Issuer, KeySet, SigningKey, Verifier,
     clock::MockClock,
@@ -509,7 +509,7 @@ fn oversized_tokens_are_refused_before_decoding() {
 
     let big = env_with(|b| b.with_max_token_len(16 * 1024));
     let token = big.forge("at+jwt", &claims);
-    let claims: Claims<serde_json::Value> = big.issuer.verifier().verify_access(&token).unwrap();
+    let claims: Claims<Value> = big.issuer.verifier().verify_access(&token).unwrap();
     assert_eq!(claims.custom["padding"].as_str().unwrap().len(), 9000);
 }
 
@@ -706,4 +706,50 @@ async fn errors_never_echo_the_token() {
         assert!(!text.contains(part));
     }
     let _ = access_plain(&env, "x");
+}
+
+#[test]
+fn null_is_not_absent_for_any_optional_member() {
+    // RFC 7515 §4.1.11: `crit`, when present, is a non-empty array; a `null` time claim is
+    // not a NumericDate. A correctly signed token with any such `null` is refused.
+    let env = env();
+    for name in ["crit", "typ", "kid"] {
+        let mut header = env.header("at+jwt");
+        header[name] = Value::Null;
+        let token = env.forger.sign(&header, &env.claims());
+        assert!(access(&env, &token).is_err(), "header {name}: null");
+    }
+    let mut header = env.header("at+jwt");
+    header["crit"] = json!([]);
+    let token = env.forger.sign(&header, &env.claims());
+    assert_eq!(
+        access(&env, &token).unwrap_err(),
+        TokenError::UnsupportedCritical
+    );
+
+    for name in [
+        "iss",
+        "sub",
+        "aud",
+        "exp",
+        "nbf",
+        "iat",
+        "jti",
+        "sid",
+        "scope",
+        "auth_time",
+        "auth_time_ms",
+        "sexp",
+    ] {
+        let mut claims = env.claims();
+        claims[name] = Value::Null;
+        let token = env.forger.sign(&env.header("at+jwt"), &claims);
+        assert!(
+            matches!(
+                access(&env, &token),
+                Err(TokenError::Malformed(_) | TokenError::MissingClaim(_))
+            ),
+            "claim {name}: null"
+        );
+    }
 }

@@ -416,10 +416,13 @@ mod tests {
     /// Claims of a token whose session started at `auth_ms` (or, without it, at the start
     /// of second `auth`).
     fn claims(jti: &str, sid: &str, sub: &str, auth_ms: Option<u64>, auth: u64) -> Claims {
-        let json = serde_json::json!({
+        let mut json = serde_json::json!({
             "sub": sub, "exp": auth + 60, "iat": auth, "jti": jti, "sid": sid,
-            "auth_time": auth, "auth_time_ms": auth_ms
+            "auth_time": auth
         });
+        if let Some(ms) = auth_ms {
+            json["auth_time_ms"] = ms.into();
+        }
         Claims::from_json(json.to_string().as_bytes()).unwrap()
     }
 

@@ -154,30 +154,52 @@ enum OneOrMany {
 }
 
 fn deserialize_audience<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
-    Ok(Option::<OneOrMany>::deserialize(d)?.map(|a| match a {
+    Ok(Some(match OneOrMany::deserialize(d)? {
         OneOrMany::One(one) => vec![one],
         OneOrMany::Many(many) => many,
     }))
 }
 
-/// The wire form: every registered claim optional, so that a missing one is reported by name.
+/// The wire form: every registered claim optional, so that a missing one is reported by
+/// name. A member that is present must have its type: `null` is refused, never taken for
+/// "absent".
 #[derive(Deserialize)]
 struct RawClaims<T> {
+    #[serde(default, deserialize_with = "not_null")]
     iss: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     sub: Option<String>,
     #[serde(default, deserialize_with = "deserialize_audience")]
     aud: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "not_null")]
     exp: Option<u64>,
+    #[serde(default, deserialize_with = "not_null")]
     nbf: Option<u64>,
+    #[serde(default, deserialize_with = "not_null")]
     iat: Option<u64>,
+    #[serde(default, deserialize_with = "not_null")]
     jti: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     sid: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     scope: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     auth_time: Option<u64>,
+    #[serde(default, deserialize_with = "not_null")]
     auth_time_ms: Option<u64>,
+    #[serde(default, deserialize_with = "not_null")]
     sexp: Option<u64>,
     #[serde(flatten)]
     custom: T,
+}
+
+/// A member that is present: its value, which `null` is not.
+fn not_null<'de, D, V>(d: D) -> Result<Option<V>, D::Error>
+where
+    D: Deserializer<'de>,
+    V: Deserialize<'de>,
+{
+    V::deserialize(d).map(Some)
 }
 
 impl<T: DeserializeOwned> Claims<T> {

@@ -37,7 +37,7 @@ pub(crate) fn verify_layer<'k, R>(
     }
     let compact = Compact::split(token)?;
     let key = with_header(&compact, |header| {
-        if header.crit.is_some() {
+        if header.crit {
             return Err(TokenError::UnsupportedCritical);
         }
         let key = select(header)?;
@@ -104,7 +104,15 @@ pub(crate) struct Header<'a> {
     pub(crate) typ: Option<Cow<'a, str>>,
     #[serde(borrow)]
     pub(crate) kid: Option<Cow<'a, str>>,
-    pub(crate) crit: Option<IgnoredAny>,
+    /// Whether `crit` is present, whatever its value (`null` included): no extension is
+    /// supported, so any `crit` refuses the token.
+    #[serde(default, deserialize_with = "present")]
+    pub(crate) crit: bool,
+}
+
+/// `true` for a member that is present, whatever its value.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    IgnoredAny::deserialize(d).map(|_| true)
 }
 
 /// Largest decoded header accepted.
