@@ -111,6 +111,8 @@
 //! | feature | default | what it adds |
 //! | --- | --- | --- |
 //! | `axum` | yes | the `Claims<T>` extractor, `IntoResponse` for the crate's types, [`token_routes`] |
+//! | `aws-lc-rs` | yes | the AWS-LC crypto backend (used whenever it is on) |
+//! | `ring` | no | the ring crypto backend: turn off default features and on `ring` (and `axum`) for a lighter build; one backend is required |
 //! | `tonic` | no | `grpc::GrpcRejection`: rejections as gRPC statuses (`UNAUTHENTICATED`, `PERMISSION_DENIED`) with the challenge in the metadata |
 //! | `test-util` | no | `clock::MockClock`, `Claims::builder`, `revocation::conformance` (the suite every backend passes), and `verify_signature_only` on `VerifyingKey` and `KeySet` (the signature layer alone, for key-loading tests against public vectors) |
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -120,6 +122,7 @@ pub mod axum;
 pub mod bearer;
 pub mod clock;
 mod config;
+mod crypto;
 pub mod endpoints;
 #[cfg(feature = "tonic")]
 pub mod grpc;

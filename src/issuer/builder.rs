@@ -2,9 +2,8 @@
 
 use std::{sync::Arc, time::Duration};
 
-use aws_lc_rs::rand::SystemRandom;
-
 use super::{Issuer, issue::Config};
+use crate::crypto::SystemRandom;
 use crate::{
     ConfigError,
     config::{Policy, policy_knobs},

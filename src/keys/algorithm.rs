@@ -4,9 +4,9 @@ use std::{fmt, str::FromStr};
 
 use super::KeyError;
 
-use aws_lc_rs::{
-    hmac,
-    signature::{self as sig, RsaEncoding},
+use crate::crypto::{
+    RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_SHA256, RSA_PSS_2048_8192_SHA256, RSA_PSS_SHA256,
+    RsaEncoding, RsaParameters, hmac,
 };
 
 /// A JWS signature algorithm this crate signs and verifies with.
@@ -84,12 +84,10 @@ impl Algorithm {
         }
     }
 
-    pub(super) fn rsa_params(
-        self,
-    ) -> Option<(&'static sig::RsaParameters, &'static dyn RsaEncoding)> {
+    pub(super) fn rsa_params(self) -> Option<(&'static RsaParameters, &'static dyn RsaEncoding)> {
         match self {
-            Self::RS256 => Some((&sig::RSA_PKCS1_2048_8192_SHA256, &sig::RSA_PKCS1_SHA256)),
-            Self::PS256 => Some((&sig::RSA_PSS_2048_8192_SHA256, &sig::RSA_PSS_SHA256)),
+            Self::RS256 => Some((&RSA_PKCS1_2048_8192_SHA256, &RSA_PKCS1_SHA256)),
+            Self::PS256 => Some((&RSA_PSS_2048_8192_SHA256, &RSA_PSS_SHA256)),
             _ => None,
         }
     }

@@ -1,13 +1,7 @@
 //! The prepared crypto objects behind the keys: verification and signing contexts, HMAC keys
 //! and ids, and the public halves of EC and RSA keys.
 
-use aws_lc_rs::{
-    hmac, rsa,
-    signature::{
-        EcdsaKeyPair, Ed25519KeyPair, ParsedPublicKey, RsaEncoding, RsaKeyPair,
-        RsaPublicKeyComponents,
-    },
-};
+use crate::crypto::{EcdsaKeyPair, Ed25519KeyPair, PublicKey, RsaEncoding, RsaKeyPair, hmac};
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 
 use super::{Algorithm, KeyError, error::invalid, public::PublicParts};
@@ -17,7 +11,7 @@ use super::{Algorithm, KeyError, error::invalid, public::PublicParts};
 pub(super) enum Verify {
     /// Boxed: an HMAC context is over a kilobyte.
     Hmac(Box<hmac::Key>),
-    Public(ParsedPublicKey),
+    Public(PublicKey),
 }
 
 impl Verify {
@@ -25,7 +19,7 @@ impl Verify {
         match self {
             // `hmac::verify` compares in constant time.
             Self::Hmac(key) => hmac::verify(key, message, signature).is_ok(),
-            Self::Public(key) => key.verify_sig(message, signature).is_ok(),
+            Self::Public(key) => key.verify(message, signature),
         }
     }
 }
@@ -61,14 +55,22 @@ pub(super) fn hmac_kid(key: &hmac::Key) -> String {
     URL_SAFE_NO_PAD.encode(bytes.get(..16).unwrap_or(bytes))
 }
 
-pub(super) fn ec_parts(point: &[u8], algorithm: Algorithm) -> Result<PublicParts, KeyError> {
+/// The public half of a P-256 key, an uncompressed point, prepared to verify.
+pub(super) fn ec_public(
+    point: &[u8],
+    algorithm: Algorithm,
+) -> Result<(Verify, PublicParts), KeyError> {
     match point {
         [4, rest @ ..] if rest.len() == 64 => {
             let (x, y) = rest.split_at(32);
-            Ok(PublicParts::Ec {
+            // Making the key checks that the point is on the curve.
+            let verify =
+                PublicKey::p256(point).ok_or_else(|| invalid(algorithm, "not a point on P-256"))?;
+            let parts = PublicParts::Ec {
                 x: x.to_vec(),
                 y: y.to_vec(),
-            })
+            };
+            Ok((Verify::Public(verify), parts))
         }
         _ => Err(invalid(algorithm, "not an uncompressed P-256 public key")),
     }
@@ -77,11 +79,19 @@ pub(super) fn ec_parts(point: &[u8], algorithm: Algorithm) -> Result<PublicParts
 /// The RSA modulus sizes the verification parameters accept (`RSA_*_2048_8192_*`).
 const RSA_BITS: std::ops::RangeInclusive<usize> = 2048..=8192;
 
-pub(super) fn rsa_parts(
-    components: RsaPublicKeyComponents<Vec<u8>>,
+/// The public half of an RSA key (modulus `n`, exponent `e`) for `algorithm` (`RS256` or
+/// `PS256`), with its size checked, prepared to verify.
+pub(super) fn rsa_public(
+    n: Vec<u8>,
+    e: Vec<u8>,
     algorithm: Algorithm,
-) -> Result<PublicParts, KeyError> {
-    let n = components.n;
+) -> Result<(Verify, PublicParts), KeyError> {
+    let Some((params, _)) = algorithm.rsa_params() else {
+        return Err(KeyError::WrongAlgorithm {
+            algorithm,
+            family: "public RSA",
+        });
+    };
     let mut significant = n.iter().skip_while(|b| **b == 0);
     let bits = significant.next().map_or(0, |first| {
         (significant.count() + 1) * 8 - first.leading_zeros() as usize
@@ -95,24 +105,9 @@ pub(super) fn rsa_parts(
             "RSA keys larger than 8192 bits are not supported",
         ));
     }
-    Ok(PublicParts::Rsa { n, e: components.e })
-}
-
-/// Prepares a parsed RSA public key for `algorithm` (`RS256` or `PS256`).
-pub(super) fn rsa_verify(
-    public: &rsa::PublicKey,
-    algorithm: Algorithm,
-) -> Result<(ParsedPublicKey, PublicParts), KeyError> {
-    let Some((params, _)) = algorithm.rsa_params() else {
-        return Err(KeyError::WrongAlgorithm {
-            algorithm,
-            family: "public RSA",
-        });
-    };
-    let parts = rsa_parts(RsaPublicKeyComponents::<Vec<u8>>::from(public), algorithm)?;
-    let verify = ParsedPublicKey::new(params, public.as_ref())
-        .map_err(|_| invalid(algorithm, "not an RSA public key"))?;
-    Ok((verify, parts))
+    let verify = PublicKey::rsa(&n, &e, params)
+        .ok_or_else(|| invalid(algorithm, "not an RSA public key"))?;
+    Ok((Verify::Public(verify), PublicParts::Rsa { n, e }))
 }
 
 /// A PEM parser of one key family.
@@ -138,4 +133,14 @@ pub(super) fn parse_pem<K, E>(
         }
     };
     parse(pem).map_err(|_| invalid(algorithm, refusal))
+}
+
+/// The public half of an Ed25519 key, prepared to verify.
+pub(super) fn ed25519_public(
+    x: &[u8],
+    algorithm: Algorithm,
+) -> Result<(Verify, PublicParts), KeyError> {
+    let verify =
+        PublicKey::ed25519(x).ok_or_else(|| invalid(algorithm, "not an Ed25519 public key"))?;
+    Ok((Verify::Public(verify), PublicParts::Okp { x: x.to_vec() }))
 }

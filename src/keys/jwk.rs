@@ -3,17 +3,12 @@
 
 use std::fmt;
 
-use aws_lc_rs::{
-    encoding::AsDer,
-    rsa,
-    signature::{self as sig, ParsedPublicKey, RsaPublicKeyComponents},
-};
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use serde::{Deserialize, Serialize};
 
 use super::{
     Algorithm, KeyError, VerifyingKey,
-    crypto::{Verify, hmac_key, rsa_verify},
+    crypto::{Verify, ec_public, ed25519_public, hmac_key, rsa_public},
     error::invalid,
     public::PublicParts,
 };
@@ -267,15 +262,7 @@ impl VerifyingKey {
         check_jwk_usage(jwk, algorithm)?;
         check_family(jwk, algorithm)?;
         let (verify, parts) = match jwk.kty.as_str() {
-            "OKP" => {
-                let x = jwk.member(jwk.x.as_ref(), algorithm, X)?;
-                if x.len() != 32 {
-                    return Err(invalid(algorithm, "not an Ed25519 public key"));
-                }
-                let verify = ParsedPublicKey::new(&sig::ED25519, &x)
-                    .map_err(|_| invalid(algorithm, "not an Ed25519 public key"))?;
-                (Verify::Public(verify), PublicParts::Okp { x })
-            }
+            "OKP" => ed25519_public(&jwk.member(jwk.x.as_ref(), algorithm, X)?, algorithm)?,
             "EC" => {
                 let x = jwk.member(jwk.x.as_ref(), algorithm, X)?;
                 let y = jwk.member(jwk.y.as_ref(), algorithm, Y)?;
@@ -286,26 +273,15 @@ impl VerifyingKey {
                 point.push(4);
                 point.extend_from_slice(&x);
                 point.extend_from_slice(&y);
-                // Parsing checks that the point is on the curve.
-                let verify = ParsedPublicKey::new(&sig::ECDSA_P256_SHA256_FIXED, &point)
-                    .map_err(|_| invalid(algorithm, "not a point on P-256"))?;
-                (Verify::Public(verify), PublicParts::Ec { x, y })
+                ec_public(&point, algorithm)?
             }
-            "RSA" => {
-                let components = RsaPublicKeyComponents {
-                    n: jwk.member(jwk.n.as_ref(), algorithm, N)?,
-                    e: jwk.member(jwk.e.as_ref(), algorithm, E)?,
-                };
-                // Through DER, so a JWK gets exactly the checks of `from_pem` (aws-lc's
-                // `RSA_check_key`: no leading zeros, an odd exponent of at least 3, …).
-                let der = components
-                    .as_der()
-                    .map_err(|_| invalid(algorithm, "not an RSA public key"))?;
-                let public = rsa::PublicKey::from_der(der.as_ref())
-                    .map_err(|_| invalid(algorithm, "not an RSA public key"))?;
-                let (verify, parts) = rsa_verify(&public, algorithm)?;
-                (Verify::Public(verify), parts)
-            }
+            // The same checks as a PEM key's: no leading zeros, an odd exponent of at least
+            // 3, 2048 to 8192 bits.
+            "RSA" => rsa_public(
+                jwk.member(jwk.n.as_ref(), algorithm, N)?,
+                jwk.member(jwk.e.as_ref(), algorithm, E)?,
+                algorithm,
+            )?,
             "oct" => {
                 let secret = jwk.member(jwk.k.as_ref(), algorithm, K)?;
                 let key = hmac_key(algorithm, &secret)?;
@@ -338,10 +314,13 @@ impl VerifyingKey {
 
 #[cfg(test)]
 mod tests {
+    // Fixtures are made with aws-lc-rs whatever the backend under test.
     use aws_lc_rs::{
+        encoding::AsDer,
         hmac,
         rand::SystemRandom,
-        signature::{EcdsaKeyPair, KeyPair},
+        rsa,
+        signature::{self as sig, EcdsaKeyPair, KeyPair, RsaPublicKeyComponents},
     };
 
     use super::*;

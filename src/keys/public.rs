@@ -1,7 +1,7 @@
 //! The public half of a key: its JWK (RFC 7517) for the JWKS document and its RFC 7638
 //! thumbprint, the default `kid`.
 
-use aws_lc_rs::digest;
+use crate::crypto::digest;
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 
 use super::{Algorithm, Jwk};

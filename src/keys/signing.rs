@@ -2,21 +2,17 @@
 
 use std::fmt;
 
-use aws_lc_rs::{
-    hmac,
-    rand::SystemRandom,
-    signature::{
-        self as sig, EcdsaKeyPair, Ed25519KeyPair, KeyPair, ParsedPublicKey, RsaPublicKeyComponents,
-    },
+use crate::crypto::{
+    Ed25519KeyPair, KeyPair, RsaKeyPair, SystemRandom, ecdsa_from_pkcs8, hmac, rsa_public_of,
+    rsa_signature_len,
 };
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use jsonwebtoken::EncodingKey;
 
 use super::{
     Algorithm, KeyError, VerifyingKey,
-    crypto::{Sign, Verify, ec_parts, parse_pem, rsa_parts},
+    crypto::{Sign, Verify, ec_public, ed25519_public, parse_pem, rsa_public},
     error::invalid,
-    public::PublicParts,
 };
 
 /// A private (or secret) key that signs tokens, pinned to one algorithm.
@@ -108,37 +104,30 @@ impl SigningKey {
     /// assert!(SigningKey::from_der(Algorithm::ES256, b"not a key").is_err());
     /// ```
     pub fn from_der(algorithm: Algorithm, der: &[u8]) -> Result<Self, KeyError> {
-        let (sign, verify, parts) = match algorithm {
+        let (sign, (verify, parts)) = match algorithm {
             Algorithm::EdDSA => {
                 let pair = Ed25519KeyPair::from_pkcs8(der)
                     .or_else(|_| Ed25519KeyPair::from_pkcs8_maybe_unchecked(der))
                     .map_err(|_| invalid(algorithm, "not a PKCS#8 Ed25519 private key"))?;
-                let x = pair.public_key().as_ref().to_vec();
-                let verify = ParsedPublicKey::new(&sig::ED25519, &x)
-                    .map_err(|_| invalid(algorithm, "bad public key"))?;
-                (Sign::Ed25519(pair), verify, PublicParts::Okp { x })
+                let public = ed25519_public(pair.public_key().as_ref(), algorithm)?;
+                (Sign::Ed25519(pair), public)
             }
             Algorithm::ES256 => {
-                let pair = EcdsaKeyPair::from_pkcs8(&sig::ECDSA_P256_SHA256_FIXED_SIGNING, der)
-                    .map_err(|_| invalid(algorithm, "not a PKCS#8 P-256 private key"))?;
-                let point = pair.public_key().as_ref().to_vec();
-                let parts = ec_parts(&point, algorithm)?;
-                let verify = ParsedPublicKey::new(&sig::ECDSA_P256_SHA256_FIXED, &point)
-                    .map_err(|_| invalid(algorithm, "bad public key"))?;
-                (Sign::Ecdsa(pair), verify, parts)
+                let pair = ecdsa_from_pkcs8(der)
+                    .ok_or_else(|| invalid(algorithm, "not a PKCS#8 P-256 private key"))?;
+                let public = ec_public(pair.public_key().as_ref(), algorithm)?;
+                (Sign::Ecdsa(pair), public)
             }
             Algorithm::RS256 | Algorithm::PS256 => {
-                let Some((params, encoding)) = algorithm.rsa_params() else {
+                let Some((_, encoding)) = algorithm.rsa_params() else {
                     return Err(invalid(algorithm, "unsupported RSA algorithm"));
                 };
-                let pair = aws_lc_rs::signature::RsaKeyPair::from_pkcs8(der)
-                    .or_else(|_| aws_lc_rs::signature::RsaKeyPair::from_der(der))
+                let pair = RsaKeyPair::from_pkcs8(der)
+                    .or_else(|_| RsaKeyPair::from_der(der))
                     .map_err(|_| invalid(algorithm, "not a PKCS#8 or PKCS#1 RSA private key"))?;
-                let public = pair.public_key();
-                let parts = rsa_parts(RsaPublicKeyComponents::<Vec<u8>>::from(public), algorithm)?;
-                let verify = ParsedPublicKey::new(params, public.as_ref())
-                    .map_err(|_| invalid(algorithm, "bad public key"))?;
-                (Sign::Rsa(pair, encoding), verify, parts)
+                let (n, e) = rsa_public_of(&pair);
+                let public = rsa_public(n, e, algorithm)?;
+                (Sign::Rsa(pair, encoding), public)
             }
             _ => {
                 return Err(KeyError::WrongAlgorithm {
@@ -149,7 +138,7 @@ impl SigningKey {
         };
         Ok(Self {
             sign,
-            verifying: VerifyingKey::with_default_kid(algorithm, Verify::Public(verify), parts),
+            verifying: VerifyingKey::with_default_kid(algorithm, verify, parts),
         })
     }
 
@@ -224,7 +213,7 @@ impl SigningKey {
                 URL_SAFE_NO_PAD.encode_string(sig, out);
             }
             Sign::Rsa(pair, encoding) => {
-                let mut sig = vec![0; pair.public_modulus_len()];
+                let mut sig = vec![0; rsa_signature_len(pair)];
                 pair.sign(*encoding, &SystemRandom::new(), message, &mut sig)
                     .map_err(|_| ())?;
                 URL_SAFE_NO_PAD.encode_string(sig, out);

@@ -2,15 +2,13 @@
 
 use std::{fmt, sync::Arc};
 
-use aws_lc_rs::{
-    rsa,
-    signature::{self as sig, ParsedPublicKey},
-};
 use jsonwebtoken::{DecodingKey, DecodingKeyKind};
+
+use crate::crypto::rsa_public_from_der;
 
 use super::{
     Algorithm, KeyError,
-    crypto::{Verify, ec_parts, hmac_key, hmac_kid, parse_pem, rsa_verify},
+    crypto::{Verify, ec_public, ed25519_public, hmac_key, hmac_kid, parse_pem, rsa_public},
     error::invalid,
     public::PublicParts,
 };
@@ -124,31 +122,15 @@ impl VerifyingKey {
             return Err(invalid(algorithm, "unexpected key encoding"));
         };
         let (verify, parts) = match algorithm {
-            Algorithm::EdDSA => {
-                if bytes.len() != 32 {
-                    return Err(invalid(algorithm, "not an Ed25519 public key"));
-                }
-                let verify = ParsedPublicKey::new(&sig::ED25519, bytes)
-                    .map_err(|_| invalid(algorithm, "not an Ed25519 public key"))?;
-                (verify, PublicParts::Okp { x: bytes.clone() })
-            }
-            Algorithm::ES256 => {
-                let parts = ec_parts(bytes, algorithm)?;
-                let verify = ParsedPublicKey::new(&sig::ECDSA_P256_SHA256_FIXED, bytes)
-                    .map_err(|_| invalid(algorithm, "not a P-256 public key"))?;
-                (verify, parts)
-            }
+            Algorithm::EdDSA => ed25519_public(bytes, algorithm)?,
+            Algorithm::ES256 => ec_public(bytes, algorithm)?,
             _ => {
-                let public = rsa::PublicKey::from_der(bytes)
-                    .map_err(|_| invalid(algorithm, "not an RSA public key"))?;
-                rsa_verify(&public, algorithm)?
+                let (n, e) = rsa_public_from_der(bytes)
+                    .ok_or_else(|| invalid(algorithm, "not an RSA public key"))?;
+                rsa_public(n, e, algorithm)?
             }
         };
-        Ok(Self::with_default_kid(
-            algorithm,
-            Verify::Public(verify),
-            parts,
-        ))
+        Ok(Self::with_default_kid(algorithm, verify, parts))
     }
 
     /// An HMAC secret kept only to verify (for example a rotated-out signing secret).

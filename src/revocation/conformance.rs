@@ -26,7 +26,7 @@
 
 use std::{future::Future, sync::Arc, time::Duration};
 
-use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+use crate::crypto::{SecureRandom, SystemRandom};
 use futures::{StreamExt, future::join_all};
 
 use super::{

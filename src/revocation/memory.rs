@@ -5,7 +5,7 @@ use std::{
     sync::{Arc, Mutex, PoisonError},
 };
 
-use aws_lc_rs::digest;
+use crate::crypto::digest;
 use dashmap::{DashMap, mapref::entry::Entry};
 use futures::{StreamExt, channel::mpsc};
 
