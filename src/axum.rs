@@ -41,6 +41,12 @@ pub enum ClaimsRejection {
 
 impl ClaimsRejection {
     /// The response status.
+    ///
+    /// ```
+    /// use tower_jwt_auth::axum::ClaimsRejection;
+    ///
+    /// assert_eq!(ClaimsRejection::MissingToken.status(), 401);
+    /// ```
     pub fn status(&self) -> StatusCode {
         match self {
             Self::MissingToken => StatusCode::UNAUTHORIZED,
@@ -49,6 +55,12 @@ impl ClaimsRejection {
     }
 
     /// The response body text.
+    ///
+    /// ```
+    /// use tower_jwt_auth::axum::ClaimsRejection;
+    ///
+    /// assert!(ClaimsRejection::MissingLayer.body_text().contains("BearerAuthLayer"));
+    /// ```
     pub fn body_text(&self) -> &'static str {
         match self {
             Self::MissingToken => "a bearer token is required",

@@ -97,6 +97,13 @@ pub struct MockClock {
 #[cfg(any(test, feature = "test-util"))]
 impl MockClock {
     /// A clock standing at `secs` seconds after the Unix epoch.
+    ///
+    /// ```
+    /// use tower_jwt_auth::clock::{Clock, MockClock};
+    ///
+    /// let clock = MockClock::at_secs(1_700_000_000);
+    /// assert_eq!(clock.now_millis(), 1_700_000_000_000);
+    /// ```
     pub fn at_secs(secs: u64) -> Self {
         Self::at_millis(secs.saturating_mul(1000))
     }

@@ -43,6 +43,13 @@ pin_project! {
 
 impl<B> ResponseBody<B> {
     /// The inner service's body.
+    ///
+    /// ```
+    /// use tower_jwt_auth::bearer::ResponseBody;
+    ///
+    /// let body = ResponseBody::inner(http_body_util::Full::new(bytes::Bytes::from("hello")));
+    /// # let _ = body;
+    /// ```
     pub fn inner(body: B) -> Self {
         Self {
             kind: Kind::Inner { body },
@@ -50,6 +57,14 @@ impl<B> ResponseBody<B> {
     }
 
     /// A rejection's body.
+    ///
+    /// ```
+    /// use http_body::Body;
+    /// use tower_jwt_auth::bearer::ResponseBody;
+    ///
+    /// let body = ResponseBody::<http_body_util::Empty<bytes::Bytes>>::rejection(bytes::Bytes::new());
+    /// assert!(body.is_end_stream());
+    /// ```
     pub fn rejection(bytes: Bytes) -> Self {
         Self {
             kind: Kind::Rejection {

@@ -156,6 +156,14 @@ impl<T, R: Clone> BearerAuthLayer<T, R> {
     ///
     /// Risk: cookies are sent by the browser on cross-site requests; protect state-changing
     /// routes against CSRF (`SameSite=Strict` or `Lax` cookies, or a CSRF token).
+    ///
+    /// ```
+    /// # use tower_jwt_auth::{BearerAuthLayer, Issuer, KeySet, SigningKey};
+    /// # let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
+    /// let layer = BearerAuthLayer::new(&issuer).with_cookie("access_token");
+    /// # let _ = layer;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn with_cookie(self, name: impl Into<String>) -> Self {
         let name = name.into().into_boxed_str();
@@ -166,6 +174,15 @@ impl<T, R: Clone> BearerAuthLayer<T, R> {
     ///
     /// Risk: URLs end up in logs, browser history and `Referer` headers; RFC 6750 advises
     /// against this method unless no other is possible (server-sent events, say).
+    ///
+    /// ```
+    /// # use tower_jwt_auth::{BearerAuthLayer, Issuer, KeySet, SigningKey};
+    /// # let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
+    /// // For an `EventSource`, which cannot send headers: `GET /events?access_token=…`.
+    /// let layer = BearerAuthLayer::new(&issuer).with_query_parameter();
+    /// # let _ = layer;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn with_query_parameter(self) -> Self {
         self.map(|c| c.sources.query = true)
@@ -248,6 +265,14 @@ impl<T, R: Clone> BearerAuthLayer<T, R> {
     /// Replaces how rejections are turned into responses:
     /// [`JsonBodyRejection`](super::JsonBodyRejection) for a JSON body, or any
     /// `Fn(&AuthError, Option<&str>) -> Response<Bytes>` (see [`OnRejection`](super::OnRejection)).
+    ///
+    /// ```
+    /// # use tower_jwt_auth::{BearerAuthLayer, Issuer, KeySet, SigningKey, bearer::JsonBodyRejection};
+    /// # let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
+    /// let layer = BearerAuthLayer::new(&issuer).on_rejection(JsonBodyRejection);
+    /// # let _ = layer;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn on_rejection<R2>(self, on_rejection: R2) -> BearerAuthLayer<T, R2> {
         let config = Arc::unwrap_or_clone(self.config);
         BearerAuthLayer {

@@ -41,6 +41,12 @@ pub enum AuthError {
 
 impl AuthError {
     /// The HTTP status of the response.
+    ///
+    /// ```
+    /// use tower_jwt_auth::bearer::AuthError;
+    ///
+    /// assert_eq!(AuthError::InsufficientScope("admin".into()).status(), 403);
+    /// ```
     pub fn status(&self) -> StatusCode {
         match self {
             Self::MissingToken | Self::InvalidToken(_) => StatusCode::UNAUTHORIZED,
@@ -51,6 +57,13 @@ impl AuthError {
     }
 
     /// The RFC 6750 `error` code, if the case has one.
+    ///
+    /// ```
+    /// use tower_jwt_auth::bearer::AuthError;
+    ///
+    /// assert_eq!(AuthError::MissingToken.error_code(), None);
+    /// assert_eq!(AuthError::InvalidRequest("two tokens").error_code(), Some("invalid_request"));
+    /// ```
     pub fn error_code(&self) -> Option<&'static str> {
         match self {
             Self::MissingToken | Self::Unavailable => None,
@@ -61,6 +74,13 @@ impl AuthError {
     }
 
     /// A short human-readable description; never contains the token.
+    ///
+    /// ```
+    /// use tower_jwt_auth::{bearer::AuthError, token::TokenError};
+    ///
+    /// let err = AuthError::InvalidToken(TokenError::Revoked);
+    /// assert_eq!(err.description(), Some("token revoked"));
+    /// ```
     pub fn description(&self) -> Option<&'static str> {
         match self {
             Self::MissingToken => None,
@@ -72,6 +92,14 @@ impl AuthError {
     }
 
     /// The `WWW-Authenticate` challenge (none for 503).
+    ///
+    /// ```
+    /// use tower_jwt_auth::bearer::AuthError;
+    ///
+    /// let challenge = AuthError::MissingToken.www_authenticate(Some("api")).unwrap();
+    /// assert_eq!(challenge, r#"Bearer realm="api""#);
+    /// assert!(AuthError::Unavailable.www_authenticate(None).is_none());
+    /// ```
     pub fn www_authenticate(&self, realm: Option<&str>) -> Option<HeaderValue> {
         if matches!(self, Self::Unavailable) {
             return None;
@@ -131,6 +159,15 @@ impl AuthError {
     }
 
     /// A response with this error's status and challenge, and `body`.
+    ///
+    /// ```
+    /// use tower_jwt_auth::bearer::AuthError;
+    ///
+    /// let response = AuthError::MissingToken.to_response(Some("api"), "sign in first");
+    /// assert_eq!(response.status(), 401);
+    /// assert_eq!(response.headers()["www-authenticate"], r#"Bearer realm="api""#);
+    /// assert_eq!(response.headers()["cache-control"], "no-store");
+    /// ```
     pub fn to_response<B>(&self, realm: Option<&str>, body: B) -> Response<B> {
         let mut response = Response::new(body);
         *response.status_mut() = self.status();

@@ -45,6 +45,15 @@ pub struct JwksService {
 
 impl JwksService {
     /// Serves the public keys of `keys`, cacheable for five minutes.
+    ///
+    /// ```
+    /// use tower_jwt_auth::{KeySet, SigningKey, endpoints::JwksService};
+    ///
+    /// let keys = KeySet::new(SigningKey::generate_ed25519()?);
+    /// let service = JwksService::new(&keys);
+    /// # let _ = service;
+    /// # Ok::<(), tower_jwt_auth::keys::KeyError>(())
+    /// ```
     pub fn new(keys: &KeySet) -> Self {
         Self {
             keys: keys.clone(),
@@ -54,6 +63,16 @@ impl JwksService {
 
     /// Sets how long clients and proxies may cache the document (default five minutes).
     /// Keep it shorter than the time between publishing a key and signing with it.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_jwt_auth::{KeySet, SigningKey, endpoints::JwksService};
+    ///
+    /// let keys = KeySet::new(SigningKey::generate_ed25519()?);
+    /// let service = JwksService::new(&keys).with_max_age(Duration::from_secs(60));
+    /// # let _ = service;
+    /// # Ok::<(), tower_jwt_auth::keys::KeyError>(())
+    /// ```
     #[must_use]
     pub fn with_max_age(mut self, max_age: std::time::Duration) -> Self {
         if let Ok(value) = HeaderValue::from_str(&format!("public, max-age={}", max_age.as_secs()))

@@ -61,6 +61,14 @@ pub struct ErrorResponse {
 
 impl ErrorResponse {
     /// Any error response.
+    ///
+    /// ```
+    /// use http::StatusCode;
+    /// use tower_jwt_auth::endpoints::ErrorResponse;
+    ///
+    /// let slow_down = ErrorResponse::new(StatusCode::TOO_MANY_REQUESTS, "slow_down", "too many attempts");
+    /// assert_eq!(slow_down.status(), 429);
+    /// ```
     pub fn new(status: StatusCode, error: &'static str, description: &'static str) -> Self {
         Self {
             status,
@@ -70,17 +78,35 @@ impl ErrorResponse {
     }
 
     /// 400 `invalid_request`.
+    ///
+    /// ```
+    /// use tower_jwt_auth::endpoints::ErrorResponse;
+    ///
+    /// assert_eq!(ErrorResponse::invalid_request("missing token").error(), "invalid_request");
+    /// ```
     pub fn invalid_request(description: &'static str) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "invalid_request", description)
     }
 
     /// 400 `invalid_grant`.
+    ///
+    /// ```
+    /// use tower_jwt_auth::endpoints::ErrorResponse;
+    ///
+    /// assert_eq!(ErrorResponse::invalid_grant("expired").status(), 400);
+    /// ```
     pub fn invalid_grant(description: &'static str) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "invalid_grant", description)
     }
 
     /// 503 `temporarily_unavailable`: the server could not complete the request (revocation
     /// state unreachable); the client may retry.
+    ///
+    /// ```
+    /// use tower_jwt_auth::endpoints::ErrorResponse;
+    ///
+    /// assert_eq!(ErrorResponse::unavailable().status(), 503);
+    /// ```
     pub fn unavailable() -> Self {
         Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -90,6 +116,12 @@ impl ErrorResponse {
     }
 
     /// 500 `server_error`.
+    ///
+    /// ```
+    /// use tower_jwt_auth::endpoints::ErrorResponse;
+    ///
+    /// assert_eq!(ErrorResponse::server_error().error(), "server_error");
+    /// ```
     pub fn server_error() -> Self {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -99,16 +131,36 @@ impl ErrorResponse {
     }
 
     /// The status.
+    ///
+    /// ```
+    /// use tower_jwt_auth::endpoints::ErrorResponse;
+    ///
+    /// assert_eq!(ErrorResponse::invalid_grant("reused").status(), 400);
+    /// ```
     pub fn status(&self) -> StatusCode {
         self.status
     }
 
     /// The `error` code.
+    ///
+    /// ```
+    /// use tower_jwt_auth::endpoints::ErrorResponse;
+    ///
+    /// assert_eq!(ErrorResponse::unavailable().error(), "temporarily_unavailable");
+    /// ```
     pub fn error(&self) -> &'static str {
         self.error
     }
 
     /// The JSON response.
+    ///
+    /// ```
+    /// use tower_jwt_auth::endpoints::ErrorResponse;
+    ///
+    /// let response = ErrorResponse::invalid_request("missing token").into_http_response();
+    /// assert_eq!(response.headers()["content-type"], "application/json");
+    /// assert_eq!(response.headers()["cache-control"], "no-store");
+    /// ```
     pub fn into_http_response(self) -> Response<Full<Bytes>> {
         let body =
             serde_json::json!({ "error": self.error, "error_description": self.description });

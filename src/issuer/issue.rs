@@ -252,31 +252,81 @@ impl Issuer {
 
     /// The verifier that accepts what this issuer mints (same keys, clock, `iss`, `aud`,
     /// revocation store).
+    ///
+    /// ```
+    /// use tower_jwt_auth::{Issuer, KeySet, SigningKey};
+    ///
+    /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
+    /// let verifier = issuer.verifier().clone(); // for a resource server in the same process
+    /// # let _ = verifier;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn verifier(&self) -> &Verifier {
         &self.config.verifier
     }
 
     /// The revocation store shared with the verifier.
+    ///
+    /// ```
+    /// use tower_jwt_auth::{Issuer, KeySet, SigningKey};
+    ///
+    /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
+    /// assert!(issuer.revocation().is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn revocation(&self) -> &RevocationStore {
         &self.config.revocation
     }
 
     /// The key set.
+    ///
+    /// ```
+    /// use tower_jwt_auth::{Issuer, KeySet, SigningKey};
+    ///
+    /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
+    /// assert!(issuer.keys().signing_kid().is_some());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn keys(&self) -> &KeySet {
         &self.config.keys
     }
 
     /// The clock.
+    ///
+    /// ```
+    /// use tower_jwt_auth::{Issuer, KeySet, SigningKey};
+    ///
+    /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
+    /// use tower_jwt_auth::clock::Clock;
+    /// assert!(issuer.clock().now_secs() > 1_700_000_000);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.config.clock
     }
 
     /// Access-token lifetime in seconds.
+    ///
+    /// ```
+    /// use tower_jwt_auth::{Issuer, KeySet, SigningKey};
+    ///
+    /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
+    /// assert_eq!(issuer.access_ttl_secs(), 900);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn access_ttl_secs(&self) -> u64 {
         self.config.access_ttl
     }
 
     /// Absolute session lifetime in seconds.
+    ///
+    /// ```
+    /// use tower_jwt_auth::{Issuer, KeySet, SigningKey};
+    ///
+    /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
+    /// assert_eq!(issuer.session_ttl_secs(), 30 * 24 * 3600);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn session_ttl_secs(&self) -> u64 {
         self.config.session_ttl
     }

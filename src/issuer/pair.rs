@@ -54,33 +54,95 @@ impl fmt::Debug for TokenPair {
 
 impl TokenPair {
     /// The access token, to send as `Authorization: Bearer …`.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+    /// # let issuer = tower_jwt_auth::Issuer::builder(tower_jwt_auth::KeySet::new(tower_jwt_auth::SigningKey::generate_ed25519()?)).build()?;
+    /// let pair = issuer.issue_with_scope("alice", "read").await?;
+    /// let authorization = format!("Bearer {}", pair.access_token());
+    /// # let _ = authorization;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn access_token(&self) -> &str {
         &self.access_token
     }
 
     /// The refresh token, to exchange for the next pair.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+    /// # let issuer = tower_jwt_auth::Issuer::builder(tower_jwt_auth::KeySet::new(tower_jwt_auth::SigningKey::generate_ed25519()?)).build()?;
+    /// let pair = issuer.issue_with_scope("alice", "read").await?;
+    /// assert_ne!(pair.refresh_token(), pair.access_token());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn refresh_token(&self) -> &str {
         &self.refresh_token
     }
 
     /// Seconds until the access token expires.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+    /// # let issuer = tower_jwt_auth::Issuer::builder(tower_jwt_auth::KeySet::new(tower_jwt_auth::SigningKey::generate_ed25519()?)).build()?;
+    /// let pair = issuer.issue_with_scope("alice", "read").await?;
+    /// assert_eq!(pair.expires_in(), 900);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn expires_in(&self) -> u64 {
         self.expires_in
     }
 
     /// Seconds until the refresh token expires (idle lifetime, capped by the session's
     /// absolute lifetime).
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+    /// # let issuer = tower_jwt_auth::Issuer::builder(tower_jwt_auth::KeySet::new(tower_jwt_auth::SigningKey::generate_ed25519()?)).build()?;
+    /// let pair = issuer.issue_with_scope("alice", "read").await?;
+    /// assert_eq!(pair.refresh_expires_in(), 14 * 24 * 3600);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn refresh_expires_in(&self) -> u64 {
         self.refresh_expires_in
     }
 
     /// The granted scopes, space-separated.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+    /// # let issuer = tower_jwt_auth::Issuer::builder(tower_jwt_auth::KeySet::new(tower_jwt_auth::SigningKey::generate_ed25519()?)).build()?;
+    /// let pair = issuer.issue_with_scope("alice", "read").await?;
+    /// assert_eq!(pair.scope(), "read");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn scope(&self) -> &str {
         &self.scope
     }
 
     /// The session both tokens belong to (the `sid` claim). Empty on a pair that was
     /// deserialised rather than issued.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+    /// # let issuer = tower_jwt_auth::Issuer::builder(tower_jwt_auth::KeySet::new(tower_jwt_auth::SigningKey::generate_ed25519()?)).build()?;
+    /// let pair = issuer.issue_with_scope("alice", "read").await?;
+    /// let claims: tower_jwt_auth::Claims = issuer.verifier().verify_access(pair.access_token())?;
+    /// assert_eq!(pair.session_id(), claims.sid);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn session_id(&self) -> &str {
         &self.session_id
     }

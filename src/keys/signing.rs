@@ -181,11 +181,26 @@ impl SigningKey {
     }
 
     /// The key id written in the `kid` header of every token this key signs.
+    ///
+    /// ```
+    /// use tower_jwt_auth::SigningKey;
+    ///
+    /// let key = SigningKey::generate_ed25519()?.with_kid("2026-11")?;
+    /// assert_eq!(key.kid(), "2026-11");
+    /// # Ok::<(), tower_jwt_auth::keys::KeyError>(())
+    /// ```
     pub fn kid(&self) -> &str {
         &self.verifying.kid
     }
 
     /// The algorithm this key is pinned to.
+    ///
+    /// ```
+    /// use tower_jwt_auth::{SigningKey, keys::Algorithm};
+    ///
+    /// assert_eq!(SigningKey::generate_ed25519()?.algorithm(), Algorithm::EdDSA);
+    /// # Ok::<(), tower_jwt_auth::keys::KeyError>(())
+    /// ```
     pub fn algorithm(&self) -> Algorithm {
         self.verifying.algorithm
     }

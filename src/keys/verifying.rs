@@ -171,11 +171,26 @@ impl VerifyingKey {
     }
 
     /// The key id that selects this key.
+    ///
+    /// ```
+    /// use tower_jwt_auth::SigningKey;
+    ///
+    /// let key = SigningKey::generate_ed25519()?.verifying_key().with_kid("2026-11")?;
+    /// assert_eq!(key.kid(), "2026-11");
+    /// # Ok::<(), tower_jwt_auth::keys::KeyError>(())
+    /// ```
     pub fn kid(&self) -> &str {
         &self.kid
     }
 
     /// The algorithm this key is pinned to.
+    ///
+    /// ```
+    /// use tower_jwt_auth::{SigningKey, keys::Algorithm};
+    ///
+    /// assert_eq!(SigningKey::generate_ed25519()?.verifying_key().algorithm(), Algorithm::EdDSA);
+    /// # Ok::<(), tower_jwt_auth::keys::KeyError>(())
+    /// ```
     pub fn algorithm(&self) -> Algorithm {
         self.algorithm
     }

@@ -131,6 +131,18 @@ where
     T: Serialize + DeserializeOwned + Send + 'static,
 {
     /// The issuer that mints this session's pairs.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+    /// use tower_jwt_auth::{Issuer, KeySet, Sessions, SigningKey};
+    ///
+    /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
+    /// let sessions = Sessions::new(issuer.clone());
+    /// assert_eq!(sessions.issuer().keys().signing_kid(), issuer.keys().signing_kid());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn issuer(&self) -> &Issuer {
         &self.issuer
     }
@@ -146,6 +158,20 @@ where
     /// [`RefreshError::UnknownSession`] when no record of the session exists, and
     /// [`RefreshError::Revocation`] when the revocation state cannot be written (nothing is
     /// handed out).
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+    /// use tower_jwt_auth::{Issuer, KeySet, Sessions, SigningKey};
+    ///
+    /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
+    /// let sessions = Sessions::new(issuer.clone());
+    /// let pair = issuer.issue("alice").await?;
+    /// let next = sessions.refresh(pair.refresh_token()).await?;
+    /// assert_eq!(next.session_id(), pair.session_id());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair, RefreshError> {
         let verifier = self.issuer.verifier();
         let claims: Claims<T> = verifier.verify(refresh_token, TokenKind::Refresh)?;
@@ -340,6 +366,18 @@ where
     /// Forgets local revocations that can no longer matter; returns how many entries were
     /// dropped. ([`RevocationStore::run`](crate::revocation::RevocationStore::run) does this, and purges
     /// the backend, periodically.)
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+    /// use tower_jwt_auth::{Issuer, KeySet, Sessions, SigningKey};
+    ///
+    /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
+    /// let sessions = Sessions::new(issuer.clone());
+    /// assert_eq!(sessions.purge_expired(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn purge_expired(&self) -> usize {
         self.issuer.revocation().purge_expired()
     }
@@ -424,6 +462,20 @@ where
 
     /// Runs `hook` on every refresh, to reload or refuse the subject's claims; the hook's
     /// claims type becomes the sessions' (see [`Sessions::builder`]).
+    ///
+    /// ```
+    /// use tower_jwt_auth::{Claims, Issuer, KeySet, Sessions, SigningKey, session::RefreshDecision};
+    ///
+    /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
+    /// let sessions = Sessions::builder(issuer)
+    ///     .with_refresh_hook(|claims: &Claims| {
+    ///         let disabled = claims.sub == "mallory";
+    ///         async move { Ok(if disabled { RefreshDecision::Refuse } else { RefreshDecision::Keep }) }
+    ///     })
+    ///     .build()?;
+    /// # let _ = sessions;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn with_refresh_hook<U>(self, hook: impl RefreshHook<U>) -> SessionsBuilder<U> {
         let hook_dropped = self.hook_dropped;
         self.retyped(Some(Arc::new(hook)), hook_dropped)
@@ -432,6 +484,22 @@ where
     /// Checks the configuration and builds the sessions.
     ///
     /// Fails on a reuse grace over 60 s, or a refresh hook that `with_claims` dropped.
+    ///
+    /// ```
+    /// use tower_jwt_auth::{Claims, Issuer, KeySet, Sessions, SigningKey, session::RefreshDecision};
+    ///
+    /// #[derive(serde::Serialize, serde::Deserialize)]
+    /// struct Tenant { tenant: String }
+    ///
+    /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
+    /// // A hook for the default claims, then another claims type: the hook would be lost.
+    /// let conflicting = Sessions::builder(issuer)
+    ///     .with_refresh_hook(|_: &Claims| async { Ok(RefreshDecision::Keep) })
+    ///     .with_claims::<Tenant>()
+    ///     .build();
+    /// assert!(conflicting.is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn build(self) -> Result<Sessions<T>, ConfigError> {
         if self.sessions.grace_ms > MAX_GRACE_MS {
             return Err(ConfigError::Lifetime(

@@ -35,6 +35,13 @@ pub struct ClaimsBuilder<T = NoCustomClaims> {
 impl Claims {
     /// A builder of claims about `sub`, for tests (feature `test-util`); see
     /// [`ClaimsBuilder`].
+    ///
+    /// ```
+    /// use tower_jwt_auth::Claims;
+    ///
+    /// let claims = Claims::builder("alice").build();
+    /// assert!(claims.scopes().next().is_none());
+    /// ```
     pub fn builder(sub: impl Into<String>) -> ClaimsBuilder {
         const IAT: u64 = 1_700_000_000;
         ClaimsBuilder {
@@ -59,6 +66,15 @@ impl Claims {
 
 impl<T> ClaimsBuilder<T> {
     /// The application's claims.
+    ///
+    /// ```
+    /// use tower_jwt_auth::Claims;
+    ///
+    /// #[derive(Clone)]
+    /// struct Tenant { tenant: String }
+    /// let claims = Claims::builder("alice").with_custom(Tenant { tenant: "acme".into() }).build();
+    /// assert_eq!(claims.custom.tenant, "acme");
+    /// ```
     pub fn with_custom<U>(self, custom: U) -> ClaimsBuilder<U> {
         let c = self.claims;
         ClaimsBuilder {
@@ -81,30 +97,60 @@ impl<T> ClaimsBuilder<T> {
     }
 
     /// The scopes, space-separated.
+    ///
+    /// ```
+    /// use tower_jwt_auth::Claims;
+    ///
+    /// assert!(Claims::builder("alice").with_scope("read admin").build().has_scope("admin"));
+    /// ```
     pub fn with_scope(mut self, scope: impl Into<String>) -> Self {
         self.claims.scope = scope.into();
         self
     }
 
     /// The session id (`sid`).
+    ///
+    /// ```
+    /// use tower_jwt_auth::Claims;
+    ///
+    /// assert_eq!(Claims::builder("alice").with_session_id("s-1").build().sid, "s-1");
+    /// ```
     pub fn with_session_id(mut self, sid: impl Into<String>) -> Self {
         self.claims.sid = sid.into();
         self
     }
 
     /// The token id (`jti`).
+    ///
+    /// ```
+    /// use tower_jwt_auth::Claims;
+    ///
+    /// assert_eq!(Claims::builder("alice").with_token_id("t-1").build().jti, "t-1");
+    /// ```
     pub fn with_token_id(mut self, jti: impl Into<String>) -> Self {
         self.claims.jti = jti.into();
         self
     }
 
     /// `iss`.
+    ///
+    /// ```
+    /// use tower_jwt_auth::Claims;
+    ///
+    /// assert_eq!(Claims::builder("alice").with_issuer("https://auth.example").build().iss.as_deref(), Some("https://auth.example"));
+    /// ```
     pub fn with_issuer(mut self, iss: impl Into<String>) -> Self {
         self.claims.iss = Some(iss.into());
         self
     }
 
     /// One more audience in `aud`.
+    ///
+    /// ```
+    /// use tower_jwt_auth::Claims;
+    ///
+    /// assert_eq!(Claims::builder("alice").with_audience("api").build().aud, ["api"]);
+    /// ```
     pub fn with_audience(mut self, aud: impl Into<String>) -> Self {
         self.claims.aud.push(aud.into());
         self
@@ -112,6 +158,13 @@ impl<T> ClaimsBuilder<T> {
 
     /// Issued at `iat` (seconds since the epoch, also the session's start) and valid for
     /// `ttl_secs`.
+    ///
+    /// ```
+    /// use tower_jwt_auth::Claims;
+    ///
+    /// let claims = Claims::builder("alice").issued_at(1_800_000_000, 60).build();
+    /// assert_eq!(claims.exp, 1_800_000_060);
+    /// ```
     pub fn issued_at(mut self, iat: u64, ttl_secs: u64) -> Self {
         let c = &mut self.claims;
         c.iat = iat;
@@ -122,6 +175,13 @@ impl<T> ClaimsBuilder<T> {
     }
 
     /// The claims.
+    ///
+    /// ```
+    /// use tower_jwt_auth::Claims;
+    ///
+    /// let claims = Claims::builder("alice").build();
+    /// assert_eq!(claims.sub, "alice");
+    /// ```
     pub fn build(self) -> Claims<T> {
         self.claims
     }

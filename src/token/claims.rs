@@ -124,6 +124,21 @@ impl<T> Claims<T> {
     }
 
     /// On a refresh token, the absolute expiry of its session (seconds since the epoch).
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+    /// use tower_jwt_auth::{Claims, Issuer, KeySet, SigningKey};
+    ///
+    /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
+    /// let pair = issuer.issue("alice").await?;
+    /// let refresh: Claims = issuer.verifier().verify_refresh(pair.refresh_token())?;
+    /// assert!(refresh.session_expires_at().is_some());
+    /// let access: Claims = issuer.verifier().verify_access(pair.access_token())?;
+    /// assert_eq!(access.session_expires_at(), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn session_expires_at(&self) -> Option<u64> {
         self.session_exp
     }
