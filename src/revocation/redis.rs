@@ -614,27 +614,37 @@ impl RedisBackend {
             .map_err(RedisBackendError::redis(OP))
     }
 
+    /// The forget-after time and cut-off of each key, as far as it still exists.
+    async fn entry_values(
+        &self,
+        keys: &[(Kind, String, Vec<u8>)],
+    ) -> Result<Vec<(Option<u64>, Option<u64>)>, RedisBackendError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = ::redis::pipe();
+        for (.., key) in keys {
+            pipe.cmd("HMGET").arg(key).arg("fa").arg("c");
+        }
+        pipe.query_async(&mut self.connection())
+            .await
+            .map_err(RedisBackendError::redis("load"))
+    }
+
     async fn load_now(&self, now: u64) -> Result<Vec<RevocationEntry>, RedisBackendError> {
         const OP: &str = "load";
         let mut entries = Vec::new();
         let mut scan = Scan::new(self, OP);
-        while let Some(keys) = scan.next_batch().await? {
+        let mut batch = scan.next_batch().await?;
+        while let Some(keys) = batch {
             let keys: Vec<_> = keys
                 .into_iter()
                 .filter(|(kind, ..)| *kind != Kind::Record)
                 .collect();
-            if keys.is_empty() {
-                continue;
-            }
-            let mut pipe = ::redis::pipe();
-            for (.., key) in &keys {
-                pipe.cmd("HMGET").arg(key).arg("fa").arg("c");
-            }
-            let values: Vec<(Option<u64>, Option<u64>)> = pipe
-                .query_async(&mut self.connection())
-                .await
-                .map_err(RedisBackendError::redis(OP))?;
-            for ((kind, id, _), (fa, cutoff)) in keys.into_iter().zip(values) {
+            // The next step of the walk runs while this batch's values are read.
+            let (next, values) = tokio::join!(scan.next_batch(), self.entry_values(&keys));
+            batch = next?;
+            for ((kind, id, _), (fa, cutoff)) in keys.into_iter().zip(values?) {
                 // A key that expired since the scan found it has no fields.
                 let Some(expires_at) = fa.filter(|fa| *fa >= now) else {
                     continue;
