@@ -198,6 +198,13 @@ async fn warm_start(a: &RedisBackend, b: &RedisBackend, entries: usize) -> Resul
     }
     report("revocations written, 256 at once", entries, started);
 
+    let started = Instant::now();
+    let found = b.load(SystemClock.now_secs()).await?.len();
+    println!(
+        "warm start: RedisBackend::load found {found} live entries in {:?}",
+        started.elapsed()
+    );
+
     let store = RevocationStore::builder()
         .with_backend(Arc::new(b.clone()))
         .build()?;
