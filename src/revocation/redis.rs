@@ -91,7 +91,7 @@ expire_after(KEYS[1], fa)
 return {'rotated'}
 ";
 
-/// `revoke`, the one deny-entry writer. KEYS: the entry; for a session, its record too, whose
+/// `revoke`, for every kind of entry. KEYS: the entry; for a session, its record too, whose
 /// forget-after time the entry keeps at least. ARGV: the channel, the feed message, then
 /// field/value pairs, each field keeping the later value.
 const REVOKE: &str = r"
@@ -401,6 +401,9 @@ impl RedisBackend {
     /// A builder for a backend at `url` (`redis://[user:password@]host[:port][/db]`, or
     /// anything else the `redis` crate takes as connection info). A URL that does not parse
     /// is reported by [`build`](RedisBackendBuilder::build).
+    ///
+    /// This crate builds the `redis` crate without a TLS stack; for `rediss://`, turn on one
+    /// of its TLS features in the application's own manifest.
     ///
     /// ```
     /// use tower_jwt_auth::revocation::RedisBackend;
