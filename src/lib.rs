@@ -90,9 +90,10 @@
 //! A persistent, shared revocation state is a
 //! [`RevocationBackend`](revocation::RevocationBackend): its documentation states the
 //! contract, and `revocation::conformance` (feature `test-util`) checks an implementation
-//! against it. With one, spawn [`RevocationStore::run`](revocation::RevocationStore::run)
-//! next to the server: it loads the shared state (tokens are refused with 503 until then),
-//! follows the other instances' revocations and purges.
+//! against it; `revocation::RedisBackend` (feature `redis`) is one. With one, spawn
+//! [`RevocationStore::run`](revocation::RevocationStore::run) next to the server: it loads
+//! the shared state (tokens are refused with 503 until then), follows the other instances'
+//! revocations and purges.
 //!
 //! # Token format
 //!
@@ -114,6 +115,7 @@
 //! | `aws-lc-rs` | yes | the AWS-LC crypto backend (used whenever it is on) |
 //! | `ring` | no | the ring crypto backend: turn off default features and on `ring` (and `axum`) for a lighter build; one backend is required |
 //! | `tonic` | no | `grpc::GrpcRejection`: rejections as gRPC statuses (`UNAUTHENTICATED`, `PERMISSION_DENIED`) with the challenge in the metadata |
+//! | `redis` | no | `revocation::RedisBackend`: session records and revocations in Redis, shared by every instance, with a pub/sub change feed |
 //! | `test-util` | no | `clock::MockClock`, `Claims::builder`, `revocation::conformance` (the suite every backend passes), and `verify_signature_only` on `VerifyingKey` and `KeySet` (the signature layer alone, for key-loading tests against public vectors) |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
