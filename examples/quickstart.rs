@@ -39,6 +39,18 @@
 //! for an unknown username hashes too, under the same bound, so that it costs what a wrong
 //! password costs.
 //!
+//! # Usernames
+//!
+//! A username is normalised and checked as RFC 8265 says (the PRECIS `UsernameCaseMapped`
+//! profile): full-width letters become their usual width, upper case becomes lower case, and
+//! accents are composed (NFC), so `Alice`, `ALICE`, `ａlice` and `alice` are one account,
+//! and so are an `é` sent composed or decomposed. The normalised name is the account and the
+//! `sub` of its tokens. Letters and digits of any script and printable ASCII are allowed;
+//! spaces, control characters, symbols and invisible or direction-changing characters (a
+//! zero-width space, a soft hyphen, a byte order mark, a right-to-left override, …) are
+//! refused: signup answers 400, and a login with such a name finds no account (401). At most
+//! 64 characters once normalised.
+//!
 //! # Endpoints
 //!
 //! | route | auth | answer |
@@ -94,6 +106,7 @@ use axum::{
     routing::{get, get_service, post},
 };
 use dashmap::{DashMap, mapref::entry::Entry};
+use precis_profiles::{UsernameCaseMapped, precis_core::profile::PrecisFastInvocation};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::{net::TcpListener, sync::Semaphore};
@@ -117,8 +130,11 @@ pub const REALM: &str = "quickstart";
 pub const USER_SCOPE: &str = "read write";
 /// The largest request body the JSON handlers read.
 pub const BODY_LIMIT: usize = 64 * 1024;
-/// The longest username, in characters.
+/// The longest username, in characters once normalised.
 pub const MAX_USERNAME_CHARS: usize = 64;
+/// The longest username a request may send, in bytes, before it is normalised: bounds the
+/// work (a decomposed name is longer as sent than once normalised).
+pub const MAX_USERNAME_BYTES: usize = 1024;
 /// The shortest password, in characters.
 pub const MIN_PASSWORD_CHARS: usize = 8;
 /// The longest password, in characters (bounds the hashing work a request can ask for).
@@ -561,9 +577,14 @@ async fn signup(
         Ok(Json(credentials)) => credentials,
         Err(rejection) => return body_error(&rejection),
     };
-    if let Err(why) = check_signup(&username, &password) {
-        return error(StatusCode::BAD_REQUEST, "invalid_request", why);
-    }
+    let checked = normalise_username(&username).and_then(|username| {
+        check_password(&password)?;
+        Ok(username)
+    });
+    let username = match checked {
+        Ok(username) => username,
+        Err(why) => return error(StatusCode::BAD_REQUEST, "invalid_request", why),
+    };
     // A cheap early answer; the entry below makes the decision.
     if state.users.contains_key(&username) {
         return username_taken();
@@ -599,28 +620,31 @@ async fn login(
         Ok(Json(credentials)) => credentials,
         Err(rejection) => return body_error(&rejection),
     };
-    let known = state
-        .users
-        .get(&username)
-        .map(|user| (user.password_hash.clone(), user.scope));
-    let (hash, scope, exists) = match known {
-        Some((hash, scope)) => (hash, scope, true),
+    // A name that cannot be a username names no account.
+    let known = normalise_username(&username).ok().and_then(|username| {
+        let user = state.users.get(&username)?;
+        Some((username, user.scope, user.password_hash.clone()))
+    });
+    let (account, hash) = match known {
+        Some((username, scope, hash)) => (Some((username, scope)), hash),
         // Unknown user: the same work as for a wrong password, then the same answer.
-        None => (state.dummy_hash.to_string(), "", false),
+        None => (None, state.dummy_hash.to_string()),
     };
     let matches = state
         .hashers
         .run(move |hasher| hasher.verify(password.as_bytes(), &hash))
         .await;
-    match matches {
-        Ok(true) if exists => issue(&state, &username, scope, StatusCode::OK).await,
-        Ok(_) => error(
+    match (matches, account) {
+        (Ok(true), Some((username, scope))) => {
+            issue(&state, &username, scope, StatusCode::OK).await
+        }
+        (Ok(_), _) => error(
             StatusCode::UNAUTHORIZED,
             "invalid_credentials",
             "unknown username or wrong password",
         ),
-        Err(HashError::Busy) => busy(),
-        Err(HashError::Failed) => server_error(),
+        (Err(HashError::Busy), _) => busy(),
+        (Err(HashError::Failed), _) => server_error(),
     }
 }
 
@@ -639,17 +663,28 @@ async fn admin(claims: Claims) -> Json<Value> {
 
 // ----- helpers -----
 
-fn check_signup(username: &str, password: &str) -> Result<(), &'static str> {
-    let name_chars = username.chars().count();
-    if name_chars == 0 {
+/// The account a username names: its RFC 8265 form (PRECIS `UsernameCaseMapped`: width
+/// mapping, lower case, NFC, then the checks of the profile), which is also the `sub` of the
+/// account's tokens. Refuses what the profile refuses and names over the length limits.
+fn normalise_username(username: &str) -> Result<String, &'static str> {
+    const TOO_LONG: &str = "username must be at most 64 characters";
+    if username.is_empty() {
         return Err("username must not be empty");
     }
-    if name_chars > MAX_USERNAME_CHARS {
-        return Err("username must be at most 64 characters");
+    if username.len() > MAX_USERNAME_BYTES {
+        return Err(TOO_LONG);
     }
-    if username.chars().any(char::is_control) {
-        return Err("username must not contain control characters");
+    let normalised = UsernameCaseMapped::enforce(username).map_err(|_| {
+        "username must be letters, digits and printable ASCII, without spaces, control or \
+         invisible characters (RFC 8265)"
+    })?;
+    if normalised.chars().count() > MAX_USERNAME_CHARS {
+        return Err(TOO_LONG);
     }
+    Ok(normalised.into_owned())
+}
+
+fn check_password(password: &str) -> Result<(), &'static str> {
     let password_chars = password.chars().count();
     if password_chars < MIN_PASSWORD_CHARS {
         return Err("password must be at least 8 characters");

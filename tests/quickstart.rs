@@ -554,6 +554,23 @@ async fn signup_refuses_usernames_and_passwords_outside_the_rules() {
             "car\u{7}ol".to_owned(),
             PASSWORD.to_owned(),
         ),
+        (
+            "username of 65 characters once width-mapped",
+            "\u{ff2e}".repeat(65),
+            PASSWORD.to_owned(),
+        ),
+        (
+            "username of 65 characters once composed",
+            "e\u{301}".repeat(65),
+            PASSWORD.to_owned(),
+        ),
+        (
+            // RFC 8265: a username is letters, digits and printable ASCII; no space, no
+            // symbol such as a check mark.
+            "username with a space and a symbol",
+            "ünïcödé ✓".to_owned(),
+            PASSWORD.to_owned(),
+        ),
     ] {
         let response = server
             .post_json("/auth/signup", &credentials(&username, &password))
@@ -575,7 +592,16 @@ async fn signup_accepts_usernames_and_passwords_at_the_limits() {
     for (name, password) in [
         ("n".repeat(64), PASSWORD.to_owned()),
         ("carol".to_owned(), "12345678".to_owned()),
-        ("ünïcödé ✓".to_owned(), "p".repeat(1024)),
+        ("ünïcödé".to_owned(), "p".repeat(1024)),
+        // 64 characters once the full-width letters are mapped to their ASCII forms.
+        ("\u{ff4d}".repeat(64), PASSWORD.to_owned()),
+        // 128 characters as sent, 64 once each e and its accent are composed.
+        ("o\u{301}".repeat(64), PASSWORD.to_owned()),
+        (
+            "dave.o'brien+test@example.com".to_owned(),
+            PASSWORD.to_owned(),
+        ),
+        ("أحمد".to_owned(), PASSWORD.to_owned()),
     ] {
         let response = server
             .post_json("/auth/signup", &credentials(&name, &password))
@@ -690,6 +716,103 @@ async fn login_answers_unknown_user_and_wrong_password_alike() {
     assert_eq!(status_b, StatusCode::UNAUTHORIZED);
     assert_eq!(body_a, body_b);
     assert_eq!(body_a["error"], "invalid_credentials");
+}
+
+// ----- usernames (RFC 8265, UsernameCaseMapped) -----
+
+/// Forms of `alice` that RFC 8265 maps to `alice`: the same account.
+const SAME_AS_ALICE: [(&str, &str); 4] = [
+    ("capitalised", "Alice"),
+    ("upper case", "ALICE"),
+    ("full-width first letter", "\u{ff41}lice"),
+    (
+        "full-width throughout",
+        "\u{ff21}\u{ff4c}\u{ff49}\u{ff43}\u{ff45}",
+    ),
+];
+
+/// Look-alikes of `alice` that RFC 8265 refuses: invisible, direction-changing or space
+/// characters are not allowed in a username.
+const REFUSED_LOOK_ALIKES: [(&str, &str); 7] = [
+    ("zero-width space", "alice\u{200b}"),
+    ("right-to-left override", "\u{202e}alice"),
+    ("soft hyphen", "al\u{ad}ice"),
+    ("byte order mark", "\u{feff}alice"),
+    ("word joiner", "ali\u{2060}ce"),
+    ("trailing space", "alice "),
+    ("leading ideographic space", "\u{3000}alice"),
+];
+
+fn subject(pair: &Value) -> Value {
+    jws_part(access(pair), 1)["sub"].clone()
+}
+
+#[tokio::test]
+async fn look_alikes_of_a_username_are_the_same_account_or_refused() {
+    let server = start().await;
+    let alice = server.signup("alice").await;
+    assert_eq!(subject(&alice), "alice");
+
+    for (case, name) in SAME_AS_ALICE {
+        let response = server
+            .post_json("/auth/signup", &credentials(name, "another password"))
+            .await;
+        let (status, _, body) = json_error(response).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{case}");
+        assert_eq!(body["error"], "username_taken", "{case}");
+        let pair = server.login(name).await;
+        assert_eq!(subject(&pair), "alice", "{case}");
+    }
+
+    for (case, name) in REFUSED_LOOK_ALIKES {
+        let response = server
+            .post_json("/auth/signup", &credentials(name, PASSWORD))
+            .await;
+        let (status, _, body) = json_error(response).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{case}");
+        assert_eq!(body["error"], "invalid_request", "{case}");
+        // Such a name cannot be an account: a login with it is an unknown user.
+        let response = server
+            .post_json("/auth/login", &credentials(name, PASSWORD))
+            .await;
+        let (status, _, body) = json_error(response).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{case}");
+        assert_eq!(body["error"], "invalid_credentials", "{case}");
+    }
+}
+
+#[tokio::test]
+async fn composed_and_decomposed_accents_are_one_account() {
+    let server = start().await;
+    let decomposed = server.signup("rene\u{301}").await;
+    assert_eq!(subject(&decomposed), "ren\u{e9}");
+    let response = server
+        .post_json("/auth/signup", &credentials("ren\u{e9}", PASSWORD))
+        .await;
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    let composed = server.login("REN\u{c9}").await;
+    assert_eq!(subject(&composed), "ren\u{e9}");
+}
+
+#[tokio::test]
+async fn the_normalised_username_is_the_identity_of_every_session() {
+    let server = start().await;
+    let phone = server.signup("Alice").await;
+    let me: Value = server
+        .get_bearer("/me", access(&phone))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["sub"], "alice");
+    let laptop = server.login("\u{ff41}LICE").await;
+    // Logging out everywhere from one spelling ends the sessions of every other.
+    let response = server.post_bearer("/auth/logout-all", access(&phone)).await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        server.me_status(access(&laptop)).await,
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 // ----- the bound on password hashing -----
