@@ -936,6 +936,42 @@ async fn logins_and_signups_wait_briefly_for_a_hasher_then_answer_503() {
     assert_eq!(server.hash_permits.available_permits(), 1);
 }
 
+#[tokio::test]
+async fn a_login_waits_for_a_hasher_within_the_queue_time() {
+    let server = start_with(|c| {
+        c.hash_concurrency = 1;
+        c.hash_queue = Duration::from_secs(10);
+    })
+    .await;
+    server.signup("alice").await;
+    let held = server.hash_permits.clone().acquire_owned().await.unwrap();
+    let waiting = {
+        let http = server.http.clone();
+        let url = server.url("/auth/login");
+        tokio::spawn(async move {
+            let response = http
+                .post(url)
+                .json(&credentials("alice", PASSWORD))
+                .send()
+                .await
+                .unwrap();
+            (
+                response.status(),
+                response.headers().get(RETRY_AFTER).cloned(),
+            )
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        !waiting.is_finished(),
+        "answered while every hasher was busy"
+    );
+    drop(held);
+    let (status, retry_after) = waiting.await.unwrap();
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(retry_after, None);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_of_unknown_user_logins_is_shed_with_503_not_queued() {
     let server = Arc::new(
