@@ -21,18 +21,43 @@
 //! | `LEEWAY_SECS` | `0` | clock-skew leeway of the time checks (at most 300) |
 //! | `REUSE_GRACE_SECS` | `0` | window in which a client may retry its last refresh (at most 60) |
 //! | `SIGNING_KEY_FILE` | none | Ed25519 private key, PKCS#8 PEM (`openssl genpkey -algorithm ed25519`) |
+//! | `HASH_CONCURRENCY` | the number of cores | password hashes computed at once (1 to 512) |
+//! | `HASH_QUEUE_MS` | `250` | how long a signup or login waits for a free hasher (at most 10000) |
 //!
 //! Without `SIGNING_KEY_FILE` a new key is generated at every start (a line on standard error
 //! says so), and tokens from an earlier run no longer verify. An empty variable counts as unset;
 //! an invalid value stops the server with a message naming the variable and a non-zero exit.
+//!
+//! # Password hashing under load
+//!
+//! Each argon2 hash takes 19 MiB and a core for a few milliseconds, so signup and login
+//! compute at most `HASH_CONCURRENCY` of them at once, on blocking threads, each in working
+//! memory that is kept from one hash to the next: the server holds at most
+//! `HASH_CONCURRENCY` × 19 MiB for hashing, whatever the load. A request that finds every
+//! hasher busy waits up to `HASH_QUEUE_MS` for one; after that it is answered
+//! `503 temporarily_unavailable` with `Retry-After: 1` instead of queueing without end. A login
+//! for an unknown username hashes too, under the same bound, so that it costs what a wrong
+//! password costs.
+//!
+//! # Usernames
+//!
+//! A username is normalised and checked as RFC 8265 says (the PRECIS `UsernameCaseMapped`
+//! profile): full-width letters become their usual width, upper case becomes lower case, and
+//! accents are composed (NFC), so `Alice`, `ALICE`, `ａlice` and `alice` are one account,
+//! and so are an `é` sent composed or decomposed. The normalised name is the account and the
+//! `sub` of its tokens. Letters and digits of any script and printable ASCII are allowed;
+//! spaces, control characters, symbols and invisible or direction-changing characters (a
+//! zero-width space, a soft hyphen, a byte order mark, a right-to-left override, …) are
+//! refused: signup answers 400, and a login with such a name finds no account (401). At most
+//! 64 characters once normalised.
 //!
 //! # Endpoints
 //!
 //! | route | auth | answer |
 //! | --- | --- | --- |
 //! | `GET /health` | none | 200 |
-//! | `POST /auth/signup` `{"username","password"}` | none | 201 token response; 409 if the name is taken |
-//! | `POST /auth/login` `{"username","password"}` | none | 200 token response; 401 on bad credentials |
+//! | `POST /auth/signup` `{"username","password"}` | none | 201 token response; 409 if the name is taken; 503 when busy |
+//! | `POST /auth/login` `{"username","password"}` | none | 200 token response; 401 on bad credentials; 503 when busy |
 //! | `POST /auth/refresh` `{"refresh_token"}` (or the RFC 6749 form) | none | 200 next token pair; 400 `invalid_grant` |
 //! | `POST /auth/revoke` `{"token"}` (or the RFC 7009 form) | none | 200, also for unknown tokens |
 //! | `POST /auth/logout` | bearer | 204: this session's tokens stop working |
@@ -55,23 +80,36 @@
 //!      -d "{\"refresh_token\":\"$REFRESH_TOKEN\"}"
 //! ```
 
-use std::{future::Future, io, path::PathBuf, process::ExitCode, sync::Arc, time::Duration};
+use std::{
+    cell::RefCell,
+    future::Future,
+    io,
+    num::NonZeroUsize,
+    path::PathBuf,
+    process::ExitCode,
+    sync::{Arc, Mutex, PoisonError},
+    time::Duration,
+};
 
 use argon2::{
-    Argon2, PasswordHash, PasswordHasher, PasswordVerifier,
-    password_hash::{SaltString, rand_core::OsRng},
+    Algorithm as Argon2Algorithm, Argon2, Block, Params as Argon2Params, PasswordHash,
+    PasswordHasher, PasswordVerifier, Version as Argon2Version,
+    password_hash::{
+        self, Decimal, Ident, Output, ParamsString, Salt, SaltString, rand_core::OsRng,
+    },
 };
 use axum::{
     Json, Router,
     extract::{DefaultBodyLimit, State, rejection::JsonRejection as BodyRejection},
-    http::StatusCode,
+    http::{HeaderValue, StatusCode, header::RETRY_AFTER},
     response::{IntoResponse, Response},
     routing::{get, get_service, post},
 };
 use dashmap::{DashMap, mapref::entry::Entry};
+use precis_profiles::{UsernameCaseMapped, precis_core::profile::PrecisFastInvocation};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tokio::net::TcpListener;
+use tokio::{net::TcpListener, sync::Semaphore};
 use tower_jwt_auth::{
     BearerAuthLayer, Claims, Issuer, KeySet, Sessions, SigningKey,
     bearer::JsonBodyRejection,
@@ -92,12 +130,22 @@ pub const REALM: &str = "quickstart";
 pub const USER_SCOPE: &str = "read write";
 /// The largest request body the JSON handlers read.
 pub const BODY_LIMIT: usize = 64 * 1024;
-/// The longest username, in characters.
+/// The longest username, in characters once normalised.
 pub const MAX_USERNAME_CHARS: usize = 64;
+/// The longest username a request may send, in bytes, before it is normalised: bounds the
+/// work (a decomposed name is longer as sent than once normalised).
+pub const MAX_USERNAME_BYTES: usize = 1024;
 /// The shortest password, in characters.
 pub const MIN_PASSWORD_CHARS: usize = 8;
 /// The longest password, in characters (bounds the hashing work a request can ask for).
 pub const MAX_PASSWORD_CHARS: usize = 1024;
+/// The most password hashes `HASH_CONCURRENCY` may allow at once: tokio's default number of
+/// blocking threads.
+pub const MAX_HASH_CONCURRENCY: usize = 512;
+/// The longest `HASH_QUEUE_MS` may be.
+pub const MAX_HASH_QUEUE: Duration = Duration::from_secs(10);
+/// The `Retry-After` of a 503 answered because every hasher was busy, in seconds.
+pub const BUSY_RETRY_AFTER_SECS: u64 = 1;
 
 /// The server's configuration: [`Config::from_env`] reads it, [`Default`] gives the documented
 /// defaults.
@@ -117,6 +165,10 @@ pub struct Config {
     pub reuse_grace: Duration,
     /// Ed25519 private key in PKCS#8 PEM (`SIGNING_KEY_FILE`); `None` generates a key.
     pub signing_key_file: Option<PathBuf>,
+    /// Password hashes computed at once (`HASH_CONCURRENCY`).
+    pub hash_concurrency: usize,
+    /// How long a request waits for a free hasher before a 503 (`HASH_QUEUE_MS`).
+    pub hash_queue: Duration,
     /// The clock tokens are issued and checked with; `None` is the system clock. Tests put a
     /// mock clock here to move time forward instead of sleeping.
     pub clock: Option<Arc<dyn Clock>>,
@@ -132,13 +184,15 @@ impl Default for Config {
             leeway: Duration::ZERO,
             reuse_grace: Duration::ZERO,
             signing_key_file: None,
+            hash_concurrency: std::thread::available_parallelism().map_or(1, NonZeroUsize::get),
+            hash_queue: Duration::from_millis(250),
             clock: None,
         }
     }
 }
 
 /// The environment variables [`Config::from_env`] reads.
-pub const ENV_VARS: [&str; 7] = [
+pub const ENV_VARS: [&str; 9] = [
     "ADDR",
     "ACCESS_TTL_SECS",
     "REFRESH_TTL_SECS",
@@ -146,6 +200,8 @@ pub const ENV_VARS: [&str; 7] = [
     "LEEWAY_SECS",
     "REUSE_GRACE_SECS",
     "SIGNING_KEY_FILE",
+    "HASH_CONCURRENCY",
+    "HASH_QUEUE_MS",
 ];
 
 impl Config {
@@ -173,17 +229,21 @@ impl Config {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
         let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
         let defaults = Self::default();
+        let number = |name: &str, unit: &str| -> Result<Option<u64>, String> {
+            get(name)
+                .map(|value| {
+                    value.trim().parse::<u64>().map_err(|_| {
+                        format!("{name} must be a whole number of {unit}, got {value:?}")
+                    })
+                })
+                .transpose()
+        };
         let secs = |name: &str, default: Duration| -> Result<Duration, String> {
-            match get(name) {
-                None => Ok(default),
-                Some(value) => value
-                    .trim()
-                    .parse::<u64>()
-                    .map(Duration::from_secs)
-                    .map_err(|_| {
-                        format!("{name} must be a whole number of seconds, got {value:?}")
-                    }),
-            }
+            Ok(number(name, "seconds")?.map_or(default, Duration::from_secs))
+        };
+        let hash_concurrency = match number("HASH_CONCURRENCY", "hashes")? {
+            None => defaults.hash_concurrency,
+            Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
         };
         let config = Self {
             addr: get("ADDR").map_or(defaults.addr, |a| a.trim().to_owned()),
@@ -193,6 +253,9 @@ impl Config {
             leeway: secs("LEEWAY_SECS", defaults.leeway)?,
             reuse_grace: secs("REUSE_GRACE_SECS", defaults.reuse_grace)?,
             signing_key_file: get("SIGNING_KEY_FILE").map(PathBuf::from),
+            hash_concurrency,
+            hash_queue: number("HASH_QUEUE_MS", "milliseconds")?
+                .map_or(defaults.hash_queue, Duration::from_millis),
             clock: None,
         };
         config.check()?;
@@ -222,6 +285,17 @@ impl Config {
         if self.reuse_grace > Duration::from_secs(60) {
             return Err("REUSE_GRACE_SECS must be at most 60".to_owned());
         }
+        if !(1..=MAX_HASH_CONCURRENCY).contains(&self.hash_concurrency) {
+            return Err(format!(
+                "HASH_CONCURRENCY must be between 1 and {MAX_HASH_CONCURRENCY}"
+            ));
+        }
+        if self.hash_queue > MAX_HASH_QUEUE {
+            return Err(format!(
+                "HASH_QUEUE_MS must be at most {}",
+                MAX_HASH_QUEUE.as_millis()
+            ));
+        }
         Ok(())
     }
 }
@@ -235,6 +309,9 @@ pub struct App {
     pub issuer: Issuer,
     /// `true` when the signing key was generated at start rather than read from a file.
     pub key_generated: bool,
+    /// The permits of password hashing: `HASH_CONCURRENCY` of them, one held by each hash
+    /// being computed. Whoever holds permits (a test, say) takes hashers away from requests.
+    pub hash_permits: Arc<Semaphore>,
 }
 
 /// A registered user.
@@ -252,6 +329,130 @@ struct AppState {
     /// A hash to verify against when the user does not exist, so that a login for an unknown
     /// name takes as long as one with a wrong password.
     dummy_hash: Arc<str>,
+    hashers: Hashers,
+}
+
+/// Runs password hashes on blocking threads, at most as many at once as it has permits.
+#[derive(Clone)]
+struct Hashers {
+    permits: Arc<Semaphore>,
+    /// How long a request waits for a permit.
+    queue: Duration,
+    /// The hashers not in use: never more than there are permits, since a hash takes one
+    /// (or makes one) while it holds a permit and puts it back before letting the permit go.
+    idle: Arc<Mutex<Vec<Hasher>>>,
+}
+
+/// Why a hash was not computed.
+enum HashError {
+    /// No hasher became free in time: 503 with `Retry-After`.
+    Busy,
+    /// The hashing task failed (it panicked): 500.
+    Failed,
+}
+
+impl Hashers {
+    /// Runs `work` with a hasher on a blocking thread once a permit is free, or answers `Busy`
+    /// if none frees up within the queue time.
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Hasher) -> T + Send + 'static,
+    ) -> Result<T, HashError> {
+        let permit =
+            match tokio::time::timeout(self.queue, self.permits.clone().acquire_owned()).await {
+                Ok(Ok(permit)) => permit,
+                Err(_elapsed) => return Err(HashError::Busy),
+                // The semaphore is never closed.
+                Ok(Err(_closed)) => return Err(HashError::Failed),
+            };
+        // The blocking task owns the permit: if the client goes away, the request is dropped
+        // but the hash runs on, and its permit stays taken until the hash is done.
+        let idle = self.idle.clone();
+        tokio::task::spawn_blocking(move || {
+            let idle = || idle.lock().unwrap_or_else(PoisonError::into_inner);
+            let hasher = idle().pop().unwrap_or_default();
+            let result = work(&hasher);
+            idle().push(hasher);
+            drop(permit);
+            result
+        })
+        .await
+        .map_err(|_| HashError::Failed)
+    }
+}
+
+/// Argon2 (argon2id, its default cost: 19 MiB, 2 passes, 1 lane) that hashes in working memory
+/// of its own, kept from one hash to the next. `Argon2::hash_password` allocates 19 MiB per
+/// hash, and the system allocator does not give all of that back: under a stream of logins a
+/// server's memory kept growing to many times what the hashes in progress were using.
+///
+/// Its hashes are standard PHC strings (`$argon2id$v=19$m=19456,t=2,p=1$…`); checking a
+/// password is `PasswordVerifier::verify_password`, which compares in constant time. It checks
+/// hashes of any argon2 cost, and keeps the memory of the largest it has met: every hash this
+/// server checks is one it made.
+#[derive(Debug, Default)]
+pub struct Hasher {
+    memory: RefCell<Vec<Block>>,
+}
+
+impl Hasher {
+    /// Hashes with a random salt (CPU-bound: call it off the async threads).
+    pub fn hash(&self, password: &[u8]) -> Result<String, password_hash::Error> {
+        let salt = SaltString::generate(&mut OsRng);
+        Ok(self.hash_password(password, &salt)?.to_string())
+    }
+
+    /// Checks a password against a PHC hash string (CPU-bound: call it off the async threads).
+    pub fn verify(&self, password: &[u8], hash: &str) -> bool {
+        PasswordHash::new(hash).is_ok_and(|parsed| self.verify_password(password, &parsed).is_ok())
+    }
+}
+
+impl PasswordHasher for Hasher {
+    type Params = Argon2Params;
+
+    /// What `Argon2`'s own implementation does, with `hash_password_into_with_memory`.
+    fn hash_password_customized<'a>(
+        &self,
+        password: &[u8],
+        algorithm: Option<Ident<'a>>,
+        version: Option<Decimal>,
+        params: Argon2Params,
+        salt: impl Into<Salt<'a>>,
+    ) -> password_hash::Result<PasswordHash<'a>> {
+        let algorithm = algorithm
+            .map(Argon2Algorithm::try_from)
+            .transpose()?
+            .unwrap_or_default();
+        let version = version
+            .map(Argon2Version::try_from)
+            .transpose()?
+            .unwrap_or_default();
+        let salt = salt.into();
+        let mut salt_bytes = [0; Salt::MAX_LENGTH];
+        let salt_bytes = salt.decode_b64(&mut salt_bytes)?;
+        let output_len = params
+            .output_len()
+            .unwrap_or(Argon2Params::DEFAULT_OUTPUT_LEN);
+        let mut memory = self.memory.borrow_mut();
+        memory.resize(params.block_count(), Block::default());
+        let argon2 = Argon2::new(algorithm, version, params.clone());
+        let output = Output::init_with(output_len, |out| {
+            Ok(argon2.hash_password_into_with_memory(
+                password,
+                salt_bytes,
+                out,
+                memory.as_mut_slice(),
+            )?)
+        })?;
+        Ok(PasswordHash {
+            algorithm: algorithm.ident(),
+            version: Some(version.into()),
+            params: ParamsString::try_from(&params)?,
+            salt: Some(salt),
+            hash: Some(output),
+        })
+    }
 }
 
 /// The request body of signup and login.
@@ -300,12 +501,20 @@ pub fn app(config: &Config) -> Result<App, String> {
         .with_reuse_grace(config.reuse_grace)
         .build()
         .map_err(|err| format!("invalid configuration: {err}"))?;
-    let dummy_hash = hash_password(b"not the password of anyone")
+    let hasher = Hasher::default();
+    let dummy_hash = hasher
+        .hash(b"not the password of anyone")
         .map_err(|err| format!("cannot hash a password: {err}"))?;
+    let hash_permits = Arc::new(Semaphore::new(config.hash_concurrency));
     let state = AppState {
         sessions: sessions.clone(),
         users: Arc::new(DashMap::new()),
         dummy_hash: dummy_hash.into(),
+        hashers: Hashers {
+            permits: hash_permits.clone(),
+            queue: config.hash_queue,
+            idle: Arc::new(Mutex::new(vec![hasher])),
+        },
     };
 
     let auth = BearerAuthLayer::new(&issuer)
@@ -334,6 +543,7 @@ pub fn app(config: &Config) -> Result<App, String> {
         router,
         issuer,
         key_generated,
+        hash_permits,
     })
 }
 
@@ -367,18 +577,27 @@ async fn signup(
         Ok(Json(credentials)) => credentials,
         Err(rejection) => return body_error(&rejection),
     };
-    if let Err(why) = check_signup(&username, &password) {
-        return error(StatusCode::BAD_REQUEST, "invalid_request", why);
-    }
+    let checked = normalise_username(&username).and_then(|username| {
+        check_password(&password)?;
+        Ok(username)
+    });
+    let username = match checked {
+        Ok(username) => username,
+        Err(why) => return error(StatusCode::BAD_REQUEST, "invalid_request", why),
+    };
     // A cheap early answer; the entry below makes the decision.
     if state.users.contains_key(&username) {
         return username_taken();
     }
-    let password_hash =
-        match tokio::task::spawn_blocking(move || hash_password(password.as_bytes())).await {
-            Ok(Ok(hash)) => hash,
-            _ => return server_error(),
-        };
+    let password_hash = match state
+        .hashers
+        .run(move |hasher| hasher.hash(password.as_bytes()))
+        .await
+    {
+        Ok(Ok(hash)) => hash,
+        Err(HashError::Busy) => return busy(),
+        Ok(Err(_)) | Err(HashError::Failed) => return server_error(),
+    };
     // The entry holds its shard's lock: of two concurrent signups of one name, one inserts
     // and the other finds it taken.
     match state.users.entry(username.clone()) {
@@ -401,25 +620,31 @@ async fn login(
         Ok(Json(credentials)) => credentials,
         Err(rejection) => return body_error(&rejection),
     };
-    let known = state
-        .users
-        .get(&username)
-        .map(|user| (user.password_hash.clone(), user.scope));
-    let (hash, scope, exists) = match known {
-        Some((hash, scope)) => (hash, scope, true),
+    // A name that cannot be a username names no account.
+    let known = normalise_username(&username).ok().and_then(|username| {
+        let user = state.users.get(&username)?;
+        Some((username, user.scope, user.password_hash.clone()))
+    });
+    let (account, hash) = match known {
+        Some((username, scope, hash)) => (Some((username, scope)), hash),
         // Unknown user: the same work as for a wrong password, then the same answer.
-        None => (state.dummy_hash.to_string(), "", false),
+        None => (None, state.dummy_hash.to_string()),
     };
-    let matches =
-        tokio::task::spawn_blocking(move || verify_password(password.as_bytes(), &hash)).await;
-    match matches {
-        Ok(true) if exists => issue(&state, &username, scope, StatusCode::OK).await,
-        Ok(_) => error(
+    let matches = state
+        .hashers
+        .run(move |hasher| hasher.verify(password.as_bytes(), &hash))
+        .await;
+    match (matches, account) {
+        (Ok(true), Some((username, scope))) => {
+            issue(&state, &username, scope, StatusCode::OK).await
+        }
+        (Ok(_), _) => error(
             StatusCode::UNAUTHORIZED,
             "invalid_credentials",
             "unknown username or wrong password",
         ),
-        Err(_) => server_error(),
+        (Err(HashError::Busy), _) => busy(),
+        (Err(HashError::Failed), _) => server_error(),
     }
 }
 
@@ -438,17 +663,28 @@ async fn admin(claims: Claims) -> Json<Value> {
 
 // ----- helpers -----
 
-fn check_signup(username: &str, password: &str) -> Result<(), &'static str> {
-    let name_chars = username.chars().count();
-    if name_chars == 0 {
+/// The account a username names: its RFC 8265 form (PRECIS `UsernameCaseMapped`: width
+/// mapping, lower case, NFC, then the checks of the profile), which is also the `sub` of the
+/// account's tokens. Refuses what the profile refuses and names over the length limits.
+fn normalise_username(username: &str) -> Result<String, &'static str> {
+    const TOO_LONG: &str = "username must be at most 64 characters";
+    if username.is_empty() {
         return Err("username must not be empty");
     }
-    if name_chars > MAX_USERNAME_CHARS {
-        return Err("username must be at most 64 characters");
+    if username.len() > MAX_USERNAME_BYTES {
+        return Err(TOO_LONG);
     }
-    if username.chars().any(char::is_control) {
-        return Err("username must not contain control characters");
+    let normalised = UsernameCaseMapped::enforce(username).map_err(|_| {
+        "username must be letters, digits and printable ASCII, without spaces, control or \
+         invisible characters (RFC 8265)"
+    })?;
+    if normalised.chars().count() > MAX_USERNAME_CHARS {
+        return Err(TOO_LONG);
     }
+    Ok(normalised.into_owned())
+}
+
+fn check_password(password: &str) -> Result<(), &'static str> {
     let password_chars = password.chars().count();
     if password_chars < MIN_PASSWORD_CHARS {
         return Err("password must be at least 8 characters");
@@ -473,20 +709,6 @@ async fn issue(state: &AppState, username: &str, scope: &str, status: StatusCode
     }
 }
 
-/// Hashes with argon2id and a random salt (CPU-bound: call it off the async threads).
-fn hash_password(password: &[u8]) -> Result<String, argon2::password_hash::Error> {
-    let salt = SaltString::generate(&mut OsRng);
-    Ok(Argon2::default()
-        .hash_password(password, &salt)?
-        .to_string())
-}
-
-/// Checks a password against a PHC hash string (CPU-bound: call it off the async threads).
-fn verify_password(password: &[u8], hash: &str) -> bool {
-    PasswordHash::new(hash)
-        .is_ok_and(|parsed| Argon2::default().verify_password(password, &parsed).is_ok())
-}
-
 /// An OAuth-style JSON error `{"error", "error_description"}`.
 fn error(status: StatusCode, code: &'static str, description: &'static str) -> Response {
     ErrorResponse::new(status, code, description).into_response()
@@ -502,6 +724,15 @@ fn username_taken() -> Response {
 
 fn server_error() -> Response {
     ErrorResponse::server_error().into_response()
+}
+
+/// 503 `temporarily_unavailable` with `Retry-After`: every hasher stayed busy.
+fn busy() -> Response {
+    let mut response = ErrorResponse::unavailable().into_response();
+    response
+        .headers_mut()
+        .insert(RETRY_AFTER, HeaderValue::from(BUSY_RETRY_AFTER_SECS));
+    response
 }
 
 /// The JSON error for a body the `Json` extractor refused (always a 4xx).

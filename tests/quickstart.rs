@@ -8,7 +8,8 @@
 //!
 //! Each HTTP test starts the example's application on 127.0.0.1:0 and talks to it with an
 //! HTTP client. Time is a mock clock handed to the server's configuration: tests move it
-//! forward instead of sleeping.
+//! forward instead of sleeping. The tests of the bound on password hashing hold the server's
+//! hashing permits themselves instead of racing real hashes against a timer.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -24,17 +25,21 @@ use std::{
         Arc,
         atomic::{AtomicUsize, Ordering},
     },
-    time::Duration,
+    time::{Duration, Instant},
 };
 
+use argon2::{
+    Algorithm, Argon2, Params, PasswordHash, PasswordHasher, PasswordVerifier, Version,
+    password_hash::{SaltString, rand_core::OsRng},
+};
 use common::{Forger, T0, b64, ed25519_spki, jws_part, pem, rfc8037_pkcs8};
-use quickstart::{Config, app, serve};
+use quickstart::{Config, Hasher, app, serve};
 use reqwest::{
     Response, StatusCode,
-    header::{CONTENT_TYPE, HeaderMap},
+    header::{CONTENT_TYPE, HeaderMap, RETRY_AFTER},
 };
 use serde_json::{Value, json};
-use tokio::net::TcpListener;
+use tokio::{net::TcpListener, sync::Semaphore};
 use tower_jwt_auth::{Issuer, clock::MockClock};
 
 const PASSWORD: &str = "correct horse battery";
@@ -47,6 +52,8 @@ struct Server {
     http: reqwest::Client,
     clock: MockClock,
     issuer: Issuer,
+    /// The permits of the server's password hashing: a test holds them to saturate it.
+    hash_permits: Arc<Semaphore>,
 }
 
 async fn start() -> Server {
@@ -57,11 +64,15 @@ async fn start_with(configure: impl FnOnce(&mut Config)) -> Server {
     let clock = MockClock::at_secs(T0);
     let mut config = Config {
         clock: Some(Arc::new(clock.clone())),
+        // A machine busy with other builds can be slow to hash: no test but those of the bound
+        // should see a 503 because its concurrent requests queued for a while.
+        hash_queue: Duration::from_secs(10),
         ..Config::default()
     };
     configure(&mut config);
     let app = app(&config).unwrap();
     let issuer = app.issuer.clone();
+    let hash_permits = app.hash_permits.clone();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(serve(listener, app, std::future::pending()));
@@ -73,6 +84,7 @@ async fn start_with(configure: impl FnOnce(&mut Config)) -> Server {
             .unwrap(),
         clock,
         issuer,
+        hash_permits,
     }
 }
 
@@ -242,6 +254,9 @@ fn config_defaults_are_the_documented_ones() {
     assert_eq!(config.leeway, Duration::ZERO);
     assert_eq!(config.reuse_grace, Duration::ZERO);
     assert!(config.signing_key_file.is_none());
+    let cores = std::thread::available_parallelism().unwrap().get();
+    assert_eq!(config.hash_concurrency, cores);
+    assert_eq!(config.hash_queue, Duration::from_millis(250));
 }
 
 #[test]
@@ -254,6 +269,8 @@ fn config_reads_every_variable() {
         ("LEEWAY_SECS", "5"),
         ("REUSE_GRACE_SECS", " 2 "),
         ("SIGNING_KEY_FILE", "key.pem"),
+        ("HASH_CONCURRENCY", "3"),
+        ("HASH_QUEUE_MS", "40"),
     ])
     .unwrap();
     assert_eq!(config.addr, "0.0.0.0:8080");
@@ -266,6 +283,15 @@ fn config_reads_every_variable() {
         config.signing_key_file.as_deref(),
         Some(Path::new("key.pem"))
     );
+    assert_eq!(config.hash_concurrency, 3);
+    assert_eq!(config.hash_queue, Duration::from_millis(40));
+}
+
+#[test]
+fn config_accepts_a_zero_hash_queue() {
+    // No waiting at all: a request that finds every hasher busy is answered 503 at once.
+    let config = config_from(&[("HASH_QUEUE_MS", "0")]).unwrap();
+    assert_eq!(config.hash_queue, Duration::ZERO);
 }
 
 #[test]
@@ -296,6 +322,13 @@ fn config_refuses_bad_values_naming_the_variable() {
         (vec![("SESSION_TTL_SECS", "3600")], "REFRESH_TTL_SECS"),
         (vec![("LEEWAY_SECS", "301")], "LEEWAY_SECS"),
         (vec![("REUSE_GRACE_SECS", "61")], "REUSE_GRACE_SECS"),
+        (vec![("HASH_CONCURRENCY", "0")], "HASH_CONCURRENCY"),
+        (vec![("HASH_CONCURRENCY", "x")], "HASH_CONCURRENCY"),
+        (vec![("HASH_CONCURRENCY", "-2")], "HASH_CONCURRENCY"),
+        (vec![("HASH_CONCURRENCY", "513")], "HASH_CONCURRENCY"),
+        (vec![("HASH_QUEUE_MS", "x")], "HASH_QUEUE_MS"),
+        (vec![("HASH_QUEUE_MS", "0.5")], "HASH_QUEUE_MS"),
+        (vec![("HASH_QUEUE_MS", "10001")], "HASH_QUEUE_MS"),
     ] {
         let err = config_from(&vars).unwrap_err();
         assert!(err.contains(named), "{vars:?}: {err}");
@@ -310,6 +343,12 @@ fn the_app_refuses_an_invalid_configuration_naming_the_variable() {
     })
     .unwrap_err();
     assert!(err.contains("ACCESS_TTL_SECS"), "{err}");
+    let err = app(&Config {
+        hash_concurrency: 0,
+        ..Config::default()
+    })
+    .unwrap_err();
+    assert!(err.contains("HASH_CONCURRENCY"), "{err}");
 }
 
 #[test]
@@ -515,6 +554,23 @@ async fn signup_refuses_usernames_and_passwords_outside_the_rules() {
             "car\u{7}ol".to_owned(),
             PASSWORD.to_owned(),
         ),
+        (
+            "username of 65 characters once width-mapped",
+            "\u{ff2e}".repeat(65),
+            PASSWORD.to_owned(),
+        ),
+        (
+            "username of 65 characters once composed",
+            "e\u{301}".repeat(65),
+            PASSWORD.to_owned(),
+        ),
+        (
+            // RFC 8265: a username is letters, digits and printable ASCII; no space, no
+            // symbol such as a check mark.
+            "username with a space and a symbol",
+            "ünïcödé ✓".to_owned(),
+            PASSWORD.to_owned(),
+        ),
     ] {
         let response = server
             .post_json("/auth/signup", &credentials(&username, &password))
@@ -536,7 +592,16 @@ async fn signup_accepts_usernames_and_passwords_at_the_limits() {
     for (name, password) in [
         ("n".repeat(64), PASSWORD.to_owned()),
         ("carol".to_owned(), "12345678".to_owned()),
-        ("ünïcödé ✓".to_owned(), "p".repeat(1024)),
+        ("ünïcödé".to_owned(), "p".repeat(1024)),
+        // 64 characters once the full-width letters are mapped to their ASCII forms.
+        ("\u{ff4d}".repeat(64), PASSWORD.to_owned()),
+        // 128 characters as sent, 64 once each e and its accent are composed.
+        ("o\u{301}".repeat(64), PASSWORD.to_owned()),
+        (
+            "dave.o'brien+test@example.com".to_owned(),
+            PASSWORD.to_owned(),
+        ),
+        ("أحمد".to_owned(), PASSWORD.to_owned()),
     ] {
         let response = server
             .post_json("/auth/signup", &credentials(&name, &password))
@@ -651,6 +716,302 @@ async fn login_answers_unknown_user_and_wrong_password_alike() {
     assert_eq!(status_b, StatusCode::UNAUTHORIZED);
     assert_eq!(body_a, body_b);
     assert_eq!(body_a["error"], "invalid_credentials");
+}
+
+// ----- usernames (RFC 8265, UsernameCaseMapped) -----
+
+/// Forms of `alice` that RFC 8265 maps to `alice`: the same account.
+const SAME_AS_ALICE: [(&str, &str); 4] = [
+    ("capitalised", "Alice"),
+    ("upper case", "ALICE"),
+    ("full-width first letter", "\u{ff41}lice"),
+    (
+        "full-width throughout",
+        "\u{ff21}\u{ff4c}\u{ff49}\u{ff43}\u{ff45}",
+    ),
+];
+
+/// Look-alikes of `alice` that RFC 8265 refuses: invisible, direction-changing or space
+/// characters are not allowed in a username.
+const REFUSED_LOOK_ALIKES: [(&str, &str); 7] = [
+    ("zero-width space", "alice\u{200b}"),
+    ("right-to-left override", "\u{202e}alice"),
+    ("soft hyphen", "al\u{ad}ice"),
+    ("byte order mark", "\u{feff}alice"),
+    ("word joiner", "ali\u{2060}ce"),
+    ("trailing space", "alice "),
+    ("leading ideographic space", "\u{3000}alice"),
+];
+
+fn subject(pair: &Value) -> Value {
+    jws_part(access(pair), 1)["sub"].clone()
+}
+
+#[tokio::test]
+async fn look_alikes_of_a_username_are_the_same_account_or_refused() {
+    let server = start().await;
+    let alice = server.signup("alice").await;
+    assert_eq!(subject(&alice), "alice");
+
+    for (case, name) in SAME_AS_ALICE {
+        let response = server
+            .post_json("/auth/signup", &credentials(name, "another password"))
+            .await;
+        let (status, _, body) = json_error(response).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{case}");
+        assert_eq!(body["error"], "username_taken", "{case}");
+        let pair = server.login(name).await;
+        assert_eq!(subject(&pair), "alice", "{case}");
+    }
+
+    for (case, name) in REFUSED_LOOK_ALIKES {
+        let response = server
+            .post_json("/auth/signup", &credentials(name, PASSWORD))
+            .await;
+        let (status, _, body) = json_error(response).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{case}");
+        assert_eq!(body["error"], "invalid_request", "{case}");
+        // Such a name cannot be an account: a login with it is an unknown user.
+        let response = server
+            .post_json("/auth/login", &credentials(name, PASSWORD))
+            .await;
+        let (status, _, body) = json_error(response).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{case}");
+        assert_eq!(body["error"], "invalid_credentials", "{case}");
+    }
+}
+
+#[tokio::test]
+async fn composed_and_decomposed_accents_are_one_account() {
+    let server = start().await;
+    let decomposed = server.signup("rene\u{301}").await;
+    assert_eq!(subject(&decomposed), "ren\u{e9}");
+    let response = server
+        .post_json("/auth/signup", &credentials("ren\u{e9}", PASSWORD))
+        .await;
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    let composed = server.login("REN\u{c9}").await;
+    assert_eq!(subject(&composed), "ren\u{e9}");
+}
+
+#[tokio::test]
+async fn the_normalised_username_is_the_identity_of_every_session() {
+    let server = start().await;
+    let phone = server.signup("Alice").await;
+    let me: Value = server
+        .get_bearer("/me", access(&phone))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["sub"], "alice");
+    let laptop = server.login("\u{ff41}LICE").await;
+    // Logging out everywhere from one spelling ends the sessions of every other.
+    let response = server.post_bearer("/auth/logout-all", access(&phone)).await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        server.me_status(access(&laptop)).await,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+// ----- the bound on password hashing -----
+
+#[test]
+fn the_hasher_reusing_its_memory_is_interchangeable_with_argon2() {
+    let hasher = Hasher::default();
+    let ours = hasher.hash(PASSWORD.as_bytes()).unwrap();
+    assert!(
+        ours.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+        "{ours}"
+    );
+    let parsed = PasswordHash::new(&ours).unwrap();
+    assert!(
+        Argon2::default()
+            .verify_password(PASSWORD.as_bytes(), &parsed)
+            .is_ok()
+    );
+    assert!(
+        Argon2::default()
+            .verify_password(b"wrong password", &parsed)
+            .is_err()
+    );
+
+    // Hashes made by argon2 itself, with other costs, algorithms and versions: the same
+    // hasher checks them one after the other, its memory resized each time.
+    let salt = SaltString::generate(&mut OsRng);
+    let others = [
+        Argon2::default(),
+        Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(64, 1, 1, Some(16)).unwrap(),
+        ),
+        Argon2::new(
+            Algorithm::Argon2i,
+            Version::V0x10,
+            Params::new(256, 3, 2, None).unwrap(),
+        ),
+        Argon2::new(
+            Algorithm::Argon2d,
+            Version::V0x13,
+            Params::new(128, 1, 1, None).unwrap(),
+        ),
+    ];
+    for (i, argon2) in others.iter().enumerate() {
+        let theirs = argon2
+            .hash_password(PASSWORD.as_bytes(), &salt)
+            .unwrap()
+            .to_string();
+        assert!(hasher.verify(PASSWORD.as_bytes(), &theirs), "{i}: {theirs}");
+        assert!(!hasher.verify(b"wrong password", &theirs), "{i}: {theirs}");
+    }
+    assert!(hasher.verify(PASSWORD.as_bytes(), &ours));
+    assert!(!hasher.verify(PASSWORD.as_bytes(), "not a hash"));
+    assert!(!hasher.verify(PASSWORD.as_bytes(), "$argon2id$v=19$m=19456,t=2,p=1$"));
+}
+
+/// Checks the 503 a saturated server answers, and that it came without waiting long.
+async fn assert_busy(response: Response, started: Instant, case: &str) {
+    let (status, headers, body) = json_error(response).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{case}");
+    assert_eq!(body["error"], "temporarily_unavailable", "{case}");
+    let retry_after: u64 = headers[RETRY_AFTER].to_str().unwrap().parse().unwrap();
+    assert!(retry_after >= 1, "{case}: Retry-After {retry_after}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{case}: answered after {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn logins_and_signups_wait_briefly_for_a_hasher_then_answer_503() {
+    let server = start_with(|c| {
+        c.hash_concurrency = 1;
+        c.hash_queue = Duration::from_millis(20);
+    })
+    .await;
+    server.signup("alice").await;
+
+    // Every hasher is busy (the test holds the only permit).
+    let held = server.hash_permits.clone().acquire_owned().await.unwrap();
+    for (case, path, username) in [
+        ("login", "/auth/login", "alice"),
+        ("login of an unknown user", "/auth/login", "nobody"),
+        (
+            "login with a name that cannot exist",
+            "/auth/login",
+            "no body",
+        ),
+        ("signup", "/auth/signup", "bob"),
+    ] {
+        let started = Instant::now();
+        let response = server
+            .post_json(path, &credentials(username, PASSWORD))
+            .await;
+        assert_busy(response, started, case).await;
+    }
+    // Requests that hash nothing are not held up.
+    assert_eq!(server.get("/health").await.status(), StatusCode::OK);
+
+    // A request that finds the hasher free within the wait is served.
+    let waiting = {
+        let http = server.http.clone();
+        let url = server.url("/auth/login");
+        tokio::spawn(async move {
+            http.post(url)
+                .json(&credentials("alice", PASSWORD))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        })
+    };
+    drop(held);
+    assert_eq!(waiting.await.unwrap(), StatusCode::OK);
+    server.login("alice").await;
+    server.signup("bob").await;
+    // The refused signup created nothing, the permits are all back.
+    assert_eq!(server.hash_permits.available_permits(), 1);
+}
+
+#[tokio::test]
+async fn a_login_waits_for_a_hasher_within_the_queue_time() {
+    let server = start_with(|c| {
+        c.hash_concurrency = 1;
+        c.hash_queue = Duration::from_secs(10);
+    })
+    .await;
+    server.signup("alice").await;
+    let held = server.hash_permits.clone().acquire_owned().await.unwrap();
+    let waiting = {
+        let http = server.http.clone();
+        let url = server.url("/auth/login");
+        tokio::spawn(async move {
+            let response = http
+                .post(url)
+                .json(&credentials("alice", PASSWORD))
+                .send()
+                .await
+                .unwrap();
+            (
+                response.status(),
+                response.headers().get(RETRY_AFTER).cloned(),
+            )
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        !waiting.is_finished(),
+        "answered while every hasher was busy"
+    );
+    drop(held);
+    let (status, retry_after) = waiting.await.unwrap();
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(retry_after, None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_unknown_user_logins_is_shed_with_503_not_queued() {
+    let server = Arc::new(
+        start_with(|c| {
+            c.hash_concurrency = 1;
+            c.hash_queue = Duration::ZERO;
+        })
+        .await,
+    );
+    server.signup("alice").await;
+
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..24)
+        .map(|i| {
+            let server = server.clone();
+            tokio::spawn(async move {
+                server
+                    .post_json("/auth/login", &credentials(&format!("user{i}"), PASSWORD))
+                    .await
+            })
+        })
+        .collect();
+    let (mut refused, mut busy) = (0, 0);
+    for task in tasks {
+        let response = task.await.unwrap();
+        match response.status() {
+            StatusCode::UNAUTHORIZED => refused += 1,
+            StatusCode::SERVICE_UNAVAILABLE => {
+                assert_busy(response, started, "burst").await;
+                busy += 1;
+            }
+            other => panic!("unexpected {other}"),
+        }
+    }
+    // One hasher and no queue: the logins that found it busy were answered at once, and
+    // were not all lucky enough to arrive between two hashes.
+    assert!(refused >= 1, "{refused} answered 401, {busy} answered 503");
+    assert!(busy >= 1, "{refused} answered 401, {busy} answered 503");
+    assert_eq!(server.hash_permits.available_permits(), 1);
+    server.login("alice").await;
 }
 
 // ----- the documented routes -----
