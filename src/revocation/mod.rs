@@ -4,7 +4,9 @@
 //! [`RevocationStore`] keeps the deny-list in concurrent in-memory maps that the verifier
 //! reads on every request without locking or awaiting. A [`RevocationBackend`] holds the
 //! session records and the shared deny-list; writes go to the backend first, so when it fails
-//! the operation fails and nothing is half-done. [`MemoryBackend`] is the in-process one.
+//! the operation fails and nothing is half-done. [`MemoryBackend`] is the in-process one;
+//! `PostgresBackend` (feature `postgres`) and `SqliteBackend` (feature `sqlite`) keep the
+//! state in a database.
 
 mod backend;
 #[cfg(any(test, feature = "test-util"))]
@@ -13,12 +15,24 @@ mod deny;
 mod entry;
 mod error;
 mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod record;
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+mod sql;
+#[cfg(feature = "sqlite")]
+mod sqlite;
 mod store;
 
 pub use backend::{BoxFuture, ChangeStream, RevocationBackend};
 pub use entry::RevocationEntry;
 pub use error::{BoxError, RevocationError};
 pub use memory::MemoryBackend;
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub use postgres::PostgresBackend;
 pub use record::{NewSession, RotateOutcome, Rotation};
+#[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
+pub use sqlite::SqliteBackend;
 pub use store::{RevocationStore, RevocationStoreBuilder};
