@@ -30,6 +30,9 @@ pub enum ConfigError {
     /// Settings that contradict each other.
     #[error("conflicting settings: {0}")]
     Conflict(&'static str),
+    /// A name (such as a table prefix) that is not allowed.
+    #[error("invalid name: {0}")]
+    Name(&'static str),
 }
 
 /// The largest leeway a builder accepts.

@@ -90,10 +90,11 @@
 //! A persistent, shared revocation state is a
 //! [`RevocationBackend`](revocation::RevocationBackend): its documentation states the
 //! contract, and `revocation::conformance` (feature `test-util`) checks an implementation
-//! against it; `revocation::RedisBackend` (feature `redis`) is one. With one, spawn
-//! [`RevocationStore::run`](revocation::RevocationStore::run) next to the server: it loads
-//! the shared state (tokens are refused with 503 until then), follows the other instances'
-//! revocations and purges.
+//! against it. With one, spawn [`RevocationStore::run`](revocation::RevocationStore::run)
+//! next to the server: it loads the shared state (tokens are refused with 503 until then),
+//! follows the other instances' revocations and purges. The crate has three, per feature:
+//! `revocation::RedisBackend` (`redis`), `revocation::PostgresBackend` (`postgres`) and
+//! `revocation::SqliteBackend` (`sqlite`).
 //!
 //! # Token format
 //!
@@ -117,6 +118,8 @@
 //! | `tonic` | no | `grpc::GrpcRejection`: rejections as gRPC statuses (`UNAUTHENTICATED`, `PERMISSION_DENIED`) with the challenge in the metadata |
 //! | `redis` | no | `revocation::RedisBackend`: session records and revocations in Redis, shared by every instance, with a pub/sub change feed |
 //! | `test-util` | no | `clock::MockClock`, `Claims::builder`, `revocation::conformance` (the suite every backend passes), and `verify_signature_only` on `VerifyingKey` and `KeySet` (the signature layer alone, for key-loading tests against public vectors) |
+//! | `postgres` | no | `revocation::PostgresBackend`: sessions and revocations in PostgreSQL (sqlx 0.9, which needs Rust 1.94), LISTEN/NOTIFY as the change feed |
+//! | `sqlite` | no | `revocation::SqliteBackend`: the same in one SQLite file (bundled, WAL) for a single node, with its change feed in process |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(feature = "axum")]

@@ -19,7 +19,7 @@ use crate::revocation::BoxError;
 /// the same size whatever the `jti`.
 type TokenId = u64;
 
-fn token_id(jti: &str) -> TokenId {
+pub(super) fn token_id(jti: &str) -> TokenId {
     let digest = digest::digest(&digest::SHA256, jti.as_bytes());
     let mut first = [0u8; 8];
     first.copy_from_slice(&digest.as_ref()[..8]);

@@ -5,7 +5,8 @@
 //! reads on every request without locking or awaiting. A [`RevocationBackend`] holds the
 //! session records and the shared deny-list; writes go to the backend first, so when it fails
 //! the operation fails and nothing is half-done. [`MemoryBackend`] is the in-process one;
-//! `RedisBackend` (feature `redis`) shares the state through Redis.
+//! `RedisBackend` (feature `redis`) shares the state through Redis; `PostgresBackend`
+//! (feature `postgres`) and `SqliteBackend` (feature `sqlite`) keep it in a database.
 
 mod backend;
 #[cfg(any(test, feature = "test-util"))]
@@ -14,9 +15,15 @@ mod deny;
 mod entry;
 mod error;
 mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod record;
 #[cfg(feature = "redis")]
 mod redis;
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+mod sql;
+#[cfg(feature = "sqlite")]
+mod sqlite;
 mod store;
 
 #[cfg(feature = "redis")]
@@ -26,5 +33,11 @@ pub use backend::{BoxFuture, ChangeStream, RevocationBackend};
 pub use entry::RevocationEntry;
 pub use error::{BoxError, RevocationError};
 pub use memory::MemoryBackend;
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub use postgres::PostgresBackend;
 pub use record::{NewSession, RotateOutcome, Rotation};
+#[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
+pub use sqlite::SqliteBackend;
 pub use store::{RevocationStore, RevocationStoreBuilder};

@@ -1,0 +1,257 @@
+//! [`PostgresBackend`]: the revocation state in PostgreSQL, with LISTEN/NOTIFY as the change
+//! feed.
+
+use std::{sync::Arc, time::Duration};
+
+use futures::StreamExt;
+use sqlx::postgres::{PgConnection, PgListener, PgPool, PgPoolOptions, PgQueryResult, Postgres};
+
+use super::{
+    BoxFuture, ChangeStream, RevocationEntry, RevocationError,
+    sql::{self, Cause, Dialect, Health, SqlCore},
+};
+use crate::ConfigError;
+
+/// How many feeds one backend value can follow at once (each holds a connection).
+const LISTENERS: u32 = 4;
+
+/// PostgreSQL: `GREATEST`, an advisory lock around the migration, `NOTIFY` in the write's
+/// transaction and `LISTEN` on connections of a pool of their own, so that a feed never
+/// holds a connection of the application's pool.
+#[derive(Clone)]
+struct Pg {
+    channel: Arc<str>,
+    listeners: PgPool,
+}
+
+impl Dialect for Pg {
+    type Db = Postgres;
+    const NAME: &'static str = "postgres";
+    const GREATEST: &'static str = "GREATEST";
+    const MIGRATION_LOCK: Option<&'static str> =
+        Some("SELECT pg_advisory_xact_lock(hashtext('tower-jwt-auth ' || $1))");
+
+    fn open(pool: &PgPool, prefix: &str, timeout: Duration) -> Self {
+        Self {
+            channel: format!("{prefix}changes").into(),
+            // No idle timeout or lifetime: the pool then needs no maintenance task, so a
+            // backend can be built outside the runtime.
+            listeners: PgPoolOptions::new()
+                .max_connections(LISTENERS)
+                .acquire_timeout(timeout)
+                .idle_timeout(None)
+                .max_lifetime(None)
+                .connect_lazy_with((*pool.connect_options()).clone()),
+        }
+    }
+
+    fn rows_affected(result: &PgQueryResult) -> u64 {
+        result.rows_affected()
+    }
+
+    fn notify<'a>(
+        &'a self,
+        conn: &'a mut PgConnection,
+        entry: &'a RevocationEntry,
+    ) -> BoxFuture<'a, Result<(), Cause>> {
+        Box::pin(async move {
+            let payload =
+                serde_json::to_string(entry).map_err(|err| Cause::Invalid(err.to_string()))?;
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(&*self.channel)
+                .bind(payload)
+                .execute(conn)
+                .await?;
+            Ok(())
+        })
+    }
+
+    fn committed(&self, _: &RevocationEntry) {}
+
+    fn subscribe(&self, health: Arc<Health>) -> BoxFuture<'_, Result<ChangeStream, Cause>> {
+        Box::pin(async move {
+            let mut listener = PgListener::connect_with(&self.listeners).await?;
+            // A lost connection ends the feed (a gap) instead of reconnecting silently.
+            listener.eager_reconnect(false);
+            listener.listen(&self.channel).await?;
+            Ok(feed(listener, health))
+        })
+    }
+}
+
+/// The notifications of `listener` as revocation entries, until the first error or lost
+/// connection (each ends the feed: the store reloads).
+fn feed(listener: PgListener, health: Arc<Health>) -> ChangeStream {
+    futures::stream::unfold(Some(listener), move |listener| {
+        let health = health.clone();
+        async move {
+            let mut listener = listener?;
+            let cause = match listener.try_recv().await {
+                Ok(Some(notification)) => match serde_json::from_str(notification.payload()) {
+                    Ok(entry) => return Some((Ok(entry), Some(listener))),
+                    Err(err) => Cause::Invalid(format!("undecodable notification: {err}")),
+                },
+                Ok(None) => Cause::Invalid("the listening connection was lost".into()),
+                Err(err) => Cause::Database(err),
+            };
+            let gap = sql::feed_gap(Pg::NAME, cause);
+            health.failed(Pg::NAME, "change feed", &*gap);
+            Some((Err(gap), None))
+        }
+    })
+    .boxed()
+}
+
+/// A [`RevocationBackend`](super::RevocationBackend) in PostgreSQL, shared by every instance
+/// of an application.
+///
+/// Session records and deny-list entries are rows of two tables (`<prefix>sessions` and
+/// `<prefix>entries`, prefix `tower_jwt_auth_` unless [set](Self::with_table_prefix)) that
+/// [`migrate`](Self::migrate) creates, with an index on the forget-after time for purging.
+/// A refresh is one `UPDATE … WHERE sid = $1 AND NOT revoked AND (current_token = $2 OR
+/// <a retry inside the grace window>)`: under READ COMMITTED the row's lock decides, and
+/// the affected-row count names the one winner among concurrent refreshes on any instance.
+/// A loser that presented a superseded token revokes the session (reuse), exactly as
+/// [`MemoryBackend`](super::MemoryBackend) does. Refresh tokens are kept as 64 bits of their
+/// SHA-256 digest, never in clear.
+///
+/// Every revocation is written together with a `NOTIFY` on the channel `<prefix>changes`, in
+/// one transaction; [`subscribe`](super::RevocationBackend::subscribe) `LISTEN`s on a
+/// connection of a small pool of its own (up to four, with the application pool's connect
+/// options), so the feed never takes a connection from the application. A lost listening
+/// connection ends the feed, and the [`RevocationStore`](super::RevocationStore) reloads the
+/// state once it can subscribe again.
+///
+/// Clones are cheap and share the pool and the change feed.
+///
+/// # Failures
+///
+/// Every operation fails when the database does not answer within the timeout (5 s unless
+/// [set](Self::with_timeout)): the store then fails the write closed (HTTP 503), keeps
+/// verifying from its local deny-list, and its [`run`](super::RevocationStore::run) task
+/// reloads and follows the feed again when the database is back. The first failure is a
+/// `warn` event and the recovery an `info` event (target `tower_jwt_auth::revocation::sql`,
+/// field `backend = "postgres"`); neither carries a token or the connect options, and
+/// neither does `Debug`.
+///
+/// Times are stored as `BIGINT`; one beyond `i64::MAX` (such as `u64::MAX` for "forever")
+/// is stored as `i64::MAX`.
+///
+/// # Example
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use tower_jwt_auth::revocation::{PostgresBackend, RevocationStore};
+///
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// let backend = PostgresBackend::connect("postgres://auth@db.internal/app").await?;
+/// backend.migrate().await?;
+/// let store = RevocationStore::builder().with_backend(Arc::new(backend)).build()?;
+/// tokio::spawn(store.clone().run());
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct PostgresBackend {
+    core: SqlCore<Pg>,
+}
+
+sql::backend_via_core!(PostgresBackend);
+
+impl PostgresBackend {
+    /// Connects a pool of up to 10 connections to the database at `url`
+    /// (`postgres://user:password@host:port/database`), without TLS, waiting at most the
+    /// default timeout (5 s) for a connection.
+    ///
+    /// ```no_run
+    /// use tower_jwt_auth::revocation::PostgresBackend;
+    ///
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// let backend = PostgresBackend::connect("postgres://auth@127.0.0.1:5432/app").await?;
+    /// backend.migrate().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn connect(url: &str) -> Result<Self, RevocationError> {
+        let pool = PgPoolOptions::new()
+            .acquire_timeout(sql::DEFAULT_TIMEOUT)
+            .connect(url)
+            .await
+            .map_err(|err| sql::setup_error(Pg::NAME, "connect", err.into()))?;
+        Ok(Self::from_pool(pool))
+    }
+
+    /// A backend on the application's pool (sqlx 0.9). Set the pool's `acquire_timeout`
+    /// no longer than the backend's [timeout](Self::with_timeout).
+    ///
+    /// ```no_run
+    /// use sqlx::postgres::PgPoolOptions;
+    /// use tower_jwt_auth::revocation::PostgresBackend;
+    ///
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// let pool = PgPoolOptions::new().max_connections(20).connect("postgres://auth@db/app").await?;
+    /// let backend = PostgresBackend::from_pool(pool);
+    /// # let _ = backend;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn from_pool(pool: PgPool) -> Self {
+        Self {
+            core: SqlCore::new(pool),
+        }
+    }
+
+    /// Names the tables `<prefix>sessions` and `<prefix>entries` (and the channel
+    /// `<prefix>changes`), so that several applications share one database. The prefix is
+    /// 1 to 39 of `a-z`, `0-9` and `_`, not starting with a digit; to use a schema of its
+    /// own, set `search_path` in the pool's connect options instead.
+    ///
+    /// ```no_run
+    /// use tower_jwt_auth::revocation::PostgresBackend;
+    ///
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// let backend = PostgresBackend::connect("postgres://auth@db/shared")
+    ///     .await?
+    ///     .with_table_prefix("billing_auth_")?;
+    /// backend.migrate().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn with_table_prefix(self, prefix: &str) -> Result<Self, ConfigError> {
+        Ok(Self {
+            core: self.core.with_prefix(prefix)?,
+        })
+    }
+
+    /// How long one operation may take before it fails closed (default 5 s).
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use tower_jwt_auth::revocation::PostgresBackend;
+    ///
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// let backend = PostgresBackend::connect("postgres://auth@db/app")
+    ///     .await?
+    ///     .with_timeout(Duration::from_secs(2));
+    /// # let _ = backend;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn with_timeout(self, timeout: Duration) -> Self {
+        Self {
+            core: self.core.with_timeout(timeout),
+        }
+    }
+
+    /// Creates the tables and indexes if they do not exist: run it at start, before the
+    /// store loads. Idempotent, in one transaction, and safe when several instances start at
+    /// once (they take turns on an advisory lock).
+    pub async fn migrate(&self) -> Result<(), RevocationError> {
+        self.core.migrate().await
+    }
+
+    /// The pool the backend uses.
+    pub fn pool(&self) -> &PgPool {
+        self.core.pool()
+    }
+}

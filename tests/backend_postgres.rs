@@ -1,0 +1,337 @@
+//! `PostgresBackend` against the backend contract: the conformance suite, two instances over
+//! two pools, and the database going away mid-run. Each test uses tables of its own (a
+//! unique prefix) and drops them at the end.
+//!
+//! The database is `TOWER_JWT_AUTH_POSTGRES_URL`, by default
+//! `postgres://postgres@127.0.0.1:5432/test`.
+
+#![cfg(feature = "postgres")]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+#[path = "common/stores.rs"]
+mod stores;
+
+use std::{
+    io,
+    net::SocketAddr,
+    str::FromStr,
+    sync::{
+        Arc, Mutex, PoisonError,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
+
+use bytes::Bytes;
+use http::{Request, StatusCode, header};
+use http_body_util::Full;
+use sqlx::{
+    AssertSqlSafe, ConnectOptions, Executor,
+    postgres::{PgConnectOptions, PgPoolOptions},
+};
+use stores::*;
+use tokio::{
+    net::{TcpListener, TcpStream},
+    task::JoinHandle,
+};
+use tower::ServiceExt;
+use tower_jwt_auth::{
+    endpoints::RefreshService,
+    revocation::{PostgresBackend, RevocationBackend, RevocationError, conformance},
+    token::TokenError,
+};
+
+fn options() -> PgConnectOptions {
+    let url = std::env::var("TOWER_JWT_AUTH_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    PgConnectOptions::from_str(&url).unwrap()
+}
+
+/// Tables of their own, dropped when the test ends, passed or not.
+struct Tables {
+    prefix: String,
+}
+
+impl Tables {
+    async fn new() -> Self {
+        let tables = Self {
+            prefix: unique_name("t"),
+        };
+        tables.backend().await.migrate().await.unwrap();
+        tables
+    }
+
+    /// A backend on a pool of its own, through `connect` options.
+    async fn backend_with(&self, options: PgConnectOptions, timeout: Duration) -> PostgresBackend {
+        let pool = PgPoolOptions::new()
+            .max_connections(5)
+            .acquire_timeout(timeout)
+            .connect_with(options)
+            .await
+            .unwrap();
+        PostgresBackend::from_pool(pool)
+            .with_timeout(timeout)
+            .with_table_prefix(&self.prefix)
+            .unwrap()
+    }
+
+    async fn backend(&self) -> PostgresBackend {
+        self.backend_with(options(), Duration::from_secs(5)).await
+    }
+
+    async fn handle(&self) -> Arc<dyn RevocationBackend> {
+        Arc::new(self.backend().await)
+    }
+}
+
+/// How many tables are named with `prefix`.
+async fn tables_named(prefix: &str) -> i64 {
+    let mut conn = options().connect().await.unwrap();
+    sqlx::query_scalar("SELECT count(*) FROM pg_tables WHERE starts_with(tablename, $1)")
+        .bind(prefix)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap()
+}
+
+impl Drop for Tables {
+    fn drop(&mut self) {
+        let drop = format!(
+            "DROP TABLE IF EXISTS {p}sessions, {p}entries",
+            p = self.prefix
+        );
+        // Drop runs inside the test's runtime, which cannot block on a query: a thread of
+        // its own does it.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                let mut conn = options().connect().await?;
+                conn.execute(AssertSqlSafe(drop)).await.map(|_| ())
+            })
+        })
+        .join();
+        if !std::thread::panicking() {
+            dropped.unwrap().unwrap();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_backend_passes_the_conformance_suite() {
+    let tables = &Tables::new().await;
+    conformance::run(|| async move { (tables.handle().await, tables.handle().await) }).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_of_64_concurrent_refreshes_on_two_stores_wins() {
+    let tables = Tables::new().await;
+    one_of_64_concurrent_refreshes_wins(tables.handle().await, tables.handle().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instances_migrating_at_once_take_turns_and_nothing_is_left_behind() {
+    let tables = Tables {
+        prefix: unique_name("t"),
+    };
+    let (a, b) = (tables.backend().await, tables.backend().await);
+    let (first, second) = tokio::join!(a.migrate(), b.migrate());
+    first.unwrap();
+    second.unwrap();
+    a.migrate().await.unwrap();
+    assert_eq!(tables_named(&tables.prefix).await, 2);
+    let prefix = tables.prefix.clone();
+    drop(tables);
+    assert_eq!(tables_named(&prefix).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn debug_output_never_shows_the_password() {
+    let backend = Tables {
+        prefix: unique_name("t"),
+    }
+    .backend_with(options().password("hunter2-secret"), Duration::from_secs(5))
+    .await;
+    let debug = format!("{backend:?}");
+    assert!(debug.starts_with("PostgresBackend {"), "{debug}");
+    assert!(!debug.contains("hunter2"), "{debug}");
+}
+
+/// A TCP proxy in front of the database that can cut every connection and refuse new ones,
+/// as a database that goes away does, and let them through again.
+struct Proxy {
+    addr: SocketAddr,
+    open: Arc<AtomicBool>,
+    links: Arc<Mutex<Vec<JoinHandle<()>>>>,
+    accept: JoinHandle<()>,
+}
+
+impl Proxy {
+    async fn start(target: (String, u16)) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let open = Arc::new(AtomicBool::new(true));
+        let links = Arc::new(Mutex::new(Vec::new()));
+        let accept = tokio::spawn({
+            let (open, links) = (open.clone(), links.clone());
+            async move {
+                while let Ok((mut client, _)) = listener.accept().await {
+                    if !open.load(Ordering::SeqCst) {
+                        continue; // dropped: the connection is refused
+                    }
+                    let target = target.clone();
+                    let link = tokio::spawn(async move {
+                        let Ok(mut server) = TcpStream::connect(target).await else {
+                            return;
+                        };
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    });
+                    links
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .push(link);
+                }
+            }
+        });
+        Self {
+            addr,
+            open,
+            links,
+            accept,
+        }
+    }
+
+    /// The database goes away: every connection is cut, new ones are refused.
+    fn cut(&self) {
+        self.open.store(false, Ordering::SeqCst);
+        for link in self
+            .links
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .drain(..)
+        {
+            link.abort();
+        }
+    }
+
+    /// The database is back.
+    fn restore(&self) {
+        self.open.store(true, Ordering::SeqCst);
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.cut();
+        self.accept.abort();
+    }
+}
+
+/// The `tracing` output of the whole test binary, to check the backend's events.
+fn captured_log() -> Arc<Mutex<Vec<u8>>> {
+    #[derive(Clone)]
+    struct Sink(Arc<Mutex<Vec<u8>>>);
+    impl io::Write for Sink {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            let mut log = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+            log.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let sink = Sink(log.clone());
+    tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::INFO)
+        .with_writer(move || sink.clone())
+        .init();
+    log
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_the_database_goes_away_writes_fail_closed_and_the_store_catches_up_after() {
+    let log = captured_log();
+    let tables = Tables::new().await;
+    let direct = options();
+    let proxy = Proxy::start((direct.get_host().to_owned(), direct.get_port())).await;
+    let proxied = options().host("127.0.0.1").port(proxy.addr.port());
+    let cut_off = tables.backend_with(proxied, Duration::from_secs(1)).await;
+    // `a` reaches the database through the proxy; `b`, another instance, directly.
+    let (a, b) = two_instances(Arc::new(cut_off), tables.handle().await).await;
+    let tasks = [
+        tokio::spawn(a.issuer.revocation().clone().run()),
+        tokio::spawn(b.issuer.revocation().clone().run()),
+    ];
+    let (pair, early, missed, later) = (
+        login(&a, "alice").await,
+        login(&a, "bob").await,
+        login(&a, "carol").await,
+        login(&a, "dave").await,
+    );
+    // Once `a` follows the feed, a logout on `b` reaches it.
+    b.sessions.logout(early.session_id()).await.unwrap();
+    let a_store = a.issuer.revocation();
+    let within = Duration::from_secs(30);
+    eventually("the feed reaches a", within, || {
+        a_store.is_session_revoked(early.session_id())
+    })
+    .await;
+
+    proxy.cut();
+    // Every write fails closed with the backend's error ...
+    assert!(matches!(
+        a.sessions.logout(pair.session_id()).await,
+        Err(RevocationError::Backend(_))
+    ));
+    // ... a refresh is 503 (the token is not used up) ...
+    let refresh = Request::post("/token")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Full::new(Bytes::from(format!(
+            "grant_type=refresh_token&refresh_token={}",
+            pair.refresh_token()
+        ))))
+        .unwrap();
+    let response = RefreshService::new(a.sessions.clone())
+        .oneshot(refresh)
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    // ... and verification serves the local state: nothing revoked becomes valid.
+    assert_eq!(access(&a, &pair), Ok(()));
+    assert_eq!(access(&a, &early), Err(TokenError::Revoked));
+    // Meanwhile another instance logs out a session: `a` misses the notification.
+    b.sessions.logout(missed.session_id()).await.unwrap();
+
+    proxy.restore();
+    eventually(
+        "a reloads the state when the database is back",
+        within,
+        || a_store.is_session_revoked(missed.session_id()),
+    )
+    .await;
+    b.sessions.logout(later.session_id()).await.unwrap();
+    eventually("a follows the feed again", within, || {
+        a_store.is_session_revoked(later.session_id())
+    })
+    .await;
+    a.sessions.logout(pair.session_id()).await.unwrap();
+    assert_eq!(access(&a, &pair), Err(TokenError::Revoked));
+    assert_eq!(access(&a, &early), Err(TokenError::Revoked));
+    for task in tasks {
+        task.abort();
+    }
+
+    let log = String::from_utf8_lossy(&log.lock().unwrap()).into_owned();
+    assert!(log.contains("revocation backend failed"), "{log}");
+    assert!(log.contains("revocation backend recovered"), "{log}");
+    assert!(log.contains(r#"backend="postgres""#), "{log}");
+    assert!(
+        !log.contains(pair.refresh_token()),
+        "no token in the events"
+    );
+}

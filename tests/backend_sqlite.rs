@@ -1,0 +1,116 @@
+//! `SqliteBackend` against the backend contract: the conformance suite and two instances
+//! with two pools on one temporary database file, removed at the end.
+
+#![cfg(feature = "sqlite")]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+#[path = "common/stores.rs"]
+mod stores;
+
+use std::{path::PathBuf, sync::Arc};
+
+use stores::*;
+use tower_jwt_auth::revocation::{
+    RevocationBackend, RevocationEntry, RevocationStore, SqliteBackend, conformance,
+};
+
+/// A database file of its own, removed (with its WAL files) when the test ends, passed or
+/// not.
+struct TempDb {
+    path: PathBuf,
+}
+
+impl TempDb {
+    fn new() -> Self {
+        let name = format!("tower-jwt-auth-{}.db", unique_name("sqlite"));
+        Self {
+            path: std::env::temp_dir().join(name),
+        }
+    }
+
+    /// A backend on a pool of its own.
+    async fn open(&self) -> SqliteBackend {
+        SqliteBackend::connect(&self.path).await.unwrap()
+    }
+
+    async fn handle(&self) -> Arc<dyn RevocationBackend> {
+        Arc::new(self.open().await)
+    }
+}
+
+impl Drop for TempDb {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let mut file = self.path.clone().into_os_string();
+            file.push(suffix);
+            let _ = std::fs::remove_file(file);
+        }
+    }
+}
+
+async fn migrated() -> TempDb {
+    let db = TempDb::new();
+    db.open().await.migrate().await.unwrap();
+    db
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_backend_passes_the_conformance_suite() {
+    let db = &migrated().await;
+    conformance::run(|| async move { (db.handle().await, db.handle().await) }).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_of_64_concurrent_refreshes_on_two_stores_wins() {
+    let db = migrated().await;
+    one_of_64_concurrent_refreshes_wins(db.handle().await, db.handle().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrating_again_keeps_the_state_and_a_restart_loads_it() {
+    let db = migrated().await;
+    let backend = db.open().await;
+    let entry = RevocationEntry::Session {
+        sid: "s1".into(),
+        expires_at: u64::MAX,
+    };
+    backend.revoke(&entry).await.unwrap();
+    backend.migrate().await.unwrap();
+    backend.pool().close().await;
+
+    // A new process: a new pool on the same file.
+    let restarted = db.open().await;
+    restarted.migrate().await.unwrap();
+    let store = RevocationStore::builder()
+        .with_backend(Arc::new(restarted))
+        .build()
+        .unwrap();
+    assert_eq!(store.load().await.unwrap(), 1);
+    assert!(store.is_session_revoked("s1"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn table_prefixes_keep_applications_apart_in_one_file() {
+    let db = TempDb::new();
+    let billing = db.open().await.with_table_prefix("billing_").unwrap();
+    let shop = db.open().await.with_table_prefix("shop_").unwrap();
+    billing.migrate().await.unwrap();
+    shop.migrate().await.unwrap();
+    let mut shop_feed = shop.subscribe().await.unwrap();
+    let entry = RevocationEntry::Token {
+        jti: "j1".into(),
+        expires_at: u64::MAX,
+    };
+    billing.revoke(&entry).await.unwrap();
+    assert_eq!(billing.load(0).await.unwrap().len(), 1);
+    assert!(shop.load(0).await.unwrap().is_empty());
+    // Nothing of the other application's tables reaches this feed.
+    use futures::FutureExt;
+    assert!(
+        futures::StreamExt::next(&mut shop_feed)
+            .now_or_never()
+            .is_none()
+    );
+    assert!(format!("{billing:?}").starts_with("SqliteBackend {"));
+}

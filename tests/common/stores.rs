@@ -1,0 +1,109 @@
+//! Two instances of an application over two handles of one shared backend, for the tests of
+//! the database backends (included with `#[path]` next to `mod common`).
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use futures::future::join_all;
+use tower_jwt_auth::{
+    TokenPair,
+    revocation::RevocationBackend,
+    session::RefreshError,
+    token::{NoCustomClaims, TokenError},
+};
+
+use crate::common::{Env, env_with, profile};
+
+/// A name no other test run uses: lower-case letters, digits and `_`.
+pub fn unique_name(what: &str) -> String {
+    static COUNT: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let n = COUNT.fetch_add(1, Ordering::Relaxed);
+    format!("{what}{}_{nanos:x}_{n}_", std::process::id())
+}
+
+/// Two instances (same keys, same clock) whose stores have loaded the shared state; their
+/// `run` tasks are not started.
+pub async fn two_instances(
+    a: Arc<dyn RevocationBackend>,
+    b: Arc<dyn RevocationBackend>,
+) -> (Env, Env) {
+    let first = env_with(|builder| builder.with_revocation_backend(a));
+    let clock = first.clock.clone();
+    let second = env_with(|builder| builder.with_clock(clock).with_revocation_backend(b));
+    first.issuer.revocation().load().await.unwrap();
+    second.issuer.revocation().load().await.unwrap();
+    (first, second)
+}
+
+pub async fn login(env: &Env, sub: &str) -> TokenPair {
+    env.issuer
+        .issue_with_claims(sub, "", &profile())
+        .await
+        .unwrap()
+}
+
+pub fn access(env: &Env, pair: &TokenPair) -> Result<(), TokenError> {
+    env.issuer
+        .verifier()
+        .verify_access::<NoCustomClaims>(pair.access_token())
+        .map(drop)
+}
+
+/// Waits, polling, until `check` holds; fails after `within`.
+pub async fn eventually(what: &str, within: Duration, check: impl Fn() -> bool) {
+    let deadline = tokio::time::Instant::now() + within;
+    while !check() {
+        assert!(tokio::time::Instant::now() < deadline, "{what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// 64 concurrent refreshes of one refresh token, spread over the stores of two instances
+/// on two handles of one backend: exactly one wins, and concurrent use is reuse.
+pub async fn one_of_64_concurrent_refreshes_wins(
+    a: Arc<dyn RevocationBackend>,
+    b: Arc<dyn RevocationBackend>,
+) {
+    let (a, b) = two_instances(a, b).await;
+    let pair = login(&a, "alice").await;
+    let outcomes = join_all((0..64).map(|i| {
+        let sessions = if i % 2 == 0 { &a.sessions } else { &b.sessions };
+        sessions.refresh(pair.refresh_token())
+    }))
+    .await;
+    let winners: Vec<&TokenPair> = outcomes.iter().filter_map(|o| o.as_ref().ok()).collect();
+    assert_eq!(winners.len(), 1, "exactly one winner: {outcomes:?}");
+    for outcome in &outcomes {
+        assert!(
+            matches!(
+                outcome,
+                Ok(_)
+                    | Err(RefreshError::Reused)
+                    | Err(RefreshError::InvalidToken(TokenError::Revoked))
+            ),
+            "{outcome:?}"
+        );
+    }
+    assert!(
+        outcomes
+            .iter()
+            .any(|o| matches!(o, Err(RefreshError::Reused))),
+        "a loser detects the reuse: {outcomes:?}"
+    );
+    // The session is revoked, the winner's pair included.
+    assert!(matches!(
+        a.sessions.refresh(winners[0].refresh_token()).await,
+        Err(RefreshError::InvalidToken(TokenError::Revoked))
+    ));
+}
