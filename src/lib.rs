@@ -85,7 +85,7 @@
 //! the verifier and its errors), [`issuer`], [`session`] (the refresh exchange and its hook),
 //! [`revocation`] (the store, the backend contract and `conformance`), [`bearer`] (the
 //! middleware, its rejections and body), [`endpoints`] (tower services for the token
-//! endpoints), [`clock`] and, per feature, [`axum`] and `grpc`.
+//! endpoints), [`clock`] and, per feature, [`axum`], `grpc` and `keys::RemoteJwks`.
 //!
 //! A persistent, shared revocation state is a
 //! [`RevocationBackend`](revocation::RevocationBackend): its documentation states the
@@ -112,6 +112,7 @@
 //! | --- | --- | --- |
 //! | `axum` | yes | the `Claims<T>` extractor, `IntoResponse` for the crate's types, [`token_routes`] |
 //! | `tonic` | no | `grpc::GrpcRejection`: rejections as gRPC statuses (`UNAUTHENTICATED`, `PERMISSION_DENIED`) with the challenge in the metadata |
+//! | `remote-jwks` | no | `keys::RemoteJwks`: a resource server's keys, fetched from another issuer's JWKS over HTTPS (reqwest with rustls, no OpenSSL), cached per `Cache-Control` within a floor and a ceiling, refetched at most once per interval for unknown `kid`s, the last good set kept while the issuer is down |
 //! | `test-util` | no | `clock::MockClock`, `Claims::builder`, `revocation::conformance` (the suite every backend passes), and `verify_signature_only` on `VerifyingKey` and `KeySet` (the signature layer alone, for key-loading tests against public vectors) |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

@@ -705,3 +705,29 @@ async fn cache_control_max_age_sets_the_schedule_within_the_floor_and_the_ceilin
         &[secs(600), CEILING, FLOOR, FLOOR, secs(600), CEILING],
     );
 }
+
+// ----- the example -----
+
+#[test]
+fn the_readme_shows_the_resource_server_example_verbatim_in_under_30_lines() {
+    let example = include_str!("../examples/resource_server.rs");
+    let code: String = example
+        .lines()
+        .skip_while(|line| line.starts_with("//!") || line.is_empty())
+        .flat_map(|line| [line, "\n"])
+        .collect();
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let section = readme
+        .split("## A resource server fed by a remote JWKS")
+        .nth(1)
+        .expect("the section");
+    let block = section
+        .split("```rust,ignore\n")
+        .nth(1)
+        .expect("a rust block");
+    assert_eq!(block.split("```").next().unwrap(), code);
+    let lines = code.lines().filter(|line| !line.trim().is_empty()).count();
+    assert!(lines < 30, "{lines} lines");
+    assert!(code.contains("RemoteJwks::builder") && code.contains("BearerAuthLayer::new"));
+}
