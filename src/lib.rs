@@ -85,7 +85,7 @@
 //! the verifier and its errors), [`issuer`], [`session`] (the refresh exchange and its hook),
 //! [`revocation`] (the store, the backend contract and `conformance`), [`bearer`] (the
 //! middleware, its rejections and body), [`endpoints`] (tower services for the token
-//! endpoints), [`clock`] and, per feature, [`axum`] and `grpc`.
+//! endpoints), [`clock`] and, per feature, [`axum`], `grpc` and `keys::RemoteJwks`.
 //!
 //! A persistent, shared revocation state is a
 //! [`RevocationBackend`](revocation::RevocationBackend): its documentation states the
@@ -117,6 +117,7 @@
 //! | `ring` | no | the ring crypto backend: turn off default features and on `ring` (and `axum`) for a lighter build; one backend is required |
 //! | `tonic` | no | `grpc::GrpcRejection`: rejections as gRPC statuses (`UNAUTHENTICATED`, `PERMISSION_DENIED`) with the challenge in the metadata |
 //! | `redis` | no | `revocation::RedisBackend`: session records and revocations in Redis, shared by every instance, with a pub/sub change feed |
+//! | `remote-jwks` | no | `keys::RemoteJwks`: a resource server's keys, fetched from another issuer's JWKS over HTTPS (reqwest with rustls, no OpenSSL), cached per `Cache-Control` within a floor and a ceiling, refetched at most once per interval for unknown `kid`s, the last good set kept while the issuer is down |
 //! | `test-util` | no | `clock::MockClock`, `Claims::builder`, `revocation::conformance` (the suite every backend passes), and `verify_signature_only` on `VerifyingKey` and `KeySet` (the signature layer alone, for key-loading tests against public vectors) |
 //! | `postgres` | no | `revocation::PostgresBackend`: sessions and revocations in PostgreSQL (sqlx 0.9, which needs Rust 1.94), LISTEN/NOTIFY as the change feed |
 //! | `sqlite` | no | `revocation::SqliteBackend`: the same in one SQLite file (bundled, WAL) for a single node, with its change feed in process |

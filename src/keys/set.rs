@@ -55,6 +55,10 @@ struct Shared {
     current: ArcSwap<Keys>,
     /// Serialises the changes (reads never wait for it).
     change: Mutex<()>,
+    /// Told when a token names a `kid` this set lacks: the set of a remote JWKS, which then
+    /// refetches (rate-limited).
+    #[cfg(feature = "remote-jwks")]
+    unknown_kid: Option<Arc<super::remote::UnknownKid>>,
 }
 
 /// The keys of an issuer or a resource server: at most one signing key, and the keys that
@@ -113,7 +117,46 @@ impl KeySet {
             shared: Arc::new(Shared {
                 current: ArcSwap::from_pointee(keys),
                 change: Mutex::new(()),
+                #[cfg(feature = "remote-jwks")]
+                unknown_kid: None,
             }),
+        }
+    }
+
+    /// The empty verify-only set of a remote JWKS: `signal` is told of every token naming a
+    /// `kid` the set lacks.
+    #[cfg(feature = "remote-jwks")]
+    pub(crate) fn remote(signal: Arc<super::remote::UnknownKid>) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                current: ArcSwap::from_pointee(Keys::new(None, Vec::new())),
+                change: Mutex::new(()),
+                unknown_kid: Some(signal),
+            }),
+        }
+    }
+
+    /// Replaces the whole set with `verifying` (no signing key), atomically: a token is
+    /// checked against either the previous set or this one, never a mix. The keys must have
+    /// distinct `kid`s.
+    #[cfg(feature = "remote-jwks")]
+    pub(crate) fn replace_verifying(&self, verifying: Vec<VerifyingKey>) {
+        let keys = Keys::new(None, verifying);
+        let _serialised = self
+            .shared
+            .change
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        self.shared.current.store(Arc::new(keys));
+    }
+
+    /// A token named a `kid` this set lacks: tells the remote JWKS feeding the set, if any.
+    /// Never blocks, allocates or takes a lock.
+    #[inline]
+    pub(crate) fn note_unknown_kid(&self) {
+        #[cfg(feature = "remote-jwks")]
+        if let Some(signal) = &self.shared.unknown_kid {
+            signal.poke();
         }
     }
 

@@ -132,7 +132,12 @@ impl Verifier {
                 jws::key_by_kid(&keys, header)
             },
             Claims::from_json,
-        )?;
+        )
+        .inspect_err(|err| {
+            if *err == TokenError::UnknownKey {
+                c.keys.note_unknown_kid();
+            }
+        })?;
 
         if let Some(ms) = claims.auth_time_ms {
             // The precise session start must agree with `auth_time`.
