@@ -10,7 +10,6 @@ use super::{
     BoxFuture, ChangeStream, RevocationEntry, RevocationError,
     sql::{self, Cause, Dialect, Health, SqlCore},
 };
-use crate::ConfigError;
 
 /// How many feeds one backend value can follow at once (each holds a connection).
 const LISTENERS: u32 = 4;
@@ -156,7 +155,11 @@ pub struct PostgresBackend {
     core: SqlCore<Pg>,
 }
 
-sql::backend_via_core!(PostgresBackend);
+sql::backend_via_core!(
+    PostgresBackend,
+    PgPool,
+    r#"PostgresBackend::connect("postgres://auth@db/app")"#
+);
 
 impl PostgresBackend {
     /// Connects a pool of up to 10 connections to the database at `url`
@@ -179,79 +182,5 @@ impl PostgresBackend {
             .await
             .map_err(|err| sql::setup_error(Pg::NAME, "connect", err.into()))?;
         Ok(Self::from_pool(pool))
-    }
-
-    /// A backend on the application's pool (sqlx 0.9). Set the pool's `acquire_timeout`
-    /// no longer than the backend's [timeout](Self::with_timeout).
-    ///
-    /// ```no_run
-    /// use sqlx::postgres::PgPoolOptions;
-    /// use tower_jwt_auth::revocation::PostgresBackend;
-    ///
-    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-    /// let pool = PgPoolOptions::new().max_connections(20).connect("postgres://auth@db/app").await?;
-    /// let backend = PostgresBackend::from_pool(pool);
-    /// # let _ = backend;
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub fn from_pool(pool: PgPool) -> Self {
-        Self {
-            core: SqlCore::new(pool),
-        }
-    }
-
-    /// Names the tables `<prefix>sessions` and `<prefix>entries` (and the channel
-    /// `<prefix>changes`), so that several applications share one database. The prefix is
-    /// 1 to 39 of `a-z`, `0-9` and `_`, not starting with a digit; to use a schema of its
-    /// own, set `search_path` in the pool's connect options instead.
-    ///
-    /// ```no_run
-    /// use tower_jwt_auth::revocation::PostgresBackend;
-    ///
-    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-    /// let backend = PostgresBackend::connect("postgres://auth@db/shared")
-    ///     .await?
-    ///     .with_table_prefix("billing_auth_")?;
-    /// backend.migrate().await?;
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub fn with_table_prefix(self, prefix: &str) -> Result<Self, ConfigError> {
-        Ok(Self {
-            core: self.core.with_prefix(prefix)?,
-        })
-    }
-
-    /// How long one operation may take before it fails closed (default 5 s).
-    ///
-    /// ```no_run
-    /// use std::time::Duration;
-    /// use tower_jwt_auth::revocation::PostgresBackend;
-    ///
-    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-    /// let backend = PostgresBackend::connect("postgres://auth@db/app")
-    ///     .await?
-    ///     .with_timeout(Duration::from_secs(2));
-    /// # let _ = backend;
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub fn with_timeout(self, timeout: Duration) -> Self {
-        Self {
-            core: self.core.with_timeout(timeout),
-        }
-    }
-
-    /// Creates the tables and indexes if they do not exist: run it at start, before the
-    /// store loads. Idempotent, in one transaction, and safe when several instances start at
-    /// once (they take turns on an advisory lock).
-    pub async fn migrate(&self) -> Result<(), RevocationError> {
-        self.core.migrate().await
-    }
-
-    /// The pool the backend uses.
-    pub fn pool(&self) -> &PgPool {
-        self.core.pool()
     }
 }

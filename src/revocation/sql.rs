@@ -625,10 +625,103 @@ where
     }
 }
 
-/// Implements `Debug` and [`RevocationBackend`](super::RevocationBackend) for a backend type
-/// whose `core` field is a [`SqlCore`].
+/// Implements the shared methods, `Debug` and [`RevocationBackend`](super::RevocationBackend)
+/// for a backend type whose `core` field is a [`SqlCore`] over a `$pool`; `$connect` opens
+/// one in the doctests.
 macro_rules! backend_via_core {
-    ($backend:ident) => {
+    ($backend:ident, $pool:ty, $connect:literal) => {
+        impl $backend {
+            /// A backend on the application's pool. Set the pool's `acquire_timeout` no
+            /// longer than the backend's [timeout](Self::with_timeout) (and open a SQLite
+            /// database in WAL mode with a busy timeout, as `connect` does).
+            ///
+            /// ```no_run
+            #[doc = concat!("use tower_jwt_auth::revocation::", stringify!($backend), ";")]
+            ///
+            /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+            #[doc = concat!("let pool = ", $connect, ".await?.pool().clone();")]
+            #[doc = concat!("let backend = ", stringify!($backend), "::from_pool(pool);")]
+            /// # let _ = backend;
+            /// # Ok(())
+            /// # }
+            /// ```
+            pub fn from_pool(pool: $pool) -> Self {
+                Self {
+                    core: SqlCore::new(pool),
+                }
+            }
+
+            /// Names the tables `<prefix>sessions` and `<prefix>entries` (and, on
+            /// PostgreSQL, the channel `<prefix>changes`), so that several applications share
+            /// one database. The prefix is 1 to 39 of `a-z`, `0-9` and `_`, not starting with
+            /// a digit.
+            ///
+            /// ```no_run
+            /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+            #[doc = concat!("use tower_jwt_auth::revocation::", stringify!($backend), ";")]
+            ///
+            #[doc = concat!("let backend = ", $connect, ".await?.with_table_prefix(\"billing_auth_\")?;")]
+            /// assert!(backend.clone().with_table_prefix("auth; DROP TABLE users").is_err());
+            /// backend.migrate().await?;
+            /// # Ok(())
+            /// # }
+            /// ```
+            pub fn with_table_prefix(self, prefix: &str) -> Result<Self, $crate::ConfigError> {
+                Ok(Self {
+                    core: self.core.with_prefix(prefix)?,
+                })
+            }
+
+            /// How long one operation may take before it fails closed (default 5 s).
+            ///
+            /// ```no_run
+            /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+            #[doc = concat!("use tower_jwt_auth::revocation::", stringify!($backend), ";")]
+            ///
+            #[doc = concat!("let backend = ", $connect, ".await?.with_timeout(std::time::Duration::from_secs(2));")]
+            /// # let _ = backend;
+            /// # Ok(())
+            /// # }
+            /// ```
+            pub fn with_timeout(self, timeout: ::std::time::Duration) -> Self {
+                Self {
+                    core: self.core.with_timeout(timeout),
+                }
+            }
+
+            /// Creates the tables and indexes if they do not exist: run it at start, before
+            /// the store loads. Idempotent, in one transaction; on PostgreSQL safe when
+            /// several instances start at once (they take turns on an advisory lock).
+            ///
+            /// ```no_run
+            /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+            #[doc = concat!("use tower_jwt_auth::revocation::", stringify!($backend), ";")]
+            ///
+            #[doc = concat!("let backend = ", $connect, ".await?;")]
+            /// backend.migrate().await?;
+            /// # Ok(())
+            /// # }
+            /// ```
+            pub async fn migrate(&self) -> Result<(), $crate::revocation::RevocationError> {
+                self.core.migrate().await
+            }
+
+            /// The pool the backend uses.
+            ///
+            /// ```no_run
+            /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+            #[doc = concat!("use tower_jwt_auth::revocation::", stringify!($backend), ";")]
+            ///
+            #[doc = concat!("let backend = ", $connect, ".await?;")]
+            /// backend.pool().close().await;
+            /// # Ok(())
+            /// # }
+            /// ```
+            pub fn pool(&self) -> &$pool {
+                self.core.pool()
+            }
+        }
+
         impl ::std::fmt::Debug for $backend {
             fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 self.core.describe(stringify!($backend), f)

@@ -17,7 +17,6 @@ use super::{
     BoxFuture, ChangeStream, RevocationEntry, RevocationError,
     sql::{self, Cause, Dialect, Health, SqlCore},
 };
-use crate::ConfigError;
 
 /// How many changes a feed may fall behind before it has a gap (the store then reloads).
 const FEED_CAPACITY: usize = 1024;
@@ -183,7 +182,11 @@ pub struct SqliteBackend {
     core: SqlCore<Lite>,
 }
 
-sql::backend_via_core!(SqliteBackend);
+sql::backend_via_core!(
+    SqliteBackend,
+    SqlitePool,
+    r#"SqliteBackend::connect("app.db")"#
+);
 
 impl SqliteBackend {
     /// Opens (and creates if needed) the database file at `path` in WAL mode, with a busy
@@ -217,84 +220,5 @@ impl SqliteBackend {
             .await
             .map_err(|err| sql::setup_error(Lite::NAME, "connect", err.into()))?;
         Ok(Self::from_pool(pool))
-    }
-
-    /// A backend on the application's pool (sqlx 0.9). Open it in WAL mode with a busy
-    /// timeout, as [`connect`](Self::connect) does.
-    ///
-    /// ```no_run
-    /// use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
-    /// use tower_jwt_auth::revocation::SqliteBackend;
-    ///
-    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-    /// let options = SqliteConnectOptions::new()
-    ///     .filename("app.db")
-    ///     .create_if_missing(true)
-    ///     .journal_mode(SqliteJournalMode::Wal)
-    ///     .busy_timeout(std::time::Duration::from_secs(5));
-    /// let pool = SqlitePoolOptions::new().connect_with(options).await?;
-    /// let backend = SqliteBackend::from_pool(pool);
-    /// # let _ = backend;
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub fn from_pool(pool: SqlitePool) -> Self {
-        Self {
-            core: SqlCore::new(pool),
-        }
-    }
-
-    /// Names the tables `<prefix>sessions` and `<prefix>entries`, so that they can live in
-    /// the application's own database file. The prefix is 1 to 39 of `a-z`, `0-9` and `_`,
-    /// not starting with a digit.
-    ///
-    /// ```
-    /// use tower_jwt_auth::revocation::SqliteBackend;
-    ///
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
-    /// # let path = std::env::temp_dir().join(format!("tower-jwt-auth-doc-prefix-{}.db", std::process::id()));
-    /// let backend = SqliteBackend::connect(&path).await?.with_table_prefix("auth_")?;
-    /// assert!(backend.clone().with_table_prefix("auth; DROP TABLE users").is_err());
-    /// # backend.pool().close().await;
-    /// # for suffix in ["", "-wal", "-shm"] {
-    /// #     let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-    /// # }
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// # })?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn with_table_prefix(self, prefix: &str) -> Result<Self, ConfigError> {
-        Ok(Self {
-            core: self.core.with_prefix(prefix)?,
-        })
-    }
-
-    /// How long one operation may take before it fails closed (default 5 s).
-    ///
-    /// ```no_run
-    /// use std::time::Duration;
-    /// use tower_jwt_auth::revocation::SqliteBackend;
-    ///
-    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-    /// let backend = SqliteBackend::connect("app.db").await?.with_timeout(Duration::from_secs(1));
-    /// # let _ = backend;
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub fn with_timeout(self, timeout: Duration) -> Self {
-        Self {
-            core: self.core.with_timeout(timeout),
-        }
-    }
-
-    /// Creates the tables and indexes if they do not exist: run it at start, before the
-    /// store loads. Idempotent, in one transaction.
-    pub async fn migrate(&self) -> Result<(), RevocationError> {
-        self.core.migrate().await
-    }
-
-    /// The pool the backend uses.
-    pub fn pool(&self) -> &SqlitePool {
-        self.core.pool()
     }
 }
