@@ -169,3 +169,29 @@ macro_rules! policy_knobs {
     };
 }
 pub(crate) use policy_knobs;
+
+/// Builder methods that each set one `Duration` field, with their documentation and a
+/// doctest: `$setup` is the doctest's opening (it defines `builder`), `$close` its end.
+macro_rules! duration_knobs {
+    (
+        $builder:ty, $setup:literal, $close:literal;
+        $( $(#[$doc:meta])* $name:ident => $field:ident, $example:literal; )*
+    ) => {
+        impl $builder {
+            $(
+                $(#[$doc])*
+                ///
+                #[doc = concat!(
+                    "```\n", $setup, "\nlet builder = builder.", stringify!($name),
+                    "(std::time::Duration::from_secs(", $example, "));\n", $close, "\n```"
+                )]
+                pub fn $name(mut self, value: ::std::time::Duration) -> Self {
+                    self.$field = value;
+                    self
+                }
+            )*
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use duration_knobs;

@@ -6,7 +6,7 @@ use super::{Issuer, issue::Config};
 use crate::crypto::SystemRandom;
 use crate::{
     ConfigError,
-    config::{Policy, policy_knobs},
+    config::{Policy, duration_knobs, policy_knobs},
     keys::KeySet,
     revocation::{RevocationBackend, RevocationStore},
     token::VerifierBuilder,
@@ -58,55 +58,24 @@ impl Issuer {
 
 policy_knobs!(IssuerBuilder, "Issuer::builder(keys)");
 
-impl IssuerBuilder {
+duration_knobs! {
+    IssuerBuilder,
+    "# use tower_jwt_auth::{Issuer, KeySet, SigningKey};\n\
+     # let builder = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?));",
+    "let issuer = builder.build()?;\n# let _ = issuer;\n\
+     # Ok::<(), Box<dyn std::error::Error>>(())";
     /// Access-token lifetime (default 15 minutes). It is also the longest time a revoked
     /// access token would stay usable without a revocation check, so keep it short.
-    ///
-    /// ```
-    /// # use std::time::Duration;
-    /// # use tower_jwt_auth::{Issuer, KeySet, SigningKey};
-    /// # let keys = KeySet::new(SigningKey::generate_ed25519()?);
-    /// let issuer = Issuer::builder(keys).with_access_ttl(Duration::from_secs(300)).build()?;
-    /// # let _ = issuer;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn with_access_ttl(mut self, ttl: Duration) -> Self {
-        self.access_ttl = ttl;
-        self
-    }
-
+    with_access_ttl => access_ttl, "300";
     /// Refresh-token idle lifetime (default 14 days): a session not refreshed for this long
     /// ends. Each refresh renews it, never past the session's absolute expiry.
-    ///
-    /// ```
-    /// # use std::time::Duration;
-    /// # use tower_jwt_auth::{Issuer, KeySet, SigningKey};
-    /// # let keys = KeySet::new(SigningKey::generate_ed25519()?);
-    /// let issuer = Issuer::builder(keys).with_refresh_ttl(Duration::from_secs(86_400)).build()?;
-    /// # let _ = issuer;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn with_refresh_ttl(mut self, ttl: Duration) -> Self {
-        self.refresh_ttl = ttl;
-        self
-    }
-
+    with_refresh_ttl => refresh_ttl, "86_400";
     /// Absolute session lifetime (default 30 days), counted from login and never extended by
     /// refreshing.
-    ///
-    /// ```
-    /// # use std::time::Duration;
-    /// # use tower_jwt_auth::{Issuer, KeySet, SigningKey};
-    /// # let keys = KeySet::new(SigningKey::generate_ed25519()?);
-    /// let issuer = Issuer::builder(keys).with_session_ttl(Duration::from_secs(90 * 86_400)).build()?;
-    /// # let _ = issuer;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn with_session_ttl(mut self, ttl: Duration) -> Self {
-        self.session_ttl = ttl;
-        self
-    }
+    with_session_ttl => session_ttl, "90 * 86_400";
+}
 
+impl IssuerBuilder {
     /// Keeps session records and revocations in `backend`, shared between instances. Spawn
     /// `issuer.revocation().clone().run()` at start: until the shared state is loaded, every
     /// token is refused as [`RevocationUnavailable`](crate::token::TokenError::RevocationUnavailable).

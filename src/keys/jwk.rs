@@ -36,30 +36,30 @@ use crate::redact::Redacted;
 pub struct Jwk {
     /// `kty`: the key type (`OKP`, `EC`, `RSA`, `oct`).
     pub kty: String,
-    /// `kid`: the key id.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub kid: Option<String>,
-    /// `alg`: the algorithm the key is meant for.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub alg: Option<String>,
-    /// `use`: `sig` or `enc`.
-    #[serde(rename = "use", default, skip_serializing_if = "Option::is_none")]
-    pub key_use: Option<String>,
-    /// `key_ops`: the operations the key is meant for (`verify`, …).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub key_ops: Option<Vec<String>>,
     /// `crv`: the curve of an `OKP` or `EC` key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub crv: Option<String>,
+    /// `kid`: the key id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kid: Option<String>,
     /// `x`: the public point (`OKP`), or its x coordinate (`EC`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub x: Option<String>,
+    /// `alg`: the algorithm the key is meant for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alg: Option<String>,
     /// `y`: the y coordinate of an `EC` public point.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub y: Option<String>,
+    /// `use`: `sig` or `enc`.
+    #[serde(rename = "use", default, skip_serializing_if = "Option::is_none")]
+    pub key_use: Option<String>,
     /// `n`: the modulus of an `RSA` key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub n: Option<String>,
+    /// `key_ops`: the operations the key is meant for (`verify`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_ops: Option<Vec<String>>,
     /// `e`: the public exponent of an `RSA` key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub e: Option<String>,
@@ -70,14 +70,12 @@ pub struct Jwk {
 
 impl fmt::Debug for Jwk {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Jwk")
-            .field("kty", &self.kty)
-            .field("kid", &self.kid)
-            .field("alg", &self.alg)
-            .field("use", &self.key_use)
-            .field("crv", &self.crv)
-            .field("k", &self.k.as_ref().map(|_| Redacted))
-            .finish_non_exhaustive()
+        let Self { kty, kid, alg, .. } = self;
+        let secret = self.k.as_ref().map(|_| Redacted);
+        write!(
+            f,
+            "Jwk {{ kty: {kty:?}, kid: {kid:?}, alg: {alg:?}, k: {secret:?}, .. }}"
+        )
     }
 }
 

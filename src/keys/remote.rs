@@ -2,7 +2,6 @@
 //! JWKS over HTTPS and kept fresh in the background (feature `remote-jwks`).
 
 use std::{
-    error::Error as StdError,
     fmt,
     net::IpAddr,
     sync::{
@@ -24,6 +23,7 @@ use tokio::{
 };
 
 use super::{Jwk, KeySet, VerifyingKey};
+use crate::config::duration_knobs;
 
 /// The largest JWKS document read; a longer answer is refused (and the last good set kept).
 const MAX_DOCUMENT_LEN: usize = 1024 * 1024;
@@ -418,15 +418,7 @@ impl Inner {
 
 /// A request error as text: its chain of causes, without the URL.
 fn request_error(err: reqwest::Error) -> RemoteJwksError {
-    let err = err.without_url();
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    RemoteJwksError::Request(text)
+    RemoteJwksError::Request(crate::redact::error_chain(&err.without_url()))
 }
 
 /// The retry delay after `failures` failures in a row: 1 s, doubling, at most `floor`.
@@ -593,89 +585,33 @@ impl fmt::Debug for RemoteJwksBuilder {
                 "url",
                 &Url::parse(&self.url).map_or_else(|_| "[invalid]".to_owned(), |url| shown(&url)),
             )
-            .field("min_refresh", &self.min_refresh)
-            .field("max_refresh", &self.max_refresh)
-            .field("unknown_kid_interval", &self.unknown_kid_interval)
-            .field("timeout", &self.timeout)
             .field("allow_http_loopback", &self.allow_http_loopback)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
-impl RemoteJwksBuilder {
+duration_knobs! {
+    RemoteJwksBuilder,
+    "# use tower_jwt_auth::keys::RemoteJwks;\n\
+     let builder = RemoteJwks::builder(\"https://auth.example/jwks.json\");",
+    "let jwks = builder.build()?;\n# let _ = jwks;\n\
+     # Ok::<(), tower_jwt_auth::keys::RemoteJwksError>(())";
     /// The floor: a document is never refetched on schedule sooner than this after a fetch,
     /// whatever its `max-age` (default 60 s). Also the longest delay between retries while
     /// the endpoint fails.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use tower_jwt_auth::keys::RemoteJwks;
-    ///
-    /// let jwks = RemoteJwks::builder("https://auth.example/jwks.json")
-    ///     .with_min_refresh(Duration::from_secs(300))
-    ///     .build()?;
-    /// # let _ = jwks;
-    /// # Ok::<(), tower_jwt_auth::keys::RemoteJwksError>(())
-    /// ```
-    pub fn with_min_refresh(mut self, floor: Duration) -> Self {
-        self.min_refresh = floor;
-        self
-    }
-
+    with_min_refresh => min_refresh, "300";
     /// The ceiling: a document is refetched at the latest this long after a fetch, whatever
     /// its `max-age`, and this long after a fetch when it has none (default 1 h).
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use tower_jwt_auth::keys::RemoteJwks;
-    ///
-    /// let jwks = RemoteJwks::builder("https://auth.example/jwks.json")
-    ///     .with_max_refresh(Duration::from_secs(15 * 60))
-    ///     .build()?;
-    /// # let _ = jwks;
-    /// # Ok::<(), tower_jwt_auth::keys::RemoteJwksError>(())
-    /// ```
-    pub fn with_max_refresh(mut self, ceiling: Duration) -> Self {
-        self.max_refresh = ceiling;
-        self
-    }
-
+    with_max_refresh => max_refresh, "15 * 60";
     /// The shortest time between a fetch and a refetch for a token naming an unknown `kid`
     /// (default 30 s): however many such tokens arrive, they cause at most one fetch per
     /// interval.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use tower_jwt_auth::keys::RemoteJwks;
-    ///
-    /// let jwks = RemoteJwks::builder("https://auth.example/jwks.json")
-    ///     .with_unknown_kid_interval(Duration::from_secs(10))
-    ///     .build()?;
-    /// # let _ = jwks;
-    /// # Ok::<(), tower_jwt_auth::keys::RemoteJwksError>(())
-    /// ```
-    pub fn with_unknown_kid_interval(mut self, interval: Duration) -> Self {
-        self.unknown_kid_interval = interval;
-        self
-    }
-
+    with_unknown_kid_interval => unknown_kid_interval, "10";
     /// The longest a fetch may take, connection and body included (default 10 s).
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use tower_jwt_auth::keys::RemoteJwks;
-    ///
-    /// let jwks = RemoteJwks::builder("https://auth.example/jwks.json")
-    ///     .with_timeout(Duration::from_secs(3))
-    ///     .build()?;
-    /// # let _ = jwks;
-    /// # Ok::<(), tower_jwt_auth::keys::RemoteJwksError>(())
-    /// ```
-    pub fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
-    }
+    with_timeout => timeout, "3";
+}
 
+impl RemoteJwksBuilder {
     /// Allows an `http://` URL whose host is a loopback address (`127.0.0.0/8`, `::1`,
     /// `localhost`): an issuer on the same machine, or in tests. Any other `http://` URL is
     /// still refused. Such a client uses no proxy.
@@ -888,40 +824,39 @@ mod tests {
             Ok(false)
         ));
         assert!(matches!(check("https://127.0.0.1/jwks", false), Ok(false)));
-        for url in [
+        let loopback = [
             "http://127.0.0.1:3000/jwks",
             "http://127.1.2.3/jwks",
             "http://[::1]:8080/jwks",
             "http://localhost/jwks",
             "http://LOCALHOST:1/jwks",
-        ] {
-            assert!(matches!(check(url, true), Ok(true)), "{url}");
-            assert!(
-                matches!(check(url, false), Err(RemoteJwksError::InsecureUrl)),
-                "{url}"
-            );
-        }
-        for url in [
+        ];
+        let elsewhere = [
             "http://auth.example/jwks",
             "http://10.0.0.1/jwks",
             "http://[::2]/jwks",
             "http://localhost.example/jwks",
             "http://127.0.0.1.example/jwks",
-        ] {
-            assert!(
-                matches!(check(url, true), Err(RemoteJwksError::InsecureUrl)),
-                "{url}"
-            );
-        }
-        for url in [
+        ];
+        let not_http = [
             "ftp://auth.example/jwks",
             "file:///etc/jwks.json",
             "data:,{}",
-        ] {
+        ];
+        let insecure =
+            |url, allowed| matches!(check(url, allowed), Err(RemoteJwksError::InsecureUrl));
+        for url in loopback {
             assert!(
-                matches!(check(url, true), Err(RemoteJwksError::InvalidUrl(_))),
+                matches!(check(url, true), Ok(true)) && insecure(url, false),
                 "{url}"
             );
+        }
+        for url in elsewhere {
+            assert!(insecure(url, true) && insecure(url, false), "{url}");
+        }
+        for url in not_http {
+            let invalid = matches!(check(url, true), Err(RemoteJwksError::InvalidUrl(_)));
+            assert!(invalid, "{url}");
         }
     }
 

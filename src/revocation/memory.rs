@@ -7,7 +7,7 @@ use std::{
 
 use crate::crypto::digest;
 use dashmap::{DashMap, mapref::entry::Entry};
-use futures::{StreamExt, channel::mpsc};
+use futures::{StreamExt, channel::mpsc, future};
 
 use super::{
     BoxFuture, ChangeStream, NewSession, RevocationBackend, RevocationEntry, RotateOutcome,
@@ -198,14 +198,11 @@ impl MemoryBackend {
 // Each operation runs when its future is first polled, as a database call would: a future
 // that is dropped unpolled has done nothing.
 impl RevocationBackend for MemoryBackend {
-    fn create_session<'a>(
-        &'a self,
-        session: &'a NewSession<'a>,
-    ) -> BoxFuture<'a, Result<(), BoxError>> {
-        Box::pin(async move {
-            self.create(session);
+    fn create_session<'a>(&'a self, s: &'a NewSession<'a>) -> BoxFuture<'a, Result<(), BoxError>> {
+        Box::pin(future::lazy(move |_| {
+            self.create(s);
             Ok(())
-        })
+        }))
     }
 
     fn rotate<'a>(

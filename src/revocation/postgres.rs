@@ -176,11 +176,9 @@ impl PostgresBackend {
     /// # }
     /// ```
     pub async fn connect(url: &str) -> Result<Self, RevocationError> {
-        let pool = PgPoolOptions::new()
-            .acquire_timeout(sql::DEFAULT_TIMEOUT)
-            .connect(url)
+        let options = PgPoolOptions::new().acquire_timeout(sql::DEFAULT_TIMEOUT);
+        sql::connected(Pg::NAME, options.connect(url))
             .await
-            .map_err(|err| sql::setup_error(Pg::NAME, "connect", err.into()))?;
-        Ok(Self::from_pool(pool))
+            .map(Self::from_pool)
     }
 }

@@ -1,18 +1,13 @@
 //! [`RedisBackend`]: session records and the deny-list in Redis, shared by every instance,
 //! with a pub/sub change feed (feature `redis`).
 
-use std::{
-    error::Error as StdError,
-    fmt,
-    future::Future,
-    sync::{
-        Arc,
-        atomic::{AtomicBool, Ordering},
-    },
-    time::Duration,
+use std::sync::{
+    Arc,
+    atomic::{AtomicBool, Ordering},
 };
+use std::{error::Error as StdError, fmt, future::Future, time::Duration};
 
-use crate::crypto::digest;
+use crate::{config::duration_knobs, crypto::digest};
 use ::redis::{
     Client, IntoConnectionInfo, RedisError, Script, Value,
     aio::{ConnectionManager, ConnectionManagerConfig, PubSubSink, PubSubStream},
@@ -385,14 +380,23 @@ pub struct RedisBackend {
 
 impl fmt::Debug for RedisBackend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let inner = &*self.inner;
-        let info = inner.client.get_connection_info();
         f.debug_struct("RedisBackend")
-            .field("addr", &info.addr().to_string())
-            .field("db", &info.redis_settings().db())
-            .field("prefix", &inner.keys.prefix)
-            .field("timeout", &inner.timeout)
-            .field("healthy", &inner.healthy.load(Ordering::Relaxed))
+            .field(
+                "addr",
+                &self.inner.client.get_connection_info().addr().to_string(),
+            )
+            .field(
+                "db",
+                &self
+                    .inner
+                    .client
+                    .get_connection_info()
+                    .redis_settings()
+                    .db(),
+            )
+            .field("prefix", &self.inner.keys.prefix)
+            .field("timeout", &self.inner.timeout)
+            .field("healthy", &self.inner.healthy.load(Ordering::Relaxed))
             .finish()
     }
 }
@@ -951,38 +955,6 @@ impl RedisBackendBuilder {
         self
     }
 
-    /// The time limit of each operation (default 2 s, at least 10 ms): Redis must answer
-    /// within it, or the operation fails (closed). It also bounds each attempt to
-    /// (re)connect, and the change feed's heartbeat.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use tower_jwt_auth::revocation::RedisBackend;
-    ///
-    /// let builder = RedisBackend::builder("redis://127.0.0.1/").with_timeout(Duration::from_millis(500));
-    /// # let _ = builder;
-    /// ```
-    pub fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
-    }
-
-    /// How often an idle change feed pings Redis to find a connection that no longer
-    /// answers (default 15 s, at least 100 ms); a feed that stops answering ends, and the
-    /// store reloads.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use tower_jwt_auth::revocation::RedisBackend;
-    ///
-    /// let builder = RedisBackend::builder("redis://127.0.0.1/").with_feed_heartbeat(Duration::from_secs(5));
-    /// # let _ = builder;
-    /// ```
-    pub fn with_feed_heartbeat(mut self, every: Duration) -> Self {
-        self.heartbeat = every;
-        self
-    }
-
     /// Checks the settings and connects: fails when the URL does not parse, a setting is
     /// refused, or Redis cannot be reached within the time limit.
     pub async fn build(self) -> Result<RedisBackend, RedisBackendError> {
@@ -1034,6 +1006,21 @@ impl RedisBackendBuilder {
             }),
         })
     }
+}
+
+duration_knobs! {
+    RedisBackendBuilder,
+    "# use tower_jwt_auth::revocation::RedisBackend;\n\
+     let builder = RedisBackend::builder(\"redis://127.0.0.1/\");",
+    "# let _ = builder;";
+    /// The time limit of each operation (default 2 s, at least 10 ms): Redis must answer
+    /// within it, or the operation fails (closed). It also bounds each attempt to
+    /// (re)connect, and the change feed's heartbeat.
+    with_timeout => timeout, "1";
+    /// How often an idle change feed pings Redis to find a connection that no longer
+    /// answers (default 15 s, at least 100 ms); a feed that stops answering ends, and the
+    /// store reloads.
+    with_feed_heartbeat => heartbeat, "5";
 }
 
 #[cfg(test)]

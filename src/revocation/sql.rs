@@ -292,16 +292,22 @@ pub(super) fn feed_gap(backend: &'static str, cause: Cause) -> BoxError {
     })
 }
 
+/// The pool `connecting` opens, or the failure to open it, for the backend `name`.
+pub(super) async fn connected<P, E>(
+    name: &'static str,
+    connecting: impl Future<Output = Result<P, E>>,
+) -> Result<P, RevocationError>
+where
+    E: Into<Cause>,
+{
+    connecting
+        .await
+        .map_err(|err| setup_error(name, "connect", err.into()))
+}
+
 /// An error with its sources, for an event.
 fn chain(err: &dyn StdError) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
+    crate::redact::error_chain(err)
 }
 
 /// Whether the backend is failing, so that the failure and the recovery are each one event

@@ -93,16 +93,16 @@ impl Dialect for Lite {
         }
     }
 
-    fn rows_affected(result: &SqliteQueryResult) -> u64 {
-        result.rows_affected()
-    }
-
     fn notify<'a>(
         &'a self,
         _: &'a mut SqliteConnection,
         _: &'a RevocationEntry,
     ) -> BoxFuture<'a, Result<(), Cause>> {
         Box::pin(async { Ok(()) })
+    }
+
+    fn rows_affected(result: &SqliteQueryResult) -> u64 {
+        result.rows_affected()
     }
 
     fn committed(&self, entry: &RevocationEntry) {
@@ -214,11 +214,9 @@ impl SqliteBackend {
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .busy_timeout(sql::DEFAULT_TIMEOUT);
-        let pool = SqlitePoolOptions::new()
-            .acquire_timeout(sql::DEFAULT_TIMEOUT)
-            .connect_with(options)
+        let pool = SqlitePoolOptions::new().acquire_timeout(sql::DEFAULT_TIMEOUT);
+        sql::connected(Lite::NAME, pool.connect_with(options))
             .await
-            .map_err(|err| sql::setup_error(Lite::NAME, "connect", err.into()))?;
-        Ok(Self::from_pool(pool))
+            .map(Self::from_pool)
     }
 }
