@@ -17,7 +17,6 @@ mod common;
 
 use std::{
     collections::VecDeque,
-    io,
     sync::{Arc, Mutex},
     time::Duration,
 };
@@ -34,7 +33,7 @@ use axum::{
     response::{IntoResponse, Response},
     routing::get,
 };
-use common::{AUD, Env, Forger, ISS, b64, env};
+use common::{AUD, Env, Forger, ISS, Logs, b64, env};
 use hyper_util::{rt::TokioIo, service::TowerToHyperService};
 use serde_json::json;
 use tokio::{
@@ -546,27 +545,6 @@ async fn key_material_and_urls_in_a_token_are_never_used() {
 }
 
 // ----- keys this crate cannot use -----
-
-/// A `tracing` writer into a shared buffer.
-#[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<u8>>>);
-
-impl io::Write for Logs {
-    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Logs {
-    fn text(&self) -> String {
-        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
-    }
-}
 
 #[tokio::test(start_paused = true)]
 async fn unsupported_and_malformed_keys_are_skipped_and_the_good_one_is_used() {

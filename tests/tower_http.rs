@@ -6,11 +6,7 @@
 
 mod common;
 
-use std::{
-    convert::Infallible,
-    io,
-    sync::{Arc, Mutex},
-};
+use std::convert::Infallible;
 
 use axum::{Json, Router, body::Body, routing::get};
 use common::*;
@@ -25,38 +21,6 @@ use tower_http::{
 };
 use tower_jwt_auth::{BearerAuthLayer, Claims};
 use tracing::Level;
-
-/// Everything the subscriber writes, to search for the token afterwards.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    fn text(&self) -> String {
-        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
-    }
-
-    /// A subscriber that logs every span and event, headers included, into this buffer.
-    fn subscriber(&self) -> impl tracing::Subscriber + Send + Sync + 'static {
-        let writer = self.clone();
-        tracing_subscriber::fmt()
-            .with_max_level(Level::TRACE)
-            .with_ansi(false)
-            .with_span_events(tracing_subscriber::fmt::format::FmtSpan::NEW)
-            .with_writer(move || writer.clone())
-            .finish()
-    }
-}
 
 /// A `TraceLayer` that logs request headers, as an operator debugging a problem would.
 fn trace_with_headers()
@@ -109,7 +73,7 @@ async fn the_documented_axum_stack_logs_no_token_and_lets_preflights_through() {
             ),
     );
 
-    let logs = Captured::default();
+    let logs = Logs::default();
     let _guard = tracing::subscriber::set_default(logs.subscriber());
 
     let response = app
@@ -158,7 +122,7 @@ async fn a_trace_layer_outside_the_bearer_layer_alone_would_log_the_token() {
         .route("/me", get(me))
         .route_layer(BearerAuthLayer::new(&env.issuer).with_claims::<Profile>())
         .layer(trace_with_headers());
-    let logs = Captured::default();
+    let logs = Logs::default();
     let _guard = tracing::subscriber::set_default(logs.subscriber());
     let response = app.oneshot(get_with(pair.access_token())).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);

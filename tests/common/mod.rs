@@ -2,13 +2,21 @@
 //! helpers of `forge` that sign arbitrary headers and claims with the issuer's own key (or any
 //! other).
 
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
+#![allow(
+    dead_code,
+    unused_imports,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    unreachable_pub
+)]
 
 mod forge;
+mod logs;
 
 use std::time::Duration;
 
 pub use forge::*;
+pub use logs::Logs;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tower_jwt_auth::{
