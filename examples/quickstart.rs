@@ -1,7 +1,8 @@
 //! A complete account service on axum: signup and login with argon2 password hashes, then the
 //! whole token life cycle over HTTP — refresh with rotation and reuse detection, logout of one
 //! device or of every device, RFC 7009 revocation, the public key set, and routes protected by
-//! a bearer token and by a scope. Users live in memory.
+//! a bearer token and by a scope. Users, sessions and revocations live in memory, or in Redis,
+//! PostgreSQL or SQLite shared by several instances (see *A shared store* below).
 //!
 //! ```sh
 //! cargo run --example quickstart
@@ -23,10 +24,26 @@
 //! | `SIGNING_KEY_FILE` | none | Ed25519 private key, PKCS#8 PEM (`openssl genpkey -algorithm ed25519`) |
 //! | `HASH_CONCURRENCY` | the number of cores | password hashes computed at once (1 to 512) |
 //! | `HASH_QUEUE_MS` | `250` | how long a signup or login waits for a free hasher (at most 10000) |
+//! | `REDIS_URL` | none | keep users, sessions and revocations in Redis (feature `redis`) |
+//! | `DATABASE_URL` | none | keep them in `postgres://…` (feature `postgres`) or `sqlite://PATH` (feature `sqlite`) |
+//! | `STORE_PREFIX` | `quickstart` | prefix of the shared store's keys or tables (`a-z`, `0-9`, `_`; at most 30) |
 //!
 //! Without `SIGNING_KEY_FILE` a new key is generated at every start (a line on standard error
 //! says so), and tokens from an earlier run no longer verify. An empty variable counts as unset;
 //! an invalid value stops the server with a message naming the variable and a non-zero exit.
+//!
+//! # A shared store
+//!
+//! With `REDIS_URL` (built with `--features redis`) or `DATABASE_URL` (`--features postgres` or
+//! `--features sqlite`) the server keeps its users, session records and revocations there
+//! instead of in memory: instances started with the same `SIGNING_KEY_FILE` over the same
+//! store act as one service, and a restart forgets nothing. Each instance follows the others'
+//! revocations on the store's change feed (Redis pub/sub, PostgreSQL LISTEN/NOTIFY). A
+//! database gets its tables at start (`STORE_PREFIX` then `_sessions`, `_entries`, `_users`);
+//! Redis keeps users in the hash `STORE_PREFIX:users`. Setting both variables, a URL of
+//! another kind, or one whose feature is not built in stops the server with a message naming
+//! the variable. When the store fails, the requests that need it are answered `503
+//! temporarily_unavailable` (fail closed).
 //!
 //! # Password hashing under load
 //!
@@ -110,6 +127,12 @@ use precis_profiles::{UsernameCaseMapped, precis_core::profile::PrecisFastInvoca
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::{net::TcpListener, sync::Semaphore};
+#[cfg(feature = "postgres")]
+use tower_jwt_auth::revocation::PostgresBackend;
+#[cfg(feature = "redis")]
+use tower_jwt_auth::revocation::RedisBackend;
+#[cfg(feature = "sqlite")]
+use tower_jwt_auth::revocation::SqliteBackend;
 use tower_jwt_auth::{
     BearerAuthLayer, Claims, Issuer, KeySet, Sessions, SigningKey,
     bearer::JsonBodyRejection,
@@ -117,6 +140,7 @@ use tower_jwt_auth::{
     endpoints::{ErrorResponse, JwksService, token_response},
     issuer::IssueError,
     keys::Algorithm,
+    revocation::RevocationBackend,
     token_routes,
 };
 
@@ -144,6 +168,11 @@ pub const MAX_PASSWORD_CHARS: usize = 1024;
 pub const MAX_HASH_CONCURRENCY: usize = 512;
 /// The longest `HASH_QUEUE_MS` may be.
 pub const MAX_HASH_QUEUE: Duration = Duration::from_secs(10);
+/// The longest `STORE_PREFIX`: the table names made from it stay well within PostgreSQL's
+/// limit on identifiers.
+pub const MAX_STORE_PREFIX_LEN: usize = 30;
+/// How long one operation on the user store may take before it fails (closed, with 503).
+pub const STORE_TIMEOUT: Duration = Duration::from_secs(5);
 /// The `Retry-After` of a 503 answered because every hasher was busy, in seconds.
 pub const BUSY_RETRY_AFTER_SECS: u64 = 1;
 
@@ -169,9 +198,78 @@ pub struct Config {
     pub hash_concurrency: usize,
     /// How long a request waits for a free hasher before a 503 (`HASH_QUEUE_MS`).
     pub hash_queue: Duration,
+    /// The store shared between instances (`REDIS_URL` or `DATABASE_URL`); `None` keeps
+    /// everything in this process.
+    pub store: Option<StoreUrl>,
+    /// The prefix of the shared store's keys or tables (`STORE_PREFIX`).
+    pub store_prefix: String,
     /// The clock tokens are issued and checked with; `None` is the system clock. Tests put a
     /// mock clock here to move time forward instead of sleeping.
     pub clock: Option<Arc<dyn Clock>>,
+}
+
+/// Where a shared store is. Its `Debug` shows the kind only: a URL may hold a password.
+#[derive(Clone)]
+pub enum StoreUrl {
+    /// `REDIS_URL`.
+    Redis(String),
+    /// `DATABASE_URL` `postgres://…` or `postgresql://…`.
+    Postgres(String),
+    /// `DATABASE_URL` `sqlite://PATH`: the path of the database file.
+    Sqlite(String),
+}
+
+impl std::fmt::Debug for StoreUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Redis(_) => "Redis",
+            Self::Postgres(_) => "Postgres",
+            Self::Sqlite(_) => "Sqlite",
+        })
+    }
+}
+
+impl StoreUrl {
+    /// The store named by `REDIS_URL` and `DATABASE_URL`, if either is set.
+    fn from_vars(redis: Option<String>, database: Option<String>) -> Result<Option<Self>, String> {
+        let url = match (redis, database) {
+            (Some(_), Some(_)) => return Err("set REDIS_URL or DATABASE_URL, not both".to_owned()),
+            (Some(url), None) => Self::Redis(url.trim().to_owned()),
+            (None, Some(url)) => {
+                let url = url.trim();
+                if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+                    Self::Postgres(url.to_owned())
+                } else if let Some(path) = url.strip_prefix("sqlite://").filter(|p| !p.is_empty()) {
+                    Self::Sqlite(path.to_owned())
+                } else {
+                    return Err(
+                        "DATABASE_URL must be postgres://USER@HOST/DATABASE or sqlite://PATH"
+                            .to_owned(),
+                    );
+                }
+            }
+            (None, None) => return Ok(None),
+        };
+        url.check_feature()?;
+        Ok(Some(url))
+    }
+
+    /// Refuses a store whose feature this build lacks.
+    fn check_feature(&self) -> Result<(), String> {
+        let (var, feature, built) = match self {
+            Self::Redis(_) => ("REDIS_URL", "redis", cfg!(feature = "redis")),
+            Self::Postgres(_) => ("DATABASE_URL", "postgres", cfg!(feature = "postgres")),
+            Self::Sqlite(_) => ("DATABASE_URL", "sqlite", cfg!(feature = "sqlite")),
+        };
+        if built {
+            Ok(())
+        } else {
+            Err(format!(
+                "{var} is set, but this quickstart was built without the {feature} feature: \
+                 run it with --features {feature}"
+            ))
+        }
+    }
 }
 
 impl Default for Config {
@@ -186,13 +284,15 @@ impl Default for Config {
             signing_key_file: None,
             hash_concurrency: std::thread::available_parallelism().map_or(1, NonZeroUsize::get),
             hash_queue: Duration::from_millis(250),
+            store: None,
+            store_prefix: "quickstart".to_owned(),
             clock: None,
         }
     }
 }
 
 /// The environment variables [`Config::from_env`] reads.
-pub const ENV_VARS: [&str; 9] = [
+pub const ENV_VARS: [&str; 12] = [
     "ADDR",
     "ACCESS_TTL_SECS",
     "REFRESH_TTL_SECS",
@@ -202,6 +302,9 @@ pub const ENV_VARS: [&str; 9] = [
     "SIGNING_KEY_FILE",
     "HASH_CONCURRENCY",
     "HASH_QUEUE_MS",
+    "REDIS_URL",
+    "DATABASE_URL",
+    "STORE_PREFIX",
 ];
 
 impl Config {
@@ -256,6 +359,9 @@ impl Config {
             hash_concurrency,
             hash_queue: number("HASH_QUEUE_MS", "milliseconds")?
                 .map_or(defaults.hash_queue, Duration::from_millis),
+            store: StoreUrl::from_vars(get("REDIS_URL"), get("DATABASE_URL"))?,
+            store_prefix: get("STORE_PREFIX")
+                .map_or(defaults.store_prefix, |p| p.trim().to_owned()),
             clock: None,
         };
         config.check()?;
@@ -296,6 +402,19 @@ impl Config {
                 MAX_HASH_QUEUE.as_millis()
             ));
         }
+        let mut prefix = self.store_prefix.bytes();
+        if !(prefix.next().is_some_and(|b| b.is_ascii_lowercase())
+            && prefix.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+            && self.store_prefix.len() <= MAX_STORE_PREFIX_LEN)
+        {
+            return Err(format!(
+                "STORE_PREFIX must be 1 to {MAX_STORE_PREFIX_LEN} of a-z, 0-9 and _, starting \
+                 with a letter"
+            ));
+        }
+        if let Some(store) = &self.store {
+            store.check_feature()?;
+        }
         Ok(())
     }
 }
@@ -314,18 +433,268 @@ pub struct App {
     pub hash_permits: Arc<Semaphore>,
 }
 
-/// A registered user.
-#[derive(Debug)]
-struct User {
-    /// The argon2 hash in PHC string format.
-    password_hash: String,
-    scope: &'static str,
+/// Where the users, sessions and revocations are kept: [`open_stores`] opens them.
+#[derive(Clone, Default)]
+pub struct Stores {
+    /// The shared revocation backend; `None` keeps sessions and revocations in this process.
+    backend: Option<Arc<dyn RevocationBackend>>,
+    users: Users,
+}
+
+impl std::fmt::Debug for Stores {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stores")
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Opens the store `config` names: connects, and creates the tables a database needs. Without
+/// a shared store, everything stays in memory.
+pub async fn open_stores(config: &Config) -> Result<Stores, String> {
+    let stores = match &config.store {
+        None => Stores::default(),
+        #[cfg(feature = "redis")]
+        Some(StoreUrl::Redis(url)) => {
+            let redis = |err: &dyn std::error::Error| failed("REDIS_URL", err);
+            let prefix = &config.store_prefix;
+            let backend = RedisBackend::builder(url.as_str())
+                .with_prefix(prefix.as_str())
+                .build()
+                .await
+                .map_err(|err| redis(&err))?;
+            let client = ::redis::Client::open(url.as_str()).map_err(|err| redis(&err))?;
+            let connection = tokio::time::timeout(STORE_TIMEOUT, client.get_connection_manager())
+                .await
+                .map_err(|err| redis(&err))?
+                .map_err(|err| redis(&err))?;
+            Stores {
+                backend: Some(Arc::new(backend)),
+                users: Users::Redis {
+                    connection,
+                    key: format!("{prefix}:users").into(),
+                },
+            }
+        }
+        #[cfg(feature = "postgres")]
+        Some(StoreUrl::Postgres(url)) => {
+            let pg = |err: &dyn std::error::Error| failed("DATABASE_URL", err);
+            let prefix = &config.store_prefix;
+            let backend = PostgresBackend::connect(url)
+                .await
+                .map_err(|err| pg(&err))?
+                .with_table_prefix(&format!("{prefix}_"))
+                .map_err(|err| pg(&err))?;
+            backend.migrate().await.map_err(|err| pg(&err))?;
+            let users = SqlUsers::open(backend.pool().clone(), prefix)
+                .await
+                .map_err(|err| pg(&err))?;
+            Stores {
+                backend: Some(Arc::new(backend)),
+                users: Users::Postgres(users),
+            }
+        }
+        #[cfg(feature = "sqlite")]
+        Some(StoreUrl::Sqlite(path)) => {
+            let lite = |err: &dyn std::error::Error| failed("DATABASE_URL", err);
+            let prefix = &config.store_prefix;
+            let backend = SqliteBackend::connect(path)
+                .await
+                .map_err(|err| lite(&err))?
+                .with_table_prefix(&format!("{prefix}_"))
+                .map_err(|err| lite(&err))?;
+            backend.migrate().await.map_err(|err| lite(&err))?;
+            let users = SqlUsers::open(backend.pool().clone(), prefix)
+                .await
+                .map_err(|err| lite(&err))?;
+            Stores {
+                backend: Some(Arc::new(backend)),
+                users: Users::Sqlite(users),
+            }
+        }
+        // `Config::check` refused a store whose feature is off.
+        #[allow(unreachable_patterns)]
+        Some(store) => return Err(store.check_feature().err().unwrap_or_default()),
+    };
+    Ok(stores)
+}
+
+/// The startup error of a store: `var` and the error with its causes (they name what failed,
+/// never the URL's password).
+#[cfg(any(feature = "redis", feature = "postgres", feature = "sqlite"))]
+fn failed(var: &str, err: &dyn std::error::Error) -> String {
+    let mut message = format!("cannot use {var}: {err}");
+    let mut cause = err.source();
+    while let Some(err) = cause {
+        message.push_str(&format!(": {err}"));
+        cause = err.source();
+    }
+    message
+}
+
+/// The accounts: username (normalised) → argon2 hash in PHC string format. Every account has
+/// the scopes [`USER_SCOPE`].
+#[derive(Clone)]
+enum Users {
+    Memory(Arc<DashMap<String, String>>),
+    /// The hash `key`, a field per user.
+    #[cfg(feature = "redis")]
+    Redis {
+        connection: ::redis::aio::ConnectionManager,
+        key: Arc<str>,
+    },
+    #[cfg(feature = "postgres")]
+    Postgres(SqlUsers<sqlx::Postgres>),
+    #[cfg(feature = "sqlite")]
+    Sqlite(SqlUsers<sqlx::Sqlite>),
+}
+
+impl Default for Users {
+    fn default() -> Self {
+        Self::Memory(Arc::default())
+    }
+}
+
+/// A user store that failed or did not answer in time: 503.
+struct StoreError;
+
+impl Users {
+    /// The password hash of `username`, if it has an account.
+    async fn password_hash(&self, username: &str) -> Result<Option<String>, StoreError> {
+        match self {
+            Self::Memory(users) => Ok(users.get(username).map(|hash| hash.clone())),
+            #[cfg(feature = "redis")]
+            Self::Redis { connection, key } => {
+                let query = ::redis::cmd("HGET").arg(&**key).arg(username).clone();
+                timed(async move { query.query_async(&mut connection.clone()).await }).await
+            }
+            #[cfg(feature = "postgres")]
+            Self::Postgres(users) => timed(users.password_hash(username)).await,
+            #[cfg(feature = "sqlite")]
+            Self::Sqlite(users) => timed(users.password_hash(username)).await,
+        }
+    }
+
+    /// Creates the account unless the name is taken (`false`): of two signups of one name,
+    /// wherever they run, one creates it and the other finds it taken.
+    async fn create(&self, username: &str, password_hash: String) -> Result<bool, StoreError> {
+        match self {
+            // The entry holds its shard's lock while it decides.
+            Self::Memory(users) => match users.entry(username.to_owned()) {
+                Entry::Occupied(_) => Ok(false),
+                Entry::Vacant(slot) => {
+                    slot.insert(password_hash);
+                    Ok(true)
+                }
+            },
+            #[cfg(feature = "redis")]
+            Self::Redis { connection, key } => {
+                let query = ::redis::cmd("HSETNX")
+                    .arg(&**key)
+                    .arg(username)
+                    .arg(password_hash)
+                    .clone();
+                timed(async move { query.query_async(&mut connection.clone()).await }).await
+            }
+            #[cfg(feature = "postgres")]
+            Self::Postgres(users) => timed(users.create(username, &password_hash)).await,
+            #[cfg(feature = "sqlite")]
+            Self::Sqlite(users) => timed(users.create(username, &password_hash)).await,
+        }
+    }
+}
+
+/// Runs a user-store operation under [`STORE_TIMEOUT`]. A failure is reported on standard
+/// error (never with a password hash: the errors name the operation, not its values).
+#[cfg(any(feature = "redis", feature = "postgres", feature = "sqlite"))]
+async fn timed<T, E: std::fmt::Display>(
+    op: impl Future<Output = Result<T, E>>,
+) -> Result<T, StoreError> {
+    match tokio::time::timeout(STORE_TIMEOUT, op).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(err)) => {
+            eprintln!("quickstart: user store failed: {err}");
+            Err(StoreError)
+        }
+        Err(_) => {
+            eprintln!("quickstart: user store did not answer in time");
+            Err(StoreError)
+        }
+    }
+}
+
+/// The users table `<prefix>_users` of a database, on the revocation backend's pool.
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+struct SqlUsers<Db: sqlx::Database> {
+    pool: sqlx::Pool<Db>,
+    select: Arc<str>,
+    insert: Arc<str>,
+}
+
+// By hand: a derive would require `Db: Clone`.
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+impl<Db: sqlx::Database> Clone for SqlUsers<Db> {
+    fn clone(&self) -> Self {
+        Self {
+            pool: self.pool.clone(),
+            select: self.select.clone(),
+            insert: self.insert.clone(),
+        }
+    }
+}
+
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+impl<Db: sqlx::Database> SqlUsers<Db>
+where
+    for<'c> &'c sqlx::Pool<Db>: sqlx::Executor<'c, Database = Db>,
+    <Db as sqlx::Database>::Arguments: sqlx::IntoArguments<Db>,
+    String: sqlx::Type<Db> + for<'r> sqlx::Decode<'r, Db>,
+    for<'a> &'a str: sqlx::Type<Db> + sqlx::Encode<'a, Db>,
+    usize: sqlx::ColumnIndex<<Db as sqlx::Database>::Row>,
+{
+    /// Creates the table if it does not exist.
+    async fn open(pool: sqlx::Pool<Db>, prefix: &str) -> Result<Self, sqlx::Error> {
+        let table = format!("{prefix}_users");
+        let create = format!(
+            "CREATE TABLE IF NOT EXISTS {table} \
+             (username TEXT PRIMARY KEY, password_hash TEXT NOT NULL)"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(create))
+            .execute(&pool)
+            .await?;
+        Ok(Self {
+            pool,
+            select: format!("SELECT password_hash FROM {table} WHERE username = $1").into(),
+            insert: format!(
+                "INSERT INTO {table} (username, password_hash) VALUES ($1, $2) \
+                 ON CONFLICT (username) DO NOTHING RETURNING username"
+            )
+            .into(),
+        })
+    }
+
+    async fn password_hash(&self, username: &str) -> Result<Option<String>, sqlx::Error> {
+        sqlx::query_scalar(sqlx::AssertSqlSafe(self.select.clone()))
+            .bind(username)
+            .fetch_optional(&self.pool)
+            .await
+    }
+
+    /// `true` if the row was inserted: `RETURNING` yields nothing on a conflict.
+    async fn create(&self, username: &str, password_hash: &str) -> Result<bool, sqlx::Error> {
+        let inserted: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(self.insert.clone()))
+            .bind(username)
+            .bind(password_hash)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(inserted.is_some())
+    }
 }
 
 #[derive(Clone)]
 struct AppState {
     sessions: Sessions,
-    users: Arc<DashMap<String, User>>,
+    users: Users,
     /// A hash to verify against when the user does not exist, so that a login for an unknown
     /// name takes as long as one with a wrong password.
     dummy_hash: Arc<str>,
@@ -462,9 +831,20 @@ struct Credentials {
     password: String,
 }
 
-/// Builds the application: loads or generates the key, sets up issuer and sessions, and the
-/// routes.
+/// Builds the application with everything in memory: loads or generates the key, sets up
+/// issuer and sessions, and the routes. A configuration with a shared store needs
+/// [`open_stores`] and [`app_with`].
 pub fn app(config: &Config) -> Result<App, String> {
+    if let Some(store) = &config.store {
+        return Err(format!(
+            "the {store:?} store is opened with open_stores, then app_with"
+        ));
+    }
+    app_with(config, Stores::default())
+}
+
+/// Builds the application over `stores` (from [`open_stores`]).
+pub fn app_with(config: &Config, stores: Stores) -> Result<App, String> {
     config.check()?;
     let (key, key_generated) = match &config.signing_key_file {
         Some(path) => {
@@ -494,6 +874,9 @@ pub fn app(config: &Config) -> Result<App, String> {
     if let Some(clock) = &config.clock {
         builder = builder.with_clock(clock.clone());
     }
+    if let Some(backend) = stores.backend {
+        builder = builder.with_revocation_backend(backend);
+    }
     let issuer = builder
         .build()
         .map_err(|err| format!("invalid configuration: {err}"))?;
@@ -508,7 +891,7 @@ pub fn app(config: &Config) -> Result<App, String> {
     let hash_permits = Arc::new(Semaphore::new(config.hash_concurrency));
     let state = AppState {
         sessions: sessions.clone(),
-        users: Arc::new(DashMap::new()),
+        users: stores.users,
         dummy_hash: dummy_hash.into(),
         hashers: Hashers {
             permits: hash_permits.clone(),
@@ -585,9 +968,11 @@ async fn signup(
         Ok(username) => username,
         Err(why) => return error(StatusCode::BAD_REQUEST, "invalid_request", why),
     };
-    // A cheap early answer; the entry below makes the decision.
-    if state.users.contains_key(&username) {
-        return username_taken();
+    // A cheap early answer; `create` below makes the decision.
+    match state.users.password_hash(&username).await {
+        Ok(Some(_)) => return username_taken(),
+        Ok(None) => {}
+        Err(StoreError) => return ErrorResponse::unavailable().into_response(),
     }
     let password_hash = match state
         .hashers
@@ -598,16 +983,10 @@ async fn signup(
         Err(HashError::Busy) => return busy(),
         Ok(Err(_)) | Err(HashError::Failed) => return server_error(),
     };
-    // The entry holds its shard's lock: of two concurrent signups of one name, one inserts
-    // and the other finds it taken.
-    match state.users.entry(username.clone()) {
-        Entry::Occupied(_) => return username_taken(),
-        Entry::Vacant(slot) => {
-            slot.insert(User {
-                password_hash,
-                scope: USER_SCOPE,
-            });
-        }
+    match state.users.create(&username, password_hash).await {
+        Ok(true) => {}
+        Ok(false) => return username_taken(),
+        Err(StoreError) => return ErrorResponse::unavailable().into_response(),
     }
     issue(&state, &username, USER_SCOPE, StatusCode::CREATED).await
 }
@@ -621,12 +1000,15 @@ async fn login(
         Err(rejection) => return body_error(&rejection),
     };
     // A name that cannot be a username names no account.
-    let known = normalise_username(&username).ok().and_then(|username| {
-        let user = state.users.get(&username)?;
-        Some((username, user.scope, user.password_hash.clone()))
-    });
+    let known = match normalise_username(&username) {
+        Ok(username) => match state.users.password_hash(&username).await {
+            Ok(hash) => hash.map(|hash| (username, hash)),
+            Err(StoreError) => return ErrorResponse::unavailable().into_response(),
+        },
+        Err(_) => None,
+    };
     let (account, hash) = match known {
-        Some((username, scope, hash)) => (Some((username, scope)), hash),
+        Some((username, hash)) => (Some((username, USER_SCOPE)), hash),
         // Unknown user: the same work as for a wrong password, then the same answer.
         None => (None, state.dummy_hash.to_string()),
     };
@@ -765,7 +1147,7 @@ async fn main() -> ExitCode {
 
 async fn run() -> Result<(), String> {
     let config = Config::from_env()?;
-    let app = app(&config)?;
+    let app = app_with(&config, open_stores(&config).await?)?;
     let listener = TcpListener::bind(&config.addr)
         .await
         .map_err(|err| format!("cannot listen on ADDR={}: {err}", config.addr))?;

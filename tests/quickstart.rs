@@ -336,6 +336,64 @@ fn config_refuses_bad_values_naming_the_variable() {
 }
 
 #[test]
+fn config_reads_the_shared_store_and_refuses_it_without_its_feature() {
+    assert!(config_from(&[]).unwrap().store.is_none());
+    assert_eq!(config_from(&[]).unwrap().store_prefix, "quickstart");
+    for (vars, named) in [
+        (
+            vec![("REDIS_URL", "redis://r/"), ("DATABASE_URL", "sqlite://x")],
+            "REDIS_URL or DATABASE_URL",
+        ),
+        (vec![("DATABASE_URL", "mysql://db/app")], "DATABASE_URL"),
+        (vec![("DATABASE_URL", "sqlite://")], "DATABASE_URL"),
+        (vec![("STORE_PREFIX", "Upper")], "STORE_PREFIX"),
+        (vec![("STORE_PREFIX", "1st")], "STORE_PREFIX"),
+        (vec![("STORE_PREFIX", "a-b")], "STORE_PREFIX"),
+    ] {
+        let err = config_from(&vars).unwrap_err();
+        assert!(err.contains(named), "{vars:?}: {err}");
+    }
+    for (var, url, feature, built) in [
+        (
+            "REDIS_URL",
+            "redis://127.0.0.1/",
+            "redis",
+            cfg!(feature = "redis"),
+        ),
+        (
+            "DATABASE_URL",
+            "postgres://db/app",
+            "postgres",
+            cfg!(feature = "postgres"),
+        ),
+        (
+            "DATABASE_URL",
+            "sqlite://app.db",
+            "sqlite",
+            cfg!(feature = "sqlite"),
+        ),
+    ] {
+        match config_from(&[(var, url), ("STORE_PREFIX", "app_1")]) {
+            Ok(config) => {
+                assert!(built, "{var}={url} accepted without {feature}");
+                let store = format!("{:?}", config.store.unwrap());
+                assert!(!store.contains(url), "the URL stays out of Debug: {store}");
+                assert_eq!(config.store_prefix, "app_1");
+            }
+            Err(err) => {
+                assert!(!built, "{var}={url}: {err}");
+                assert!(err.contains(var) && err.contains(&format!("--features {feature}")));
+            }
+        }
+    }
+    // `app` keeps everything in memory: a shared store is opened with `open_stores`.
+    let shared = config_from(&[("DATABASE_URL", "sqlite://app.db")]);
+    if let Ok(config) = shared {
+        assert!(app(&config).is_err());
+    }
+}
+
+#[test]
 fn the_app_refuses_an_invalid_configuration_naming_the_variable() {
     let err = app(&Config {
         access_ttl: Duration::ZERO,
