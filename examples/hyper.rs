@@ -52,7 +52,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
 
     let service = ServiceBuilder::new()
         .layer(
-            BearerAuthLayer::new(issuer.verifier().clone())
+            BearerAuthLayer::new(&issuer)
                 .with_realm("hyper-example")
                 .on_rejection(JsonBodyRejection),
         )

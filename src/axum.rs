@@ -122,7 +122,7 @@ where
 /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
 /// let app: Router = Router::new()
 ///     .route("/me", get(me))
-///     .layer(BearerAuthLayer::new(issuer.verifier().clone()));
+///     .route_layer(BearerAuthLayer::new(&issuer));
 /// # let _ = app;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
