@@ -3,7 +3,10 @@
 
 use std::{
     fmt,
-    sync::{Arc, Mutex, PoisonError},
+    sync::{
+        Arc, Mutex, PoisonError,
+        atomic::{AtomicU64, Ordering},
+    },
 };
 
 use arc_swap::{ArcSwap, Guard};
@@ -22,7 +25,13 @@ pub(crate) struct Keys {
     verifying: Box<[VerifyingKey]>,
     /// The public keys as a JWKS document, serialised once per version.
     jwks: Bytes,
+    /// This version's number, unique in the process: every change of any set makes a new
+    /// one, so that what was verified with an older version can tell.
+    generation: u64,
 }
+
+/// The next version number of any key set.
+static NEXT_GENERATION: AtomicU64 = AtomicU64::new(1);
 
 impl Keys {
     fn new(signing: Option<Arc<SigningKey>>, verifying: Vec<VerifyingKey>) -> Self {
@@ -32,6 +41,7 @@ impl Keys {
             signing,
             verifying: verifying.into_boxed_slice(),
             jwks: Bytes::from(jwks),
+            generation: NEXT_GENERATION.fetch_add(1, Ordering::Relaxed),
         }
     }
 
@@ -241,6 +251,14 @@ impl KeySet {
     /// The current version; lock-free.
     pub(crate) fn load(&self) -> Guard<Arc<Keys>> {
         self.shared.current.load()
+    }
+
+    /// The number of the current version: it changes with every [`publish`](Self::publish),
+    /// [`sign_with`](Self::sign_with), [`retire`](Self::retire) and remote JWKS refresh, and
+    /// is never reused, so a token verified under one number was verified with exactly the
+    /// keys of that version. Lock-free.
+    pub(crate) fn generation(&self) -> u64 {
+        self.load().generation
     }
 
     /// Makes the next version from the current one, under the change lock.

@@ -103,15 +103,47 @@ impl Verifier {
         kind: TokenKind,
     ) -> Result<Claims<T>, TokenError> {
         let claims = self.verify_unrevoked(token, kind)?;
+        self.check_revocation(&claims)?;
+        Ok(claims)
+    }
+
+    /// The checks that depend on the time and on the revocation state rather than on the
+    /// token's bytes: what a token verified before must pass again on every use.
+    pub(crate) fn check_live<T>(&self, claims: &Claims<T>) -> Result<(), TokenError> {
+        self.check_times(claims)?;
+        self.check_revocation(claims)
+    }
+
+    /// Revocation: the store must be ready, and the token not revoked.
+    fn check_revocation<T>(&self, claims: &Claims<T>) -> Result<(), TokenError> {
         if let Some(store) = &self.config.revocation {
             if !store.is_ready() {
                 return Err(TokenError::RevocationUnavailable);
             }
-            if store.is_revoked(&claims) {
+            if store.is_revoked(claims) {
                 return Err(TokenError::Revoked);
             }
         }
-        Ok(claims)
+        Ok(())
+    }
+
+    /// `exp`, `nbf` and `iat` against the clock, with the leeway.
+    fn check_times<T>(&self, claims: &Claims<T>) -> Result<(), TokenError> {
+        let c = &*self.config;
+        let now = c.clock.now_secs();
+        if now >= claims.exp.saturating_add(c.leeway) {
+            return Err(TokenError::Expired);
+        }
+        if claims
+            .nbf
+            .is_some_and(|nbf| now.saturating_add(c.leeway) < nbf)
+        {
+            return Err(TokenError::NotYetValid);
+        }
+        if claims.iat > now.saturating_add(c.leeway) {
+            return Err(TokenError::IssuedInFuture);
+        }
+        Ok(())
     }
 
     /// Every check but revocation.
@@ -147,19 +179,7 @@ impl Verifier {
                 ));
             }
         }
-        let now = c.clock.now_secs();
-        if now >= claims.exp.saturating_add(c.leeway) {
-            return Err(TokenError::Expired);
-        }
-        if claims
-            .nbf
-            .is_some_and(|nbf| now.saturating_add(c.leeway) < nbf)
-        {
-            return Err(TokenError::NotYetValid);
-        }
-        if claims.iat > now.saturating_add(c.leeway) {
-            return Err(TokenError::IssuedInFuture);
-        }
+        self.check_times(&claims)?;
         if let Some(expected) = c.issuer.as_deref() {
             match claims.iss.as_deref() {
                 None => return Err(TokenError::MissingClaim("iss")),
