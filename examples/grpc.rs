@@ -32,6 +32,7 @@ use std::{
     error::Error,
     future::Future,
     pin::Pin,
+    sync::Arc,
     task::{Context, Poll},
 };
 
@@ -83,7 +84,7 @@ async fn say_hello(
     // The bearer layer in front put the claims here; an unverified call never gets this far.
     let subject = request
         .extensions()
-        .get::<Claims>()
+        .get::<Arc<Claims>>()
         .map(|claims| claims.sub.clone())
         .ok_or_else(|| Status::internal("no claims: is the bearer layer installed?"))?;
     let name = &request.get_ref().name;

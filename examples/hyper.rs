@@ -11,7 +11,7 @@
 //! It issues an access token at start and prints a `curl` command that uses it. `ADDR`
 //! (default `127.0.0.1:3001`) sets where it listens.
 
-use std::{convert::Infallible, error::Error};
+use std::{convert::Infallible, error::Error, sync::Arc};
 
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
@@ -32,7 +32,7 @@ async fn hello(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infa
         (StatusCode::METHOD_NOT_ALLOWED, "use GET\n".to_owned())
     } else {
         // The layer in front put the claims here; the handler never sees an unverified request.
-        match request.extensions().get::<Claims>() {
+        match request.extensions().get::<Arc<Claims>>() {
             Some(claims) => (StatusCode::OK, format!("hello, {}\n", claims.sub)),
             None => (StatusCode::INTERNAL_SERVER_ERROR, "no claims\n".to_owned()),
         }

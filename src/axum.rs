@@ -1,6 +1,8 @@
 //! axum integration (feature `axum`): `Claims<T>` as an extractor, responses for the crate's
 //! types, and a router of the token endpoints.
 
+use std::{ops::Deref, sync::Arc};
+
 use axum::{
     Router,
     extract::{FromRequestParts, OptionalFromRequestParts},
@@ -16,7 +18,7 @@ use crate::{
     issuer::{IssueError, TokenPair},
     revocation::RevocationError,
     session::Sessions,
-    token::Claims,
+    token::{Claims, NoCustomClaims},
 };
 
 /// Why the `Claims<T>` extractor failed.
@@ -89,18 +91,18 @@ impl IntoResponse for ClaimsRejection {
     }
 }
 
-fn lookup<T>(parts: &Parts) -> Result<Option<Claims<T>>, ClaimsRejection>
+fn lookup<T>(parts: &Parts) -> Result<Option<Arc<Claims<T>>>, ClaimsRejection>
 where
-    T: Clone + Send + Sync + 'static,
+    T: Send + Sync + 'static,
 {
-    if let Some(claims) = parts.extensions.get::<Claims<T>>() {
+    if let Some(claims) = parts.extensions.get::<Arc<Claims<T>>>() {
         return Ok(Some(claims.clone()));
     }
     if parts.extensions.get::<Authenticated>().is_some() {
         Ok(None)
     } else {
         tracing::error!(
-            claims = std::any::type_name::<Claims<T>>(),
+            claims = std::any::type_name::<Arc<Claims<T>>>(),
             path = parts.uri.path(),
             "{}",
             ClaimsRejection::MissingLayer.body_text()
@@ -109,7 +111,9 @@ where
     }
 }
 
-/// The verified claims put in the request by [`BearerAuthLayer`](crate::BearerAuthLayer).
+/// The verified claims put in the request by [`BearerAuthLayer`](crate::BearerAuthLayer),
+/// as an owned copy (the layer keeps them behind an `Arc`: [`SharedClaims`] takes them
+/// without copying a string).
 ///
 /// ```
 /// use axum::{Json, Router, routing::get};
@@ -134,7 +138,9 @@ where
     type Rejection = ClaimsRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        lookup(parts)?.ok_or(ClaimsRejection::MissingToken)
+        lookup(parts)?
+            .map(Arc::unwrap_or_clone)
+            .ok_or(ClaimsRejection::MissingToken)
     }
 }
 
@@ -151,7 +157,67 @@ where
         parts: &mut Parts,
         _state: &S,
     ) -> Result<Option<Self>, Self::Rejection> {
-        lookup(parts)
+        Ok(lookup(parts)?.map(Arc::unwrap_or_clone))
+    }
+}
+
+/// The verified claims put in the request by [`BearerAuthLayer`](crate::BearerAuthLayer),
+/// shared rather than copied: the extractor is a reference-count bump, and the claims are
+/// read through `Deref`. Rejections are those of the [`Claims`] extractor;
+/// `Option<SharedClaims<T>>` is `None` for an anonymous request through an optional layer.
+///
+/// ```
+/// use axum::{Router, routing::get};
+/// use tower_jwt_auth::{BearerAuthLayer, Issuer, KeySet, SigningKey, axum::SharedClaims};
+///
+/// async fn me(claims: SharedClaims) -> String {
+///     format!("hello, {}", claims.sub)
+/// }
+///
+/// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
+/// let app: Router = Router::new()
+///     .route("/me", get(me))
+///     .route_layer(BearerAuthLayer::new(&issuer));
+/// # let _ = app;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct SharedClaims<T = NoCustomClaims>(pub Arc<Claims<T>>);
+
+impl<T> Deref for SharedClaims<T> {
+    type Target = Claims<T>;
+
+    fn deref(&self) -> &Claims<T> {
+        &self.0
+    }
+}
+
+impl<S, T> FromRequestParts<S> for SharedClaims<T>
+where
+    S: Send + Sync,
+    T: Send + Sync + 'static,
+{
+    type Rejection = ClaimsRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        lookup(parts)?
+            .map(SharedClaims)
+            .ok_or(ClaimsRejection::MissingToken)
+    }
+}
+
+impl<S, T> OptionalFromRequestParts<S> for SharedClaims<T>
+where
+    S: Send + Sync,
+    T: Send + Sync + 'static,
+{
+    type Rejection = ClaimsRejection;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _state: &S,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        Ok(lookup(parts)?.map(SharedClaims))
     }
 }
 
@@ -225,11 +291,11 @@ where
     let jwks = JwksService::new(sessions.issuer().keys());
     let logout = {
         let sessions = sessions.clone();
-        move |claims: Claims<U>| async move { ended(sessions.logout(&claims.sid).await) }
+        move |claims: SharedClaims<U>| async move { ended(sessions.logout(&claims.sid).await) }
     };
     let logout_all = {
         let sessions = sessions.clone();
-        move |claims: Claims<U>| async move { ended(sessions.logout_all(&claims.sub).await) }
+        move |claims: SharedClaims<U>| async move { ended(sessions.logout_all(&claims.sub).await) }
     };
     Router::new()
         .route("/logout", post(logout))

@@ -9,8 +9,8 @@
 //! every service of that server, health and reflection included. A method that needs scopes
 //! wraps its handler in [`require_scope`](crate::BearerAuthLayer::require_scope) of the same
 //! layer, which then answers `PERMISSION_DENIED` (`examples/grpc.rs` has a hand-written
-//! service that does this). The handler finds the verified [`Claims`](crate::Claims) in the
-//! extensions of its `tonic::Request`.
+//! service that does this). The handler finds the verified claims, an
+//! `Arc<`[`Claims`](crate::Claims)`<T>>`, in the extensions of its `tonic::Request`.
 //!
 //! ```
 //! use std::net::SocketAddr;

@@ -39,7 +39,7 @@ fn echo(calls: Arc<AtomicUsize>) -> Inner {
         calls.fetch_add(1, Ordering::SeqCst);
         let sub = req
             .extensions()
-            .get::<Claims<Profile>>()
+            .get::<Arc<Claims<Profile>>>()
             .map_or("anonymous".to_owned(), |c| c.sub.clone());
         let sensitive = req
             .headers()
@@ -559,7 +559,11 @@ async fn poll_ready_back_pressure_is_propagated() {
     let response = service.call(req);
     let (request, send) = handle.next_request().await.unwrap();
     assert_eq!(
-        request.extensions().get::<Claims<Profile>>().unwrap().sub,
+        request
+            .extensions()
+            .get::<Arc<Claims<Profile>>>()
+            .unwrap()
+            .sub,
         "alice"
     );
     send.send_response(Response::new(Body::from("inner")));

@@ -142,7 +142,7 @@ async fn tower_http_wrappers_inside_the_bearer_layer_are_served_and_rejected() {
     let handler = service_fn(|request: Request<Body>| async move {
         let sub = request
             .extensions()
-            .get::<Claims<Profile>>()
+            .get::<std::sync::Arc<Claims<Profile>>>()
             .unwrap()
             .sub
             .clone();

@@ -1,10 +1,14 @@
 //! [`BearerAuthLayer`]: configuration of the bearer middleware.
 
-use std::{fmt, marker::PhantomData, sync::Arc};
+use std::{fmt, sync::Arc};
 
 use tower_layer::Layer;
 
-use super::{BearerAuth, DefaultRejection, source::Sources};
+use super::{
+    BearerAuth, DefaultRejection,
+    cache::{CacheSettings, TokenCache},
+    source::Sources,
+};
 use crate::token::{NoCustomClaims, Verifier};
 
 pub(crate) struct Config<R> {
@@ -17,18 +21,35 @@ pub(crate) struct Config<R> {
     /// `scopes`, space-separated, for the 403 challenge.
     pub(crate) scopes_joined: Arc<str>,
     pub(crate) on_rejection: R,
+    pub(crate) cache: CacheSettings,
 }
 
 /// A tower [`Layer`] that authenticates every request with its bearer access token.
 ///
-/// On success the typed [`Claims<T>`](crate::Claims) go into the request extensions and the
-/// inner service is called; on failure the inner service is never called and the client gets
-/// the RFC 6750 response (status, `WWW-Authenticate` with `realm`, `error`,
-/// `error_description`). Verification includes revocation and is synchronous: no box, no
-/// allocation beyond the claims, no lock held across an `.await`.
+/// On success the typed claims go into the request extensions as an
+/// `Arc<`[`Claims<T>`](crate::Claims)`>` and the inner service is called; on failure the inner
+/// service is never called and the client gets the RFC 6750 response (status,
+/// `WWW-Authenticate` with `realm`, `error`, `error_description`). Verification includes
+/// revocation and is synchronous: no box, no allocation beyond the claims, no lock held
+/// across an `.await`.
 ///
 /// The configuration is shared behind an `Arc`: cloning the layer or the service is a
 /// reference-count bump.
+///
+/// # The verified-token cache
+///
+/// On by default: a token that verified once is recognised on later requests by its exact
+/// bytes, and its claims are reused, so that the signature check and the JSON parse are
+/// skipped (memory for CPU: about 1 KiB per kept token, see the README's "Performance").
+/// On every request, a kept token is still checked against the key set (any change —
+/// [`publish`](crate::KeySet::publish), [`sign_with`](crate::KeySet::sign_with),
+/// [`retire`](crate::KeySet::retire), a remote JWKS refresh — makes every kept token verify
+/// again from its bytes), its `exp`, `nbf` and `iat` against the clock, the revocation store
+/// (unavailable: 503, as without the cache) and the layer's scopes. Failures are never kept.
+/// Each layer value has its own cache, shared by its clones and the services it makes; see
+/// [`with_cache_capacity`](Self::with_cache_capacity),
+/// [`with_cache_max_token_len`](Self::with_cache_max_token_len) and
+/// [`without_cache`](Self::without_cache).
 ///
 /// # Example
 ///
@@ -48,14 +69,15 @@ pub(crate) struct Config<R> {
 /// ```
 pub struct BearerAuthLayer<T = NoCustomClaims, R = DefaultRejection> {
     pub(crate) config: Arc<Config<R>>,
-    pub(crate) _claims: PhantomData<fn() -> T>,
+    /// `None` when the cache is off.
+    pub(crate) cache: Option<Arc<TokenCache<T>>>,
 }
 
 impl<T, R> Clone for BearerAuthLayer<T, R> {
     fn clone(&self) -> Self {
         Self {
             config: self.config.clone(),
-            _claims: PhantomData,
+            cache: self.cache.clone(),
         }
     }
 }
@@ -68,6 +90,7 @@ impl<T, R> fmt::Debug for BearerAuthLayer<T, R> {
             .field("realm", &self.config.realm)
             .field("optional", &self.config.optional)
             .field("scopes", &self.config.scopes_joined)
+            .field("cache", &self.cache)
             .finish_non_exhaustive()
     }
 }
@@ -92,6 +115,7 @@ impl BearerAuthLayer {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn new(verifier: impl Into<Verifier>) -> Self {
+        let cache = CacheSettings::default();
         Self {
             config: Arc::new(Config {
                 verifier: verifier.into(),
@@ -101,8 +125,9 @@ impl BearerAuthLayer {
                 scopes: Box::default(),
                 scopes_joined: Arc::from(""),
                 on_rejection: DefaultRejection,
+                cache,
             }),
-            _claims: PhantomData,
+            cache: TokenCache::new(cache),
         }
     }
 }
@@ -123,18 +148,65 @@ impl<T, R: Clone> BearerAuthLayer<T, R> {
     /// ```
     pub fn with_claims<U>(self) -> BearerAuthLayer<U, R> {
         BearerAuthLayer {
+            cache: TokenCache::new(self.config.cache),
             config: self.config,
-            _claims: PhantomData,
         }
     }
 
+    /// A new layer value: changed configuration, and its own (empty) cache.
     fn map(self, f: impl FnOnce(&mut Config<R>)) -> Self {
         let mut config = Arc::unwrap_or_clone(self.config);
         f(&mut config);
         Self {
+            cache: TokenCache::new(config.cache),
             config: Arc::new(config),
-            _claims: PhantomData,
         }
+    }
+
+    /// Keeps up to `tokens` verified tokens (default 4096); 0 turns the cache off. The
+    /// cache's memory is bounded by about `tokens` × (token length + claims + 200 bytes).
+    ///
+    /// ```
+    /// # use tower_jwt_auth::{BearerAuthLayer, Issuer, KeySet, SigningKey};
+    /// # let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
+    /// // About one token per active user of this instance over a token's lifetime.
+    /// let layer = BearerAuthLayer::new(&issuer).with_cache_capacity(50_000);
+    /// # let _ = layer;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn with_cache_capacity(self, tokens: usize) -> Self {
+        self.map(|c| c.cache.capacity = tokens)
+    }
+
+    /// Keeps only tokens up to `bytes` long (default 2048); longer ones are verified on every
+    /// request. Bounds each entry's memory.
+    ///
+    /// ```
+    /// # use tower_jwt_auth::{BearerAuthLayer, Issuer, KeySet, SigningKey};
+    /// # let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
+    /// let layer = BearerAuthLayer::new(&issuer).with_cache_max_token_len(1024);
+    /// # let _ = layer;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn with_cache_max_token_len(self, bytes: usize) -> Self {
+        self.map(|c| c.cache.max_token_len = bytes)
+    }
+
+    /// Turns the verified-token cache off: every request verifies the signature and parses
+    /// the claims.
+    ///
+    /// ```
+    /// # use tower_jwt_auth::{BearerAuthLayer, Issuer, KeySet, SigningKey};
+    /// # let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
+    /// let layer = BearerAuthLayer::new(&issuer).without_cache();
+    /// # let _ = layer;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn without_cache(self) -> Self {
+        self.with_cache_capacity(0)
     }
 
     /// The `realm` of every `WWW-Authenticate` challenge.
@@ -276,6 +348,7 @@ impl<T, R: Clone> BearerAuthLayer<T, R> {
     pub fn on_rejection<R2>(self, on_rejection: R2) -> BearerAuthLayer<T, R2> {
         let config = Arc::unwrap_or_clone(self.config);
         BearerAuthLayer {
+            cache: TokenCache::new(config.cache),
             config: Arc::new(Config {
                 verifier: config.verifier,
                 sources: config.sources,
@@ -284,8 +357,8 @@ impl<T, R: Clone> BearerAuthLayer<T, R> {
                 scopes: config.scopes,
                 scopes_joined: config.scopes_joined,
                 on_rejection,
+                cache: config.cache,
             }),
-            _claims: PhantomData,
         }
     }
 }
@@ -300,6 +373,7 @@ impl<R: Clone> Clone for Config<R> {
             scopes: self.scopes.clone(),
             scopes_joined: self.scopes_joined.clone(),
             on_rejection: self.on_rejection.clone(),
+            cache: self.cache,
         }
     }
 }
@@ -311,7 +385,7 @@ impl<S, T, R> Layer<S> for BearerAuthLayer<T, R> {
         BearerAuth {
             inner,
             config: self.config.clone(),
-            _claims: PhantomData,
+            cache: self.cache.clone(),
         }
     }
 }

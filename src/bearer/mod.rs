@@ -19,6 +19,7 @@
 //! 4. [`BearerAuthLayer`] (axum: `route_layer`, so that unknown paths stay 404).
 
 mod body;
+mod cache;
 mod future;
 mod layer;
 mod rejection;

@@ -3,7 +3,6 @@
 use std::{
     borrow::Cow,
     fmt,
-    marker::PhantomData,
     sync::Arc,
     task::{Context, Poll},
 };
@@ -12,14 +11,20 @@ use http::{Request, Response, header};
 use serde::de::DeserializeOwned;
 use tower_service::Service;
 
-use super::{AuthError, Authenticated, OnRejection, ResponseBody, ResponseFuture, layer::Config};
+use super::{
+    AuthError, Authenticated, OnRejection, ResponseBody, ResponseFuture, cache::TokenCache,
+    layer::Config,
+};
 use crate::token::{Claims, TokenError, TokenKind};
 
 /// The service made by [`BearerAuthLayer`](super::BearerAuthLayer).
+///
+/// It puts the verified claims into the request extensions as an `Arc<Claims<T>>`, shared
+/// with the layer's cache (the axum extractors take them from there).
 pub struct BearerAuth<S, T, R> {
     pub(crate) inner: S,
     pub(crate) config: Arc<Config<R>>,
-    pub(crate) _claims: PhantomData<fn() -> T>,
+    pub(crate) cache: Option<Arc<TokenCache<T>>>,
 }
 
 impl<S: Clone, T, R> Clone for BearerAuth<S, T, R> {
@@ -27,7 +32,7 @@ impl<S: Clone, T, R> Clone for BearerAuth<S, T, R> {
         Self {
             inner: self.inner.clone(),
             config: self.config.clone(),
-            _claims: PhantomData,
+            cache: self.cache.clone(),
         }
     }
 }
@@ -47,7 +52,7 @@ where
     T: DeserializeOwned,
 {
     /// Finds and verifies the token: `Ok(None)` for an anonymous request in optional mode.
-    fn authenticate<B>(&self, request: &Request<B>) -> Result<Option<Claims<T>>, AuthError> {
+    fn authenticate<B>(&self, request: &Request<B>) -> Result<Option<Arc<Claims<T>>>, AuthError> {
         let config = &*self.config;
         let token = config.sources.extract(request.headers(), request.uri())?;
         let Some(token) = token else {
@@ -57,14 +62,18 @@ where
                 Err(AuthError::MissingToken)
             };
         };
-        let claims: Claims<T> =
-            config
+        let verified = match &self.cache {
+            Some(cache) => cache.verify(&config.verifier, &token),
+            None => config
                 .verifier
                 .verify(&token, TokenKind::Access)
-                .map_err(|err| match err {
-                    TokenError::RevocationUnavailable => AuthError::Unavailable,
-                    err => AuthError::InvalidToken(err),
-                })?;
+                .map(Arc::new),
+        };
+        let claims = verified.map_err(|err| match err {
+            TokenError::RevocationUnavailable => AuthError::Unavailable,
+            err => AuthError::InvalidToken(err),
+        })?;
+        // On every request, kept token or not.
         if !claims.has_all_scopes(config.scopes.iter().map(|s| &**s)) {
             return Err(AuthError::InsufficientScope(Cow::Owned(
                 config.scopes_joined.to_string(),
