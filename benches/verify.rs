@@ -1,23 +1,34 @@
-//! The verifier against a plain `jsonwebtoken::decode` of the same token, in the same run.
+//! Per-request cost of the bearer layer for HS256, ES256, EdDSA and RS256, against a plain
+//! `jsonwebtoken::decode` of the same token in the same run, and with an axum `Router` as the
+//! inner service against the same router unprotected.
 
 #![allow(missing_docs, clippy::unwrap_used, clippy::needless_pass_by_value)]
 
 use std::{
     convert::Infallible,
     future::Future,
+    hint::black_box,
     pin::pin,
+    sync::Arc,
     task::{Context, Poll, Waker},
+    time::Duration,
 };
 
+use aws_lc_rs::{
+    encoding::{AsDer, Pkcs8V1Der},
+    rand::SystemRandom,
+    rsa::KeySize,
+    signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, RsaKeyPair},
+};
+use axum::{Router, body::Body, routing::get};
 use criterion::{Criterion, criterion_group, criterion_main};
 use http::{HeaderValue, Request, Response, header};
 use jsonwebtoken::{DecodingKey, Validation};
 use serde::Deserialize;
-use std::hint::black_box;
 use tower::{Layer, Service, service_fn};
 use tower_jwt_auth::{
-    BearerAuthLayer, Claims, Issuer, KeySet, Sessions, SigningKey, keys::Algorithm,
-    token::NoCustomClaims,
+    BearerAuthLayer, Claims, Issuer, KeySet, Sessions, SigningKey, Verifier, axum::SharedClaims,
+    keys::Algorithm, token::NoCustomClaims,
 };
 
 /// Polls a future that completes without waiting (every service here is synchronous).
@@ -56,26 +67,66 @@ struct JwtClaims {
     scope: String,
 }
 
-fn bench_alg(
-    c: &mut Criterion,
-    name: &str,
-    key: SigningKey,
-    decoding: DecodingKey,
-    alg: jsonwebtoken::Algorithm,
-) {
+/// A signing key of each benchmarked algorithm, with jsonwebtoken's key for its tokens.
+fn keys(name: &str) -> (SigningKey, DecodingKey, jsonwebtoken::Algorithm) {
+    let rng = SystemRandom::new();
+    match name {
+        "HS256" => {
+            let secret = [0x5au8; 32];
+            (
+                SigningKey::from_secret(Algorithm::HS256, &secret).unwrap(),
+                DecodingKey::from_secret(&secret),
+                jsonwebtoken::Algorithm::HS256,
+            )
+        }
+        "ES256" => {
+            let pkcs8 =
+                EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
+            let key = SigningKey::from_der(Algorithm::ES256, pkcs8.as_ref()).unwrap();
+            let jwk = key.verifying_key().to_jwk().unwrap();
+            let decoding = DecodingKey::from_ec_components(
+                jwk.x.as_deref().unwrap(),
+                jwk.y.as_deref().unwrap(),
+            )
+            .unwrap();
+            (key, decoding, jsonwebtoken::Algorithm::ES256)
+        }
+        "EdDSA" => {
+            let key = SigningKey::generate_ed25519().unwrap();
+            let jwk = key.verifying_key().to_jwk().unwrap();
+            let decoding = DecodingKey::from_ed_components(jwk.x.as_deref().unwrap()).unwrap();
+            (key, decoding, jsonwebtoken::Algorithm::EdDSA)
+        }
+        "RS256" => {
+            let rsa = RsaKeyPair::generate(KeySize::Rsa2048).unwrap();
+            let der = AsDer::<Pkcs8V1Der<'_>>::as_der(&rsa).unwrap();
+            let key = SigningKey::from_der(Algorithm::RS256, der.as_ref()).unwrap();
+            let jwk = key.verifying_key().to_jwk().unwrap();
+            let decoding = DecodingKey::from_rsa_components(
+                jwk.n.as_deref().unwrap(),
+                jwk.e.as_deref().unwrap(),
+            )
+            .unwrap();
+            (key, decoding, jsonwebtoken::Algorithm::RS256)
+        }
+        _ => unreachable!("no such algorithm in the benchmark"),
+    }
+}
+
+/// An issuer of `name` tokens and one access token of it.
+fn issue(key: SigningKey) -> (Verifier, String) {
     let issuer = Issuer::builder(KeySet::new(key))
         .with_issuer("https://auth.example")
         .with_audience("api")
         .build()
         .unwrap();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
-    let pair = runtime
-        .block_on(issuer.issue_with_scope("alice", "read write"))
-        .unwrap();
-    let token = pair.access_token().to_owned();
-    let verifier = issuer.verifier().clone();
+    let pair = now(issuer.issue_with_scope("alice", "read write")).unwrap();
+    (issuer.verifier().clone(), pair.access_token().to_owned())
+}
+
+fn bench_alg(c: &mut Criterion, name: &str) {
+    let (key, decoding, alg) = keys(name);
+    let (verifier, token) = issue(key);
 
     let mut validation = Validation::new(alg);
     validation.set_issuer(&["https://auth.example"]);
@@ -85,13 +136,16 @@ fn bench_alg(
     jsonwebtoken::decode::<JwtClaims>(&token, &decoding, &validation).unwrap();
 
     let mut group = c.benchmark_group(name);
-    group.bench_function("tower_jwt_auth::Verifier", |b| {
+    group
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2));
+    group.bench_function("verify/Verifier", |b| {
         b.iter(|| {
             let claims: Claims<NoCustomClaims> = verifier.verify_access(black_box(&token)).unwrap();
             black_box(claims)
         })
     });
-    group.bench_function("jsonwebtoken::decode", |b| {
+    group.bench_function("verify/jsonwebtoken::decode", |b| {
         b.iter(|| {
             black_box(
                 jsonwebtoken::decode::<JwtClaims>(black_box(&token), &decoding, &validation)
@@ -99,7 +153,6 @@ fn bench_alg(
             )
         })
     });
-    group.finish();
 
     // A whole request: the middleware against a service that calls jsonwebtoken directly.
     let bearer = HeaderValue::from_str(&format!("Bearer {token}")).unwrap();
@@ -109,9 +162,11 @@ fn bench_alg(
             .body(())
             .unwrap()
     };
-    let mut ours = BearerAuthLayer::new(verifier.clone()).layer(service_fn(|r| {
-        handler::<Claims<NoCustomClaims>>(r, |c| &c.sub)
-    }));
+    let claims_sub = |r| handler::<Arc<Claims<NoCustomClaims>>>(r, |c| &c.sub);
+    let mut cold = BearerAuthLayer::new(verifier.clone())
+        .without_cache()
+        .layer(service_fn(claims_sub));
+    let mut warm = BearerAuthLayer::new(verifier.clone()).layer(service_fn(claims_sub));
     let mut theirs = service_fn(|mut r: Request<()>| {
         let token = r.headers()[header::AUTHORIZATION]
             .to_str()
@@ -121,18 +176,77 @@ fn bench_alg(
         let claims = jsonwebtoken::decode::<JwtClaims>(token, &decoding, &validation)
             .unwrap()
             .claims;
-        r.extensions_mut().insert(std::sync::Arc::new(claims));
-        handler::<std::sync::Arc<JwtClaims>>(r, |c| &c.sub)
+        r.extensions_mut().insert(Arc::new(claims));
+        handler::<Arc<JwtClaims>>(r, |c| &c.sub)
     });
-    assert_eq!(now(ours.call(request())).unwrap().status(), 200);
+    assert_eq!(now(cold.call(request())).unwrap().status(), 200);
+    assert_eq!(now(warm.call(request())).unwrap().status(), 200);
     assert_eq!(now(theirs.call(request())).unwrap().status(), 200);
-
-    let mut group = c.benchmark_group(name.replace("verify_access", "request"));
-    group.bench_function("BearerAuth", |b| {
-        b.iter(|| black_box(now(ours.call(request())).unwrap()))
+    group.bench_function("request/BearerAuth cold", |b| {
+        b.iter(|| black_box(now(cold.call(request())).unwrap()))
     });
-    group.bench_function("jsonwebtoken::decode service", |b| {
+    group.bench_function("request/BearerAuth warm", |b| {
+        b.iter(|| black_box(now(warm.call(request())).unwrap()))
+    });
+    group.bench_function("request/jsonwebtoken::decode service", |b| {
         b.iter(|| black_box(now(theirs.call(request())).unwrap()))
+    });
+
+    // An axum router: the same handler unprotected and behind the layer.
+    let router_request = || {
+        Request::get("/")
+            .header(header::AUTHORIZATION, bearer.clone())
+            .body(Body::empty())
+            .unwrap()
+    };
+    let hello = || get(|| async { "hello" });
+    let mut unprotected: Router = Router::new().route("/", hello());
+    let protected =
+        |layer: BearerAuthLayer| -> Router { Router::new().route("/", hello()).route_layer(layer) };
+    let mut router_cold = protected(BearerAuthLayer::new(verifier.clone()).without_cache());
+    let mut router_warm = protected(BearerAuthLayer::new(verifier.clone()));
+    let with_extractor = |layer: BearerAuthLayer, shared: bool| -> Router {
+        let route = if shared {
+            get(|claims: SharedClaims| async move {
+                black_box(claims.sub.len());
+                "hello"
+            })
+        } else {
+            get(|claims: Claims| async move {
+                black_box(claims.sub.len());
+                "hello"
+            })
+        };
+        Router::new().route("/", route).route_layer(layer)
+    };
+    let mut extractor_cold = with_extractor(
+        BearerAuthLayer::new(verifier.clone()).without_cache(),
+        false,
+    );
+    let mut extractor_warm = with_extractor(BearerAuthLayer::new(verifier.clone()), true);
+    for router in [
+        &mut unprotected,
+        &mut router_cold,
+        &mut router_warm,
+        &mut extractor_cold,
+        &mut extractor_warm,
+    ] {
+        assert_eq!(now(router.call(router_request())).unwrap().status(), 200);
+    }
+    group.bench_function("router/unprotected", |b| {
+        b.iter(|| black_box(now(unprotected.call(router_request())).unwrap()))
+    });
+    group.bench_function("router/BearerAuth cold", |b| {
+        b.iter(|| black_box(now(router_cold.call(router_request())).unwrap()))
+    });
+    group.bench_function("router/BearerAuth cold + Claims extractor", |b| {
+        b.iter(|| black_box(now(extractor_cold.call(router_request())).unwrap()))
+    });
+    group.bench_function("router/BearerAuth warm", |b| {
+        b.iter(|| black_box(now(router_warm.call(router_request())).unwrap()))
+    });
+    group.bench_function("router/BearerAuth warm + SharedClaims extractor", |b| {
+        b.iter(|| black_box(now(extractor_warm.call(router_request())).unwrap()))
     });
     group.finish();
 }
@@ -141,28 +255,9 @@ fn verify(c: &mut Criterion) {
     // The tests and benches build jsonwebtoken with both crypto backends; its own `decode`
     // needs the process default chosen. The crate under test never relies on it.
     let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
-
-    let secret = [0x5au8; 32];
-    bench_alg(
-        c,
-        "verify_access/HS256",
-        SigningKey::from_secret(Algorithm::HS256, &secret).unwrap(),
-        DecodingKey::from_secret(&secret),
-        jsonwebtoken::Algorithm::HS256,
-    );
-
-    let key = SigningKey::generate_ed25519().unwrap();
-    let jwk = key.verifying_key().to_jwk().unwrap();
-    let Some(x) = jwk.x else {
-        unreachable!("Ed25519 keys export their public point");
-    };
-    bench_alg(
-        c,
-        "verify_access/EdDSA",
-        key,
-        DecodingKey::from_ed_components(&x).unwrap(),
-        jsonwebtoken::Algorithm::EdDSA,
-    );
+    for name in ["HS256", "ES256", "EdDSA", "RS256"] {
+        bench_alg(c, name);
+    }
 }
 
 /// Refresh exchanges per second in process: verify, mint and rotate, on the in-memory
