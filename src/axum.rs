@@ -161,7 +161,7 @@ where
     }
 }
 
-/// The verified claims put in the request by [`BearerAuthLayer`](crate::BearerAuthLayer),
+/// The verified claims put in the request by [`BearerAuthLayer`],
 /// shared rather than copied: the extractor is a reference-count bump, and the claims are
 /// read through `Deref`. Rejections are those of the [`Claims`] extractor;
 /// `Option<SharedClaims<T>>` is `None` for an anonymous request through an optional layer.
