@@ -40,7 +40,8 @@ pub(crate) struct Config<R> {
 ///
 /// On by default: a token that verified once is recognised on later requests by its exact
 /// bytes, and its claims are reused, so that the signature check and the JSON parse are
-/// skipped (memory for CPU: about 1 KiB per kept token, see the README's "Performance").
+/// skipped (memory for CPU: about 1 KiB per kept 500-byte token; see the README's
+/// "Performance").
 /// On every request, a kept token is still checked against the key set (any change —
 /// [`publish`](crate::KeySet::publish), [`sign_with`](crate::KeySet::sign_with),
 /// [`retire`](crate::KeySet::retire), a remote JWKS refresh — makes every kept token verify
@@ -163,8 +164,9 @@ impl<T, R: Clone> BearerAuthLayer<T, R> {
         }
     }
 
-    /// Keeps up to `tokens` verified tokens (default 4096); 0 turns the cache off. The
-    /// cache's memory is bounded by about `tokens` × (token length + claims + 200 bytes).
+    /// Keeps up to `tokens` verified tokens (default 4096); 0 turns the cache off. A kept
+    /// token costs about its length plus 450 bytes (its claims and the cache's own share), so
+    /// the cache's memory is bounded by about `tokens` × (the longest kept token + 450 bytes).
     ///
     /// ```
     /// # use tower_jwt_auth::{BearerAuthLayer, Issuer, KeySet, SigningKey};

@@ -5,10 +5,13 @@
 //! Decoding uses fixed stack buffers for the header and the signature and for small payloads,
 //! so the accepted path allocates only what the claims themselves own.
 
-use std::borrow::Cow;
+use std::{borrow::Cow, fmt};
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-use serde::{Deserialize, de::IgnoredAny};
+use serde::{
+    Deserialize, Deserializer,
+    de::{self, IgnoredAny, Visitor},
+};
 
 use super::TokenError;
 use crate::keys::{Keys, VerifyingKey};
@@ -96,13 +99,16 @@ impl<'a> Compact<'a> {
 
 /// The protected header parameters the verifier reads. `jwk`, `jku`, `x5u`, `x5c` and any
 /// other key material in the header are ignored: keys only ever come from the key set.
+///
+/// The strings borrow from the decoded header unless they contain escapes (serde's own
+/// `Option<Cow<str>>` always copies), so that reading a header allocates nothing.
 #[derive(Debug, Deserialize)]
 pub(crate) struct Header<'a> {
-    #[serde(borrow)]
+    #[serde(default, borrow, deserialize_with = "optional_str")]
     pub(crate) alg: Option<Cow<'a, str>>,
-    #[serde(borrow)]
+    #[serde(default, borrow, deserialize_with = "optional_str")]
     pub(crate) typ: Option<Cow<'a, str>>,
-    #[serde(borrow)]
+    #[serde(default, borrow, deserialize_with = "optional_str")]
     pub(crate) kid: Option<Cow<'a, str>>,
     /// Whether `crit` is present, whatever its value (`null` included): no extension is
     /// supported, so any `crit` refuses the token.
@@ -110,8 +116,45 @@ pub(crate) struct Header<'a> {
     pub(crate) crit: bool,
 }
 
+/// A string member, `null` as absent: borrowed from the input when it has no escapes.
+fn optional_str<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Cow<'de, str>>, D::Error> {
+    struct Text;
+    impl<'de> Visitor<'de> for Text {
+        type Value = Cow<'de, str>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a string")
+        }
+        fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+            Ok(Cow::Borrowed(v))
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(Cow::Owned(v.to_owned()))
+        }
+        fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+            Ok(Cow::Owned(v))
+        }
+    }
+    struct Optional;
+    impl<'de> Visitor<'de> for Optional {
+        type Value = Option<Cow<'de, str>>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a string or null")
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<Self::Value, D2::Error> {
+            d.deserialize_str(Text).map(Some)
+        }
+    }
+    d.deserialize_option(Optional)
+}
+
 /// `true` for a member that is present, whatever its value.
-fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
     IgnoredAny::deserialize(d).map(|_| true)
 }
 
@@ -217,6 +260,24 @@ mod tests {
             "a.b.",
         ] {
             assert!(Compact::split(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn header_strings_borrow_unless_escaped_and_null_is_absent() {
+        let h: Header<'_> =
+            serde_json::from_slice(br#"{"alg":"EdDSA","kid":"k\/1","typ":null}"#).unwrap();
+        assert!(matches!(h.alg, Some(Cow::Borrowed("EdDSA"))));
+        assert!(matches!(h.kid.as_deref(), Some("k/1")));
+        assert!(matches!(h.kid, Some(Cow::Owned(_))));
+        assert_eq!(h.typ, None);
+        assert!(!h.crit);
+        for bad in [
+            &br#"{"alg":1}"#[..],
+            br#"{"kid":["a"]}"#,
+            br#"{"alg":"a","alg":"b"}"#,
+        ] {
+            assert!(serde_json::from_slice::<Header<'_>>(bad).is_err());
         }
     }
 
