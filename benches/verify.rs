@@ -277,5 +277,60 @@ fn refresh(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, verify, refresh);
+/// The cache crates considered for the layer's cache, on what the layer does on a hit: look
+/// a 500-byte token up by `&str` among 4096 and clone an `Arc` out, from one thread and from
+/// two at once (the machine's cores).
+fn cache(c: &mut Criterion) {
+    const N: usize = 4096;
+    let tokens: Vec<String> = (0..N).map(|i| format!("{i:0>500}")).collect();
+    let quick: quick_cache::sync::Cache<Box<str>, Arc<u64>> = quick_cache::sync::Cache::new(N);
+    let moka: moka::sync::Cache<Box<str>, Arc<u64>> = moka::sync::Cache::new(N as u64);
+    for (i, token) in tokens.iter().enumerate() {
+        quick.insert(token.as_str().into(), Arc::new(i as u64));
+        moka.insert(token.as_str().into(), Arc::new(i as u64));
+    }
+    moka.run_pending_tasks();
+    // Lookups spread over the kept tokens, as requests of many users are.
+    fn lookups(iters: u64, threads: u64, get: impl Fn(usize) + Sync) -> Duration {
+        let per_thread = iters.div_ceil(threads);
+        let start = std::time::Instant::now();
+        std::thread::scope(|s| {
+            for t in 0..threads {
+                let get = &get;
+                s.spawn(move || {
+                    for i in 0..per_thread {
+                        get(((i * 7 + t) % N as u64) as usize);
+                    }
+                });
+            }
+        });
+        // Time per lookup of the whole process.
+        start
+            .elapsed()
+            .mul_f64(iters as f64 / (threads * per_thread) as f64)
+    }
+    let mut group = c.benchmark_group("cache");
+    group
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2));
+    for threads in [1, 2] {
+        group.bench_function(format!("get, {threads} thread(s)/quick_cache"), |b| {
+            b.iter_custom(|iters| {
+                lookups(iters, threads, |i| {
+                    black_box(quick.get(tokens[i].as_str()));
+                })
+            })
+        });
+        group.bench_function(format!("get, {threads} thread(s)/moka"), |b| {
+            b.iter_custom(|iters| {
+                lookups(iters, threads, |i| {
+                    black_box(moka.get(tokens[i].as_str()));
+                })
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, verify, refresh, cache);
 criterion_main!(benches);
