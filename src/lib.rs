@@ -7,7 +7,9 @@
 //!   signature with the key of `kid` pinned to one algorithm, exact token type,
 //!   `exp`/`nbf`/`iat` on an injectable [`Clock`](clock::Clock), `iss`/`aud`, and
 //!   revocation — synchronously, without allocating beyond the claims — and answers RFC 6750
-//!   responses; [`require_scope`](BearerAuthLayer::require_scope) adds per-route scopes;
+//!   responses; a token that verified once is recognised by its bytes afterwards (a cache
+//!   whose hits still check expiry, revocation, the key set and scopes);
+//!   [`require_scope`](BearerAuthLayer::require_scope) adds per-route scopes;
 //! - [`Sessions`] exchanges refresh tokens with rotation on every use, detects reuse and then
 //!   revokes the whole session, and logs out one device or every device;
 //!   [`token_routes`] (axum) and the services of [`endpoints`] put it on HTTP;
@@ -76,7 +78,8 @@
 //! # Testing handlers
 //!
 //! With the `test-util` feature, `clock::MockClock` moves time (expire a token without
-//! sleeping) and `Claims::builder` makes claims to put in a request, as the layer would.
+//! sleeping) and `Claims::builder` makes claims to put in a request (behind an `Arc`), as
+//! the layer would.
 //!
 //! # Where things are
 //!

@@ -1,8 +1,9 @@
 //! The bearer-token middleware: [`BearerAuthLayer`] wraps any tower service over
 //! `http::Request`, verifies the access token of every request and either hands the typed
-//! [`Claims`](crate::Claims) to the inner service (in the request extensions) or answers with
-//! the RFC 6750 response itself. [`BearerAuthLayer::require_scope`] makes the layer of the
-//! routes that need scopes.
+//! [`Claims`](crate::Claims) to the inner service (in the request extensions, as an
+//! `Arc<Claims<T>>`) or answers with the RFC 6750 response itself.
+//! [`BearerAuthLayer::require_scope`] makes the layer of the routes that need scopes. Tokens
+//! that verified once are kept by the layer's verified-token cache (see [`BearerAuthLayer`]).
 //!
 //! # Composing with tower-http
 //!

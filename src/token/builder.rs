@@ -6,7 +6,8 @@ use super::{Claims, NoCustomClaims};
 ///
 /// In production, claims only ever come from the [`Verifier`](super::Verifier); this builder
 /// exists behind the `test-util` feature so that a test can put them in a request's
-/// extensions, as [`BearerAuthLayer`](crate::BearerAuthLayer) would. Defaults: issued at
+/// extensions as [`BearerAuthLayer`](crate::BearerAuthLayer) does, behind an `Arc` (the axum
+/// extractors read an `Arc<Claims<T>>`). Defaults: issued at
 /// 1 700 000 000 s (2023-11-14), valid 15 minutes, `jti` `test-token`, `sid` `test-session`,
 /// no scope, no `iss` or `aud`.
 ///
@@ -24,7 +25,7 @@ use super::{Claims, NoCustomClaims};
 /// assert_eq!(claims.custom.tenant, "acme");
 ///
 /// let mut request = http::Request::new(());
-/// request.extensions_mut().insert(claims);
+/// request.extensions_mut().insert(std::sync::Arc::new(claims));
 /// ```
 #[derive(Debug, Clone)]
 #[must_use]
