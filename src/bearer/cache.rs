@@ -104,7 +104,7 @@ impl<T: DeserializeOwned> TokenCache<T> {
                 return match verifier.check_live(&entry.claims) {
                     Ok(()) => Ok(entry.claims),
                     Err(err) => {
-                        if err == TokenError::Expired {
+                        if matches!(err, TokenError::Expired | TokenError::Revoked) {
                             // It can never pass again.
                             self.map.remove(token);
                         }
