@@ -1,5 +1,5 @@
-//! axum integration (feature `axum`): `Claims<T>` as an extractor, responses for the crate's
-//! types, and a router of the token endpoints.
+//! axum integration (feature `axum`): `Claims<T>` and [`SharedClaims<T>`] as extractors,
+//! responses for the crate's types, and a router of the token endpoints.
 
 use std::{ops::Deref, sync::Arc};
 

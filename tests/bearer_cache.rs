@@ -244,3 +244,41 @@ async fn without_the_cache_and_with_tiny_caches_the_answers_are_the_same() {
     );
     kept(&service, &other).await;
 }
+
+#[tokio::test]
+async fn shared_claims_are_the_kept_ones_and_optional_mode_still_works() {
+    use axum::{Router, routing::get};
+    use http_body_util::BodyExt;
+    use tower_jwt_auth::axum::SharedClaims;
+
+    let env = env();
+    let app: Router = Router::new()
+        .route(
+            "/",
+            get(|claims: Option<SharedClaims<Profile>>| async move {
+                claims.map_or("anonymous".to_owned(), |c| {
+                    format!("{} {:p}", c.sub, std::sync::Arc::as_ptr(&c.0))
+                })
+            }),
+        )
+        .route_layer(layer(&env).optional());
+    let pair = login(&env, "").await;
+    let mut bodies = Vec::new();
+    for auth in [Some(pair.access_token()), Some(pair.access_token()), None] {
+        let mut request = Request::get("/");
+        if let Some(token) = auth {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let response = app
+            .clone()
+            .oneshot(request.body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        bodies.push(String::from_utf8(body.to_vec()).unwrap());
+    }
+    assert!(bodies[0].starts_with("alice "));
+    assert_eq!(bodies[0], bodies[1], "both requests share the kept claims");
+    assert_eq!(bodies[2], "anonymous");
+}
