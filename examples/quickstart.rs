@@ -26,6 +26,7 @@
 //! | `HASH_QUEUE_MS` | `250` | how long a signup or login waits for a free hasher (at most 10000) |
 //! | `REDIS_URL` | none | keep users, sessions and revocations in Redis (feature `redis`) |
 //! | `DATABASE_URL` | none | keep them in `postgres://…` (feature `postgres`) or `sqlite://PATH` (feature `sqlite`) |
+//! | `RUST_LOG` | `info` | log filter (`tracing-subscriber` directives); logs go to standard error, one line per request at `info` |
 //! | `STORE_PREFIX` | `quickstart` | prefix of the shared store's keys or tables (`a-z`, `0-9`, `_`; at most 30) |
 //!
 //! Without `SIGNING_KEY_FILE` a new key is generated at every start (a line on standard error
@@ -117,8 +118,9 @@ use argon2::{
 };
 use axum::{
     Json, Router,
-    extract::{DefaultBodyLimit, State, rejection::JsonRejection as BodyRejection},
+    extract::{DefaultBodyLimit, Request, State, rejection::JsonRejection as BodyRejection},
     http::{HeaderValue, StatusCode, header::RETRY_AFTER},
+    middleware::{self, Next},
     response::{IntoResponse, Response},
     routing::{get, get_service, post},
 };
@@ -135,7 +137,7 @@ use tower_jwt_auth::revocation::RedisBackend;
 use tower_jwt_auth::revocation::SqliteBackend;
 use tower_jwt_auth::{
     BearerAuthLayer, Claims, Issuer, KeySet, Sessions, SigningKey,
-    bearer::JsonBodyRejection,
+    bearer::{AuthError, JsonBodyRejection},
     clock::Clock,
     endpoints::{ErrorResponse, JwksService, token_response},
     issuer::IssueError,
@@ -921,6 +923,7 @@ pub fn app_with(config: &Config, stores: Stores) -> Result<App, String> {
             get_service(JwksService::new(issuer.keys())),
         )
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn(log_request))
         .with_state(state);
     Ok(App {
         router,
@@ -944,6 +947,29 @@ pub async fn serve(
         .await;
     purge.abort();
     served
+}
+
+/// One `info` line per request: method, path (never the query, which may hold a token),
+/// status and time taken, and why a request was refused: the reason the bearer layer, or the
+/// error a token endpoint, put in the response's extensions.
+async fn log_request(request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16();
+    let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+    let extensions = response.extensions();
+    if let Some(refused) = extensions.get::<AuthError>() {
+        let reason = refused.reason();
+        tracing::info!(%method, path, status, micros, reason, "request refused");
+    } else if let Some(error) = extensions.get::<ErrorResponse>() {
+        let (error, why) = (error.error(), error.description());
+        tracing::info!(%method, path, status, micros, error, why, "request failed");
+    } else {
+        tracing::info!(%method, path, status, micros, "request");
+    }
+    response
 }
 
 // ----- handlers -----
@@ -1146,6 +1172,7 @@ async fn main() -> ExitCode {
 }
 
 async fn run() -> Result<(), String> {
+    init_logging()?;
     let config = Config::from_env()?;
     let app = app_with(&config, open_stores(&config).await?)?;
     let listener = TcpListener::bind(&config.addr)
@@ -1166,6 +1193,24 @@ async fn run() -> Result<(), String> {
     serve(listener, app, shutdown)
         .await
         .map_err(|err| format!("server failed: {err}"))
+}
+
+/// Logs to standard error (standard output carries only the "listening" line) at the level
+/// of `RUST_LOG`, by default `info`.
+fn init_logging() -> Result<(), String> {
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(directives) if !directives.is_empty() => {
+            tracing_subscriber::EnvFilter::try_new(&directives)
+                .map_err(|err| format!("RUST_LOG={directives:?} is invalid: {err}"))?
+        }
+        _ => tracing_subscriber::EnvFilter::new("info"),
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(io::stderr)
+        .with_ansi(false)
+        .try_init()
+        .map_err(|err| format!("cannot install the logger: {err}"))
 }
 
 /// Completes on Ctrl-C (or, on Unix, SIGTERM). The handlers are in place when this returns,

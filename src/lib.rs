@@ -121,6 +121,16 @@
 //! | `test-util` | no | `clock::MockClock`, `Claims::builder`, `revocation::conformance` (the suite every backend passes), and `verify_signature_only` on `VerifyingKey` and `KeySet` (the signature layer alone, for key-loading tests against public vectors) |
 //! | `postgres` | no | `revocation::PostgresBackend`: sessions and revocations in PostgreSQL (sqlx 0.9, which needs Rust 1.94), LISTEN/NOTIFY as the change feed |
 //! | `sqlite` | no | `revocation::SqliteBackend`: the same in one SQLite file (bundled, WAL) for a single node, with its change feed in process |
+//! | `metrics` | no | counters through the `metrics` facade: accepted and refused requests by reason, refresh outcomes, reuse detections, revocations, backend errors, change-feed gaps (names in the README's *Observability*) |
+//!
+//! # Observability
+//!
+//! Every decision emits a `tracing` event, never with a token in it: refused requests at
+//! `debug` on the target `tower_jwt_auth::bearer` with a stable
+//! [`reason`](bearer::AuthError::reason), refresh-token reuse at `warn` on
+//! `tower_jwt_auth::session` with `sub` and `sid`, revocations and backend failures on
+//! `tower_jwt_auth::revocation`. A refused response carries its
+//! [`AuthError`](bearer::AuthError) in its extensions for an outer logging layer.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(feature = "axum")]
@@ -137,6 +147,7 @@ pub mod keys;
 mod redact;
 pub mod revocation;
 pub mod session;
+mod telemetry;
 pub mod token;
 
 #[cfg(feature = "axum")]

@@ -91,6 +91,35 @@ impl AuthError {
         }
     }
 
+    /// A stable, machine-readable code for why the request was refused, for logs and metrics
+    /// labels: `missing_token`, `invalid_request`, `insufficient_scope`, `unavailable`, or for
+    /// a bad token the [`TokenError::reason`] (`expired`, `revoked`, `invalid_signature`, …).
+    /// It never contains the token.
+    ///
+    /// The layer also puts the `AuthError` into the refused response's extensions, so that an
+    /// outer `TraceLayer` or the application's own logging can report it:
+    ///
+    /// ```
+    /// use tower_jwt_auth::{bearer::AuthError, token::TokenError};
+    ///
+    /// assert_eq!(AuthError::InvalidToken(TokenError::Expired).reason(), "expired");
+    /// assert_eq!(AuthError::MissingToken.reason(), "missing_token");
+    /// # let response = http::Response::new(());
+    /// // In a logging middleware around the layer:
+    /// if let Some(refused) = response.extensions().get::<AuthError>() {
+    ///     println!("refused: {}", refused.reason());
+    /// }
+    /// ```
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::MissingToken => "missing_token",
+            Self::InvalidRequest(_) => "invalid_request",
+            Self::InvalidToken(err) => err.reason(),
+            Self::InsufficientScope(_) => "insufficient_scope",
+            Self::Unavailable => "unavailable",
+        }
+    }
+
     /// The `WWW-Authenticate` challenge (none for 503).
     ///
     /// ```

@@ -13,7 +13,10 @@ use serde::de::DeserializeOwned;
 use tower_service::Service;
 
 use super::{AuthError, Authenticated, OnRejection, ResponseBody, ResponseFuture, layer::Config};
-use crate::token::{Claims, TokenError, TokenKind};
+use crate::{
+    telemetry,
+    token::{Claims, TokenError, TokenKind},
+};
 
 /// The service made by [`BearerAuthLayer`](super::BearerAuthLayer).
 pub struct BearerAuth<S, T, R> {
@@ -94,11 +97,17 @@ where
         if self.config.sources.cookie.is_some() {
             mark_sensitive(request.headers_mut(), header::COOKIE);
         }
-        match self.authenticate(&request) {
+        let outcome = {
+            let _span =
+                tracing::debug_span!(target: "tower_jwt_auth::bearer", "authenticate").entered();
+            self.authenticate(&request)
+        };
+        match outcome {
             Ok(claims) => {
                 // Claims prove that the layer ran; the marker says so for an anonymous
                 // request in optional mode.
                 let extensions = request.extensions_mut();
+                telemetry::accepted(claims.is_none());
                 match claims {
                     Some(claims) => {
                         extensions.insert(claims);
@@ -110,11 +119,16 @@ where
                 // The check is synchronous: the service polled ready takes the request.
                 ResponseFuture::inner(self.inner.call(request))
             }
-            Err(error) => ResponseFuture::rejected(
-                self.config
+            Err(error) => {
+                telemetry::rejected(&error);
+                let mut response = self
+                    .config
                     .on_rejection
-                    .on_rejection(&error, self.config.realm.as_deref()),
-            ),
+                    .on_rejection(&error, self.config.realm.as_deref());
+                // The reason (never the token) for an outer TraceLayer or the app's logging.
+                response.extensions_mut().insert(error);
+                ResponseFuture::rejected(response)
+            }
         }
     }
 }
