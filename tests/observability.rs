@@ -9,20 +9,11 @@ mod common;
 use std::sync::Arc;
 
 use axum::{Router, body::Body, routing::get};
-use futures::future::BoxFuture;
 use http::{Request, StatusCode, header};
 use tower::ServiceExt;
-use tower_jwt_auth::{
-    BearerAuthLayer,
-    bearer::AuthError,
-    revocation::{
-        BoxError, ChangeStream, NewSession, RevocationBackend, RevocationEntry, RotateOutcome,
-        Rotation,
-    },
-    session::RefreshError,
-};
+use tower_jwt_auth::{BearerAuthLayer, bearer::AuthError, session::RefreshError};
 
-use common::{Logs, Profile, env, env_with, profile};
+use common::{Down, Logs, Profile, env, env_with, profile};
 
 fn app(env: &common::Env) -> Router {
     Router::new()
@@ -107,12 +98,7 @@ async fn a_refused_request_says_why_in_the_log_and_the_response_extensions() {
             .get::<AuthError>()
             .expect("the rejection is in the response's extensions");
         assert_eq!(refused.reason(), reason);
-        let line = logs
-            .text()
-            .lines()
-            .rfind(|line| line.contains("request refused"))
-            .unwrap_or_else(|| panic!("a refused request is logged:\n{}", logs.text()))
-            .to_owned();
+        let line = logs.last_line("request refused");
         assert!(line.contains("DEBUG"), "{line}");
         assert!(line.contains(&format!("reason=\"{reason}\"")), "{line}");
         assert!(
@@ -154,12 +140,7 @@ async fn reuse_detection_warns_with_the_subject_and_session() {
 
     let next = env.sessions.refresh(pair.refresh_token()).await.unwrap();
     assert!(!logs.text().contains("WARN"), "{}", logs.text());
-    let rotated = logs
-        .text()
-        .lines()
-        .find(|line| line.contains("refresh token rotated"))
-        .expect("the rotation is logged")
-        .to_owned();
+    let rotated = logs.line("refresh token rotated");
     assert!(rotated.contains("sub=\"alice\""), "{rotated}");
 
     // The first token again: a replay, which revokes the session.
@@ -170,11 +151,7 @@ async fn reuse_detection_warns_with_the_subject_and_session() {
         .unwrap_err();
     assert!(matches!(err, RefreshError::Reused));
     let text = logs.text();
-    let warning = text
-        .lines()
-        .find(|line| line.contains("reuse detected"))
-        .expect("reuse detection is logged")
-        .to_owned();
+    let warning = logs.line("reuse detected");
     assert!(warning.contains("WARN"), "{warning}");
     assert!(warning.contains("sub=\"alice\""), "{warning}");
     assert!(
@@ -192,43 +169,9 @@ async fn reuse_detection_warns_with_the_subject_and_session() {
 
     // A logout is an operator-visible event too, at `info`.
     env.sessions.logout(next.session_id()).await.unwrap();
-    let logout = logs
-        .text()
-        .lines()
-        .rfind(|line| line.contains("revoked"))
-        .expect("the logout is logged")
-        .to_owned();
+    let logout = logs.last_line("revoked");
     assert!(logout.contains("INFO"), "{logout}");
     assert!(logout.contains("what=\"session\""), "{logout}");
-}
-
-/// A backend that refuses every call, with an error that names the operation.
-#[derive(Debug)]
-struct Down;
-
-fn down<'a, T: Send + 'a>() -> BoxFuture<'a, Result<T, BoxError>> {
-    Box::pin(async { Err("connection refused".into()) })
-}
-
-impl RevocationBackend for Down {
-    fn create_session<'a>(&'a self, _: &'a NewSession<'a>) -> BoxFuture<'a, Result<(), BoxError>> {
-        down()
-    }
-    fn rotate<'a>(&'a self, _: &'a Rotation<'a>) -> BoxFuture<'a, Result<RotateOutcome, BoxError>> {
-        down()
-    }
-    fn revoke<'a>(&'a self, _: &'a RevocationEntry) -> BoxFuture<'a, Result<(), BoxError>> {
-        down()
-    }
-    fn load(&self, _: u64) -> BoxFuture<'_, Result<Vec<RevocationEntry>, BoxError>> {
-        down()
-    }
-    fn subscribe(&self) -> BoxFuture<'_, Result<ChangeStream, BoxError>> {
-        down()
-    }
-    fn purge(&self, _: u64) -> BoxFuture<'_, Result<u64, BoxError>> {
-        down()
-    }
 }
 
 #[tokio::test]
@@ -237,12 +180,7 @@ async fn a_failing_backend_is_reported_and_refused_requests_say_unavailable() {
     let (logs, _guard) = capture();
 
     assert!(env.issuer.revocation().load().await.is_err());
-    let text = logs.text();
-    let line = text
-        .lines()
-        .find(|line| line.contains("revocation backend error"))
-        .expect("the failure is logged")
-        .to_owned();
+    let line = logs.line("revocation backend error");
     assert!(line.contains("WARN"), "{line}");
     assert!(line.contains("operation=\"load\""), "{line}");
     assert!(line.contains("connection refused"), "{line}");
@@ -251,15 +189,10 @@ async fn a_failing_backend_is_reported_and_refused_requests_say_unavailable() {
     let token = env.forge("at+jwt", &env.claims());
     let response = app(&env).oneshot(get_with(Some(&token))).await.unwrap();
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
-    let text = logs.text();
-    let line = text
-        .lines()
-        .find(|line| line.contains("request refused"))
-        .expect("the refusal is logged")
-        .to_owned();
+    let line = logs.line("request refused");
     assert!(line.contains("WARN"), "{line}");
     assert!(line.contains("reason=\"unavailable\""), "{line}");
-    assert_no_token(&text, &token);
+    assert_no_token(&logs.text(), &token);
 }
 
 #[cfg(feature = "metrics")]

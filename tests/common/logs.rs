@@ -26,6 +26,25 @@ impl Logs {
         String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
     }
 
+    /// The first line that contains `needle`; fails the test, showing every line, when none
+    /// does.
+    pub fn line(&self, needle: &str) -> String {
+        let text = self.text();
+        text.lines()
+            .find(|line| line.contains(needle))
+            .unwrap_or_else(|| panic!("no line with {needle:?} in:\n{text}"))
+            .to_owned()
+    }
+
+    /// The last line that contains `needle`, like [`line`](Self::line).
+    pub fn last_line(&self, needle: &str) -> String {
+        let text = self.text();
+        text.lines()
+            .rfind(|line| line.contains(needle))
+            .unwrap_or_else(|| panic!("no line with {needle:?} in:\n{text}"))
+            .to_owned()
+    }
+
     /// A subscriber that writes every event, and every span as it is made, here.
     pub fn subscriber(&self) -> impl tracing::Subscriber + Send + Sync + 'static {
         let writer = self.clone();
