@@ -149,6 +149,7 @@ pub mod revocation;
 pub mod session;
 mod telemetry;
 pub mod token;
+pub mod transport;
 
 #[cfg(feature = "axum")]
 pub use axum::token_routes;
