@@ -82,7 +82,20 @@ function schedule(expiresIn) {
   countdownTimer = setInterval(tick, 250);
 }
 
-async function refresh() {
+// One refresh at a time: a refresh token is single-use, and a second request with the same
+// one would be taken for a stolen token being replayed (the session would end).
+let refreshing = null;
+
+function refresh() {
+  if (!refreshing) {
+    refreshing = refreshOnce().finally(() => {
+      refreshing = null;
+    });
+  }
+  return refreshing;
+}
+
+async function refreshOnce() {
   const { status, json } = await call("POST", "/auth/refresh");
   if (status !== 200) {
     showError(json);
