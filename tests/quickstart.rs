@@ -1267,7 +1267,7 @@ async fn a_user_journey_from_signup_to_logging_out_everywhere() {
 #[tokio::test]
 async fn every_request_is_one_info_line_naming_why_it_was_refused() {
     let logs = common::Logs::default();
-    let _guard = tracing::subscriber::set_default(logs.subscriber());
+    let _capture = logs.capture();
     let server = start().await;
     let pair = server.signup("alice").await;
 
