@@ -258,12 +258,13 @@ async fn the_access_token_can_go_in_the_body_and_attributes_follow_the_configura
 
     // Plain http for development: no Secure, no prefix, and a warning at start.
     let logs = Logs::default();
-    let transport = tracing::subscriber::with_default(logs.subscriber(), || {
+    let transport = {
+        let _capture = logs.capture();
         CookieTransport::builder("/auth/refresh")
             .allow_insecure_http()
             .build()
             .unwrap()
-    });
+    };
     assert!(logs.text().contains("WARN"), "{}", logs.text());
     assert!(logs.text().contains("without `Secure`"), "{}", logs.text());
     let pair = app.env.issuer.issue("alice").await.unwrap();
@@ -542,4 +543,31 @@ async fn logout_and_logout_all_clear_the_cookies() {
         );
     }
     let _ = &app.transport;
+}
+
+#[tokio::test]
+async fn csrf_refusals_are_logged_with_their_reason_and_no_secret() {
+    let app = app();
+    let (jar, body) = app.login().await;
+    let logs = Logs::default();
+    let _capture = logs.capture();
+    let response = app.call(Method::POST, "/items", &jar, None).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let response = app
+        .call(Method::POST, "/auth/refresh", &jar, Some("wrong"))
+        .await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let text = logs.text();
+    assert_eq!(
+        text.matches("invalid_csrf_token").count(),
+        2,
+        "one event per refusal: {text}"
+    );
+    for secret in [
+        jar.get(ACCESS).unwrap(),
+        jar.get(REFRESH).unwrap(),
+        body["csrf_token"].as_str().unwrap(),
+    ] {
+        assert!(!text.contains(secret), "{text}");
+    }
 }
