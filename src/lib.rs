@@ -73,6 +73,13 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! # Browser apps
+//!
+//! The default transport is the `Authorization` header, with both tokens in the JSON body of
+//! the token response. For a single-page app, [`transport::CookieTransport`] keeps the tokens
+//! in `HttpOnly` cookies that page scripts cannot read, and checks a CSRF value bound to the
+//! session on every request that changes state; see the module's documentation.
+//!
 //! # Testing handlers
 //!
 //! With the `test-util` feature, `clock::MockClock` moves time (expire a token without
@@ -85,7 +92,8 @@
 //! the verifier and its errors), [`issuer`], [`session`] (the refresh exchange and its hook),
 //! [`revocation`] (the store, the backend contract and `conformance`), [`bearer`] (the
 //! middleware, its rejections and body), [`endpoints`] (tower services for the token
-//! endpoints), [`clock`] and, per feature, [`axum`], `grpc` and `keys::RemoteJwks`.
+//! endpoints), [`transport`] (the cookie transport for browser apps, with its CSRF check),
+//! [`clock`] and, per feature, [`axum`], `grpc` and `keys::RemoteJwks`.
 //!
 //! A persistent, shared revocation state is a
 //! [`RevocationBackend`](revocation::RevocationBackend): its documentation states the
@@ -122,6 +130,7 @@
 //! | `postgres` | no | `revocation::PostgresBackend`: sessions and revocations in PostgreSQL (sqlx 0.9, which needs Rust 1.94), LISTEN/NOTIFY as the change feed |
 //! | `sqlite` | no | `revocation::SqliteBackend`: the same in one SQLite file (bundled, WAL) for a single node, with its change feed in process |
 //! | `metrics` | no | counters through the `metrics` facade: accepted and refused requests by reason, refresh outcomes, reuse detections, revocations, backend errors, change-feed gaps (names in the README's *Observability*) |
+//! | `browser-test` | no | nothing in the library: the crate's own test of the quickstart's demo page in Chromium |
 //!
 //! # Observability
 //!
@@ -149,6 +158,7 @@ pub mod revocation;
 pub mod session;
 mod telemetry;
 pub mod token;
+pub mod transport;
 
 #[cfg(feature = "axum")]
 pub use axum::token_routes;

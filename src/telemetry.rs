@@ -96,6 +96,14 @@ pub(crate) fn refreshed(outcome: Result<(), &RefreshError>, sub: Option<&str>, s
     let _ = outcome;
 }
 
+/// A refresh from the cookie transport's refresh cookie was refused for its CSRF header; the
+/// session is untouched.
+pub(crate) fn refresh_csrf_refused(sub: &str, sid: &str) {
+    tracing::debug!(target: SESSION, sub, sid, reason = "invalid_csrf_token", "refresh refused");
+    #[cfg(feature = "metrics")]
+    metrics::counter!(names::REFRESH, "outcome" => "invalid_csrf_token").increment(1);
+}
+
 fn refresh_reason(err: &RefreshError) -> &'static str {
     match err {
         RefreshError::InvalidToken(err) => err.reason(),

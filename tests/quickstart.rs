@@ -1267,11 +1267,8 @@ async fn a_user_journey_from_signup_to_logging_out_everywhere() {
 #[tokio::test]
 async fn every_request_is_one_info_line_naming_why_it_was_refused() {
     let logs = common::Logs::default();
-    let _guard = tracing::subscriber::set_default(logs.subscriber());
+    let _capture = logs.capture();
     let server = start().await;
-    // Another test's thread, with no subscriber, may have registered a callsite as
-    // uninteresting at the moment this one was installed: count on none of that.
-    tracing::callsite::rebuild_interest_cache();
     let pair = server.signup("alice").await;
 
     assert_eq!(server.get("/me").await.status(), StatusCode::UNAUTHORIZED);

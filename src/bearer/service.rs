@@ -53,7 +53,7 @@ where
     fn authenticate<B>(&self, request: &Request<B>) -> Result<Option<Claims<T>>, AuthError> {
         let config = &*self.config;
         let token = config.sources.extract(request.headers(), request.uri())?;
-        let Some(token) = token else {
+        let Some((token, origin)) = token else {
             return if config.optional {
                 Ok(None)
             } else {
@@ -68,6 +68,12 @@ where
                     TokenError::RevocationUnavailable => AuthError::Unavailable,
                     err => AuthError::InvalidToken(err),
                 })?;
+        config.sources.check_csrf(
+            origin,
+            request.method(),
+            request.headers(),
+            claims.csrf_token(),
+        )?;
         if !claims.has_all_scopes(config.scopes.iter().map(|s| &**s)) {
             return Err(AuthError::InsufficientScope(Cow::Owned(
                 config.scopes_joined.to_string(),

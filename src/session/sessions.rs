@@ -230,6 +230,7 @@ where
             custom: &custom,
             started_ms: claims.session_started_millis(),
             session_exp,
+            csrf: claims.csrf.as_deref().unwrap_or_default(),
         })?;
         let rotation = Rotation::new(
             &claims.sid,

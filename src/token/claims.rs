@@ -81,6 +81,9 @@ pub struct Claims<T = NoCustomClaims> {
     /// On refresh tokens: the session's absolute expiry.
     #[serde(rename = "sexp", skip_serializing_if = "Option::is_none")]
     pub(crate) session_exp: Option<u64>,
+    /// The session's CSRF value (the cookie transport's double-submit value).
+    #[serde(rename = "csrf", skip_serializing_if = "Option::is_none")]
+    pub(crate) csrf: Option<String>,
 }
 
 impl<T> Claims<T> {
@@ -141,6 +144,26 @@ impl<T> Claims<T> {
     /// ```
     pub fn session_expires_at(&self) -> Option<u64> {
         self.session_exp
+    }
+
+    /// The session's CSRF value (claim `csrf`): random per session, the same in every token
+    /// of the session, and what a browser page sends back in the CSRF header under the
+    /// [cookie transport](crate::transport::CookieTransport).
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+    /// use tower_jwt_auth::{Claims, Issuer, KeySet, SigningKey};
+    ///
+    /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
+    /// let pair = issuer.issue("alice").await?;
+    /// let claims: Claims = issuer.verifier().verify_access(pair.access_token())?;
+    /// assert_eq!(claims.csrf_token(), Some(pair.csrf_token()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn csrf_token(&self) -> Option<&str> {
+        self.csrf.as_deref()
     }
 
     /// When the token's session started, in milliseconds since the epoch. A token that
@@ -204,6 +227,8 @@ struct RawClaims<T> {
     auth_time_ms: Option<u64>,
     #[serde(default, deserialize_with = "not_null")]
     sexp: Option<u64>,
+    #[serde(default, deserialize_with = "not_null")]
+    csrf: Option<String>,
     #[serde(flatten)]
     custom: T,
 }
@@ -246,6 +271,7 @@ impl<T: DeserializeOwned> Claims<T> {
             custom: raw.custom,
             auth_time_ms: raw.auth_time_ms,
             session_exp: raw.sexp,
+            csrf: raw.csrf,
         })
     }
 }
@@ -268,6 +294,8 @@ pub(crate) struct OutClaims<'a> {
     pub(crate) scope: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) sexp: Option<u64>,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    pub(crate) csrf: &'a str,
     #[serde(flatten)]
     pub(crate) custom: &'a serde_json::Map<String, serde_json::Value>,
 }
@@ -286,6 +314,7 @@ pub(crate) const REGISTERED: &[&str] = &[
     "auth_time",
     "auth_time_ms",
     "sexp",
+    "csrf",
 ];
 
 #[cfg(test)]
