@@ -1,8 +1,11 @@
 //! The claims a token carries: the registered ones and the application's own.
 
+use std::fmt;
+
 use serde::{Deserialize, Deserializer, Serialize, Serializer, de::DeserializeOwned};
 
 use super::TokenError;
+use crate::redact::Redacted;
 
 /// The application's claims when it has none of its own.
 ///
@@ -39,7 +42,7 @@ pub struct NoCustomClaims {}
 /// }
 /// # let _ = can_write;
 /// ```
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Clone, PartialEq, Serialize)]
 #[non_exhaustive]
 pub struct Claims<T = NoCustomClaims> {
     /// `iss`: who issued the token.
@@ -84,6 +87,45 @@ pub struct Claims<T = NoCustomClaims> {
     /// The session's CSRF value (the cookie transport's double-submit value).
     #[serde(rename = "csrf", skip_serializing_if = "Option::is_none")]
     pub(crate) csrf: Option<String>,
+}
+
+/// Every claim but the CSRF value, which `Debug` output (logs, panics) must not carry: with
+/// it, a page on another site could pass the double-submit check.
+impl<T: fmt::Debug> fmt::Debug for Claims<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Self {
+            iss,
+            sub,
+            aud,
+            exp,
+            nbf,
+            iat,
+            jti,
+            sid,
+            scope,
+            auth_time,
+            custom,
+            auth_time_ms,
+            session_exp,
+            csrf,
+        } = self;
+        f.debug_struct("Claims")
+            .field("iss", iss)
+            .field("sub", sub)
+            .field("aud", aud)
+            .field("exp", exp)
+            .field("nbf", nbf)
+            .field("iat", iat)
+            .field("jti", jti)
+            .field("sid", sid)
+            .field("scope", scope)
+            .field("auth_time", auth_time)
+            .field("custom", custom)
+            .field("auth_time_ms", auth_time_ms)
+            .field("session_exp", session_exp)
+            .field("csrf", &csrf.as_ref().map(|_| Redacted))
+            .finish()
+    }
 }
 
 impl<T> Claims<T> {
@@ -345,6 +387,19 @@ mod tests {
         assert_eq!(c.scopes().collect::<Vec<_>>(), ["read", "write"]);
         assert!(c.has_all_scopes(["read", "write"]));
         assert!(!c.has_all_scopes(["read", "admin"]));
+    }
+
+    #[test]
+    fn debug_output_shows_the_claims_but_never_the_csrf_value() {
+        let mut v = full();
+        v["csrf"] = "Q2hvb3NlIGEgc2VjcmV0".into();
+        let c = Claims::<Custom>::from_json(v.to_string().as_bytes()).unwrap();
+        assert_eq!(c.csrf.as_deref(), Some("Q2hvb3NlIGEgc2VjcmV0"));
+        let debug = format!("{c:?}");
+        assert!(debug.contains(r#"sub: "alice""#), "{debug}");
+        assert!(debug.contains("acme"), "{debug}");
+        assert!(debug.contains("csrf: Some([redacted])"), "{debug}");
+        assert!(!debug.contains("Q2hvb3NlIGEgc2VjcmV0"), "{debug}");
     }
 
     #[test]
