@@ -26,6 +26,7 @@
 //! | `HASH_QUEUE_MS` | `250` | how long a signup or login waits for a free hasher (at most 10000) |
 //! | `REDIS_URL` | none | keep users, sessions and revocations in Redis (feature `redis`) |
 //! | `DATABASE_URL` | none | keep them in `postgres://…` (feature `postgres`) or `sqlite://PATH` (feature `sqlite`) |
+//! | `RUST_LOG` | `info` | log filter (`tracing-subscriber` directives); logs go to standard error, one line per request at `info` |
 //! | `STORE_PREFIX` | `quickstart` | prefix of the shared store's keys or tables (`a-z`, `0-9`, `_`; at most 30) |
 //!
 //! Without `SIGNING_KEY_FILE` a new key is generated at every start (a line on standard error
@@ -83,6 +84,26 @@
 //! | `GET /admin` | bearer, scope `admin` | 200; 403 `insufficient_scope` otherwise |
 //! | `GET /.well-known/jwks.json` | none | the public key set |
 //!
+//! # The demo page
+//!
+//! `GET /` serves a small page (HTML and plain JavaScript, embedded in the binary) on which a
+//! person signs up, logs in, sees `/me`, watches the access token refresh itself before it
+//! expires, logs out and logs out everywhere. It uses the cookie transport
+//! ([`CookieTransport`]) on routes of its own, so the routes above keep their JSON answers:
+//!
+//! | route | auth | answer |
+//! | --- | --- | --- |
+//! | `GET /`, `GET /demo/app.js` | none | the page and its script |
+//! | `POST /browser/signup`, `POST /browser/login` | none | as `/auth/…`, with the tokens in cookies and `{"expires_in","refresh_expires_in","scope","csrf_token"}` |
+//! | `GET /browser/me` | access cookie | as `/me` |
+//! | `POST /browser/auth/refresh` | refresh cookie + `X-CSRF-Token` | the next pair, in cookies |
+//! | `POST /browser/auth/logout`, `/browser/auth/logout-all` | access cookie + `X-CSRF-Token` | 204, cookies deleted |
+//!
+//! The quickstart serves plain http, so its cookies go without `Secure` (and without the
+//! `__Host-` prefix, which needs it); a real deployment serves https and keeps the default.
+//! Open `http://127.0.0.1:3000/` after `cargo run --example quickstart`; `ACCESS_TTL_SECS=10`
+//! shows a refresh every few seconds.
+//!
 //! Access tokens are EdDSA-signed, with `iss` `quickstart` and `aud` `quickstart-api`. Signup
 //! users get the scopes `read write`. Every token response carries `Cache-Control: no-store`;
 //! every error is JSON `{"error": …, "error_description": …}`.
@@ -117,8 +138,12 @@ use argon2::{
 };
 use axum::{
     Json, Router,
-    extract::{DefaultBodyLimit, State, rejection::JsonRejection as BodyRejection},
-    http::{HeaderValue, StatusCode, header::RETRY_AFTER},
+    extract::{DefaultBodyLimit, Request, State, rejection::JsonRejection as BodyRejection},
+    http::{
+        HeaderValue, StatusCode,
+        header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, RETRY_AFTER},
+    },
+    middleware::{self, Next},
     response::{IntoResponse, Response},
     routing::{get, get_service, post},
 };
@@ -135,13 +160,15 @@ use tower_jwt_auth::revocation::RedisBackend;
 use tower_jwt_auth::revocation::SqliteBackend;
 use tower_jwt_auth::{
     BearerAuthLayer, Claims, Issuer, KeySet, Sessions, SigningKey,
-    bearer::JsonBodyRejection,
+    axum::cookie_token_routes,
+    bearer::{AuthError, JsonBodyRejection},
     clock::Clock,
     endpoints::{ErrorResponse, JwksService, token_response},
     issuer::IssueError,
     keys::Algorithm,
     revocation::RevocationBackend,
     token_routes,
+    transport::CookieTransport,
 };
 
 /// The `iss` claim of every token.
@@ -699,6 +726,8 @@ struct AppState {
     /// name takes as long as one with a wrong password.
     dummy_hash: Arc<str>,
     hashers: Hashers,
+    /// The demo page's cookie transport.
+    transport: CookieTransport,
 }
 
 /// Runs password hashes on blocking threads, at most as many at once as it has permits.
@@ -889,6 +918,11 @@ pub fn app_with(config: &Config, stores: Stores) -> Result<App, String> {
         .hash(b"not the password of anyone")
         .map_err(|err| format!("cannot hash a password: {err}"))?;
     let hash_permits = Arc::new(Semaphore::new(config.hash_concurrency));
+    // The demo page's transport: plain http here, hence no `Secure` (a warning says so).
+    let transport = CookieTransport::builder(format!("{DEMO_PREFIX}/auth/refresh"))
+        .allow_insecure_http()
+        .build()
+        .map_err(|err| format!("invalid cookie transport: {err}"))?;
     let state = AppState {
         sessions: sessions.clone(),
         users: stores.users,
@@ -898,6 +932,7 @@ pub fn app_with(config: &Config, stores: Stores) -> Result<App, String> {
             queue: config.hash_queue,
             idle: Arc::new(Mutex::new(vec![hasher])),
         },
+        transport: transport.clone(),
     };
 
     let auth = BearerAuthLayer::new(&issuer)
@@ -915,12 +950,14 @@ pub fn app_with(config: &Config, stores: Stores) -> Result<App, String> {
         .route("/health", get(health))
         .route("/auth/signup", post(signup))
         .route("/auth/login", post(login))
-        .nest("/auth", token_routes(sessions, &auth))
+        .nest("/auth", token_routes(sessions.clone(), &auth))
         .route(
             "/.well-known/jwks.json",
             get_service(JwksService::new(issuer.keys())),
         )
+        .merge(demo_routes(&sessions, &auth, &transport))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn(log_request))
         .with_state(state);
     Ok(App {
         router,
@@ -946,6 +983,29 @@ pub async fn serve(
     served
 }
 
+/// One `info` line per request: method, path (never the query, which may hold a token),
+/// status and time taken, and why a request was refused: the reason the bearer layer, or the
+/// error a token endpoint, put in the response's extensions.
+async fn log_request(request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16();
+    let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+    let extensions = response.extensions();
+    if let Some(refused) = extensions.get::<AuthError>() {
+        let reason = refused.reason();
+        tracing::info!(%method, path, status, micros, reason, "request refused");
+    } else if let Some(error) = extensions.get::<ErrorResponse>() {
+        let (error, why) = (error.error(), error.description());
+        tracing::info!(%method, path, status, micros, error, why, "request failed");
+    } else {
+        tracing::info!(%method, path, status, micros, "request");
+    }
+    response
+}
+
 // ----- handlers -----
 
 async fn health() -> Json<Value> {
@@ -955,6 +1015,22 @@ async fn health() -> Json<Value> {
 async fn signup(
     State(state): State<AppState>,
     body: Result<Json<Credentials>, BodyRejection>,
+) -> Response {
+    sign_up(&state, body, None).await
+}
+
+async fn login(
+    State(state): State<AppState>,
+    body: Result<Json<Credentials>, BodyRejection>,
+) -> Response {
+    log_in(&state, body, None).await
+}
+
+/// Signup, answered with the tokens in the body, or in the cookies of `transport`.
+async fn sign_up(
+    state: &AppState,
+    body: Result<Json<Credentials>, BodyRejection>,
+    transport: Option<&CookieTransport>,
 ) -> Response {
     let Credentials { username, password } = match body {
         Ok(Json(credentials)) => credentials,
@@ -988,12 +1064,14 @@ async fn signup(
         Ok(false) => return username_taken(),
         Err(StoreError) => return ErrorResponse::unavailable().into_response(),
     }
-    issue(&state, &username, USER_SCOPE, StatusCode::CREATED).await
+    issue(state, &username, USER_SCOPE, StatusCode::CREATED, transport).await
 }
 
-async fn login(
-    State(state): State<AppState>,
+/// Login, answered with the tokens in the body, or in the cookies of `transport`.
+async fn log_in(
+    state: &AppState,
     body: Result<Json<Credentials>, BodyRejection>,
+    transport: Option<&CookieTransport>,
 ) -> Response {
     let Credentials { username, password } = match body {
         Ok(Json(credentials)) => credentials,
@@ -1018,7 +1096,7 @@ async fn login(
         .await;
     match (matches, account) {
         (Ok(true), Some((username, scope))) => {
-            issue(&state, &username, scope, StatusCode::OK).await
+            issue(state, &username, scope, StatusCode::OK, transport).await
         }
         (Ok(_), _) => error(
             StatusCode::UNAUTHORIZED,
@@ -1041,6 +1119,72 @@ async fn me(claims: Claims) -> Json<Value> {
 
 async fn admin(claims: Claims) -> Json<Value> {
     Json(json!({ "message": format!("hello, administrator {}", claims.sub) }))
+}
+
+// ----- the demo page -----
+
+/// Where the demo page's cookie-transport routes are mounted.
+pub const DEMO_PREFIX: &str = "/browser";
+
+const DEMO_HTML: &str = include_str!("quickstart/index.html");
+const DEMO_JS: &str = include_str!("quickstart/app.js");
+
+/// The page, its script, and its routes under [`DEMO_PREFIX`]: signup and login answered
+/// with cookies, `/me` and the token routes under the cookie transport.
+fn demo_routes(
+    sessions: &Sessions,
+    auth: &BearerAuthLayer<tower_jwt_auth::token::NoCustomClaims, JsonBodyRejection>,
+    transport: &CookieTransport,
+) -> Router<AppState> {
+    let browser_auth = auth.clone().with_cookie_transport(transport);
+    let api = Router::new()
+        .route("/me", get(me))
+        .route_layer(browser_auth)
+        .route("/signup", post(browser_signup))
+        .route("/login", post(browser_login))
+        .nest(
+            "/auth",
+            cookie_token_routes(sessions.clone(), auth, transport),
+        );
+    Router::new()
+        .route(
+            "/",
+            get(|| async { static_file(DEMO_HTML, "text/html; charset=utf-8") }),
+        )
+        .route(
+            "/demo/app.js",
+            get(|| async { static_file(DEMO_JS, "text/javascript; charset=utf-8") }),
+        )
+        .nest(DEMO_PREFIX, api)
+}
+
+/// An embedded file; the page loads scripts from its own origin only.
+fn static_file(body: &'static str, content_type: &'static str) -> Response {
+    let mut response = body.into_response();
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(
+        CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; connect-src 'self'; form-action 'self'",
+        ),
+    );
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}
+
+async fn browser_signup(
+    State(state): State<AppState>,
+    body: Result<Json<Credentials>, BodyRejection>,
+) -> Response {
+    sign_up(&state, body, Some(&state.transport)).await
+}
+
+async fn browser_login(
+    State(state): State<AppState>,
+    body: Result<Json<Credentials>, BodyRejection>,
+) -> Response {
+    log_in(&state, body, Some(&state.transport)).await
 }
 
 // ----- helpers -----
@@ -1077,15 +1221,25 @@ fn check_password(password: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
-/// A new session for `username`: the token response with `status`.
-async fn issue(state: &AppState, username: &str, scope: &str, status: StatusCode) -> Response {
+/// A new session for `username`: the token response with `status`, or the cookies of
+/// `transport`.
+async fn issue(
+    state: &AppState,
+    username: &str,
+    scope: &str,
+    status: StatusCode,
+    transport: Option<&CookieTransport>,
+) -> Response {
     match state
         .sessions
         .issuer()
         .issue_with_scope(username, scope)
         .await
     {
-        Ok(pair) => token_response(status, &pair).into_response(),
+        Ok(pair) => match transport {
+            Some(transport) => transport.token_response(status, &pair).into_response(),
+            None => token_response(status, &pair).into_response(),
+        },
         Err(IssueError::Revocation(_)) => ErrorResponse::unavailable().into_response(),
         Err(_) => server_error(),
     }
@@ -1146,6 +1300,7 @@ async fn main() -> ExitCode {
 }
 
 async fn run() -> Result<(), String> {
+    init_logging()?;
     let config = Config::from_env()?;
     let app = app_with(&config, open_stores(&config).await?)?;
     let listener = TcpListener::bind(&config.addr)
@@ -1166,6 +1321,24 @@ async fn run() -> Result<(), String> {
     serve(listener, app, shutdown)
         .await
         .map_err(|err| format!("server failed: {err}"))
+}
+
+/// Logs to standard error (standard output carries only the "listening" line) at the level
+/// of `RUST_LOG`, by default `info`.
+fn init_logging() -> Result<(), String> {
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(directives) if !directives.is_empty() => {
+            tracing_subscriber::EnvFilter::try_new(&directives)
+                .map_err(|err| format!("RUST_LOG={directives:?} is invalid: {err}"))?
+        }
+        _ => tracing_subscriber::EnvFilter::new("info"),
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(io::stderr)
+        .with_ansi(false)
+        .try_init()
+        .map_err(|err| format!("cannot install the logger: {err}"))
 }
 
 /// Completes on Ctrl-C (or, on Unix, SIGTERM). The handlers are in place when this returns,

@@ -19,6 +19,7 @@ use crate::{
     revocation::RevocationError,
     session::Sessions,
     token::{Claims, NoCustomClaims},
+    transport::CookieTransport,
 };
 
 /// Why the `Claims<T>` extractor failed.
@@ -304,6 +305,77 @@ where
         .route(
             "/refresh",
             post_service(RefreshService::new(sessions.clone())),
+        )
+        .route("/revoke", post_service(RevocationService::new(sessions)))
+        .route("/jwks.json", get_service(jwks))
+}
+
+/// [`token_routes`] for browser apps under the cookie transport `transport`:
+///
+/// | route | answer |
+/// | --- | --- |
+/// | `POST /refresh` | the next pair: from the refresh cookie (with the CSRF header) as cookies, or from the body as JSON ([`RefreshService::with_cookie_transport`]) |
+/// | `POST /revoke` | RFC 7009 revocation ([`RevocationService`]) |
+/// | `GET /jwks.json` | the public keys ([`JwksService`]) |
+/// | `POST /logout` | 204, the token's session ends and the cookies are deleted |
+/// | `POST /logout-all` | 204, every session of the token's subject ends and the cookies are deleted |
+///
+/// The logout routes authenticate with `auth` under the transport
+/// ([`BearerAuthLayer::with_cookie_transport`]): from the access cookie with the CSRF
+/// header, or from the `Authorization` header. Nest the router so that the refresh route is
+/// at the transport's [`refresh_path`](CookieTransport::refresh_path). The application's
+/// login and signup answer with [`CookieTransport::token_response`].
+///
+/// ```
+/// use axum::Router;
+/// use tower_jwt_auth::{BearerAuthLayer, Issuer, KeySet, Sessions, SigningKey, axum::cookie_token_routes, transport::CookieTransport};
+///
+/// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
+/// let transport = CookieTransport::builder("/auth/refresh").build()?;
+/// let auth = BearerAuthLayer::new(&issuer);
+/// let app: Router = Router::new().nest("/auth", cookie_token_routes(Sessions::new(issuer), &auth, &transport));
+/// # let _ = app;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn cookie_token_routes<T, U, R, S>(
+    sessions: Sessions<T>,
+    auth: &BearerAuthLayer<U, R>,
+    transport: &CookieTransport,
+) -> Router<S>
+where
+    T: Serialize + DeserializeOwned + Send + Sync + 'static,
+    U: DeserializeOwned + Clone + Send + Sync + 'static,
+    R: OnRejection,
+    S: Clone + Send + Sync + 'static,
+{
+    let jwks = JwksService::new(sessions.issuer().keys());
+    let cleared = |transport: &CookieTransport, mut response: Response| {
+        if response.status().is_success() {
+            transport.clear_cookies(response.headers_mut());
+        }
+        response
+    };
+    let logout = {
+        let sessions = sessions.clone();
+        let transport = transport.clone();
+        move |claims: SharedClaims<U>| async move {
+            cleared(&transport, ended(sessions.logout(&claims.sid).await))
+        }
+    };
+    let logout_all = {
+        let sessions = sessions.clone();
+        let transport = transport.clone();
+        move |claims: SharedClaims<U>| async move {
+            cleared(&transport, ended(sessions.logout_all(&claims.sub).await))
+        }
+    };
+    Router::new()
+        .route("/logout", post(logout))
+        .route("/logout-all", post(logout_all))
+        .route_layer(auth.clone().with_cookie_transport(transport))
+        .route(
+            "/refresh",
+            post_service(RefreshService::new(sessions.clone()).with_cookie_transport(transport)),
         )
         .route("/revoke", post_service(RevocationService::new(sessions)))
         .route("/jwks.json", get_service(jwks))

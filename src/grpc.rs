@@ -108,7 +108,7 @@ impl GrpcRejection {
             AuthError::MissingToken | AuthError::InvalidToken(_) | AuthError::InvalidRequest(_) => {
                 Code::Unauthenticated
             }
-            AuthError::InsufficientScope(_) => Code::PermissionDenied,
+            AuthError::InsufficientScope(_) | AuthError::Csrf(_) => Code::PermissionDenied,
             AuthError::Unavailable => Code::Unavailable,
         };
         let message = error.description().unwrap_or("a bearer token is required");

@@ -75,6 +75,13 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! # Browser apps
+//!
+//! The default transport is the `Authorization` header, with both tokens in the JSON body of
+//! the token response. For a single-page app, [`transport::CookieTransport`] keeps the tokens
+//! in `HttpOnly` cookies that page scripts cannot read, and checks a CSRF value bound to the
+//! session on every request that changes state; see the module's documentation.
+//!
 //! # Testing handlers
 //!
 //! With the `test-util` feature, `clock::MockClock` moves time (expire a token without
@@ -88,7 +95,8 @@
 //! the verifier and its errors), [`issuer`], [`session`] (the refresh exchange and its hook),
 //! [`revocation`] (the store, the backend contract and `conformance`), [`bearer`] (the
 //! middleware, its rejections and body), [`endpoints`] (tower services for the token
-//! endpoints), [`clock`] and, per feature, [`axum`], `grpc` and `keys::RemoteJwks`.
+//! endpoints), [`transport`] (the cookie transport for browser apps, with its CSRF check),
+//! [`clock`] and, per feature, [`axum`], `grpc` and `keys::RemoteJwks`.
 //!
 //! A persistent, shared revocation state is a
 //! [`RevocationBackend`](revocation::RevocationBackend): its documentation states the
@@ -124,6 +132,17 @@
 //! | `test-util` | no | `clock::MockClock`, `Claims::builder`, `revocation::conformance` (the suite every backend passes), and `verify_signature_only` on `VerifyingKey` and `KeySet` (the signature layer alone, for key-loading tests against public vectors) |
 //! | `postgres` | no | `revocation::PostgresBackend`: sessions and revocations in PostgreSQL (sqlx 0.9, which needs Rust 1.94), LISTEN/NOTIFY as the change feed |
 //! | `sqlite` | no | `revocation::SqliteBackend`: the same in one SQLite file (bundled, WAL) for a single node, with its change feed in process |
+//! | `metrics` | no | counters through the `metrics` facade: accepted and refused requests by reason, refresh outcomes, reuse detections, revocations, backend errors, change-feed gaps (names in the README's *Observability*) |
+//! | `browser-test` | no | nothing in the library: the crate's own test of the quickstart's demo page in Chromium |
+//!
+//! # Observability
+//!
+//! Every decision emits a `tracing` event, never with a token in it: refused requests at
+//! `debug` on the target `tower_jwt_auth::bearer` with a stable
+//! [`reason`](bearer::AuthError::reason), refresh-token reuse at `warn` on
+//! `tower_jwt_auth::session` with `sub` and `sid`, revocations and backend failures on
+//! `tower_jwt_auth::revocation`. A refused response carries its
+//! [`AuthError`](bearer::AuthError) in its extensions for an outer logging layer.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(feature = "axum")]
@@ -140,7 +159,9 @@ pub mod keys;
 mod redact;
 pub mod revocation;
 pub mod session;
+mod telemetry;
 pub mod token;
+pub mod transport;
 
 #[cfg(feature = "axum")]
 pub use axum::token_routes;

@@ -12,7 +12,6 @@ impl fmt::Debug for Redacted {
 }
 
 /// An error and its chain of causes as one line, for a log event or an error message.
-#[cfg(any(feature = "postgres", feature = "sqlite", feature = "remote-jwks"))]
 pub(crate) fn error_chain(err: &dyn std::error::Error) -> String {
     let mut text = err.to_string();
     let mut source = err.source();

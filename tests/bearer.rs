@@ -22,13 +22,7 @@ use http_body_util::BodyExt;
 use serde_json::json;
 use tower::{Layer, ServiceBuilder, ServiceExt, service_fn};
 use tower_jwt_auth::{
-    BearerAuthLayer, Claims, TokenPair,
-    bearer::JsonBodyRejection,
-    issuer::IssueError,
-    revocation::{
-        BoxError, BoxFuture, ChangeStream, NewSession, RevocationBackend, RevocationEntry,
-        RotateOutcome, Rotation,
-    },
+    BearerAuthLayer, Claims, TokenPair, bearer::JsonBodyRejection, issuer::IssueError,
 };
 
 type Inner = tower::util::BoxCloneService<Request<Body>, Response<Body>, Infallible>;
@@ -590,35 +584,6 @@ where
     T: tower::Service<U>,
 {
     assert!(service.poll_ready().is_pending());
-}
-
-/// A backend that cannot be reached.
-#[derive(Debug)]
-struct Down;
-
-fn down<'a, T: Send + 'a>() -> BoxFuture<'a, Result<T, BoxError>> {
-    Box::pin(async { Err("down".into()) })
-}
-
-impl RevocationBackend for Down {
-    fn create_session<'a>(&'a self, _: &'a NewSession<'a>) -> BoxFuture<'a, Result<(), BoxError>> {
-        down()
-    }
-    fn rotate<'a>(&'a self, _: &'a Rotation<'a>) -> BoxFuture<'a, Result<RotateOutcome, BoxError>> {
-        down()
-    }
-    fn revoke<'a>(&'a self, _: &'a RevocationEntry) -> BoxFuture<'a, Result<(), BoxError>> {
-        down()
-    }
-    fn load(&self, _: u64) -> BoxFuture<'_, Result<Vec<RevocationEntry>, BoxError>> {
-        down()
-    }
-    fn subscribe(&self) -> BoxFuture<'_, Result<ChangeStream, BoxError>> {
-        down()
-    }
-    fn purge(&self, _: u64) -> BoxFuture<'_, Result<u64, BoxError>> {
-        down()
-    }
 }
 
 #[tokio::test]

@@ -1261,3 +1261,61 @@ async fn a_user_journey_from_signup_to_logging_out_everywhere() {
     let again = server.login("alice").await;
     assert_eq!(server.me_status(access(&again)).await, StatusCode::OK);
 }
+
+// ----- logging -----
+
+#[tokio::test]
+async fn every_request_is_one_info_line_naming_why_it_was_refused() {
+    let logs = common::Logs::default();
+    let _capture = logs.capture();
+    let server = start().await;
+    let pair = server.signup("alice").await;
+
+    assert_eq!(server.get("/me").await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        server.me_status("not-a.jwt").await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        server.refresh(refresh_token(&pair)).await.status(),
+        StatusCode::OK
+    );
+    // A replay of the spent refresh token: reuse detection.
+    assert_eq!(
+        server.refresh(refresh_token(&pair)).await.status(),
+        StatusCode::BAD_REQUEST
+    );
+
+    let text = logs.text();
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|line| line.contains("quickstart: request"))
+        .collect();
+    let line = |needle: &str| {
+        *lines
+            .iter()
+            .find(|line| line.contains(needle))
+            .unwrap_or_else(|| panic!("no line with {needle:?} in:\n{text}"))
+    };
+    assert!(line(r#"path="/auth/signup" status=201"#).contains("INFO"));
+    let missing = line(r#"path="/me" status=401"#);
+    assert!(missing.contains(r#"reason="missing_token""#), "{missing}");
+    assert!(line(r#"reason="malformed""#).contains("request refused"));
+    let replay = line(r#"path="/auth/refresh" status=400"#);
+    assert!(replay.contains(r#"error="invalid_grant""#), "{replay}");
+    assert_eq!(lines.len(), 5, "one line per request:\n{text}");
+
+    let warning = text
+        .lines()
+        .find(|line| line.contains("reuse detected"))
+        .expect("reuse detection is logged");
+    assert!(
+        warning.contains("WARN") && warning.contains(r#"sub="alice""#),
+        "{warning}"
+    );
+    for token in [access(&pair), refresh_token(&pair)] {
+        for part in token.split('.') {
+            assert!(!text.contains(part), "a token was logged:\n{text}");
+        }
+    }
+}

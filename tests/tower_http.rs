@@ -74,7 +74,7 @@ async fn the_documented_axum_stack_logs_no_token_and_lets_preflights_through() {
     );
 
     let logs = Logs::default();
-    let _guard = tracing::subscriber::set_default(logs.subscriber());
+    let _guard = logs.capture();
 
     let response = app
         .clone()
@@ -123,7 +123,7 @@ async fn a_trace_layer_outside_the_bearer_layer_alone_would_log_the_token() {
         .route_layer(BearerAuthLayer::new(&env.issuer).with_claims::<Profile>())
         .layer(trace_with_headers());
     let logs = Logs::default();
-    let _guard = tracing::subscriber::set_default(logs.subscriber());
+    let _guard = logs.capture();
     let response = app.oneshot(get_with(pair.access_token())).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert!(logs.text().contains(pair.access_token()));

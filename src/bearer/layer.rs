@@ -229,7 +229,9 @@ impl<T, R: Clone> BearerAuthLayer<T, R> {
     /// Also reads the token from the cookie `name` (for browser clients).
     ///
     /// Risk: cookies are sent by the browser on cross-site requests; protect state-changing
-    /// routes against CSRF (`SameSite=Strict` or `Lax` cookies, or a CSRF token).
+    /// routes against CSRF (`SameSite=Strict` or `Lax` cookies, or a CSRF token), or use
+    /// [`with_cookie_transport`](Self::with_cookie_transport), which checks a CSRF value
+    /// bound to the session.
     ///
     /// ```
     /// # use tower_jwt_auth::{BearerAuthLayer, Issuer, KeySet, SigningKey};
@@ -242,6 +244,36 @@ impl<T, R: Clone> BearerAuthLayer<T, R> {
     pub fn with_cookie(self, name: impl Into<String>) -> Self {
         let name = name.into().into_boxed_str();
         self.map(|c| c.sources.cookie = Some(name))
+    }
+
+    /// Authenticates browser requests of a [`CookieTransport`]: also reads the access token
+    /// from the transport's access cookie (unless the access token goes in the body), and
+    /// refuses a request that changes state (any method but `GET`, `HEAD`, `OPTIONS` and
+    /// `TRACE`) with a token from that cookie unless the transport's CSRF header carries the
+    /// token's `csrf` value: 403, [`AuthError::Csrf`](super::AuthError::Csrf). A token sent in
+    /// the `Authorization` header needs no CSRF value.
+    ///
+    /// ```
+    /// use tower_jwt_auth::{BearerAuthLayer, Issuer, KeySet, SigningKey, transport::CookieTransport};
+    ///
+    /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
+    /// let transport = CookieTransport::builder("/auth/refresh").build()?;
+    /// let layer = BearerAuthLayer::new(&issuer).with_cookie_transport(&transport);
+    /// # let _ = layer;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// [`CookieTransport`]: crate::transport::CookieTransport
+    #[must_use]
+    pub fn with_cookie_transport(self, transport: &crate::transport::CookieTransport) -> Self {
+        let cookie = transport.access_cookie_name().map(Box::from);
+        let header = transport.csrf_header().clone();
+        self.map(|c| {
+            if cookie.is_some() {
+                c.sources.cookie = cookie;
+            }
+            c.sources.csrf_header = Some(header);
+        })
     }
 
     /// Also reads the token from the `access_token` query parameter (RFC 6750 §2.3).

@@ -37,6 +37,11 @@ pub enum AuthError {
     InsufficientScope(Cow<'static, str>),
     /// The revocation state cannot be read, so no token can be trusted (503).
     Unavailable,
+    /// The access token came from the cookie of a
+    /// [`CookieTransport`](crate::transport::CookieTransport) on a request that changes state,
+    /// without the session's CSRF value in the CSRF header, or with another one (403, JSON
+    /// error `invalid_csrf_token`, no challenge: the token itself is fine).
+    Csrf(&'static str),
 }
 
 impl AuthError {
@@ -51,7 +56,7 @@ impl AuthError {
         match self {
             Self::MissingToken | Self::InvalidToken(_) => StatusCode::UNAUTHORIZED,
             Self::InvalidRequest(_) => StatusCode::BAD_REQUEST,
-            Self::InsufficientScope(_) => StatusCode::FORBIDDEN,
+            Self::InsufficientScope(_) | Self::Csrf(_) => StatusCode::FORBIDDEN,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -66,7 +71,7 @@ impl AuthError {
     /// ```
     pub fn error_code(&self) -> Option<&'static str> {
         match self {
-            Self::MissingToken | Self::Unavailable => None,
+            Self::MissingToken | Self::Unavailable | Self::Csrf(_) => None,
             Self::InvalidRequest(_) => Some("invalid_request"),
             Self::InvalidToken(_) => Some("invalid_token"),
             Self::InsufficientScope(_) => Some("insufficient_scope"),
@@ -88,6 +93,38 @@ impl AuthError {
             Self::InvalidToken(err) => Some(err.description()),
             Self::InsufficientScope(_) => Some("the token lacks a required scope"),
             Self::Unavailable => Some("authentication is temporarily unavailable"),
+            Self::Csrf(why) => Some(why),
+        }
+    }
+
+    /// A stable, machine-readable code for why the request was refused, for logs and metrics
+    /// labels: `missing_token`, `invalid_request`, `insufficient_scope`, `unavailable`,
+    /// `invalid_csrf_token`, or for
+    /// a bad token the [`TokenError::reason`] (`expired`, `revoked`, `invalid_signature`, …).
+    /// It never contains the token.
+    ///
+    /// The layer also puts the `AuthError` into the refused response's extensions, so that an
+    /// outer `TraceLayer` or the application's own logging can report it:
+    ///
+    /// ```
+    /// use tower_jwt_auth::{bearer::AuthError, token::TokenError};
+    ///
+    /// assert_eq!(AuthError::InvalidToken(TokenError::Expired).reason(), "expired");
+    /// assert_eq!(AuthError::MissingToken.reason(), "missing_token");
+    /// # let response = http::Response::new(());
+    /// // In a logging middleware around the layer:
+    /// if let Some(refused) = response.extensions().get::<AuthError>() {
+    ///     println!("refused: {}", refused.reason());
+    /// }
+    /// ```
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::MissingToken => "missing_token",
+            Self::InvalidRequest(_) => "invalid_request",
+            Self::InvalidToken(err) => err.reason(),
+            Self::InsufficientScope(_) => "insufficient_scope",
+            Self::Unavailable => "unavailable",
+            Self::Csrf(_) => "invalid_csrf_token",
         }
     }
 
@@ -101,7 +138,7 @@ impl AuthError {
     /// assert!(AuthError::Unavailable.www_authenticate(None).is_none());
     /// ```
     pub fn www_authenticate(&self, realm: Option<&str>) -> Option<HeaderValue> {
-        if matches!(self, Self::Unavailable) {
+        if matches!(self, Self::Unavailable | Self::Csrf(_)) {
             return None;
         }
         let mut value = String::from("Bearer");
@@ -148,6 +185,7 @@ impl AuthError {
     pub fn json_body(&self) -> String {
         let code = self.error_code().unwrap_or(match self {
             Self::Unavailable => "temporarily_unavailable",
+            Self::Csrf(_) => "invalid_csrf_token",
             _ => "unauthorized",
         });
         let description = self.description().unwrap_or("a bearer token is required");
@@ -191,6 +229,7 @@ impl fmt::Display for AuthError {
             Self::InvalidToken(err) => write!(f, "invalid token: {err}"),
             Self::InsufficientScope(scope) => write!(f, "insufficient scope: requires {scope}"),
             Self::Unavailable => f.write_str("revocation state unavailable"),
+            Self::Csrf(why) => write!(f, "CSRF check failed: {why}"),
         }
     }
 }
@@ -305,5 +344,12 @@ mod tests {
         assert_eq!(AuthError::InvalidToken(TokenError::Revoked).status(), 401);
         assert_eq!(AuthError::InsufficientScope("a".into()).status(), 403);
         assert_eq!(AuthError::Unavailable.status(), 503);
+        let csrf = AuthError::Csrf("missing");
+        assert_eq!(csrf.status(), 403);
+        assert_eq!(csrf.www_authenticate(Some("r")), None);
+        assert_eq!(
+            csrf.json_body(),
+            r#"{"error":"invalid_csrf_token","error_description":"missing"}"#
+        );
     }
 }

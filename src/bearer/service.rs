@@ -15,7 +15,10 @@ use super::{
     AuthError, Authenticated, OnRejection, ResponseBody, ResponseFuture, cache::TokenCache,
     layer::Config,
 };
-use crate::token::{Claims, TokenError, TokenKind};
+use crate::{
+    telemetry,
+    token::{Claims, TokenError, TokenKind},
+};
 
 /// The service made by [`BearerAuthLayer`](super::BearerAuthLayer).
 ///
@@ -55,7 +58,7 @@ where
     fn authenticate<B>(&self, request: &Request<B>) -> Result<Option<Arc<Claims<T>>>, AuthError> {
         let config = &*self.config;
         let token = config.sources.extract(request.headers(), request.uri())?;
-        let Some(token) = token else {
+        let Some((token, origin)) = token else {
             return if config.optional {
                 Ok(None)
             } else {
@@ -74,6 +77,12 @@ where
             err => AuthError::InvalidToken(err),
         })?;
         // On every request, kept token or not.
+        config.sources.check_csrf(
+            origin,
+            request.method(),
+            request.headers(),
+            claims.csrf_token(),
+        )?;
         if !claims.has_all_scopes(config.scopes.iter().map(|s| &**s)) {
             return Err(AuthError::InsufficientScope(Cow::Owned(
                 config.scopes_joined.to_string(),
@@ -103,11 +112,17 @@ where
         if self.config.sources.cookie.is_some() {
             mark_sensitive(request.headers_mut(), header::COOKIE);
         }
-        match self.authenticate(&request) {
+        let outcome = {
+            let _span =
+                tracing::debug_span!(target: "tower_jwt_auth::bearer", "authenticate").entered();
+            self.authenticate(&request)
+        };
+        match outcome {
             Ok(claims) => {
                 // Claims prove that the layer ran; the marker says so for an anonymous
                 // request in optional mode.
                 let extensions = request.extensions_mut();
+                telemetry::accepted(claims.is_none());
                 match claims {
                     Some(claims) => {
                         extensions.insert(claims);
@@ -119,11 +134,16 @@ where
                 // The check is synchronous: the service polled ready takes the request.
                 ResponseFuture::inner(self.inner.call(request))
             }
-            Err(error) => ResponseFuture::rejected(
-                self.config
+            Err(error) => {
+                telemetry::rejected(&error);
+                let mut response = self
+                    .config
                     .on_rejection
-                    .on_rejection(&error, self.config.realm.as_deref()),
-            ),
+                    .on_rejection(&error, self.config.realm.as_deref());
+                // The reason (never the token) for an outer TraceLayer or the app's logging.
+                response.extensions_mut().insert(error);
+                ResponseFuture::rejected(response)
+            }
         }
     }
 }

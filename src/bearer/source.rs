@@ -3,15 +3,27 @@
 
 use std::borrow::Cow;
 
-use http::{HeaderMap, Uri, header};
+use http::{HeaderMap, HeaderName, Method, Uri, header};
 
 use super::AuthError;
+use crate::transport::csrf;
 
 /// The configured token sources.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Sources {
     pub(crate) cookie: Option<Box<str>>,
     pub(crate) query: bool,
+    /// With a cookie transport: the header whose CSRF value a token from the cookie needs on
+    /// a request that changes state.
+    pub(crate) csrf_header: Option<HeaderName>,
+}
+
+/// Where the request's token was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Origin {
+    Header,
+    Cookie,
+    Query,
 }
 
 /// RFC 6750 §2.1 `b64token`: `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
@@ -101,31 +113,52 @@ fn from_query(uri: &Uri) -> Result<Option<Cow<'_, str>>, AuthError> {
 }
 
 impl Sources {
-    /// Finds the one token of the request; a token in two places is `invalid_request`.
+    /// Finds the one token of the request and where it was; a token in two places is
+    /// `invalid_request`.
     pub(crate) fn extract<'a>(
         &self,
         headers: &'a HeaderMap,
         uri: &'a Uri,
-    ) -> Result<Option<Cow<'a, str>>, AuthError> {
-        let mut token = from_header(headers)?.map(Cow::Borrowed);
-        let mut add = |found: Option<Cow<'a, str>>| {
-            if found.is_some() {
+    ) -> Result<Option<(Cow<'a, str>, Origin)>, AuthError> {
+        let mut token = from_header(headers)?.map(|t| (Cow::Borrowed(t), Origin::Header));
+        let mut add = |found: Option<Cow<'a, str>>, origin| {
+            if let Some(found) = found {
                 if token.is_some() {
                     return Err(AuthError::InvalidRequest(
                         "token presented in more than one way",
                     ));
                 }
-                token = found;
+                token = Some((found, origin));
             }
             Ok(())
         };
         if let Some(name) = &self.cookie {
-            add(from_cookie(headers, name)?.map(Cow::Borrowed))?;
+            add(
+                from_cookie(headers, name)?.map(Cow::Borrowed),
+                Origin::Cookie,
+            )?;
         }
         if self.query {
-            add(from_query(uri)?)?;
+            add(from_query(uri)?, Origin::Query)?;
         }
         Ok(token)
+    }
+
+    /// The cookie transport's CSRF rule: a token from the cookie on a request that changes
+    /// state needs the CSRF header with the session's value (`csrf`, the token's claim).
+    pub(crate) fn check_csrf(
+        &self,
+        origin: Origin,
+        method: &Method,
+        headers: &HeaderMap,
+        csrf: Option<&str>,
+    ) -> Result<(), AuthError> {
+        match &self.csrf_header {
+            Some(name) if origin == Origin::Cookie && !csrf::is_safe(method) => {
+                csrf::check(headers, name, csrf).map_err(|f| AuthError::Csrf(f.description()))
+            }
+            _ => Ok(()),
+        }
     }
 }
 
@@ -139,7 +172,7 @@ mod tests {
         let mut map = HeaderMap::new();
         for (k, v) in pairs {
             map.append(
-                http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                HeaderName::from_bytes(k.as_bytes()).unwrap(),
                 HeaderValue::from_str(v).unwrap(),
             );
         }
@@ -153,7 +186,9 @@ mod tests {
     ) -> Result<Option<String>, AuthError> {
         let h = headers(h);
         let uri: Uri = uri.parse().unwrap();
-        sources.extract(&h, &uri).map(|t| t.map(Cow::into_owned))
+        sources
+            .extract(&h, &uri)
+            .map(|t| t.map(|(t, _)| t.into_owned()))
     }
 
     #[test]
@@ -201,6 +236,7 @@ mod tests {
         let s = Sources {
             cookie: Some("at".into()),
             query: true,
+            csrf_header: None,
         };
         assert_eq!(
             extract(&s, &[("cookie", "x=1; at=tok; y=2")], "/")

@@ -20,6 +20,8 @@ pub enum BodyKind {
     Json,
     /// `application/x-www-form-urlencoded`.
     Form,
+    /// No body and no `Content-Type` (a cookie-transport refresh).
+    Empty,
 }
 
 /// Reads at most `limit` bytes and parses them by `Content-Type`: `application/json` or
@@ -72,6 +74,8 @@ where
         // Duplicate parameters are refused (RFC 6749 §3.2) by the derived deserialiser.
         Kind::Form => serde_urlencoded::from_bytes(&bytes)
             .map_err(|_| ErrorResponse::invalid_request("body is not the expected form")),
+        // Never chosen above: a content type was required.
+        Kind::Empty => Err(ErrorResponse::invalid_request("no request body")),
     }?;
     Ok((parsed, kind))
 }

@@ -9,7 +9,13 @@ use super::{
     session_endpoint::{AppClaims, Call, Operation, Reply, session_service},
     token_response,
 };
-use crate::{issuer::IssueError, session::RefreshError, token::TokenError};
+use crate::{
+    issuer::IssueError,
+    session::{RefreshError, Sessions},
+    telemetry,
+    token::{Claims, NoCustomClaims, TokenError, TokenKind},
+    transport::{CookieTransport, csrf},
+};
 
 session_service!(
     /// A tower service for refresh requests.
@@ -47,12 +53,52 @@ session_service!(
     Refresh
 );
 
+impl<T> RefreshService<T> {
+    /// Also accepts the refresh token from the refresh cookie of `transport`, for browser
+    /// apps. A request whose body has no refresh token is then answered from the cookie: it
+    /// needs the session's CSRF value in the transport's CSRF header (403
+    /// `invalid_csrf_token` otherwise, the session untouched), may have no body at all, and
+    /// is answered with [`CookieTransport::token_response`] (new cookies, no refresh token in
+    /// the body). A refresh token refused there (invalid, expired, reused) also deletes the
+    /// cookies. A request with a refresh token in both the body and the cookie is 400
+    /// `invalid_request`; one with a token in the body alone is answered as without the
+    /// transport.
+    ///
+    /// ```
+    /// use http::{Request, StatusCode};
+    /// use http_body_util::Full;
+    /// use tower::ServiceExt;
+    /// use tower_jwt_auth::{Issuer, KeySet, Sessions, SigningKey, endpoints::RefreshService, transport::CookieTransport};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+    /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
+    /// let transport = CookieTransport::builder("/auth/refresh").build()?;
+    /// let service = RefreshService::new(Sessions::new(issuer.clone())).with_cookie_transport(&transport);
+    ///
+    /// let pair = issuer.issue("alice").await?;
+    /// let request = Request::post("/auth/refresh")
+    ///     .header("cookie", format!("__Secure-refresh_token={}", pair.refresh_token()))
+    ///     .header("x-csrf-token", pair.csrf_token())
+    ///     .body(Full::<bytes::Bytes>::default())?;
+    /// let response = service.oneshot(request).await?;
+    /// assert_eq!(response.status(), StatusCode::OK);
+    /// assert_eq!(response.headers().get_all("set-cookie").iter().count(), 3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn with_cookie_transport(self, transport: &CookieTransport) -> Self {
+        Self(self.0.with_transport(transport.clone()))
+    }
+}
+
 /// The operation of [`RefreshService`]: the refresh exchange.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Refresh;
 
 /// The request body (unnameable outside the crate).
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 #[allow(unreachable_pub)]
 pub struct RefreshRequest {
     grant_type: Option<String>,
@@ -84,9 +130,11 @@ impl Operation for Refresh {
             sessions,
             request,
             kind,
+            headers,
+            transport,
         } = call;
         match (request.grant_type.as_deref(), kind) {
-            (Some("refresh_token"), _) | (None, BodyKind::Json) => {}
+            (Some("refresh_token"), _) | (None, BodyKind::Json | BodyKind::Empty) => {}
             (None, BodyKind::Form) => {
                 return ErrorResponse::invalid_request("missing grant_type").into_http_response();
             }
@@ -99,13 +147,76 @@ impl Operation for Refresh {
                 .into_http_response();
             }
         }
-        let Some(token) = request.refresh_token.filter(|t| !t.is_empty()) else {
+        let body_token = request.refresh_token.filter(|t| !t.is_empty());
+        if let Some(transport) = transport {
+            match transport.refresh_cookie(&headers) {
+                Err(why) => return ErrorResponse::invalid_request(why).into_http_response(),
+                Ok(Some(_)) if body_token.is_some() => {
+                    return ErrorResponse::invalid_request(
+                        "refresh token in both the body and a cookie",
+                    )
+                    .into_http_response();
+                }
+                Ok(Some(cookie)) => {
+                    return from_cookie(&sessions, &transport, &headers, cookie).await;
+                }
+                Ok(None) => {}
+            }
+        }
+        let Some(token) = body_token else {
             return ErrorResponse::invalid_request("missing refresh_token").into_http_response();
         };
         match sessions.refresh(&token).await {
             Ok(pair) => token_response(StatusCode::OK, &pair),
             Err(err) => refresh_error(&err).into_http_response(),
         }
+    }
+}
+
+/// The refresh with the token of the refresh cookie: CSRF check on the token's claim, then the
+/// exchange, answered with cookies.
+async fn from_cookie<T: AppClaims>(
+    sessions: &Sessions<T>,
+    transport: &CookieTransport,
+    headers: &http::HeaderMap,
+    token: &str,
+) -> Reply {
+    let refused = |err: &RefreshError| {
+        let error = refresh_error(err);
+        let mut response = error.clone().into_http_response();
+        // A refresh token that can never work again: the browser forgets the cookies. A
+        // server that could not answer (503) leaves them for a retry.
+        if error.error() == "invalid_grant" {
+            transport.clear_cookies(response.headers_mut());
+        }
+        response
+    };
+    // The CSRF value is the refresh token's claim: read it before the exchange, so that a
+    // forged request never reaches the session.
+    let claims: Claims<NoCustomClaims> = match sessions
+        .issuer()
+        .verifier()
+        .verify(token, TokenKind::Refresh)
+    {
+        Ok(claims) => claims,
+        Err(err) => {
+            let err = RefreshError::InvalidToken(err);
+            telemetry::refreshed(Err(&err), None, None);
+            return refused(&err);
+        }
+    };
+    if let Err(failure) = csrf::check(headers, transport.csrf_header(), claims.csrf_token()) {
+        telemetry::refresh_csrf_refused(&claims.sub, &claims.sid);
+        return ErrorResponse::new(
+            StatusCode::FORBIDDEN,
+            "invalid_csrf_token",
+            failure.description(),
+        )
+        .into_http_response();
+    }
+    match sessions.refresh(token).await {
+        Ok(pair) => transport.token_response(StatusCode::OK, &pair),
+        Err(err) => refused(&err),
     }
 }
 

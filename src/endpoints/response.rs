@@ -152,7 +152,20 @@ impl ErrorResponse {
         self.error
     }
 
-    /// The JSON response.
+    /// The `error_description`: a short text, safe to send, that never contains a token.
+    ///
+    /// ```
+    /// use tower_jwt_auth::endpoints::ErrorResponse;
+    ///
+    /// let error = ErrorResponse::invalid_grant("refresh token reused");
+    /// assert_eq!(error.description(), "refresh token reused");
+    /// ```
+    pub fn description(&self) -> &'static str {
+        self.description
+    }
+
+    /// The JSON response. The `ErrorResponse` also goes into the response's extensions, so
+    /// that an outer `TraceLayer` or the application's logging can report why.
     ///
     /// ```
     /// use tower_jwt_auth::endpoints::ErrorResponse;
@@ -160,10 +173,14 @@ impl ErrorResponse {
     /// let response = ErrorResponse::invalid_request("missing token").into_http_response();
     /// assert_eq!(response.headers()["content-type"], "application/json");
     /// assert_eq!(response.headers()["cache-control"], "no-store");
+    /// let why = response.extensions().get::<ErrorResponse>().unwrap();
+    /// assert_eq!(why.error(), "invalid_request");
     /// ```
     pub fn into_http_response(self) -> Response<Full<Bytes>> {
         let body =
             serde_json::json!({ "error": self.error, "error_description": self.description });
-        json(self.status, body.to_string().into_bytes())
+        let mut response = json(self.status, body.to_string().into_bytes());
+        response.extensions_mut().insert(self);
+        response
     }
 }

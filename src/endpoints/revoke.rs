@@ -49,7 +49,7 @@ session_service!(
 pub(crate) struct Revoke;
 
 /// The request body (unnameable outside the crate).
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 #[allow(unreachable_pub)]
 pub struct RevokeRequest {
     token: Option<String>,

@@ -10,7 +10,7 @@ use std::{
 };
 
 use bytes::Bytes;
-use http::{Request, Response};
+use http::{HeaderMap, Request, Response, header};
 use http_body::Body;
 use http_body_util::Full;
 use serde::{Serialize, de::DeserializeOwned};
@@ -23,6 +23,7 @@ use super::{
 use crate::{
     revocation::{BoxError, BoxFuture},
     session::Sessions,
+    transport::CookieTransport,
 };
 
 /// The claims types the endpoints work with.
@@ -30,11 +31,14 @@ pub(crate) trait AppClaims: Serialize + DeserializeOwned + Send + 'static {}
 
 impl<T: Serialize + DeserializeOwned + Send + 'static> AppClaims for T {}
 
-/// One request to an endpoint: the sessions it acts on, the parsed body and its encoding.
+/// One request to an endpoint: the sessions it acts on, the parsed body and its encoding,
+/// the request's headers and the cookie transport, if any.
 pub(crate) struct Call<T, R> {
     pub(crate) sessions: Sessions<T>,
     pub(crate) request: R,
     pub(crate) kind: BodyKind,
+    pub(crate) headers: HeaderMap,
+    pub(crate) transport: Option<CookieTransport>,
 }
 
 /// A response of a token endpoint.
@@ -42,8 +46,8 @@ pub(crate) type Reply = Response<Full<Bytes>>;
 
 /// What an endpoint does with its parsed request (implemented by the crate's endpoints only).
 pub(crate) trait Operation: Send + Sync + 'static {
-    /// The request body.
-    type Request: DeserializeOwned + Send;
+    /// The request body (`Default`: the empty body of a cookie-transport request).
+    type Request: DeserializeOwned + Default + Send;
     /// The operation, answering every outcome as a response.
     fn handle<T: AppClaims>(call: Call<T, Self::Request>) -> impl Future<Output = Reply> + Send;
 }
@@ -54,6 +58,7 @@ pub(crate) trait Operation: Send + Sync + 'static {
 pub(crate) struct SessionEndpoint<T, O> {
     sessions: Sessions<T>,
     limit: usize,
+    transport: Option<CookieTransport>,
     _operation: PhantomData<fn() -> O>,
 }
 
@@ -62,6 +67,7 @@ impl<T, O> Clone for SessionEndpoint<T, O> {
         Self {
             sessions: self.sessions.clone(),
             limit: self.limit,
+            transport: self.transport.clone(),
             _operation: PhantomData,
         }
     }
@@ -72,6 +78,7 @@ impl<T, O> fmt::Debug for SessionEndpoint<T, O> {
         f.debug_struct("SessionEndpoint")
             .field("sessions", &self.sessions)
             .field("body_limit", &self.limit)
+            .field("transport", &self.transport)
             .finish()
     }
 }
@@ -81,8 +88,14 @@ impl<T, O> SessionEndpoint<T, O> {
         Self {
             sessions,
             limit: DEFAULT_BODY_LIMIT,
+            transport: None,
             _operation: PhantomData,
         }
+    }
+
+    pub(crate) fn with_transport(mut self, transport: CookieTransport) -> Self {
+        self.transport = Some(transport);
+        self
     }
 
     pub(crate) fn with_body_limit(mut self, limit: usize) -> Self {
@@ -110,14 +123,24 @@ where
     fn call(&mut self, request: Request<B>) -> Self::Future {
         let sessions = self.sessions.clone();
         let limit = self.limit;
+        let transport = self.transport.clone();
         Box::pin(async move {
             let (parts, body) = request.into_parts();
-            Ok(match body::parse(&parts.headers, body, limit).await {
+            // A browser's cookie-transport request may come without a body at all.
+            let parsed = if transport.is_some() && !parts.headers.contains_key(header::CONTENT_TYPE)
+            {
+                Ok((O::Request::default(), BodyKind::Empty))
+            } else {
+                body::parse(&parts.headers, body, limit).await
+            };
+            Ok(match parsed {
                 Ok((request, kind)) => {
                     O::handle(Call {
                         sessions,
                         request,
                         kind,
+                        headers: parts.headers,
+                        transport,
                     })
                     .await
                 }

@@ -23,6 +23,8 @@ pub(crate) struct Grant<'a> {
     /// When the session started (`auth_time`), in milliseconds since the epoch.
     pub(crate) started_ms: u64,
     pub(crate) session_exp: u64,
+    /// The session's CSRF value (empty: none, for a session started without one).
+    pub(crate) csrf: &'a str,
 }
 
 /// A freshly minted pair, with what the session record needs to know of its refresh token.
@@ -168,6 +170,7 @@ impl Issuer {
         let c = &*self.config;
         let custom = custom_claims(custom)?;
         let sid = random_id(&c.rng)?;
+        let csrf = random_id(&c.rng)?;
         let now_ms = c.clock.now_millis();
         // A session must start strictly after the subject's latest "log out everywhere",
         // even in the same millisecond (a login right after it): this moves the start by at
@@ -184,6 +187,7 @@ impl Issuer {
             custom: &custom,
             started_ms,
             session_exp,
+            csrf: &csrf,
         })?;
         c.revocation
             .start_session(&NewSession::new(
@@ -225,6 +229,7 @@ impl Issuer {
             sid: grant.sid,
             scope: grant.scope,
             sexp: None,
+            csrf: grant.csrf,
             custom: grant.custom,
         };
         // One version of the key set signs both tokens, whatever rotation happens meanwhile.
@@ -244,6 +249,7 @@ impl Issuer {
                 refresh_expires_in: refresh_exp.saturating_sub(iat),
                 scope: grant.scope.to_owned(),
                 session_id: grant.sid.to_owned(),
+                csrf_token: grant.csrf.to_owned(),
             },
             refresh_jti,
             forget_after: refresh_exp.saturating_add(c.verifier.leeway_secs()),

@@ -37,6 +37,8 @@ pub struct TokenPair {
     pub(super) scope: String,
     #[serde(skip)]
     pub(super) session_id: String,
+    #[serde(skip)]
+    pub(super) csrf_token: String,
 }
 
 impl fmt::Debug for TokenPair {
@@ -145,5 +147,22 @@ impl TokenPair {
     /// ```
     pub fn session_id(&self) -> &str {
         &self.session_id
+    }
+
+    /// The session's CSRF value (the `csrf` claim of both tokens), for the
+    /// [cookie transport](crate::transport::CookieTransport): a browser page sends it back in
+    /// a header. Empty on a pair that was deserialised rather than issued.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+    /// # let issuer = tower_jwt_auth::Issuer::builder(tower_jwt_auth::KeySet::new(tower_jwt_auth::SigningKey::generate_ed25519()?)).build()?;
+    /// let pair = issuer.issue("alice").await?;
+    /// assert_eq!(pair.csrf_token().len(), 22); // 128 random bits, base64url
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn csrf_token(&self) -> &str {
+        &self.csrf_token
     }
 }

@@ -18,8 +18,17 @@ use super::{
 use crate::{
     ConfigError,
     clock::{Clock, SystemClock},
+    telemetry::{self, Revoked},
     token::Claims,
 };
+
+/// Maps a backend failure of `operation` to the store's error, reporting it.
+fn backend_failed(operation: &'static str) -> impl FnOnce(super::BoxError) -> RevocationError {
+    move |error| {
+        telemetry::backend_error(operation, &*error);
+        RevocationError::Backend(error)
+    }
+}
 
 /// How long the store waits before it retries a backend that failed to subscribe or load,
 /// at first and at most (the wait doubles in between).
@@ -184,7 +193,16 @@ impl RevocationStore {
             .backend
             .revoke(&entry)
             .await
-            .map_err(RevocationError::Backend)?;
+            .map_err(backend_failed("revoke"))?;
+        match &entry {
+            RevocationEntry::Token { .. } => telemetry::revoked(Revoked::Token, None, None),
+            RevocationEntry::Session { sid, .. } => {
+                telemetry::revoked(Revoked::Session, None, Some(sid));
+            }
+            RevocationEntry::Subject { sub, .. } => {
+                telemetry::revoked(Revoked::Subject, Some(sub), None);
+            }
+        }
         self.apply(&entry);
         Ok(())
     }
@@ -198,7 +216,7 @@ impl RevocationStore {
             .backend
             .create_session(session)
             .await
-            .map_err(RevocationError::Backend)
+            .map_err(backend_failed("create_session"))
     }
 
     /// Rotates a session's refresh token in the backend; a session found revoked (or revoked
@@ -212,7 +230,7 @@ impl RevocationStore {
             .backend
             .rotate(rotation)
             .await
-            .map_err(RevocationError::Backend)?;
+            .map_err(backend_failed("rotate"))?;
         if let RotateOutcome::Reused { forget_after } | RotateOutcome::Revoked { forget_after } =
             outcome
         {
@@ -241,7 +259,7 @@ impl RevocationStore {
             .backend
             .load(self.inner.clock.now_secs())
             .await
-            .map_err(RevocationError::Backend)?;
+            .map_err(backend_failed("load"))?;
         let n = entries.len();
         for entry in &entries {
             self.apply(entry);
@@ -260,7 +278,9 @@ impl RevocationStore {
     /// nothing live is ever dropped, so a late purge only costs memory.
     async fn purge_everywhere(&self) {
         self.purge_expired();
-        let _ = self.inner.backend.purge(self.inner.clock.now_secs()).await;
+        if let Err(error) = self.inner.backend.purge(self.inner.clock.now_secs()).await {
+            telemetry::backend_error("purge", &*error);
+        }
     }
 
     /// The store's background work, for as long as the returned future runs: spawn it once
@@ -287,13 +307,18 @@ impl RevocationStore {
         let mut purges = tokio::time::interval(self.inner.purge_every);
         purges.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut wait = RETRY_FIRST;
+        // Since when the store has not been following the feed: other instances'
+        // revocations made since then reach it only with the next load.
+        let mut behind_since = tokio::time::Instant::now();
         loop {
-            match self.connect().await {
+            match self.connect(behind_since).await {
                 Ok(feed) => {
                     wait = RETRY_FIRST;
                     self.follow(feed, &mut purges).await;
+                    behind_since = tokio::time::Instant::now();
                 }
-                Err(_) => {
+                Err(error) => {
+                    telemetry::connect_failed(&error, wait);
                     tokio::time::sleep(wait).await;
                     wait = (wait * 2).min(RETRY_MAX);
                 }
@@ -303,14 +328,18 @@ impl RevocationStore {
 
     /// Subscribes to the change feed, then loads the state: subscribing first means that
     /// nothing revoked in between is missed.
-    async fn connect(&self) -> Result<ChangeStream, RevocationError> {
+    async fn connect(
+        &self,
+        behind_since: tokio::time::Instant,
+    ) -> Result<ChangeStream, RevocationError> {
         let feed = self
             .inner
             .backend
             .subscribe()
             .await
-            .map_err(RevocationError::Backend)?;
-        self.load().await?;
+            .map_err(backend_failed("subscribe"))?;
+        let entries = self.load().await?;
+        telemetry::loaded(entries, behind_since.elapsed());
         Ok(feed)
     }
 
@@ -320,7 +349,8 @@ impl RevocationStore {
             tokio::select! {
                 change = feed.next() => match change {
                     Some(Ok(entry)) => self.apply(&entry),
-                    Some(Err(_)) | None => return,
+                    Some(Err(error)) => return telemetry::feed_gap(Some(&*error)),
+                    None => return telemetry::feed_gap(None),
                 },
                 _ = purges.tick() => self.purge_everywhere().await,
             }

@@ -4,12 +4,14 @@
 use std::{fmt, marker::PhantomData, sync::Arc, time::Duration};
 
 use serde::{Serialize, de::DeserializeOwned};
+use tracing::Instrument;
 
 use super::{RefreshDecision, RefreshError, RefreshHook};
 use crate::{
     ConfigError,
     issuer::{Grant, Issuer, TokenPair, custom_claims},
     revocation::{RevocationEntry, RevocationError, RotateOutcome, Rotation},
+    telemetry,
     token::{Claims, NoCustomClaims, TokenError, TokenKind},
 };
 
@@ -173,8 +175,33 @@ where
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair, RefreshError> {
-        let verifier = self.issuer.verifier();
-        let claims: Claims<T> = verifier.verify(refresh_token, TokenKind::Refresh)?;
+        let span = tracing::debug_span!(target: "tower_jwt_auth::session", "refresh");
+        self.exchange(refresh_token).instrument(span).await
+    }
+
+    /// The exchange, with its outcome reported.
+    async fn exchange(&self, refresh_token: &str) -> Result<TokenPair, RefreshError> {
+        let claims: Claims<T> = match self
+            .issuer
+            .verifier()
+            .verify(refresh_token, TokenKind::Refresh)
+        {
+            Ok(claims) => claims,
+            Err(err) => {
+                let err = RefreshError::from(err);
+                telemetry::refreshed(Err(&err), None, None);
+                return Err(err);
+            }
+        };
+        // For the outcome's event, after `claims` (which need not be `Sync`) moved on.
+        let (sub, sid) = (claims.sub.clone(), claims.sid.clone());
+        let result = self.rotate(claims).await;
+        telemetry::refreshed(result.as_ref().map(|_| ()), Some(&sub), Some(&sid));
+        result
+    }
+
+    /// The exchange of a verified refresh token.
+    async fn rotate(&self, claims: Claims<T>) -> Result<TokenPair, RefreshError> {
         let session_exp = claims.session_exp.ok_or(TokenError::MissingClaim("sexp"))?;
         let store = self.issuer.revocation();
 
@@ -203,6 +230,7 @@ where
             custom: &custom,
             started_ms: claims.session_started_millis(),
             session_exp,
+            csrf: claims.csrf.as_deref().unwrap_or_default(),
         })?;
         let rotation = Rotation::new(
             &claims.sid,

@@ -60,6 +60,7 @@ impl Claims {
                 custom: NoCustomClaims {},
                 auth_time_ms: Some(IAT * 1000),
                 session_exp: None,
+                csrf: None,
             },
         }
     }
@@ -93,6 +94,7 @@ impl<T> ClaimsBuilder<T> {
                 custom,
                 auth_time_ms: c.auth_time_ms,
                 session_exp: c.session_exp,
+                csrf: c.csrf,
             },
         }
     }

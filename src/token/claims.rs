@@ -1,8 +1,11 @@
 //! The claims a token carries: the registered ones and the application's own.
 
+use std::fmt;
+
 use serde::{Deserialize, Deserializer, Serialize, Serializer, de::DeserializeOwned};
 
 use super::TokenError;
+use crate::redact::Redacted;
 
 /// The application's claims when it has none of its own.
 ///
@@ -39,7 +42,7 @@ pub struct NoCustomClaims {}
 /// }
 /// # let _ = can_write;
 /// ```
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Clone, PartialEq, Serialize)]
 #[non_exhaustive]
 pub struct Claims<T = NoCustomClaims> {
     /// `iss`: who issued the token.
@@ -81,6 +84,48 @@ pub struct Claims<T = NoCustomClaims> {
     /// On refresh tokens: the session's absolute expiry.
     #[serde(rename = "sexp", skip_serializing_if = "Option::is_none")]
     pub(crate) session_exp: Option<u64>,
+    /// The session's CSRF value (the cookie transport's double-submit value).
+    #[serde(rename = "csrf", skip_serializing_if = "Option::is_none")]
+    pub(crate) csrf: Option<String>,
+}
+
+/// Every claim but the CSRF value, which `Debug` output (logs, panics) must not carry: with
+/// it, a page on another site could pass the double-submit check.
+impl<T: fmt::Debug> fmt::Debug for Claims<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Self {
+            iss,
+            sub,
+            aud,
+            exp,
+            nbf,
+            iat,
+            jti,
+            sid,
+            scope,
+            auth_time,
+            custom,
+            auth_time_ms,
+            session_exp,
+            csrf,
+        } = self;
+        f.debug_struct("Claims")
+            .field("iss", iss)
+            .field("sub", sub)
+            .field("aud", aud)
+            .field("exp", exp)
+            .field("nbf", nbf)
+            .field("iat", iat)
+            .field("jti", jti)
+            .field("sid", sid)
+            .field("scope", scope)
+            .field("auth_time", auth_time)
+            .field("custom", custom)
+            .field("auth_time_ms", auth_time_ms)
+            .field("session_exp", session_exp)
+            .field("csrf", &csrf.as_ref().map(|_| Redacted))
+            .finish()
+    }
 }
 
 impl<T> Claims<T> {
@@ -141,6 +186,26 @@ impl<T> Claims<T> {
     /// ```
     pub fn session_expires_at(&self) -> Option<u64> {
         self.session_exp
+    }
+
+    /// The session's CSRF value (claim `csrf`): random per session, the same in every token
+    /// of the session, and what a browser page sends back in the CSRF header under the
+    /// [cookie transport](crate::transport::CookieTransport).
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+    /// use tower_jwt_auth::{Claims, Issuer, KeySet, SigningKey};
+    ///
+    /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
+    /// let pair = issuer.issue("alice").await?;
+    /// let claims: Claims = issuer.verifier().verify_access(pair.access_token())?;
+    /// assert_eq!(claims.csrf_token(), Some(pair.csrf_token()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn csrf_token(&self) -> Option<&str> {
+        self.csrf.as_deref()
     }
 
     /// When the token's session started, in milliseconds since the epoch. A token that
@@ -204,6 +269,8 @@ struct RawClaims<T> {
     auth_time_ms: Option<u64>,
     #[serde(default, deserialize_with = "not_null")]
     sexp: Option<u64>,
+    #[serde(default, deserialize_with = "not_null")]
+    csrf: Option<String>,
     #[serde(flatten)]
     custom: T,
 }
@@ -246,6 +313,7 @@ impl<T: DeserializeOwned> Claims<T> {
             custom: raw.custom,
             auth_time_ms: raw.auth_time_ms,
             session_exp: raw.sexp,
+            csrf: raw.csrf,
         })
     }
 }
@@ -268,6 +336,8 @@ pub(crate) struct OutClaims<'a> {
     pub(crate) scope: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) sexp: Option<u64>,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    pub(crate) csrf: &'a str,
     #[serde(flatten)]
     pub(crate) custom: &'a serde_json::Map<String, serde_json::Value>,
 }
@@ -286,6 +356,7 @@ pub(crate) const REGISTERED: &[&str] = &[
     "auth_time",
     "auth_time_ms",
     "sexp",
+    "csrf",
 ];
 
 #[cfg(test)]
@@ -316,6 +387,19 @@ mod tests {
         assert_eq!(c.scopes().collect::<Vec<_>>(), ["read", "write"]);
         assert!(c.has_all_scopes(["read", "write"]));
         assert!(!c.has_all_scopes(["read", "admin"]));
+    }
+
+    #[test]
+    fn debug_output_shows_the_claims_but_never_the_csrf_value() {
+        let mut v = full();
+        v["csrf"] = "Q2hvb3NlIGEgc2VjcmV0".into();
+        let c = Claims::<Custom>::from_json(v.to_string().as_bytes()).unwrap();
+        assert_eq!(c.csrf.as_deref(), Some("Q2hvb3NlIGEgc2VjcmV0"));
+        let debug = format!("{c:?}");
+        assert!(debug.contains(r#"sub: "alice""#), "{debug}");
+        assert!(debug.contains("acme"), "{debug}");
+        assert!(debug.contains("csrf: Some([redacted])"), "{debug}");
+        assert!(!debug.contains("Q2hvb3NlIGEgc2VjcmV0"), "{debug}");
     }
 
     #[test]

@@ -91,4 +91,34 @@ impl TokenError {
             Self::RevocationUnavailable => "revocation state unavailable",
         }
     }
+
+    /// A stable, machine-readable code for this rule, for logs and metrics labels
+    /// (`snake_case`; never contains the token).
+    ///
+    /// ```
+    /// use tower_jwt_auth::token::TokenError;
+    ///
+    /// assert_eq!(TokenError::InvalidSignature.reason(), "invalid_signature");
+    /// assert_eq!(TokenError::Malformed("bad base64").reason(), "malformed");
+    /// ```
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::TooLarge => "too_large",
+            Self::Malformed(_) => "malformed",
+            Self::MissingKid => "missing_kid",
+            Self::UnknownKey => "unknown_key",
+            Self::AlgorithmMismatch => "algorithm_mismatch",
+            Self::UnsupportedCritical => "unsupported_critical",
+            Self::WrongType { .. } => "wrong_type",
+            Self::InvalidSignature => "invalid_signature",
+            Self::MissingClaim(_) => "missing_claim",
+            Self::Expired => "expired",
+            Self::NotYetValid => "not_yet_valid",
+            Self::IssuedInFuture => "issued_in_future",
+            Self::InvalidIssuer => "invalid_issuer",
+            Self::InvalidAudience => "invalid_audience",
+            Self::Revoked => "revoked",
+            Self::RevocationUnavailable => "revocation_unavailable",
+        }
+    }
 }

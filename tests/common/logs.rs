@@ -5,6 +5,12 @@ use std::{
     sync::{Arc, Mutex},
 };
 
+/// What [`Logs::capture`] holds.
+pub struct Capture {
+    _guard: tracing::subscriber::DefaultGuard,
+    _anchor: tracing::Dispatch,
+}
+
 /// A `tracing` writer into a shared buffer.
 #[derive(Clone, Default)]
 pub struct Logs(Arc<Mutex<Vec<u8>>>);
@@ -24,6 +30,41 @@ impl Logs {
     /// Everything written so far.
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+
+    /// The first line that contains `needle`; fails the test, showing every line, when none
+    /// does.
+    pub fn line(&self, needle: &str) -> String {
+        let text = self.text();
+        text.lines()
+            .find(|line| line.contains(needle))
+            .unwrap_or_else(|| panic!("no line with {needle:?} in:\n{text}"))
+            .to_owned()
+    }
+
+    /// The last line that contains `needle`, like [`line`](Self::line).
+    pub fn last_line(&self, needle: &str) -> String {
+        let text = self.text();
+        text.lines()
+            .rfind(|line| line.contains(needle))
+            .unwrap_or_else(|| panic!("no line with {needle:?} in:\n{text}"))
+            .to_owned()
+    }
+
+    /// Captures this thread's events here until the guard is dropped, also when other tests
+    /// run in parallel: `tracing` computes a callsite's interest once, for the whole
+    /// process, and with a single registered dispatcher it asks the *registering* thread's
+    /// default — a sibling test's thread without a subscriber would disable the callsite for
+    /// every thread. A second registered dispatcher, interested in everything, keeps that
+    /// from happening; the rebuild then re-enables callsites registered before.
+    pub fn capture(&self) -> Capture {
+        let anchor = tracing::Dispatch::new(self.subscriber());
+        let guard = tracing::subscriber::set_default(self.subscriber());
+        tracing::callsite::rebuild_interest_cache();
+        Capture {
+            _guard: guard,
+            _anchor: anchor,
+        }
     }
 
     /// A subscriber that writes every event, and every span as it is made, here.

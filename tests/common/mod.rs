@@ -10,11 +10,13 @@
     unreachable_pub
 )]
 
+mod down;
 mod forge;
 mod logs;
 
 use std::time::Duration;
 
+pub use down::Down;
 pub use forge::*;
 pub use logs::Logs;
 use serde::{Deserialize, Serialize};

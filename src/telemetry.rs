@@ -1,0 +1,202 @@
+//! Telemetry: the `tracing` events and, with the `metrics` feature, the counters that every
+//! authentication decision emits.
+//!
+//! One function per decision, so that an event and its counter always agree and the names
+//! live in one place. No token, key or secret ever reaches a field: only reason codes, HTTP
+//! statuses, backend operation names, and — where an operator needs them to act — the
+//! subject (`sub`) and session id (`sid`), which are identifiers, not credentials.
+//!
+//! Events go to the targets `tower_jwt_auth::bearer` (requests), `tower_jwt_auth::session`
+//! (refresh outcomes) and `tower_jwt_auth::revocation` (revocations, the backend and its
+//! change feed), so that `RUST_LOG=tower_jwt_auth::bearer=debug` shows every refused request.
+
+use std::time::Duration;
+
+const BEARER: &str = "tower_jwt_auth::bearer";
+const SESSION: &str = "tower_jwt_auth::session";
+const REVOCATION: &str = "tower_jwt_auth::revocation";
+
+use crate::{bearer::AuthError, session::RefreshError};
+
+/// The metric names, documented in the crate's feature table.
+#[cfg(feature = "metrics")]
+pub(crate) mod names {
+    pub(crate) const ACCEPTED: &str = "tower_jwt_auth_accepted_total";
+    pub(crate) const REJECTED: &str = "tower_jwt_auth_rejected_total";
+    pub(crate) const REFRESH: &str = "tower_jwt_auth_refresh_total";
+    pub(crate) const REUSE: &str = "tower_jwt_auth_reuse_detected_total";
+    pub(crate) const REVOKED: &str = "tower_jwt_auth_revocations_total";
+    pub(crate) const BACKEND_ERRORS: &str = "tower_jwt_auth_backend_errors_total";
+    pub(crate) const FEED_GAPS: &str = "tower_jwt_auth_feed_gaps_total";
+}
+
+/// The bearer layer accepted a request (with claims, or anonymous in optional mode).
+#[inline]
+pub(crate) fn accepted(anonymous: bool) {
+    tracing::trace!(target: BEARER, anonymous, "bearer token accepted");
+    #[cfg(feature = "metrics")]
+    metrics::counter!(names::ACCEPTED, "anonymous" => if anonymous { "true" } else { "false" })
+        .increment(1);
+}
+
+/// The bearer layer refused a request.
+///
+/// `debug`, not `info`: a refused request is the client's business (an expired token is
+/// routine); a server that cannot read its revocation state is the operator's, at `warn`.
+pub(crate) fn rejected(error: &AuthError) {
+    let reason = error.reason();
+    let status = error.status().as_u16();
+    if matches!(error, AuthError::Unavailable) {
+        tracing::warn!(
+            target: BEARER,
+            reason,
+            status,
+            "request refused: revocation state unavailable",
+        );
+    } else {
+        tracing::debug!(target: BEARER, reason, status, "request refused");
+    }
+    #[cfg(feature = "metrics")]
+    metrics::counter!(names::REJECTED, "reason" => reason).increment(1);
+}
+
+/// The outcome of a refresh exchange.
+pub(crate) fn refreshed(outcome: Result<(), &RefreshError>, sub: Option<&str>, sid: Option<&str>) {
+    let outcome = match outcome {
+        Ok(()) => {
+            tracing::debug!(target: SESSION, sub, sid, "refresh token rotated");
+            "rotated"
+        }
+        Err(RefreshError::Reused) => {
+            // Someone presented a refresh token that had already been exchanged: either the
+            // client lost a response and retried, or the token was stolen.
+            tracing::warn!(
+                target: SESSION,
+                sub,
+                sid,
+                "refresh token reuse detected: the token was probably stolen; session revoked",
+            );
+            #[cfg(feature = "metrics")]
+            metrics::counter!(names::REUSE).increment(1);
+            "reused"
+        }
+        Err(err) => {
+            let reason = refresh_reason(err);
+            if err.is_invalid_grant() {
+                tracing::debug!(target: SESSION, sub, sid, reason, "refresh refused");
+            } else {
+                tracing::warn!(target: SESSION, sub, sid, reason, error = %err, "refresh failed");
+            }
+            reason
+        }
+    };
+    #[cfg(feature = "metrics")]
+    metrics::counter!(names::REFRESH, "outcome" => outcome).increment(1);
+    #[cfg(not(feature = "metrics"))]
+    let _ = outcome;
+}
+
+/// A refresh from the cookie transport's refresh cookie was refused for its CSRF header; the
+/// session is untouched.
+pub(crate) fn refresh_csrf_refused(sub: &str, sid: &str) {
+    tracing::debug!(target: SESSION, sub, sid, reason = "invalid_csrf_token", "refresh refused");
+    #[cfg(feature = "metrics")]
+    metrics::counter!(names::REFRESH, "outcome" => "invalid_csrf_token").increment(1);
+}
+
+fn refresh_reason(err: &RefreshError) -> &'static str {
+    match err {
+        RefreshError::InvalidToken(err) => err.reason(),
+        RefreshError::Reused => "reused",
+        RefreshError::Refused => "refused",
+        RefreshError::UnknownSession => "unknown_session",
+        RefreshError::Hook(_) => "hook_failed",
+        RefreshError::Revocation(_) => "revocation_unavailable",
+        RefreshError::Issue(_) => "issue_failed",
+    }
+}
+
+/// What a revocation covered.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Revoked {
+    /// One token (RFC 7009 revocation of an access token).
+    Token,
+    /// One session (logout, a refused subject, or reuse detection).
+    Session,
+    /// Every session of a subject (log out everywhere).
+    Subject,
+}
+
+impl Revoked {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Token => "token",
+            Self::Session => "session",
+            Self::Subject => "subject",
+        }
+    }
+}
+
+/// A revocation was written.
+pub(crate) fn revoked(what: Revoked, sub: Option<&str>, sid: Option<&str>) {
+    let what = what.as_str();
+    tracing::info!(target: REVOCATION, what, sub, sid, "revoked");
+    #[cfg(feature = "metrics")]
+    metrics::counter!(names::REVOKED, "what" => what).increment(1);
+}
+
+/// The revocation backend failed an operation (the caller fails closed).
+pub(crate) fn backend_error(operation: &'static str, error: &dyn std::error::Error) {
+    tracing::warn!(
+        target: REVOCATION,
+        operation,
+        error = %crate::redact::error_chain(error),
+        "revocation backend error",
+    );
+    #[cfg(feature = "metrics")]
+    metrics::counter!(names::BACKEND_ERRORS, "operation" => operation).increment(1);
+}
+
+/// The change feed had a gap: the store stops trusting its local state's freshness and
+/// reloads.
+pub(crate) fn feed_gap(error: Option<&dyn std::error::Error>) {
+    match error {
+        Some(error) => {
+            tracing::warn!(
+                target: REVOCATION,
+                error = %crate::redact::error_chain(error),
+                "revocation change feed lost; reloading the shared state"
+            )
+        }
+        None => {
+            tracing::warn!(
+                target: REVOCATION,
+                "revocation change feed ended; reloading the shared state",
+            )
+        }
+    }
+    #[cfg(feature = "metrics")]
+    metrics::counter!(names::FEED_GAPS).increment(1);
+}
+
+/// The store (re)loaded the shared state; `behind` is how long it had not been following the
+/// change feed (since start or since the gap), the lag that other instances' revocations may
+/// have had here.
+pub(crate) fn loaded(entries: usize, behind: Duration) {
+    tracing::info!(
+        target: REVOCATION,
+        entries,
+        behind_ms = u64::try_from(behind.as_millis()).unwrap_or(u64::MAX),
+        "revocation state loaded",
+    );
+}
+
+/// The connection to the backend failed; the store retries after `retry_in`.
+pub(crate) fn connect_failed(error: &dyn std::error::Error, retry_in: Duration) {
+    tracing::warn!(
+        target: REVOCATION,
+        error = %crate::redact::error_chain(error),
+        retry_in_ms = u64::try_from(retry_in.as_millis()).unwrap_or(u64::MAX),
+        "revocation backend unreachable; retrying",
+    );
+}
