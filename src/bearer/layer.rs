@@ -165,8 +165,8 @@ impl<T, R: Clone> BearerAuthLayer<T, R> {
     }
 
     /// Keeps up to `tokens` verified tokens (default 4096); 0 turns the cache off. A kept
-    /// token costs about its length plus 450 bytes (its claims and the cache's own share), so
-    /// the cache's memory is bounded by about `tokens` × (the longest kept token + 450 bytes).
+    /// token costs about its length plus 500 bytes (its claims and the cache's own share), so
+    /// the cache's memory is bounded by about `tokens` × (the longest kept token + 500 bytes).
     ///
     /// ```
     /// # use tower_jwt_auth::{BearerAuthLayer, Issuer, KeySet, SigningKey};
