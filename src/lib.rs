@@ -132,7 +132,7 @@
 //! | `test-util` | no | `clock::MockClock`, `Claims::builder`, `revocation::conformance` (the suite every backend passes), and `verify_signature_only` on `VerifyingKey` and `KeySet` (the signature layer alone, for key-loading tests against public vectors) |
 //! | `postgres` | no | `revocation::PostgresBackend`: sessions and revocations in PostgreSQL (sqlx 0.9, which needs Rust 1.94), LISTEN/NOTIFY as the change feed |
 //! | `sqlite` | no | `revocation::SqliteBackend`: the same in one SQLite file (bundled, WAL) for a single node, with its change feed in process |
-//! | `metrics` | no | counters through the `metrics` facade: accepted and refused requests by reason, refresh outcomes, reuse detections, revocations, backend errors, change-feed gaps (names in the README's *Observability*) |
+//! | `metrics` | no | counters through the `metrics` facade: accepted and refused requests by reason, refresh outcomes, reuse detections, revocations, backend errors, change-feed gaps, cache hits and misses (names in the README's *Observability*) |
 //! | `browser-test` | no | nothing in the library: the crate's own test of the quickstart's demo page in Chromium |
 //!
 //! # Observability

@@ -28,6 +28,8 @@ pub(crate) mod names {
     pub(crate) const REVOKED: &str = "tower_jwt_auth_revocations_total";
     pub(crate) const BACKEND_ERRORS: &str = "tower_jwt_auth_backend_errors_total";
     pub(crate) const FEED_GAPS: &str = "tower_jwt_auth_feed_gaps_total";
+    pub(crate) const CACHE_HITS: &str = "tower_jwt_auth_cache_hits_total";
+    pub(crate) const CACHE_MISSES: &str = "tower_jwt_auth_cache_misses_total";
 }
 
 /// The bearer layer accepted a request (with claims, or anonymous in optional mode).
@@ -37,6 +39,20 @@ pub(crate) fn accepted(anonymous: bool) {
     #[cfg(feature = "metrics")]
     metrics::counter!(names::ACCEPTED, "anonymous" => if anonymous { "true" } else { "false" })
         .increment(1);
+}
+
+/// The bearer layer's verified-token cache was asked for a token: a hit skips the signature
+/// check and the parse. No event: this runs on every request.
+#[inline]
+pub(crate) fn cache_lookup(hit: bool) {
+    #[cfg(feature = "metrics")]
+    if hit {
+        metrics::counter!(names::CACHE_HITS).increment(1);
+    } else {
+        metrics::counter!(names::CACHE_MISSES).increment(1);
+    }
+    #[cfg(not(feature = "metrics"))]
+    let _ = hit;
 }
 
 /// The bearer layer refused a request.

@@ -246,6 +246,16 @@ mod counters {
                     .await
                     .unwrap();
                 assert_eq!(ok.status(), StatusCode::OK);
+                // The same token again, from the layer's cache.
+                let router = app(&env);
+                for _ in 0..2 {
+                    let ok = router
+                        .clone()
+                        .oneshot(get_with(Some(pair.access_token())))
+                        .await
+                        .unwrap();
+                    assert_eq!(ok.status(), StatusCode::OK);
+                }
                 let missing = app(&env).oneshot(get_with(None)).await.unwrap();
                 assert_eq!(missing.status(), StatusCode::UNAUTHORIZED);
                 env.sessions.refresh(pair.refresh_token()).await.unwrap();
@@ -267,7 +277,7 @@ mod counters {
         let count = |name, labels: &[(&str, &str)]| counter(&snapshot, name, labels);
         assert_eq!(
             count("tower_jwt_auth_accepted_total", &[("anonymous", "false")]),
-            1
+            3
         );
         assert_eq!(
             count(
@@ -289,5 +299,8 @@ mod counters {
             1
         );
         assert_eq!(count("tower_jwt_auth_reuse_detected_total", &[]), 1);
+        // Each `app` is a new layer with its own cache: one miss each, then one hit.
+        assert_eq!(count("tower_jwt_auth_cache_misses_total", &[]), 2);
+        assert_eq!(count("tower_jwt_auth_cache_hits_total", &[]), 1);
     }
 }

@@ -12,7 +12,10 @@ use std::{fmt, sync::Arc};
 
 use serde::de::DeserializeOwned;
 
-use crate::token::{Claims, TokenError, TokenKind, Verifier};
+use crate::{
+    telemetry,
+    token::{Claims, TokenError, TokenKind, Verifier},
+};
 
 /// Default number of tokens a layer keeps.
 pub(crate) const DEFAULT_CAPACITY: usize = 4096;
@@ -101,6 +104,7 @@ impl<T: DeserializeOwned> TokenCache<T> {
         let generation = verifier.keys().generation();
         if let Some(entry) = self.map.get(token) {
             if entry.generation == generation {
+                telemetry::cache_lookup(true);
                 return match verifier.check_live(&entry.claims) {
                     Ok(()) => Ok(entry.claims),
                     Err(err) => {
@@ -115,6 +119,7 @@ impl<T: DeserializeOwned> TokenCache<T> {
             // Verified with keys the set no longer is: verify again, from the bytes.
             self.map.remove(token);
         }
+        telemetry::cache_lookup(false);
         let claims = Arc::new(verifier.verify(token, TokenKind::Access)?);
         if token.len() <= self.max_token_len {
             self.map.insert(
