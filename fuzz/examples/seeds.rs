@@ -8,6 +8,9 @@ use serde_json::{Value, json};
 use tower_jwt_auth::token::{NoCustomClaims, TokenKind};
 use tower_jwt_auth_fuzz::{CUT_SUB, Env, Key, REVOKED_JTI, T0, header, key_set, valid_parts};
 
+/// A seed's name, header and change to the valid claims.
+type NearMiss<'a> = (&'a str, Value, &'a dyn Fn(&mut Value));
+
 fn write(dir: &Path, name: &str, bytes: &[u8]) {
     fs::create_dir_all(dir).expect("corpus dir");
     fs::write(dir.join(name), bytes).expect("seed");
@@ -51,7 +54,7 @@ fn main() {
         write(&dir, &format!("refresh-{}", key.kid()), refresh.as_bytes());
     }
     let ed = header(TokenKind::Access, Key::Ed);
-    let near: [(&str, Value, &dyn Fn(&mut Value)); 6] = [
+    let near: [NearMiss<'_>; 6] = [
         ("revoked", ed.clone(), &|c| c["jti"] = REVOKED_JTI.into()),
         ("cut-off", ed.clone(), &|c| c["sub"] = CUT_SUB.into()),
         ("expired", ed.clone(), &|c| c["exp"] = T0.into()),

@@ -131,7 +131,7 @@ fuzz_target!(|data: &[u8]| {
             (b"$m", mallory.access_token()),
             (b"$L", &last),
         ];
-        let mut request = Request::new(Full::new(Bytes::from(expand(&step.body, &tokens))));
+        let mut request = Request::new(Full::new(Bytes::from(expand(step.body, &tokens))));
         *request.method_mut() = http::Method::POST;
         if let Some(value) = step
             .content_type
