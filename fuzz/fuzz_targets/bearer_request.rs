@@ -2,7 +2,7 @@
 //! the `access_token` query parameter), driven with a request built from the input:
 //!
 //! ```text
-//! <flags byte: 1 = optional layer, 2 = require scope "write">/the/uri?access_token=$A
+//! <flags byte: 1 = optional layer, 2 = require scope "write" (and not optional)>/uri?access_token=$A
 //! Authorization: Bearer $A
 //! Cookie: token=$A
 //! ```
@@ -76,7 +76,8 @@ fuzz_target!(|data: &[u8]| {
     let Some((&flags, text)) = data.split_first() else {
         return;
     };
-    let optional = flags & 1 != 0;
+    // `require_scope` makes the layer required again.
+    let optional = flags & 1 != 0 && flags & 2 == 0;
     let env = Env::shared();
     let mut layer = BearerAuthLayer::new(env.issuer.verifier())
         .with_cookie("token")
