@@ -364,7 +364,11 @@ mod tests {
         wiped_on_drop(secret);
         assert_eq!(secret.as_str(), "c2VjcmV0");
         // It serialises as the plain string it was read from.
-        assert!(serde_json::to_string(&jwk).unwrap().contains(r#""k":"c2VjcmV0""#));
+        assert!(
+            serde_json::to_string(&jwk)
+                .unwrap()
+                .contains(r#""k":"c2VjcmV0""#)
+        );
     }
 
     #[test]
