@@ -2,7 +2,11 @@
 //! and ids, and the public halves of EC and RSA keys.
 
 use crate::crypto::{EcdsaKeyPair, Ed25519KeyPair, PublicKey, RsaEncoding, RsaKeyPair, hmac};
-use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use base64::{
+    Engine,
+    engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD},
+};
+use zeroize::Zeroizing;
 
 use super::{Algorithm, KeyError, error::invalid, public::PublicParts};
 
@@ -135,6 +139,37 @@ pub(super) fn parse_pem<K, E>(
     parse(pem).map_err(|_| invalid(algorithm, refusal))
 }
 
+/// The DER inside the PEM armour (RFC 7468) of a private key whose label is one of `labels`:
+/// `-----BEGIN <label>-----`, base64 (line breaks and spaces ignored), `-----END <label>-----`;
+/// text around the armour is ignored. The base64 text and the DER are kept in buffers sized
+/// once, so never copied by a reallocation, and wiped on drop.
+pub(super) fn private_pem_der(pem: &[u8], labels: &[&str]) -> Option<Zeroizing<Vec<u8>>> {
+    fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+        haystack.windows(needle.len()).position(|w| w == needle)
+    }
+    const BEGIN: &[u8] = b"-----BEGIN ";
+    const END: &[u8] = b"-----END ";
+    const DASHES: &[u8] = b"-----";
+    let rest = &pem[find(pem, BEGIN)? + BEGIN.len()..];
+    let label_len = find(rest, DASHES)?;
+    let label = &rest[..label_len];
+    if !labels.iter().any(|l| l.as_bytes() == label) {
+        return None;
+    }
+    let rest = &rest[label_len + DASHES.len()..];
+    let body_len = find(rest, END)?;
+    let closing = rest[body_len + END.len()..].strip_prefix(label)?;
+    if !closing.starts_with(DASHES) {
+        return None;
+    }
+    let body = &rest[..body_len];
+    let mut text = Zeroizing::new(Vec::with_capacity(body.len()));
+    text.extend(body.iter().filter(|b| !b.is_ascii_whitespace()));
+    let mut der = Zeroizing::new(Vec::with_capacity(text.len().div_ceil(4) * 3));
+    STANDARD.decode_vec(&*text, &mut der).ok()?;
+    Some(der)
+}
+
 /// The public half of an Ed25519 key, prepared to verify.
 pub(super) fn ed25519_public(
     x: &[u8],
@@ -143,4 +178,51 @@ pub(super) fn ed25519_public(
     let verify =
         PublicKey::ed25519(x).ok_or_else(|| invalid(algorithm, "not an Ed25519 public key"))?;
     Ok((Verify::Public(verify), PublicParts::Okp { x: x.to_vec() }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The RFC 8037 appendix A.1 key, PKCS#8 in PEM.
+    const ED_PEM: &str = "-----BEGIN PRIVATE KEY-----\n\
+                          MC4CAQAwBQYDK2VwBCIEIJ1hsZ3v/VpguoRK9JLsLMREScVpezJpGXA7rAMcrn9g\n\
+                          -----END PRIVATE KEY-----\n";
+
+    #[test]
+    fn private_pem_is_decoded_into_a_wiped_buffer() {
+        let der = STANDARD
+            .decode("MC4CAQAwBQYDK2VwBCIEIJ1hsZ3v/VpguoRK9JLsLMREScVpezJpGXA7rAMcrn9g")
+            .unwrap();
+        let decoded: Zeroizing<Vec<u8>> =
+            private_pem_der(ED_PEM.as_bytes(), &["PRIVATE KEY"]).unwrap();
+        assert_eq!(*decoded, der);
+        // Sized once: the DER was never moved by a reallocation.
+        assert!(decoded.capacity() <= der.len() + 2);
+        // CRLF, indented lines and text around the armour are accepted.
+        let crlf = format!("key:\r\n{}\r\n", ED_PEM.replace('\n', "\r\n  "));
+        assert_eq!(
+            *private_pem_der(crlf.as_bytes(), &["PRIVATE KEY"]).unwrap(),
+            der
+        );
+    }
+
+    #[test]
+    fn private_pem_needs_a_wanted_label_on_both_lines_and_valid_base64() {
+        let pem = ED_PEM.as_bytes();
+        assert!(private_pem_der(pem, &["RSA PRIVATE KEY"]).is_none());
+        let other_end = ED_PEM.replace("END PRIVATE", "END RSA PRIVATE");
+        assert!(
+            private_pem_der(other_end.as_bytes(), &["PRIVATE KEY", "RSA PRIVATE KEY"]).is_none()
+        );
+        let bad = ED_PEM.replace("MC4C", "MC4*");
+        assert!(private_pem_der(bad.as_bytes(), &["PRIVATE KEY"]).is_none());
+        for len in 0..pem.len() - 6 {
+            assert!(
+                private_pem_der(&pem[..len], &["PRIVATE KEY"]).is_none(),
+                "{len}"
+            );
+        }
+        assert!(private_pem_der(b"", &["PRIVATE KEY"]).is_none());
+    }
 }

@@ -5,6 +5,7 @@ use std::fmt;
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
 
 use super::{
     Algorithm, KeyError, VerifyingKey,
@@ -17,7 +18,8 @@ use crate::redact::Redacted;
 /// A JSON Web Key (RFC 7517 §4) as this crate reads and writes it: the members that describe
 /// a signature key. Private members (`d`, `p`, `q`, …) and certificate members (`x5c`, …)
 /// are never read, so a `Jwk` never holds a private key; `k`, the secret of an `oct` key,
-/// is never shown by `Debug`.
+/// is never shown by `Debug`, and is a [`Zeroizing`] string: overwritten with zeros when it
+/// is dropped.
 ///
 /// ```
 /// use tower_jwt_auth::keys::Jwk;
@@ -63,9 +65,9 @@ pub struct Jwk {
     /// `e`: the public exponent of an `RSA` key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub e: Option<String>,
-    /// `k`: the secret of an `oct` key (never in a published key set).
+    /// `k`: the secret of an `oct` key (never in a published key set), wiped on drop.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub k: Option<String>,
+    pub k: Option<Zeroizing<String>>,
 }
 
 impl fmt::Debug for Jwk {
@@ -281,7 +283,7 @@ impl VerifyingKey {
                 algorithm,
             )?,
             "oct" => {
-                let secret = jwk.member(jwk.k.as_ref(), algorithm, K)?;
+                let secret = Zeroizing::new(jwk.member(jwk.k.as_deref(), algorithm, K)?);
                 let key = hmac_key(algorithm, &secret)?;
                 (Verify::Hmac(Box::new(key)), PublicParts::Secret)
             }
@@ -352,6 +354,21 @@ mod tests {
 
     fn rsa_jwk(n: &[u8], e: &[u8]) -> Jwk {
         jwk(serde_json::json!({ "kty": "RSA", "n": b64(n), "e": b64(e) }))
+    }
+
+    #[test]
+    fn a_jwk_secret_is_wiped_on_drop() {
+        fn wiped_on_drop<T: zeroize::ZeroizeOnDrop>(_: &T) {}
+        let jwk = jwk(serde_json::json!({"kty": "oct", "alg": "HS256", "k": "c2VjcmV0"}));
+        let secret = jwk.k.as_ref().unwrap();
+        wiped_on_drop(secret);
+        assert_eq!(secret.as_str(), "c2VjcmV0");
+        // It serialises as the plain string it was read from.
+        assert!(
+            serde_json::to_string(&jwk)
+                .unwrap()
+                .contains(r#""k":"c2VjcmV0""#)
+        );
     }
 
     #[test]

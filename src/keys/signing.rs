@@ -7,11 +7,10 @@ use crate::crypto::{
     rsa_signature_len,
 };
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-use jsonwebtoken::EncodingKey;
 
 use super::{
     Algorithm, KeyError, VerifyingKey,
-    crypto::{Sign, Verify, ec_public, ed25519_public, parse_pem, rsa_public},
+    crypto::{Sign, Verify, ec_public, ed25519_public, private_pem_der, rsa_public},
     error::invalid,
 };
 
@@ -82,17 +81,21 @@ impl SigningKey {
     /// # Ok::<(), tower_jwt_auth::keys::KeyError>(())
     /// ```
     pub fn from_pem(algorithm: Algorithm, pem: &[u8]) -> Result<Self, KeyError> {
-        let parsed = parse_pem(
-            algorithm,
-            pem,
-            [
-                EncodingKey::from_ed_pem,
-                EncodingKey::from_ec_pem,
-                EncodingKey::from_rsa_pem,
-            ],
-            "not a PEM private key of this algorithm",
-        )?;
-        Self::from_der(algorithm, parsed.as_bytes())
+        let labels: &[&str] = match algorithm {
+            Algorithm::EdDSA | Algorithm::ES256 => &["PRIVATE KEY"],
+            Algorithm::RS256 | Algorithm::PS256 => &["PRIVATE KEY", "RSA PRIVATE KEY"],
+            _ => {
+                return Err(KeyError::WrongAlgorithm {
+                    algorithm,
+                    family: "PEM",
+                });
+            }
+        };
+        // Decoded here rather than by a PEM library, so that no copy of the key outlives
+        // this call: the buffers are wiped on drop.
+        let der = private_pem_der(pem, labels)
+            .ok_or_else(|| invalid(algorithm, "not a PEM private key of this algorithm"))?;
+        Self::from_der(algorithm, &der)
     }
 
     /// Loads a private key from DER: PKCS#8 for `EdDSA` and `ES256`, PKCS#8 or PKCS#1 for
