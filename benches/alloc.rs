@@ -20,11 +20,11 @@ use tower_jwt_auth::{
     BearerAuthLayer, Claims, Issuer, KeySet, SigningKey,
     axum::SharedClaims,
     keys::Algorithm,
-    revocation::{
-        BoxError, BoxFuture, ChangeStream, MemoryBackend, NewSession, RevocationBackend,
-        RevocationEntry, RevocationStore, RotateOutcome, Rotation,
-    },
+    revocation::{MemoryBackend, NewSession, RevocationBackend, RevocationEntry, RevocationStore},
 };
+
+mod common;
+use common::LocalOnly;
 
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
@@ -57,31 +57,6 @@ fn allocations<R>(mut f: impl FnMut() -> R) -> usize {
 fn live() -> isize {
     let stats = GLOBAL.stats();
     stats.bytes_allocated as isize - stats.bytes_deallocated as isize
-}
-
-/// The in-memory backend, except that revocations are only kept by the store's own map.
-#[derive(Debug, Default)]
-struct LocalOnly(MemoryBackend);
-
-impl RevocationBackend for LocalOnly {
-    fn create_session<'a>(&'a self, s: &'a NewSession<'a>) -> BoxFuture<'a, Result<(), BoxError>> {
-        self.0.create_session(s)
-    }
-    fn rotate<'a>(&'a self, r: &'a Rotation<'a>) -> BoxFuture<'a, Result<RotateOutcome, BoxError>> {
-        self.0.rotate(r)
-    }
-    fn revoke<'a>(&'a self, _: &'a RevocationEntry) -> BoxFuture<'a, Result<(), BoxError>> {
-        Box::pin(async { Ok(()) })
-    }
-    fn load(&self, now: u64) -> BoxFuture<'_, Result<Vec<RevocationEntry>, BoxError>> {
-        self.0.load(now)
-    }
-    fn subscribe(&self) -> BoxFuture<'_, Result<ChangeStream, BoxError>> {
-        self.0.subscribe()
-    }
-    fn purge(&self, now: u64) -> BoxFuture<'_, Result<u64, BoxError>> {
-        self.0.purge(now)
-    }
 }
 
 fn requests() {

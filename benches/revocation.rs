@@ -20,11 +20,11 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use tower_jwt_auth::{
     Claims, Issuer, KeySet, Sessions, SigningKey,
     keys::Algorithm,
-    revocation::{
-        BoxError, BoxFuture, ChangeStream, MemoryBackend, NewSession, RevocationBackend,
-        RevocationEntry, RevocationStore, RotateOutcome, Rotation,
-    },
+    revocation::{RevocationEntry, RevocationStore},
 };
+
+mod common;
+use common::LocalOnly;
 
 /// Polls a future that completes without waiting (the in-memory backend never waits).
 fn now<F: Future>(future: F) -> F::Output {
@@ -35,32 +35,6 @@ fn now<F: Future>(future: F) -> F::Output {
     {
         Poll::Ready(output) => output,
         Poll::Pending => unreachable!("the in-memory backend never waits"),
-    }
-}
-
-/// The in-memory backend, except that revocations are only kept by the store's own map, so
-/// that 1M entries cost what the deny-list costs.
-#[derive(Debug, Default)]
-struct LocalOnly(MemoryBackend);
-
-impl RevocationBackend for LocalOnly {
-    fn create_session<'a>(&'a self, s: &'a NewSession<'a>) -> BoxFuture<'a, Result<(), BoxError>> {
-        self.0.create_session(s)
-    }
-    fn rotate<'a>(&'a self, r: &'a Rotation<'a>) -> BoxFuture<'a, Result<RotateOutcome, BoxError>> {
-        self.0.rotate(r)
-    }
-    fn revoke<'a>(&'a self, _: &'a RevocationEntry) -> BoxFuture<'a, Result<(), BoxError>> {
-        Box::pin(async { Ok(()) })
-    }
-    fn load(&self, now: u64) -> BoxFuture<'_, Result<Vec<RevocationEntry>, BoxError>> {
-        self.0.load(now)
-    }
-    fn subscribe(&self) -> BoxFuture<'_, Result<ChangeStream, BoxError>> {
-        self.0.subscribe()
-    }
-    fn purge(&self, now: u64) -> BoxFuture<'_, Result<u64, BoxError>> {
-        self.0.purge(now)
     }
 }
 
