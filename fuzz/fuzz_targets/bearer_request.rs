@@ -59,20 +59,7 @@ fn tokens() -> &'static [(&'static [u8], String)] {
 
 /// The input's bytes with the placeholders replaced.
 fn expand(bytes: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut rest = bytes;
-    'outer: while let Some((&first, tail)) = rest.split_first() {
-        for (placeholder, token) in tokens() {
-            if let Some(after) = rest.strip_prefix(*placeholder) {
-                out.extend_from_slice(token.as_bytes());
-                rest = after;
-                continue 'outer;
-            }
-        }
-        out.push(first);
-        rest = tail;
-    }
-    out
+    tower_jwt_auth_fuzz::expand(bytes, tokens())
 }
 
 fuzz_target!(|data: &[u8]| {

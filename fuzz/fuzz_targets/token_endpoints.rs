@@ -30,7 +30,7 @@ use tower_jwt_auth::{
     endpoints::{RefreshService, RevocationService},
     token::NoCustomClaims,
 };
-use tower_jwt_auth_fuzz::{AUD, ISS, T0, block_on};
+use tower_jwt_auth_fuzz::{AUD, ISS, T0, block_on, expand};
 
 /// One request: endpoint, clock move, content type, body.
 struct Step<'a> {
@@ -69,24 +69,6 @@ fn steps(text: &[u8]) -> Vec<Step<'_>> {
         });
     }
     steps
-}
-
-/// `bytes` with the placeholders replaced.
-fn expand(bytes: &[u8], tokens: &[(&[u8], &str)]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut rest = bytes;
-    'outer: while let Some((&first, tail)) = rest.split_first() {
-        for (placeholder, token) in tokens {
-            if let Some(after) = rest.strip_prefix(*placeholder) {
-                out.extend_from_slice(token.as_bytes());
-                rest = after;
-                continue 'outer;
-            }
-        }
-        out.push(first);
-        rest = tail;
-    }
-    out
 }
 
 fuzz_target!(|data: &[u8]| {

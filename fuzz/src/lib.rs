@@ -168,6 +168,25 @@ pub struct Env {
     pub signer: Signer,
 }
 
+/// `bytes` with each placeholder of `tokens` (say `$A`) replaced by its token: the fuzz inputs
+/// name tokens that the fuzzer could not forge.
+pub fn expand<T: AsRef<str>>(bytes: &[u8], tokens: &[(&[u8], T)]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut rest = bytes;
+    'outer: while let Some((&first, tail)) = rest.split_first() {
+        for (placeholder, token) in tokens {
+            if let Some(after) = rest.strip_prefix(*placeholder) {
+                out.extend_from_slice(token.as_ref().as_bytes());
+                rest = after;
+                continue 'outer;
+            }
+        }
+        out.push(first);
+        rest = tail;
+    }
+    out
+}
+
 /// A current-thread runtime to drive the crate's futures.
 pub fn block_on<F: Future>(future: F) -> F::Output {
     static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
