@@ -3,14 +3,7 @@
 
 #![allow(missing_docs, clippy::unwrap_used)]
 
-use std::{
-    alloc::System,
-    future::Future,
-    hint::black_box,
-    pin::pin,
-    sync::Arc,
-    task::{Context, Poll, Waker},
-};
+use std::{alloc::System, hint::black_box, sync::Arc};
 
 use axum::{Router, body::Body, routing::get};
 use http::{HeaderValue, Request, header};
@@ -24,21 +17,10 @@ use tower_jwt_auth::{
 };
 
 mod common;
-use common::LocalOnly;
+use common::{LocalOnly, now};
 
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
-
-fn now<F: Future>(future: F) -> F::Output {
-    let mut future = pin!(future);
-    match future
-        .as_mut()
-        .poll(&mut Context::from_waker(Waker::noop()))
-    {
-        Poll::Ready(output) => output,
-        Poll::Pending => unreachable!("every service here is synchronous"),
-    }
-}
 
 /// Allocations (reallocations included) made by `f`, its result dropped outside the count.
 fn allocations<R>(mut f: impl FnMut() -> R) -> usize {

@@ -4,14 +4,11 @@
 #![allow(missing_docs, clippy::unwrap_used)]
 
 use std::{
-    future::Future,
     hint::black_box,
-    pin::pin,
     sync::{
         Arc,
         atomic::{AtomicBool, Ordering},
     },
-    task::{Context, Poll, Waker},
     thread,
     time::{Duration, Instant},
 };
@@ -24,19 +21,7 @@ use tower_jwt_auth::{
 };
 
 mod common;
-use common::LocalOnly;
-
-/// Polls a future that completes without waiting (the in-memory backend never waits).
-fn now<F: Future>(future: F) -> F::Output {
-    let mut future = pin!(future);
-    match future
-        .as_mut()
-        .poll(&mut Context::from_waker(Waker::noop()))
-    {
-        Poll::Ready(output) => output,
-        Poll::Pending => unreachable!("the in-memory backend never waits"),
-    }
-}
+use common::{LocalOnly, now};
 
 /// Entries per map: 1M under `cargo bench`, a few in a test run (`cargo test --benches`).
 fn entries() -> usize {

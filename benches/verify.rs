@@ -4,15 +4,7 @@
 
 #![allow(missing_docs, clippy::unwrap_used, clippy::needless_pass_by_value)]
 
-use std::{
-    convert::Infallible,
-    future::Future,
-    hint::black_box,
-    pin::pin,
-    sync::Arc,
-    task::{Context, Poll, Waker},
-    time::Duration,
-};
+use std::{convert::Infallible, hint::black_box, sync::Arc, time::Duration};
 
 use aws_lc_rs::{
     encoding::{AsDer, Pkcs8V1Der},
@@ -31,17 +23,8 @@ use tower_jwt_auth::{
     keys::Algorithm, token::NoCustomClaims,
 };
 
-/// Polls a future that completes without waiting (every service here is synchronous).
-fn now<F: Future>(future: F) -> F::Output {
-    let mut future = pin!(future);
-    match future
-        .as_mut()
-        .poll(&mut Context::from_waker(Waker::noop()))
-    {
-        Poll::Ready(output) => output,
-        Poll::Pending => unreachable!("the benchmarked services never wait"),
-    }
-}
+mod common;
+use common::now;
 
 /// The handler behind both middlewares: reads the subject from the claims.
 async fn handler<C: Send + Sync + 'static>(

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use axum::{Router, body::Body, routing::get};
 use http::{Request, StatusCode, header};
 use tower::ServiceExt;
-use tower_jwt_auth::{BearerAuthLayer, bearer::AuthError, session::RefreshError};
+use tower_jwt_auth::{BearerAuthLayer, TokenPair, bearer::AuthError, session::RefreshError};
 
 use common::{Down, Logs, Profile, env, env_with, profile};
 
@@ -33,6 +33,14 @@ fn get_with(token: Option<&str>) -> Request<Body> {
     request.body(Body::empty()).unwrap()
 }
 
+/// A session of alice's, with the `read` scope.
+async fn login_alice(env: &common::Env) -> TokenPair {
+    env.issuer
+        .issue_with_claims("alice", "read", &profile())
+        .await
+        .unwrap()
+}
+
 /// Neither the token nor any of its three parts appears in `text`.
 fn assert_no_token(text: &str, token: &str) {
     assert!(!text.contains(token), "the token was logged:\n{text}");
@@ -47,11 +55,7 @@ fn assert_no_token(text: &str, token: &str) {
 #[tokio::test]
 async fn a_refused_request_says_why_in_the_log_and_the_response_extensions() {
     let env = env();
-    let pair = env
-        .issuer
-        .issue_with_claims("alice", "read", &profile())
-        .await
-        .unwrap();
+    let pair = login_alice(&env).await;
     // A different signature: the last character also holds padding bits (changed, they make
     // the token non-canonical, "malformed"), so change the one before it.
     let mut tampered = pair.access_token().to_owned();
@@ -125,11 +129,7 @@ async fn a_refused_request_says_why_in_the_log_and_the_response_extensions() {
 #[tokio::test]
 async fn reuse_detection_warns_with_the_subject_and_session() {
     let env = env();
-    let pair = env
-        .issuer
-        .issue_with_claims("alice", "read", &profile())
-        .await
-        .unwrap();
+    let pair = login_alice(&env).await;
     let logs = Logs::default();
     let _guard = logs.capture();
 
@@ -236,11 +236,7 @@ mod counters {
         metrics::with_local_recorder(&recorder, || {
             runtime.block_on(async {
                 let env = env();
-                let pair = env
-                    .issuer
-                    .issue_with_claims("alice", "read", &profile())
-                    .await
-                    .unwrap();
+                let pair = login_alice(&env).await;
                 let ok = app(&env)
                     .oneshot(get_with(Some(pair.access_token())))
                     .await

@@ -1,4 +1,12 @@
-//! What the benchmarks share.
+//! What the benchmarks share (each uses part of it).
+
+#![allow(dead_code)]
+
+use std::{
+    future::Future,
+    pin::pin,
+    task::{Context, Poll, Waker},
+};
 
 use tower_jwt_auth::revocation::{
     BoxError, BoxFuture, ChangeStream, MemoryBackend, NewSession, RevocationBackend,
@@ -28,5 +36,18 @@ impl RevocationBackend for LocalOnly {
     }
     fn purge(&self, now: u64) -> BoxFuture<'_, Result<u64, BoxError>> {
         self.0.purge(now)
+    }
+}
+
+/// Polls a future that completes without waiting: every service and backend benchmarked here
+/// is synchronous (the in-memory backend never waits).
+pub(crate) fn now<F: Future>(future: F) -> F::Output {
+    let mut future = pin!(future);
+    match future
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()))
+    {
+        Poll::Ready(output) => output,
+        Poll::Pending => unreachable!("the benchmarked services and backends never wait"),
     }
 }
