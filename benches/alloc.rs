@@ -13,7 +13,7 @@ use tower_jwt_auth::{
     BearerAuthLayer, Claims, Issuer, KeySet, SigningKey,
     axum::SharedClaims,
     keys::Algorithm,
-    revocation::{MemoryBackend, NewSession, RevocationBackend, RevocationEntry, RevocationStore},
+    store::{MemoryBackend, NewSession, RevocationBackend, RevocationEntry, RevocationStore},
 };
 
 mod common;

@@ -17,7 +17,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use tower_jwt_auth::{
     Claims, Issuer, KeySet, Sessions, SigningKey,
     keys::Algorithm,
-    revocation::{RevocationEntry, RevocationStore},
+    store::{RevocationEntry, RevocationStore},
 };
 
 mod common;

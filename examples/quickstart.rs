@@ -153,11 +153,11 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::{net::TcpListener, sync::Semaphore};
 #[cfg(feature = "postgres")]
-use tower_jwt_auth::revocation::PostgresBackend;
+use tower_jwt_auth::store::PostgresBackend;
 #[cfg(feature = "redis")]
-use tower_jwt_auth::revocation::RedisBackend;
+use tower_jwt_auth::store::RedisBackend;
 #[cfg(feature = "sqlite")]
-use tower_jwt_auth::revocation::SqliteBackend;
+use tower_jwt_auth::store::SqliteBackend;
 use tower_jwt_auth::{
     BearerAuthLayer, Claims, Issuer, KeySet, Sessions, SigningKey,
     axum::cookie_token_routes,
@@ -166,7 +166,7 @@ use tower_jwt_auth::{
     endpoints::{ErrorResponse, JwksService, token_response},
     issuer::IssueError,
     keys::Algorithm,
-    revocation::RevocationBackend,
+    store::RevocationBackend,
     token_routes,
     transport::CookieTransport,
 };

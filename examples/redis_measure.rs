@@ -17,7 +17,7 @@ use tokio::time::Instant;
 use tower_jwt_auth::{
     Issuer, KeySet, Sessions, SigningKey, TokenPair,
     clock::{Clock, SystemClock},
-    revocation::{
+    store::{
         BoxError, NewSession, RedisBackend, RevocationBackend, RevocationEntry, RevocationStore,
         Rotation,
     },

@@ -18,7 +18,7 @@ use tokio::time::Instant;
 use tower_jwt_auth::{
     Issuer, KeySet, Sessions, SigningKey,
     clock::{Clock, SystemClock},
-    revocation::{
+    store::{
         PostgresBackend, RevocationBackend, RevocationEntry, RevocationStore, Rotation,
         SqliteBackend,
     },
@@ -137,7 +137,7 @@ async fn refreshes(name: &str, backend: Arc<dyn RevocationBackend>) -> Result<()
     let sid = format!("raw-{name}");
     let now = SystemClock.now_millis();
     backend
-        .create_session(&tower_jwt_auth::revocation::NewSession::new(
+        .create_session(&tower_jwt_auth::store::NewSession::new(
             &sid, "alice", now, "r0", FOREVER,
         ))
         .await?;

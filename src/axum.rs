@@ -16,7 +16,7 @@ use crate::{
     bearer::{AuthError, Authenticated, BearerAuthLayer, JsonBodyRejection, OnRejection},
     endpoints::{ErrorResponse, JwksService, RefreshService, RevocationService, token_response},
     issuer::{IssueError, TokenPair},
-    revocation::RevocationError,
+    store::RevocationError,
     session::Sessions,
     token::{Claims, NoCustomClaims},
     transport::CookieTransport,

@@ -13,8 +13,8 @@
 //! - [`Sessions`] exchanges refresh tokens with rotation on every use, detects reuse and then
 //!   revokes the whole session, and logs out one device or every device;
 //!   [`token_routes`] (axum) and the services of [`endpoints`] put it on HTTP;
-//! - the [`revocation`] state keeps the deny-list in concurrent in-memory maps, in front of a
-//!   [`RevocationBackend`](revocation::RevocationBackend) that holds one record per session
+//! - the [`store`] keeps the deny-list in concurrent in-memory maps, in front of a
+//!   [`RevocationBackend`](store::RevocationBackend) that holds one record per session
 //!   (refresh is an atomic compare-and-swap on it) and shares revocations between instances.
 //!
 //! # axum
@@ -93,19 +93,19 @@
 //! The names of the short program are at the crate root; the rest is in one module per
 //! concept: [`keys`] (algorithms, signing and verifying keys, JWK), [`token`] (claims, kinds,
 //! the verifier and its errors), [`issuer`], [`session`] (the refresh exchange and its hook),
-//! [`revocation`] (the store, the backend contract and `conformance`), [`bearer`] (the
+//! [`store`] (session records, the deny-list, the local store, the backend contract and `conformance`), [`bearer`] (the
 //! middleware, its rejections and body), [`endpoints`] (tower services for the token
 //! endpoints), [`transport`] (the cookie transport for browser apps, with its CSRF check),
 //! [`clock`] and, per feature, [`axum`], `grpc` and `keys::RemoteJwks`.
 //!
 //! A persistent, shared revocation state is a
-//! [`RevocationBackend`](revocation::RevocationBackend): its documentation states the
-//! contract, and `revocation::conformance` (feature `test-util`) checks an implementation
-//! against it. With one, spawn [`RevocationStore::run`](revocation::RevocationStore::run)
+//! [`RevocationBackend`](store::RevocationBackend): its documentation states the
+//! contract, and `store::conformance` (feature `test-util`) checks an implementation
+//! against it. With one, spawn [`RevocationStore::run`](store::RevocationStore::run)
 //! next to the server: it loads the shared state (tokens are refused with 503 until then),
 //! follows the other instances' revocations and purges. The crate has three, per feature:
-//! `revocation::RedisBackend` (`redis`), `revocation::PostgresBackend` (`postgres`) and
-//! `revocation::SqliteBackend` (`sqlite`).
+//! `store::RedisBackend` (`redis`), `store::PostgresBackend` (`postgres`) and
+//! `store::SqliteBackend` (`sqlite`).
 //!
 //! # Token format
 //!
@@ -127,11 +127,11 @@
 //! | `aws-lc-rs` | yes | the AWS-LC crypto backend (used whenever it is on) |
 //! | `ring` | no | the ring crypto backend: turn off default features and on `ring` (and `axum`) for a lighter build; one backend is required |
 //! | `tonic` | no | `grpc::GrpcRejection`: rejections as gRPC statuses (`UNAUTHENTICATED`, `PERMISSION_DENIED`) with the challenge in the metadata |
-//! | `redis` | no | `revocation::RedisBackend`: session records and revocations in Redis, shared by every instance, with a pub/sub change feed |
+//! | `redis` | no | `store::RedisBackend`: session records and revocations in Redis, shared by every instance, with a pub/sub change feed |
 //! | `remote-jwks` | no | `keys::RemoteJwks`: a resource server's keys, fetched from another issuer's JWKS over HTTPS (reqwest with rustls, no OpenSSL), cached per `Cache-Control` within a floor and a ceiling, refetched at most once per interval for unknown `kid`s, the last good set kept while the issuer is down |
-//! | `test-util` | no | `clock::MockClock`, `Claims::builder`, `revocation::conformance` (the suite every backend passes), and `verify_signature_only` on `VerifyingKey` and `KeySet` (the signature layer alone, for key-loading tests against public vectors) |
-//! | `postgres` | no | `revocation::PostgresBackend`: sessions and revocations in PostgreSQL (sqlx 0.9, which needs Rust 1.94), LISTEN/NOTIFY as the change feed |
-//! | `sqlite` | no | `revocation::SqliteBackend`: the same in one SQLite file (bundled, WAL) for a single node, with its change feed in process |
+//! | `test-util` | no | `clock::MockClock`, `Claims::builder`, `store::conformance` (the suite every backend passes), and `verify_signature_only` on `VerifyingKey` and `KeySet` (the signature layer alone, for key-loading tests against public vectors) |
+//! | `postgres` | no | `store::PostgresBackend`: sessions and revocations in PostgreSQL (sqlx 0.9, which needs Rust 1.94), LISTEN/NOTIFY as the change feed |
+//! | `sqlite` | no | `store::SqliteBackend`: the same in one SQLite file (bundled, WAL) for a single node, with its change feed in process |
 //! | `metrics` | no | counters through the `metrics` facade: accepted and refused requests by reason, refresh outcomes, reuse detections, revocations, backend errors, change-feed gaps, cache hits and misses (names in the README's *Observability*) |
 //! | `browser-test` | no | nothing in the library: the crate's own test of the quickstart's demo page in Chromium |
 //!
@@ -157,7 +157,7 @@ pub mod grpc;
 pub mod issuer;
 pub mod keys;
 mod redact;
-pub mod revocation;
+pub mod store;
 pub mod session;
 mod telemetry;
 pub mod token;

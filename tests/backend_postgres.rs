@@ -38,7 +38,7 @@ use tokio::{
 use tower::ServiceExt;
 use tower_jwt_auth::{
     endpoints::RefreshService,
-    revocation::{PostgresBackend, RevocationBackend, RevocationError, conformance},
+    store::{PostgresBackend, RevocationBackend, RevocationError, conformance},
     token::TokenError,
 };
 

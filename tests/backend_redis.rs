@@ -27,7 +27,7 @@ use tower_jwt_auth::{
     Issuer, Sessions, TokenPair,
     clock::MockClock,
     issuer::IssueError,
-    revocation::{
+    store::{
         RedisBackend, RedisBackendError, RevocationBackend, RevocationEntry, RevocationError,
         conformance,
     },
@@ -529,7 +529,7 @@ fn entry_set(entries: &[RevocationEntry]) -> Vec<String> {
 /// Runs `steps` on a `MemoryBackend` and a `RedisBackend` side by side; every answer must be
 /// the same.
 async fn same_answers(steps: &[Step]) -> Result<(), proptest::test_runner::TestCaseError> {
-    use tower_jwt_auth::revocation::{MemoryBackend, NewSession, RotateOutcome, Rotation};
+    use tower_jwt_auth::store::{MemoryBackend, NewSession, RotateOutcome, Rotation};
 
     let prefix = Prefix::new();
     let memory = MemoryBackend::new();

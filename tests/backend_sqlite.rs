@@ -11,7 +11,7 @@ mod stores;
 use std::{path::PathBuf, sync::Arc};
 
 use stores::*;
-use tower_jwt_auth::revocation::{
+use tower_jwt_auth::store::{
     RevocationBackend, RevocationEntry, RevocationStore, SqliteBackend, conformance,
 };
 

@@ -10,7 +10,7 @@ use std::{sync::Arc, time::Duration};
 use common::*;
 use tower_jwt_auth::{
     TokenPair,
-    revocation::{MemoryBackend, RevocationBackend, conformance},
+    store::{MemoryBackend, RevocationBackend, conformance},
     session::RefreshError,
     token::{NoCustomClaims, TokenError},
 };

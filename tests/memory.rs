@@ -9,7 +9,7 @@ use stats_alloc::{INSTRUMENTED_SYSTEM, StatsAlloc};
 use tower_jwt_auth::{
     Issuer, KeySet, Sessions, SigningKey,
     keys::Algorithm,
-    revocation::{MemoryBackend, NewSession, RevocationBackend},
+    store::{MemoryBackend, NewSession, RevocationBackend},
 };
 
 #[global_allocator]

@@ -114,7 +114,7 @@ fn urls_with_credentials_are_never_shown() {
 #[cfg(feature = "redis")]
 #[test]
 fn redis_passwords_are_never_shown() {
-    use tower_jwt_auth::revocation::RedisBackend;
+    use tower_jwt_auth::store::RedisBackend;
 
     let builder = RedisBackend::builder("redis://:hunter2@127.0.0.1:6379/0");
     let text = format!("{builder:?}");

@@ -15,7 +15,7 @@ use std::{
 use common::*;
 use tower_jwt_auth::{
     Claims, Sessions, TokenPair,
-    revocation::{
+    store::{
         BoxError, BoxFuture, ChangeStream, MemoryBackend, NewSession, RevocationBackend,
         RevocationEntry, RevocationError, RotateOutcome, Rotation,
     },

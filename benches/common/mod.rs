@@ -8,7 +8,7 @@ use std::{
     task::{Context, Poll, Waker},
 };
 
-use tower_jwt_auth::revocation::{
+use tower_jwt_auth::store::{
     BoxError, BoxFuture, ChangeStream, MemoryBackend, NewSession, RevocationBackend,
     RevocationEntry, RotateOutcome, Rotation,
 };

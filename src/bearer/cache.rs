@@ -144,7 +144,7 @@ mod tests {
     use crate::{
         Issuer, KeySet, SigningKey,
         clock::MockClock,
-        revocation::{MemoryBackend, RevocationStore},
+        store::{MemoryBackend, RevocationStore},
         token::NoCustomClaims,
     };
 

@@ -7,7 +7,7 @@ use http_body_util::{BodyExt, Limited};
 use serde::de::DeserializeOwned;
 
 use super::ErrorResponse;
-use crate::revocation::BoxError;
+use crate::store::BoxError;
 
 /// The default limit on the body of a token endpoint request: 16 KiB.
 pub const DEFAULT_BODY_LIMIT: usize = 16 * 1024;

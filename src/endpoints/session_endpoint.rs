@@ -21,7 +21,7 @@ use super::{
     body::{self, BodyKind},
 };
 use crate::{
-    revocation::{BoxError, BoxFuture},
+    store::{BoxError, BoxFuture},
     session::Sessions,
     transport::CookieTransport,
 };
@@ -188,11 +188,11 @@ macro_rules! session_service {
             T: serde::Serialize + serde::de::DeserializeOwned + Send + 'static,
             B: http_body::Body + Send + 'static,
             B::Data: Send,
-            B::Error: Into<$crate::revocation::BoxError>,
+            B::Error: Into<$crate::store::BoxError>,
         {
             type Response = http::Response<http_body_util::Full<bytes::Bytes>>;
             type Error = std::convert::Infallible;
-            type Future = $crate::revocation::BoxFuture<
+            type Future = $crate::store::BoxFuture<
                 'static,
                 Result<Self::Response, std::convert::Infallible>,
             >;

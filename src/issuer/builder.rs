@@ -8,7 +8,7 @@ use crate::{
     ConfigError,
     config::{Policy, duration_knobs, policy_knobs},
     keys::KeySet,
-    revocation::{RevocationBackend, RevocationStore},
+    store::{RevocationBackend, RevocationStore},
     token::VerifierBuilder,
 };
 
@@ -82,7 +82,7 @@ impl IssuerBuilder {
     ///
     /// ```
     /// # use std::sync::Arc;
-    /// # use tower_jwt_auth::{Issuer, KeySet, SigningKey, revocation::MemoryBackend};
+    /// # use tower_jwt_auth::{Issuer, KeySet, SigningKey, store::MemoryBackend};
     /// # let keys = KeySet::new(SigningKey::generate_ed25519()?);
     /// let shared = Arc::new(MemoryBackend::new()); // or a database every instance reaches
     /// let issuer = Issuer::builder(keys).with_revocation_backend(shared).build()?;

@@ -1,6 +1,6 @@
 //! [`IssueError`]: why a token could not be issued.
 
-use crate::revocation::RevocationError;
+use crate::store::RevocationError;
 
 /// Why a token could not be issued.
 #[derive(Debug, thiserror::Error)]

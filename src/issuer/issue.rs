@@ -10,7 +10,7 @@ use super::{IssueError, TokenPair};
 use crate::{
     clock::Clock,
     keys::{KeySet, SigningKey},
-    revocation::{NewSession, RevocationStore},
+    store::{NewSession, RevocationStore},
     token::{OutClaims, REGISTERED, TokenKind, Verifier, jws},
 };
 

@@ -2,7 +2,7 @@
 
 use crate::{
     issuer::IssueError,
-    revocation::{BoxError, RevocationError},
+    store::{BoxError, RevocationError},
     token::TokenError,
 };
 

@@ -3,7 +3,7 @@
 use std::future::Future;
 
 use crate::{
-    revocation::{BoxError, BoxFuture},
+    store::{BoxError, BoxFuture},
     token::Claims,
 };
 

@@ -10,7 +10,7 @@ use super::{RefreshDecision, RefreshError, RefreshHook};
 use crate::{
     ConfigError,
     issuer::{Grant, Issuer, TokenPair, custom_claims},
-    revocation::{RevocationEntry, RevocationError, RotateOutcome, Rotation},
+    store::{RevocationEntry, RevocationError, RotateOutcome, Rotation},
     telemetry,
     token::{Claims, NoCustomClaims, TokenError, TokenKind},
 };
@@ -392,7 +392,7 @@ where
     }
 
     /// Forgets local revocations that can no longer matter; returns how many entries were
-    /// dropped. ([`RevocationStore::run`](crate::revocation::RevocationStore::run) does this, and purges
+    /// dropped. ([`RevocationStore::run`](crate::store::RevocationStore::run) does this, and purges
     /// the backend, periodically.)
     ///
     /// ```

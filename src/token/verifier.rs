@@ -15,7 +15,7 @@ use crate::{
     clock::Clock,
     config::{Policy, policy_knobs},
     keys::KeySet,
-    revocation::RevocationStore,
+    store::RevocationStore,
 };
 
 /// The default maximum token length: 8 KiB.
@@ -240,7 +240,7 @@ impl VerifierBuilder {
     /// Rejects tokens revoked in `store`.
     ///
     /// ```
-    /// # use tower_jwt_auth::{KeySet, SigningKey, Verifier, revocation::RevocationStore};
+    /// # use tower_jwt_auth::{KeySet, SigningKey, Verifier, store::RevocationStore};
     /// # let keys = KeySet::new(SigningKey::generate_ed25519()?);
     /// let verifier = Verifier::builder(keys).with_revocation(RevocationStore::new()).build()?;
     /// # let _ = verifier;

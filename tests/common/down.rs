@@ -1,6 +1,6 @@
 //! A revocation backend that cannot be reached: every call fails.
 
-use tower_jwt_auth::revocation::{
+use tower_jwt_auth::store::{
     BoxError, BoxFuture, ChangeStream, NewSession, RevocationBackend, RevocationEntry,
     RotateOutcome, Rotation,
 };

@@ -14,7 +14,7 @@ use std::{
 use futures::future::join_all;
 use tower_jwt_auth::{
     TokenPair,
-    revocation::RevocationBackend,
+    store::RevocationBackend,
     session::RefreshError,
     token::{NoCustomClaims, TokenError},
 };

@@ -7,7 +7,7 @@
 //!
 //! ```
 //! use std::sync::Arc;
-//! use tower_jwt_auth::revocation::{MemoryBackend, RevocationBackend, conformance};
+//! use tower_jwt_auth::store::{MemoryBackend, RevocationBackend, conformance};
 //!
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
 //! conformance::run(|| async {

@@ -5,7 +5,7 @@
 /// Built by the crate when it issues the first pair of a session; a backend stores it.
 ///
 /// ```
-/// use tower_jwt_auth::revocation::NewSession;
+/// use tower_jwt_auth::store::NewSession;
 ///
 /// fn describe(session: &NewSession<'_>) -> String {
 ///     format!("{} for {} until {}", session.sid, session.sub, session.forget_after)
@@ -54,7 +54,7 @@ impl<'a> NewSession<'a> {
 /// [`RevocationBackend::rotate`](super::RevocationBackend::rotate) for the rules).
 ///
 /// ```
-/// use tower_jwt_auth::revocation::Rotation;
+/// use tower_jwt_auth::store::Rotation;
 ///
 /// fn describe(rotation: &Rotation<'_>) -> String {
 ///     format!("session {} at {} ms", rotation.sid, rotation.now_ms)
@@ -104,7 +104,7 @@ impl<'a> Rotation<'a> {
 /// What a [`Rotation`] found and did.
 ///
 /// ```
-/// use tower_jwt_auth::revocation::RotateOutcome;
+/// use tower_jwt_auth::store::RotateOutcome;
 ///
 /// assert!(RotateOutcome::Rotated.is_rotated());
 /// assert!(!RotateOutcome::Reused { forget_after: 10 }.is_rotated());

@@ -64,7 +64,7 @@ struct Inner {
 /// # Example
 ///
 /// ```
-/// use tower_jwt_auth::{clock::MockClock, revocation::{RevocationEntry, RevocationStore}};
+/// use tower_jwt_auth::{clock::MockClock, store::{RevocationEntry, RevocationStore}};
 ///
 /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
 /// let clock = MockClock::at_secs(1_000);
@@ -107,7 +107,7 @@ impl RevocationStore {
     /// An empty store on the system clock, with its state in this process only.
     ///
     /// ```
-    /// use tower_jwt_auth::revocation::RevocationStore;
+    /// use tower_jwt_auth::store::RevocationStore;
     ///
     /// assert!(RevocationStore::new().is_empty());
     /// ```
@@ -119,7 +119,7 @@ impl RevocationStore {
     ///
     /// ```
     /// use std::{sync::Arc, time::Duration};
-    /// use tower_jwt_auth::{clock::MockClock, revocation::{MemoryBackend, RevocationStore}};
+    /// use tower_jwt_auth::{clock::MockClock, store::{MemoryBackend, RevocationStore}};
     ///
     /// let store = RevocationStore::builder()
     ///     .with_backend(Arc::new(MemoryBackend::new()))
@@ -294,7 +294,7 @@ impl RevocationStore {
     /// It runs on tokio time, so tests drive it with `tokio::time::pause`.
     ///
     /// ```
-    /// use tower_jwt_auth::revocation::RevocationStore;
+    /// use tower_jwt_auth::store::RevocationStore;
     ///
     /// # tokio::runtime::Builder::new_current_thread().enable_time().build()?.block_on(async {
     /// let store = RevocationStore::new();
@@ -386,7 +386,7 @@ impl RevocationStoreBuilder {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use tower_jwt_auth::revocation::{MemoryBackend, RevocationStore};
+    /// use tower_jwt_auth::store::{MemoryBackend, RevocationStore};
     ///
     /// let store = RevocationStore::builder().with_backend(Arc::new(MemoryBackend::new())).build()?;
     /// # let _ = store;
@@ -400,7 +400,7 @@ impl RevocationStoreBuilder {
     /// The clock that decides what purging forgets (default [`SystemClock`]).
     ///
     /// ```
-    /// use tower_jwt_auth::{clock::MockClock, revocation::RevocationStore};
+    /// use tower_jwt_auth::{clock::MockClock, store::RevocationStore};
     ///
     /// let store = RevocationStore::builder().with_clock(MockClock::at_secs(0)).build()?;
     /// # let _ = store;
@@ -420,7 +420,7 @@ impl RevocationStoreBuilder {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use tower_jwt_auth::revocation::RevocationStore;
+    /// use tower_jwt_auth::store::RevocationStore;
     ///
     /// assert!(RevocationStore::builder().with_purge_interval(Duration::ZERO).build().is_err());
     /// ```
@@ -609,36 +609,36 @@ mod tests {
             fn create_session<'a>(
                 &'a self,
                 s: &'a NewSession<'a>,
-            ) -> crate::revocation::BoxFuture<'a, Result<(), crate::revocation::BoxError>>
+            ) -> crate::store::BoxFuture<'a, Result<(), crate::store::BoxError>>
             {
                 self.inner.create_session(s)
             }
             fn rotate<'a>(
                 &'a self,
                 r: &'a Rotation<'a>,
-            ) -> crate::revocation::BoxFuture<'a, Result<RotateOutcome, crate::revocation::BoxError>>
+            ) -> crate::store::BoxFuture<'a, Result<RotateOutcome, crate::store::BoxError>>
             {
                 self.inner.rotate(r)
             }
             fn revoke<'a>(
                 &'a self,
                 e: &'a RevocationEntry,
-            ) -> crate::revocation::BoxFuture<'a, Result<(), crate::revocation::BoxError>>
+            ) -> crate::store::BoxFuture<'a, Result<(), crate::store::BoxError>>
             {
                 self.inner.revoke(e)
             }
             fn load(
                 &self,
                 now: u64,
-            ) -> crate::revocation::BoxFuture<
+            ) -> crate::store::BoxFuture<
                 '_,
-                Result<Vec<RevocationEntry>, crate::revocation::BoxError>,
+                Result<Vec<RevocationEntry>, crate::store::BoxError>,
             > {
                 self.inner.load(now)
             }
             fn subscribe(
                 &self,
-            ) -> crate::revocation::BoxFuture<'_, Result<ChangeStream, crate::revocation::BoxError>>
+            ) -> crate::store::BoxFuture<'_, Result<ChangeStream, crate::store::BoxError>>
             {
                 self.subscriptions.fetch_add(1, Ordering::SeqCst);
                 let (tx, rx) = futures::channel::oneshot::channel::<()>();
@@ -651,7 +651,7 @@ mod tests {
             fn purge(
                 &self,
                 now: u64,
-            ) -> crate::revocation::BoxFuture<'_, Result<u64, crate::revocation::BoxError>>
+            ) -> crate::store::BoxFuture<'_, Result<u64, crate::store::BoxError>>
             {
                 self.inner.purge(now)
             }

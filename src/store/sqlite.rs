@@ -167,7 +167,7 @@ fn feed(changes: broadcast::Receiver<RevocationEntry>, health: Arc<Health>) -> C
 ///
 /// ```no_run
 /// use std::sync::Arc;
-/// use tower_jwt_auth::revocation::{RevocationStore, SqliteBackend};
+/// use tower_jwt_auth::store::{RevocationStore, SqliteBackend};
 ///
 /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 /// let backend = SqliteBackend::connect("/var/lib/app/revocation.db").await?;
@@ -194,7 +194,7 @@ impl SqliteBackend {
     /// pool of up to 10 connections.
     ///
     /// ```
-    /// use tower_jwt_auth::revocation::SqliteBackend;
+    /// use tower_jwt_auth::store::SqliteBackend;
     ///
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
     /// let path = std::env::temp_dir().join(format!("tower-jwt-auth-doc-{}.db", std::process::id()));

@@ -24,7 +24,7 @@ mod redis;
 mod sql;
 #[cfg(feature = "sqlite")]
 mod sqlite;
-mod store;
+mod local;
 
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
@@ -40,4 +40,4 @@ pub use record::{NewSession, RotateOutcome, Rotation};
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use sqlite::SqliteBackend;
-pub use store::{RevocationStore, RevocationStoreBuilder};
+pub use local::{RevocationStore, RevocationStoreBuilder};

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 /// because nothing it covers could still be presented.
 ///
 /// ```
-/// use tower_jwt_auth::revocation::RevocationEntry;
+/// use tower_jwt_auth::store::RevocationEntry;
 ///
 /// let entry = RevocationEntry::Session { sid: "s1".into(), expires_at: 1_700_086_400 };
 /// assert_eq!(entry.expires_at(), 1_700_086_400);

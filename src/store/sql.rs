@@ -642,7 +642,7 @@ macro_rules! backend_via_core {
             /// database in WAL mode with a busy timeout, as `connect` does).
             ///
             /// ```no_run
-            #[doc = concat!("use tower_jwt_auth::revocation::", stringify!($backend), ";")]
+            #[doc = concat!("use tower_jwt_auth::store::", stringify!($backend), ";")]
             ///
             /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
             #[doc = concat!("let pool = ", $connect, ".await?.pool().clone();")]
@@ -664,7 +664,7 @@ macro_rules! backend_via_core {
             ///
             /// ```no_run
             /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-            #[doc = concat!("use tower_jwt_auth::revocation::", stringify!($backend), ";")]
+            #[doc = concat!("use tower_jwt_auth::store::", stringify!($backend), ";")]
             ///
             #[doc = concat!("let backend = ", $connect, ".await?.with_table_prefix(\"billing_auth_\")?;")]
             /// assert!(backend.clone().with_table_prefix("auth; DROP TABLE users").is_err());
@@ -682,7 +682,7 @@ macro_rules! backend_via_core {
             ///
             /// ```no_run
             /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-            #[doc = concat!("use tower_jwt_auth::revocation::", stringify!($backend), ";")]
+            #[doc = concat!("use tower_jwt_auth::store::", stringify!($backend), ";")]
             ///
             #[doc = concat!("let backend = ", $connect, ".await?.with_timeout(std::time::Duration::from_secs(2));")]
             /// # let _ = backend;
@@ -701,14 +701,14 @@ macro_rules! backend_via_core {
             ///
             /// ```no_run
             /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-            #[doc = concat!("use tower_jwt_auth::revocation::", stringify!($backend), ";")]
+            #[doc = concat!("use tower_jwt_auth::store::", stringify!($backend), ";")]
             ///
             #[doc = concat!("let backend = ", $connect, ".await?;")]
             /// backend.migrate().await?;
             /// # Ok(())
             /// # }
             /// ```
-            pub async fn migrate(&self) -> Result<(), $crate::revocation::RevocationError> {
+            pub async fn migrate(&self) -> Result<(), $crate::store::RevocationError> {
                 self.core.migrate().await
             }
 
@@ -716,7 +716,7 @@ macro_rules! backend_via_core {
             ///
             /// ```no_run
             /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-            #[doc = concat!("use tower_jwt_auth::revocation::", stringify!($backend), ";")]
+            #[doc = concat!("use tower_jwt_auth::store::", stringify!($backend), ";")]
             ///
             #[doc = concat!("let backend = ", $connect, ".await?;")]
             /// backend.pool().close().await;
@@ -734,46 +734,46 @@ macro_rules! backend_via_core {
             }
         }
 
-        impl $crate::revocation::RevocationBackend for $backend {
+        impl $crate::store::RevocationBackend for $backend {
             fn create_session<'a>(
                 &'a self,
-                session: &'a $crate::revocation::NewSession<'a>,
-            ) -> $crate::revocation::BoxFuture<'a, Result<(), $crate::revocation::BoxError>> {
+                session: &'a $crate::store::NewSession<'a>,
+            ) -> $crate::store::BoxFuture<'a, Result<(), $crate::store::BoxError>> {
                 Box::pin(self.core.create_session(session))
             }
 
             fn rotate<'a>(
                 &'a self,
-                rotation: &'a $crate::revocation::Rotation<'a>,
-            ) -> $crate::revocation::BoxFuture<
+                rotation: &'a $crate::store::Rotation<'a>,
+            ) -> $crate::store::BoxFuture<
                 'a,
-                Result<$crate::revocation::RotateOutcome, $crate::revocation::BoxError>,
+                Result<$crate::store::RotateOutcome, $crate::store::BoxError>,
             > {
                 Box::pin(self.core.rotate(rotation))
             }
 
             fn revoke<'a>(
                 &'a self,
-                entry: &'a $crate::revocation::RevocationEntry,
-            ) -> $crate::revocation::BoxFuture<'a, Result<(), $crate::revocation::BoxError>> {
+                entry: &'a $crate::store::RevocationEntry,
+            ) -> $crate::store::BoxFuture<'a, Result<(), $crate::store::BoxError>> {
                 Box::pin(self.core.revoke(entry))
             }
 
             fn load(
                 &self,
                 now: u64,
-            ) -> $crate::revocation::BoxFuture<
+            ) -> $crate::store::BoxFuture<
                 '_,
-                Result<Vec<$crate::revocation::RevocationEntry>, $crate::revocation::BoxError>,
+                Result<Vec<$crate::store::RevocationEntry>, $crate::store::BoxError>,
             > {
                 Box::pin(self.core.load(now))
             }
 
             fn subscribe(
                 &self,
-            ) -> $crate::revocation::BoxFuture<
+            ) -> $crate::store::BoxFuture<
                 '_,
-                Result<$crate::revocation::ChangeStream, $crate::revocation::BoxError>,
+                Result<$crate::store::ChangeStream, $crate::store::BoxError>,
             > {
                 Box::pin(self.core.subscribe())
             }
@@ -781,7 +781,7 @@ macro_rules! backend_via_core {
             fn purge(
                 &self,
                 now: u64,
-            ) -> $crate::revocation::BoxFuture<'_, Result<u64, $crate::revocation::BoxError>> {
+            ) -> $crate::store::BoxFuture<'_, Result<u64, $crate::store::BoxError>> {
                 Box::pin(self.core.purge(now))
             }
         }

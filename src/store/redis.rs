@@ -309,7 +309,7 @@ struct Inner {
 ///
 /// ```no_run
 /// use std::sync::Arc;
-/// use tower_jwt_auth::{Issuer, KeySet, Sessions, SigningKey, revocation::RedisBackend};
+/// use tower_jwt_auth::{Issuer, KeySet, Sessions, SigningKey, store::RedisBackend};
 ///
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// let backend = RedisBackend::builder("redis://127.0.0.1:6379/")
@@ -410,7 +410,7 @@ impl RedisBackend {
     /// of its TLS features in the application's own manifest.
     ///
     /// ```
-    /// use tower_jwt_auth::revocation::RedisBackend;
+    /// use tower_jwt_auth::store::RedisBackend;
     ///
     /// let builder = RedisBackend::builder("redis://:secret@127.0.0.1:6379/2").with_prefix("myapp");
     /// let shown = format!("{builder:?}");
@@ -423,7 +423,7 @@ impl RedisBackend {
     /// A builder for a backend on a `redis::Client` configured by the application.
     ///
     /// ```
-    /// use tower_jwt_auth::revocation::RedisBackend;
+    /// use tower_jwt_auth::store::RedisBackend;
     ///
     /// let client = redis::Client::open("redis://127.0.0.1/")?;
     /// let builder = RedisBackend::builder_with_client(client);
@@ -942,7 +942,7 @@ impl RedisBackendBuilder {
     /// scanned).
     ///
     /// ```
-    /// use tower_jwt_auth::revocation::RedisBackend;
+    /// use tower_jwt_auth::store::RedisBackend;
     ///
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
     /// let refused = RedisBackend::builder("redis://127.0.0.1/").with_prefix("my{app}").build().await;
@@ -1010,7 +1010,7 @@ impl RedisBackendBuilder {
 
 duration_knobs! {
     RedisBackendBuilder,
-    "# use tower_jwt_auth::revocation::RedisBackend;\n\
+    "# use tower_jwt_auth::store::RedisBackend;\n\
      let builder = RedisBackend::builder(\"redis://127.0.0.1/\");",
     "# let _ = builder;";
     /// The time limit of each operation (default 2 s, at least 10 ms): Redis must answer

@@ -129,7 +129,7 @@ fn feed(listener: PgListener, health: Arc<Health>) -> ChangeStream {
 /// [set](Self::with_timeout)): the store then fails the write closed (HTTP 503), keeps
 /// verifying from its local deny-list, and its [`run`](super::RevocationStore::run) task
 /// reloads and follows the feed again when the database is back. The first failure is a
-/// `warn` event and the recovery an `info` event (target `tower_jwt_auth::revocation::sql`,
+/// `warn` event and the recovery an `info` event (target `tower_jwt_auth::store::sql`,
 /// field `backend = "postgres"`); neither carries a token or the connect options, and
 /// neither does `Debug`.
 ///
@@ -140,7 +140,7 @@ fn feed(listener: PgListener, health: Arc<Health>) -> ChangeStream {
 ///
 /// ```no_run
 /// use std::sync::Arc;
-/// use tower_jwt_auth::revocation::{PostgresBackend, RevocationStore};
+/// use tower_jwt_auth::store::{PostgresBackend, RevocationStore};
 ///
 /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 /// let backend = PostgresBackend::connect("postgres://auth@db.internal/app").await?;
@@ -167,7 +167,7 @@ impl PostgresBackend {
     /// default timeout (5 s) for a connection.
     ///
     /// ```no_run
-    /// use tower_jwt_auth::revocation::PostgresBackend;
+    /// use tower_jwt_auth::store::PostgresBackend;
     ///
     /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
     /// let backend = PostgresBackend::connect("postgres://auth@127.0.0.1:5432/app").await?;

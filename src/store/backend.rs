@@ -5,7 +5,7 @@ use std::{fmt, future::Future, pin::Pin};
 use futures::Stream;
 
 use super::{NewSession, RevocationEntry, RotateOutcome, Rotation};
-use crate::revocation::BoxError;
+use crate::store::BoxError;
 
 /// A boxed, `Send` future, as returned by [`RevocationBackend`] methods so that the trait can
 /// be used as `Arc<dyn RevocationBackend>`.
@@ -60,7 +60,7 @@ pub type ChangeStream = Pin<Box<dyn Stream<Item = Result<RevocationEntry, BoxErr
 ///
 /// ```
 /// use std::sync::atomic::{AtomicU64, Ordering};
-/// use tower_jwt_auth::revocation::{
+/// use tower_jwt_auth::store::{
 ///     BoxError, BoxFuture, ChangeStream, MemoryBackend, NewSession, RevocationBackend,
 ///     RevocationEntry, RotateOutcome, Rotation,
 /// };

@@ -13,7 +13,7 @@ use super::{
     BoxFuture, ChangeStream, NewSession, RevocationBackend, RevocationEntry, RotateOutcome,
     Rotation, deny::DenyList,
 };
-use crate::revocation::BoxError;
+use crate::store::BoxError;
 
 /// A refresh token's `jti`, kept as 64 bits of its SHA-256 digest: a record stays small and
 /// the same size whatever the `jti`.
@@ -62,7 +62,7 @@ struct State {
 ///
 /// ```
 /// use std::sync::Arc;
-/// use tower_jwt_auth::revocation::{MemoryBackend, RevocationStore};
+/// use tower_jwt_auth::store::{MemoryBackend, RevocationStore};
 ///
 /// let shared = Arc::new(MemoryBackend::new());
 /// // Two stores over one state: what one revokes, the other learns from the change feed.
@@ -88,7 +88,7 @@ impl MemoryBackend {
     /// An empty backend.
     ///
     /// ```
-    /// use tower_jwt_auth::revocation::MemoryBackend;
+    /// use tower_jwt_auth::store::MemoryBackend;
     ///
     /// assert_eq!(MemoryBackend::new().session_count(), 0);
     /// ```
@@ -99,7 +99,7 @@ impl MemoryBackend {
     /// How many session records are held (live, or not yet purged).
     ///
     /// ```
-    /// use tower_jwt_auth::revocation::MemoryBackend;
+    /// use tower_jwt_auth::store::MemoryBackend;
     ///
     /// assert_eq!(MemoryBackend::new().session_count(), 0);
     /// ```
