@@ -71,7 +71,7 @@ fn lookups(c: &mut Criterion) {
     ))
     .build()
     .unwrap();
-    let pair = now(issuer.issue("alice")).unwrap();
+    let pair = now(Sessions::new(issuer.clone()).start("alice")).unwrap();
     let live: Claims = issuer
         .verifier()
         .verify_access(pair.access_token())
@@ -132,7 +132,7 @@ fn rotations(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(3));
     for threads in [1usize, 2, 4] {
         let pairs: Vec<_> = (0..threads)
-            .map(|t| now(issuer.issue(&format!("user-{t}"))).unwrap())
+            .map(|t| now(Sessions::new(issuer.clone()).start(&format!("user-{t}"))).unwrap())
             .collect();
         let pairs = std::sync::Mutex::new(pairs);
         group.bench_function(format!("refresh, {threads} threads"), |b| {

@@ -164,8 +164,8 @@ use tower_jwt_auth::{
     bearer::{AuthError, JsonBodyRejection},
     clock::Clock,
     endpoints::{ErrorResponse, JwksService, token_response},
-    issuer::IssueError,
     keys::Algorithm,
+    session::StartError,
     store::RevocationBackend,
     token_routes,
     transport::CookieTransport,
@@ -1230,17 +1230,12 @@ async fn issue(
     status: StatusCode,
     transport: Option<&CookieTransport>,
 ) -> Response {
-    match state
-        .sessions
-        .issuer()
-        .issue_with_scope(username, scope)
-        .await
-    {
+    match state.sessions.start_with_scope(username, scope).await {
         Ok(pair) => match transport {
             Some(transport) => transport.token_response(status, &pair).into_response(),
             None => token_response(status, &pair).into_response(),
         },
-        Err(IssueError::Revocation(_)) => ErrorResponse::unavailable().into_response(),
+        Err(StartError::Store(_)) => ErrorResponse::unavailable().into_response(),
         Err(_) => server_error(),
     }
 }

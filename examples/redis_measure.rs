@@ -63,7 +63,7 @@ async fn refreshes(backend: &RedisBackend) -> Result<()> {
     issuer.revocation().load().await?;
     let sessions = Sessions::new(issuer.clone());
 
-    let mut pair = issuer.issue("alice").await?;
+    let mut pair = Sessions::new(issuer.clone()).start("alice").await?;
     let started = Instant::now();
     for _ in 0..REFRESHES {
         pair = sessions.refresh(pair.refresh_token()).await?;
@@ -72,7 +72,11 @@ async fn refreshes(backend: &RedisBackend) -> Result<()> {
 
     let mut pairs: Vec<TokenPair> = Vec::new();
     for i in 0..CONCURRENCY {
-        pairs.push(issuer.issue(&format!("user{i}")).await?);
+        pairs.push(
+            Sessions::new(issuer.clone())
+                .start(&format!("user{i}"))
+                .await?,
+        );
     }
     let started = Instant::now();
     let rounds = REFRESHES / CONCURRENCY;

@@ -116,7 +116,7 @@ async fn refreshes(name: &str, backend: Arc<dyn RevocationBackend>) -> Result<()
     let chain = |n: usize| {
         let (issuer, sessions) = (issuer.clone(), sessions.clone());
         tokio::spawn(async move {
-            let mut pair = issuer.issue("alice").await?;
+            let mut pair = Sessions::new(issuer.clone()).start("alice").await?;
             for _ in 0..n {
                 pair = sessions.refresh(pair.refresh_token()).await?;
             }

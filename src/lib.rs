@@ -53,7 +53,7 @@
 //! let sessions = Sessions::new(issuer.clone());
 //!
 //! // Login: a new session.
-//! let pair = issuer.issue_with_scope("alice", "read write").await?;
+//! let pair = sessions.start_with_scope("alice", "read write").await?;
 //! let claims: Claims = issuer.verifier().verify_access(pair.access_token())?;
 //! assert!(claims.has_scope("write"));
 //!
@@ -67,7 +67,7 @@
 //! assert!(revoked.is_err());
 //!
 //! // Logout (one device) and log out everywhere (every device).
-//! let other = issuer.issue("alice").await?;
+//! let other = sessions.start("alice").await?;
 //! sessions.logout(other.session_id()).await?;
 //! sessions.logout_all("alice").await?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -157,8 +157,8 @@ pub mod grpc;
 pub mod issuer;
 pub mod keys;
 mod redact;
-pub mod store;
 pub mod session;
+pub mod store;
 mod telemetry;
 pub mod token;
 pub mod transport;

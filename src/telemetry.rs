@@ -129,6 +129,7 @@ fn refresh_reason(err: &RefreshError) -> &'static str {
         RefreshError::Hook(_) => "hook_failed",
         RefreshError::Revocation(_) => "revocation_unavailable",
         RefreshError::Issue(_) => "issue_failed",
+        RefreshError::ClaimsType(_) => "claims_type",
     }
 }
 

@@ -268,10 +268,10 @@ async fn when_the_database_goes_away_writes_fail_closed_and_the_store_catches_up
         tokio::spawn(b.issuer.revocation().clone().run()),
     ];
     let (pair, early, missed, later) = (
-        login(&a, "alice").await,
-        login(&a, "bob").await,
-        login(&a, "carol").await,
-        login(&a, "dave").await,
+        a.login("alice").await,
+        a.login("bob").await,
+        a.login("carol").await,
+        a.login("dave").await,
     );
     // Once `a` follows the feed, a logout on `b` reaches it.
     b.sessions.logout(early.session_id()).await.unwrap();

@@ -26,12 +26,12 @@ use tokio::{
 use tower_jwt_auth::{
     Issuer, Sessions, TokenPair,
     clock::MockClock,
-    issuer::IssueError,
+    session::RefreshError,
+    session::StartError,
     store::{
         RedisBackend, RedisBackendError, RevocationBackend, RevocationEntry, RevocationError,
         conformance,
     },
-    session::RefreshError,
     token::{NoCustomClaims, TokenError},
 };
 
@@ -186,7 +186,7 @@ async fn concurrent_refreshes_on_two_instances_have_exactly_one_winner() {
     for instance in [&a, &b] {
         instance.issuer.revocation().load().await.unwrap();
     }
-    let pair = a.issuer.issue("alice").await.unwrap();
+    let pair = a.sessions.start("alice").await.unwrap();
     let outcomes = join_all((0..64).map(|i| {
         let sessions = if i % 2 == 0 { &a.sessions } else { &b.sessions };
         sessions.refresh(pair.refresh_token())
@@ -362,10 +362,10 @@ async fn an_instance_losing_redis(link: Link) {
         .await;
 
     let [before, kept, during, after] = [
-        a.issuer.issue("alice").await.unwrap(),
-        a.issuer.issue("bob").await.unwrap(),
-        a.issuer.issue("carol").await.unwrap(),
-        a.issuer.issue("dave").await.unwrap(),
+        a.sessions.start("alice").await.unwrap(),
+        a.sessions.start("bob").await.unwrap(),
+        a.sessions.start("carol").await.unwrap(),
+        a.sessions.start("dave").await.unwrap(),
     ];
     a.sessions.logout(before.session_id()).await.unwrap();
     eventually("the feed brings b the logout", || {
@@ -386,8 +386,8 @@ async fn an_instance_losing_redis(link: Link) {
         "{cause:?}"
     );
     assert!(matches!(
-        b.issuer.issue("erin").await,
-        Err(IssueError::Revocation(RevocationError::Backend(_)))
+        b.sessions.start("erin").await,
+        Err(StartError::Store(RevocationError::Backend(_)))
     ));
     assert!(matches!(
         b.sessions.refresh(kept.refresh_token()).await,

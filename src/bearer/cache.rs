@@ -159,7 +159,9 @@ mod tests {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
-        let pair = runtime.block_on(issuer.issue("alice")).unwrap();
+        let pair = runtime
+            .block_on(crate::Sessions::new(issuer.clone()).start("alice"))
+            .unwrap();
         pair.access_token().to_owned()
     }
 

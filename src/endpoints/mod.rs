@@ -11,6 +11,7 @@ mod session_endpoint;
 
 pub use body::DEFAULT_BODY_LIMIT;
 pub use jwks::JwksService;
-pub use refresh::RefreshService;
+pub use refresh::{Refresh, RefreshService};
 pub use response::{ErrorResponse, token_response};
-pub use revoke::RevocationService;
+pub use revoke::{RevocationService, Revoke};
+pub use session_endpoint::{Operation, SessionService};

@@ -29,7 +29,7 @@ fn json(status: StatusCode, body: Vec<u8>) -> Response<Full<Bytes>> {
 ///
 /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
 /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
-/// let pair = issuer.issue("alice").await?;
+/// let pair = tower_jwt_auth::Sessions::new(issuer.clone()).start("alice").await?;
 /// let response = token_response(StatusCode::CREATED, &pair);
 /// assert_eq!(response.status(), StatusCode::CREATED);
 /// assert_eq!(response.headers()["cache-control"], "no-store");

@@ -175,7 +175,7 @@ impl<T> Claims<T> {
     /// use tower_jwt_auth::{Claims, Issuer, KeySet, SigningKey};
     ///
     /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
-    /// let pair = issuer.issue("alice").await?;
+    /// let pair = tower_jwt_auth::Sessions::new(issuer.clone()).start("alice").await?;
     /// let refresh: Claims = issuer.verifier().verify_refresh(pair.refresh_token())?;
     /// assert!(refresh.session_expires_at().is_some());
     /// let access: Claims = issuer.verifier().verify_access(pair.access_token())?;
@@ -197,7 +197,7 @@ impl<T> Claims<T> {
     /// use tower_jwt_auth::{Claims, Issuer, KeySet, SigningKey};
     ///
     /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
-    /// let pair = issuer.issue("alice").await?;
+    /// let pair = tower_jwt_auth::Sessions::new(issuer.clone()).start("alice").await?;
     /// let claims: Claims = issuer.verifier().verify_access(pair.access_token())?;
     /// assert_eq!(claims.csrf_token(), Some(pair.csrf_token()));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -206,6 +206,29 @@ impl<T> Claims<T> {
     /// ```
     pub fn csrf_token(&self) -> Option<&str> {
         self.csrf.as_deref()
+    }
+
+    /// The same claims with the application's part converted by `convert`.
+    pub(crate) fn try_map_custom<U, E>(
+        self,
+        convert: impl FnOnce(T) -> Result<U, E>,
+    ) -> Result<Claims<U>, E> {
+        Ok(Claims {
+            iss: self.iss,
+            sub: self.sub,
+            aud: self.aud,
+            exp: self.exp,
+            nbf: self.nbf,
+            iat: self.iat,
+            jti: self.jti,
+            sid: self.sid,
+            scope: self.scope,
+            auth_time: self.auth_time,
+            custom: convert(self.custom)?,
+            auth_time_ms: self.auth_time_ms,
+            session_exp: self.session_exp,
+            csrf: self.csrf,
+        })
     }
 
     /// When the token's session started, in milliseconds since the epoch. A token that

@@ -47,7 +47,7 @@ struct Config {
 ///     .with_issuer("https://auth.example")
 ///     .with_audience("api")
 ///     .build()?;
-/// let pair = issuer.issue("alice").await?;
+/// let pair = tower_jwt_auth::Sessions::new(issuer.clone()).start("alice").await?;
 ///
 /// let claims: Claims = issuer.verifier().verify_access(pair.access_token())?;
 /// assert_eq!(claims.sub, "alice");

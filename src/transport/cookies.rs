@@ -249,7 +249,7 @@ impl CookieTransport {
     /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
     /// let transport = CookieTransport::builder("/auth/refresh").build()?;
     /// let mut headers = HeaderMap::new();
-    /// transport.set_cookies(&issuer.issue("alice").await?, &mut headers);
+    /// transport.set_cookies(&tower_jwt_auth::Sessions::new(issuer.clone()).start("alice").await?, &mut headers);
     /// assert_eq!(headers.get_all("set-cookie").iter().count(), 3);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// # })?;
@@ -312,7 +312,7 @@ impl CookieTransport {
     /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
     /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
     /// let transport = CookieTransport::builder("/auth/refresh").build()?;
-    /// let pair = issuer.issue("alice").await?;
+    /// let pair = tower_jwt_auth::Sessions::new(issuer.clone()).start("alice").await?;
     /// let response = transport.token_response(StatusCode::CREATED, &pair);
     /// assert_eq!(response.status(), StatusCode::CREATED);
     /// assert_eq!(response.headers()["cache-control"], "no-store");
