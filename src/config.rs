@@ -3,10 +3,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use crate::{
-    clock::{Clock, SystemClock},
-    token::DEFAULT_MAX_TOKEN_LEN,
-};
+use crate::clock::{Clock, SystemClock};
 
 /// Why the configuration given to a builder was refused.
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +31,14 @@ pub enum ConfigError {
     #[error("invalid name: {0}")]
     Name(&'static str),
 }
+
+// Public as `token::DEFAULT_MAX_TOKEN_LEN`; defined here, where the policy defaults are.
+/// The default maximum token length: 8 KiB.
+///
+/// ```
+/// assert_eq!(tower_jwt_auth::token::DEFAULT_MAX_TOKEN_LEN, 8 * 1024);
+/// ```
+pub const DEFAULT_MAX_TOKEN_LEN: usize = 8 * 1024;
 
 /// The largest leeway a builder accepts.
 pub(crate) const MAX_LEEWAY: Duration = Duration::from_secs(300);

@@ -12,9 +12,6 @@ use serde::de::DeserializeOwned;
 use super::{Claims, TokenError, TokenKind, jws};
 use crate::{ConfigError, clock::Clock, config::Policy, keys::KeySet, store::RevocationStore};
 
-/// The default maximum token length: 8 KiB.
-pub const DEFAULT_MAX_TOKEN_LEN: usize = 8 * 1024;
-
 #[derive(Debug)]
 struct Config {
     keys: KeySet,
