@@ -201,7 +201,7 @@ async fn from_cookie<T: AppClaims>(
         Ok(claims) => claims,
         Err(err) => {
             let err = RefreshError::InvalidToken(err);
-            telemetry::refreshed(Err(&err), None, None);
+            telemetry::refreshed(Err(err.failure()), None, None);
             return refused(&err);
         }
     };
