@@ -5,9 +5,8 @@ use std::{sync::Arc, time::Duration};
 use super::{Issuer, issue::Config};
 use crate::crypto::SystemRandom;
 use crate::{
-    ConfigError,
     clock::Clock,
-    config::Policy,
+    config::{ConfigError, Policy},
     keys::KeySet,
     store::{RevocationBackend, RevocationStore},
     token::VerifierBuilder,

@@ -10,7 +10,12 @@ use std::{sync::Arc, time::Duration};
 use serde::de::DeserializeOwned;
 
 use super::{Claims, TokenError, TokenKind, jws};
-use crate::{ConfigError, clock::Clock, config::Policy, keys::KeySet, store::RevocationStore};
+use crate::{
+    clock::Clock,
+    config::{ConfigError, Policy},
+    keys::KeySet,
+    store::RevocationStore,
+};
 
 #[derive(Debug)]
 struct Config {
