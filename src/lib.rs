@@ -129,7 +129,7 @@
 //! | `tonic` | no | `grpc::GrpcRejection`: rejections as gRPC statuses (`UNAUTHENTICATED`, `PERMISSION_DENIED`) with the challenge in the metadata |
 //! | `redis` | no | `store::RedisBackend`: session records and revocations in Redis, shared by every instance, with a pub/sub change feed |
 //! | `remote-jwks` | no | `keys::RemoteJwks`: a resource server's keys, fetched from another issuer's JWKS over HTTPS (reqwest with rustls, no OpenSSL), cached per `Cache-Control` within a floor and a ceiling, refetched at most once per interval for unknown `kid`s, the last good set kept while the issuer is down |
-//! | `test-util` | no | `clock::MockClock`, `Claims::builder`, `store::conformance` (the suite every backend passes), and `verify_signature_only` on `VerifyingKey` and `KeySet` (the signature layer alone, for key-loading tests against public vectors) |
+//! | `test-util` | no | `clock::MockClock`, `Claims::builder`, `store::conformance` (the suite every backend passes), and `token::verify_signature_only` / `verify_signature_only_with_key` (the signature layer alone, for key-loading tests against public vectors) |
 //! | `postgres` | no | `store::PostgresBackend`: sessions and revocations in PostgreSQL (sqlx 0.9, which needs Rust 1.94), LISTEN/NOTIFY as the change feed |
 //! | `sqlite` | no | `store::SqliteBackend`: the same in one SQLite file (bundled, WAL) for a single node, with its change feed in process |
 //! | `metrics` | no | counters through the `metrics` facade: accepted and refused requests by reason, refresh outcomes, reuse detections, revocations, backend errors, change-feed gaps, cache hits and misses (names in the README's *Observability*) |

@@ -142,8 +142,9 @@ mod tests {
 
     use super::*;
     use crate::{
-        Issuer, KeySet, SigningKey,
         clock::MockClock,
+        issuer::Issuer,
+        keys::{KeySet, SigningKey},
         store::{MemoryBackend, RevocationStore},
         token::NoCustomClaims,
     };

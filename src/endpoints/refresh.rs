@@ -198,7 +198,7 @@ async fn from_cookie(
         Ok(claims) => claims,
         Err(err) => {
             let err = RefreshError::InvalidToken(err);
-            telemetry::refreshed(Err(&err), None, None);
+            telemetry::refreshed(Err(err.failure()), None, None);
             return refused(&err);
         }
     };

@@ -3,6 +3,7 @@
 use crate::{
     issuer::IssueError,
     store::{BoxError, RevocationError},
+    telemetry::RefreshFailure,
     token::TokenError,
 };
 
@@ -94,6 +95,25 @@ impl RefreshError {
             Self::InvalidToken(err) => *err != TokenError::RevocationUnavailable,
             Self::Reused | Self::Refused | Self::UnknownSession => true,
             _ => false,
+        }
+    }
+
+    /// What the refresh outcome's event and counter record of this error.
+    pub(crate) fn failure(&self) -> RefreshFailure<'_> {
+        let reason = match self {
+            Self::Reused => return RefreshFailure::Reused,
+            Self::InvalidToken(err) => err.reason(),
+            Self::Refused => "refused",
+            Self::UnknownSession => "unknown_session",
+            Self::Hook(_) => "hook_failed",
+            Self::Revocation(_) => "revocation_unavailable",
+            Self::Issue(_) => "issue_failed",
+            Self::ClaimsType(_) => "claims_type",
+        };
+        if self.is_invalid_grant() {
+            RefreshFailure::InvalidGrant(reason)
+        } else {
+            RefreshFailure::Failed(reason, self)
         }
     }
 }

@@ -280,14 +280,18 @@ impl Sessions {
             Ok(claims) => claims,
             Err(err) => {
                 let err = RefreshError::from(err);
-                telemetry::refreshed(Err(&err), None, None);
+                telemetry::refreshed(Err(err.failure()), None, None);
                 return Err(err);
             }
         };
         // For the outcome's event, after `claims` (which need not be `Sync`) moved on.
         let (sub, sid) = (claims.sub.clone(), claims.sid.clone());
         let result = self.rotate(claims).await;
-        telemetry::refreshed(result.as_ref().map(|_| ()), Some(&sub), Some(&sid));
+        telemetry::refreshed(
+            result.as_ref().map(|_| ()).map_err(RefreshError::failure),
+            Some(&sub),
+            Some(&sid),
+        );
         result
     }
 

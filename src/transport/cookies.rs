@@ -7,7 +7,7 @@ use cookie::{Cookie, time::Duration};
 use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode, header};
 use http_body_util::Full;
 
-use crate::{ConfigError, endpoints::ErrorResponse, issuer::TokenPair};
+use crate::{config::ConfigError, endpoints::ErrorResponse, issuer::TokenPair};
 
 /// The `SameSite` attribute of the transport's cookies.
 ///
