@@ -16,8 +16,8 @@ use crate::{
     bearer::{AuthError, Authenticated, BearerAuthLayer, JsonBodyRejection, OnRejection},
     endpoints::{ErrorResponse, JwksService, RefreshService, RevocationService, token_response},
     issuer::{IssueError, TokenPair},
-    store::RevocationError,
     session::Sessions,
+    store::RevocationError,
     token::{Claims, NoCustomClaims},
     transport::CookieTransport,
 };

@@ -27,11 +27,11 @@ use tower_jwt_auth::{
     Issuer, Sessions, TokenPair,
     clock::MockClock,
     issuer::IssueError,
+    session::RefreshError,
     store::{
         RedisBackend, RedisBackendError, RevocationBackend, RevocationEntry, RevocationError,
         conformance,
     },
-    session::RefreshError,
     token::{NoCustomClaims, TokenError},
 };
 

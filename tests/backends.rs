@@ -10,8 +10,8 @@ use std::{sync::Arc, time::Duration};
 use common::*;
 use tower_jwt_auth::{
     TokenPair,
-    store::{MemoryBackend, RevocationBackend, conformance},
     session::RefreshError,
+    store::{MemoryBackend, RevocationBackend, conformance},
     token::{NoCustomClaims, TokenError},
 };
 

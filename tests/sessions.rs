@@ -15,11 +15,11 @@ use std::{
 use common::*;
 use tower_jwt_auth::{
     Claims, Sessions, TokenPair,
+    session::{RefreshDecision, RefreshError},
     store::{
         BoxError, BoxFuture, ChangeStream, MemoryBackend, NewSession, RevocationBackend,
         RevocationEntry, RevocationError, RotateOutcome, Rotation,
     },
-    session::{RefreshDecision, RefreshError},
     token::{TokenError, TokenKind},
 };
 

@@ -21,8 +21,8 @@ use super::{
     body::{self, BodyKind},
 };
 use crate::{
-    store::{BoxError, BoxFuture},
     session::Sessions,
+    store::{BoxError, BoxFuture},
     transport::CookieTransport,
 };
 

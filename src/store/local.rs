@@ -609,8 +609,7 @@ mod tests {
             fn create_session<'a>(
                 &'a self,
                 s: &'a NewSession<'a>,
-            ) -> crate::store::BoxFuture<'a, Result<(), crate::store::BoxError>>
-            {
+            ) -> crate::store::BoxFuture<'a, Result<(), crate::store::BoxError>> {
                 self.inner.create_session(s)
             }
             fn rotate<'a>(
@@ -623,17 +622,14 @@ mod tests {
             fn revoke<'a>(
                 &'a self,
                 e: &'a RevocationEntry,
-            ) -> crate::store::BoxFuture<'a, Result<(), crate::store::BoxError>>
-            {
+            ) -> crate::store::BoxFuture<'a, Result<(), crate::store::BoxError>> {
                 self.inner.revoke(e)
             }
             fn load(
                 &self,
                 now: u64,
-            ) -> crate::store::BoxFuture<
-                '_,
-                Result<Vec<RevocationEntry>, crate::store::BoxError>,
-            > {
+            ) -> crate::store::BoxFuture<'_, Result<Vec<RevocationEntry>, crate::store::BoxError>>
+            {
                 self.inner.load(now)
             }
             fn subscribe(
@@ -651,8 +647,7 @@ mod tests {
             fn purge(
                 &self,
                 now: u64,
-            ) -> crate::store::BoxFuture<'_, Result<u64, crate::store::BoxError>>
-            {
+            ) -> crate::store::BoxFuture<'_, Result<u64, crate::store::BoxError>> {
                 self.inner.purge(now)
             }
         }

@@ -14,6 +14,7 @@ pub mod conformance;
 mod deny;
 mod entry;
 mod error;
+mod local;
 mod memory;
 #[cfg(feature = "postgres")]
 mod postgres;
@@ -24,7 +25,6 @@ mod redis;
 mod sql;
 #[cfg(feature = "sqlite")]
 mod sqlite;
-mod local;
 
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
@@ -32,6 +32,7 @@ pub use self::redis::{RedisBackend, RedisBackendBuilder, RedisBackendError};
 pub use backend::{BoxFuture, ChangeStream, RevocationBackend};
 pub use entry::RevocationEntry;
 pub use error::{BoxError, RevocationError};
+pub use local::{RevocationStore, RevocationStoreBuilder};
 pub use memory::MemoryBackend;
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
@@ -40,4 +41,3 @@ pub use record::{NewSession, RotateOutcome, Rotation};
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use sqlite::SqliteBackend;
-pub use local::{RevocationStore, RevocationStoreBuilder};

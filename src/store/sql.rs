@@ -23,7 +23,7 @@ use sqlx::{
 
 use super::{
     BoxError, BoxFuture, ChangeStream, NewSession, RevocationEntry, RevocationError, RotateOutcome,
-    Rotation, memory::token_id,
+    Rotation, record::refresh_token_id,
 };
 use crate::ConfigError;
 
@@ -104,9 +104,9 @@ fn uint(value: i64) -> u64 {
 }
 
 /// A refresh token's `jti` as the session record keeps it: the 64 bits of its SHA-256
-/// digest that [`MemoryBackend`](super::MemoryBackend) keeps, as a `BIGINT`.
+/// digest that every backend keeps ([`refresh_token_id`]), as a `BIGINT`.
 fn token(jti: &str) -> i64 {
-    i64::from_le_bytes(token_id(jti).to_le_bytes())
+    i64::from_le_bytes(refresh_token_id(jti).to_le_bytes())
 }
 
 /// The SQL of every operation, for one table prefix and dialect.
@@ -824,7 +824,10 @@ mod tests {
 
     #[test]
     fn tokens_are_kept_as_memory_backend_keeps_them() {
-        assert_eq!(token("a").to_le_bytes(), token_id("a").to_le_bytes());
+        assert_eq!(
+            token("a").to_le_bytes(),
+            refresh_token_id("a").to_le_bytes()
+        );
         assert_ne!(token("a"), token("b"));
     }
 

@@ -14,8 +14,8 @@ use std::{
 use futures::future::join_all;
 use tower_jwt_auth::{
     TokenPair,
-    store::RevocationBackend,
     session::RefreshError,
+    store::RevocationBackend,
     token::{NoCustomClaims, TokenError},
 };
 
