@@ -211,6 +211,7 @@ async fn warm_start(a: &RedisBackend, b: &RedisBackend, entries: usize) -> Resul
 
     let store = RevocationStore::builder()
         .with_backend(Arc::new(b.clone()))
+        .with_backend_timeout(Duration::from_secs(60))
         .build()?;
     let started = Instant::now();
     let loaded = store.load().await?;

@@ -88,33 +88,3 @@ impl Policy {
         Ok(())
     }
 }
-
-/// Builder methods that each set one `Duration` field, with their documentation and a
-/// doctest: `$setup` is the doctest's opening (it defines `builder`), `$close` its end.
-///
-/// Crate-private, and left only for `RedisBackendBuilder`: write new public methods out, so
-/// that every public method can be found by searching for `fn` and its name.
-#[cfg(feature = "redis")]
-macro_rules! duration_knobs {
-    (
-        $builder:ty, $setup:literal, $close:literal;
-        $( $(#[$doc:meta])* $name:ident => $field:ident, $example:literal; )*
-    ) => {
-        impl $builder {
-            $(
-                $(#[$doc])*
-                ///
-                #[doc = concat!(
-                    "```\n", $setup, "\nlet builder = builder.", stringify!($name),
-                    "(std::time::Duration::from_secs(", $example, "));\n", $close, "\n```"
-                )]
-                pub fn $name(mut self, value: ::std::time::Duration) -> Self {
-                    self.$field = value;
-                    self
-                }
-            )*
-        }
-    };
-}
-#[cfg(feature = "redis")]
-pub(crate) use duration_knobs;

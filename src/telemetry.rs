@@ -172,6 +172,15 @@ pub(crate) fn backend_error(operation: &'static str, error: &dyn std::error::Err
     metrics::counter!(names::BACKEND_ERRORS, "operation" => operation).increment(1);
 }
 
+/// The revocation backend answered again after a failure.
+pub(crate) fn backend_recovered(operation: &'static str) {
+    tracing::info!(
+        target: REVOCATION,
+        operation,
+        "revocation backend recovered"
+    );
+}
+
 /// The change feed had a gap: the store stops trusting its local state's freshness and
 /// reloads.
 pub(crate) fn feed_gap(error: Option<&dyn std::error::Error>) {
