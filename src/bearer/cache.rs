@@ -161,7 +161,7 @@ mod tests {
             .build()
             .unwrap();
         let pair = runtime
-            .block_on(crate::Sessions::new(issuer.clone()).start("alice"))
+            .block_on(crate::session::Sessions::new(issuer.clone()).start("alice"))
             .unwrap();
         pair.access_token().to_owned()
     }

@@ -4,10 +4,7 @@
 use std::{
     fmt,
     net::IpAddr,
-    sync::{
-        Arc,
-        atomic::{AtomicBool, Ordering},
-    },
+    sync::{Arc, atomic::Ordering},
     time::Duration,
 };
 
@@ -18,11 +15,11 @@ use reqwest::{
 };
 use serde::Deserialize;
 use tokio::{
-    sync::{Mutex, Notify},
+    sync::Mutex,
     time::{Instant, sleep_until},
 };
 
-use super::{Jwk, KeySet, VerifyingKey};
+use super::{Jwk, KeySet, VerifyingKey, unknown_kid::UnknownKid};
 
 /// The largest JWKS document read; a longer answer is refused (and the last good set kept).
 const MAX_DOCUMENT_LEN: usize = 1024 * 1024;
@@ -78,24 +75,6 @@ pub enum RemoteJwksError {
     /// The document is not a JWK set (a JSON object with a `keys` array).
     #[error("the JWKS document is not a JWK set: {0}")]
     InvalidDocument(&'static str),
-}
-
-/// The verifiers' signal to the refresh task: a token named a `kid` the set lacks. Set by
-/// any number of requests, cleared by the task when it fetches.
-#[derive(Debug, Default)]
-pub(crate) struct UnknownKid {
-    pending: AtomicBool,
-    notify: Notify,
-}
-
-impl UnknownKid {
-    /// Never blocks nor allocates: a storm of unknown `kid`s is one relaxed load per token
-    /// once the first has raised the flag.
-    pub(crate) fn poke(&self) {
-        if !self.pending.load(Ordering::Relaxed) && !self.pending.swap(true, Ordering::AcqRel) {
-            self.notify.notify_one();
-        }
-    }
 }
 
 /// A resource server's keys: another issuer's JWKS, fetched over HTTPS, cached and refreshed

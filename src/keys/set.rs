@@ -66,7 +66,7 @@ struct Shared {
     /// Told when a token names a `kid` this set lacks: the set of a remote JWKS, which then
     /// refetches (rate-limited).
     #[cfg(feature = "remote-jwks")]
-    unknown_kid: Option<Arc<super::remote::UnknownKid>>,
+    unknown_kid: Option<Arc<super::unknown_kid::UnknownKid>>,
 }
 
 /// The keys of an issuer or a resource server: at most one signing key, and the keys that
@@ -134,7 +134,7 @@ impl KeySet {
     /// The empty verify-only set of a remote JWKS: `signal` is told of every token naming a
     /// `kid` the set lacks.
     #[cfg(feature = "remote-jwks")]
-    pub(crate) fn remote(signal: Arc<super::remote::UnknownKid>) -> Self {
+    pub(crate) fn remote(signal: Arc<super::unknown_kid::UnknownKid>) -> Self {
         Self {
             shared: Arc::new(Shared {
                 current: ArcSwap::from_pointee(Keys::new(None, Vec::new())),

@@ -17,10 +17,9 @@ use super::{
     RevocationEntry, RevocationError, RotateOutcome, Rotation, deny::DenyList,
 };
 use crate::{
-    ConfigError,
     clock::{Clock, SystemClock},
+    config::ConfigError,
     telemetry::{self, Revoked},
-    token::Claims,
 };
 
 /// How long the store waits before it retries a backend that failed to subscribe or load,
@@ -165,17 +164,31 @@ impl RevocationStore {
         }
     }
 
-    /// `true` if the token with these claims is revoked: by its `jti`, its session, or a
-    /// "log out everywhere" of its subject made at or after its session started.
+    /// `true` if the token `jti` of session `sid` and subject `sub`, whose session started at
+    /// `session_started_ms` (milliseconds since the epoch), is revoked: by its `jti`, its
+    /// session, or a "log out everywhere" of its subject made at or after its session started.
     ///
-    /// Synchronous and allocation-free: this runs on every request.
-    pub fn is_revoked<T>(&self, claims: &Claims<T>) -> bool {
+    /// Synchronous and allocation-free: the verifier calls it on every request.
+    ///
+    /// ```
+    /// use tower_jwt_auth::store::{RevocationEntry, RevocationStore};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+    /// let store = RevocationStore::new();
+    /// store.revoke(RevocationEntry::Subject { sub: "alice".into(), cutoff_ms: 5_000, expires_at: u64::MAX }).await?;
+    /// assert!(store.is_revoked("j1", "s1", "alice", 4_000));
+    /// assert!(!store.is_revoked("j2", "s2", "alice", 6_000));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn is_revoked(&self, jti: &str, sid: &str, sub: &str, session_started_ms: u64) -> bool {
         let deny = &self.inner.deny;
-        deny.is_token_revoked(&claims.jti)
-            || deny.is_session_revoked(&claims.sid)
+        deny.is_token_revoked(jti)
+            || deny.is_session_revoked(sid)
             || deny
-                .subject_cutoff_ms(&claims.sub)
-                .is_some_and(|cutoff_ms| claims.session_started_millis() <= cutoff_ms)
+                .subject_cutoff_ms(sub)
+                .is_some_and(|cutoff_ms| session_started_ms <= cutoff_ms)
     }
 
     /// `true` when the state can be trusted: always for an in-process store, and after the
@@ -507,19 +520,6 @@ mod tests {
     use super::*;
     use crate::clock::MockClock;
 
-    /// Claims of a token whose session started at `auth_ms` (or, without it, at the start
-    /// of second `auth`).
-    fn claims(jti: &str, sid: &str, sub: &str, auth_ms: Option<u64>, auth: u64) -> Claims {
-        let mut json = serde_json::json!({
-            "sub": sub, "exp": auth + 60, "iat": auth, "jti": jti, "sid": sid,
-            "auth_time": auth
-        });
-        if let Some(ms) = auth_ms {
-            json["auth_time_ms"] = ms.into();
-        }
-        Claims::from_json(json.to_string().as_bytes()).unwrap()
-    }
-
     fn block_on<F: Future>(f: F) -> F::Output {
         tokio::runtime::Builder::new_current_thread()
             .build()
@@ -530,23 +530,22 @@ mod tests {
     #[test]
     fn each_kind_of_entry_revokes_what_it_covers() {
         let store = RevocationStore::new();
-        let c = claims("j1", "s1", "alice", Some(10_000), 10);
-        assert!(!store.is_revoked(&c));
+        assert!(!store.is_revoked("j1", "s1", "alice", 10_000));
         block_on(store.revoke(RevocationEntry::Token {
             jti: "j1".into(),
             expires_at: 70,
         }))
         .unwrap();
-        assert!(store.is_revoked(&c));
-        assert!(!store.is_revoked(&claims("j2", "s1", "alice", Some(10_000), 10)));
+        assert!(store.is_revoked("j1", "s1", "alice", 10_000));
+        assert!(!store.is_revoked("j2", "s1", "alice", 10_000));
 
         block_on(store.revoke(RevocationEntry::Session {
             sid: "s1".into(),
             expires_at: 70,
         }))
         .unwrap();
-        assert!(store.is_revoked(&claims("j2", "s1", "alice", Some(10_000), 10)));
-        assert!(!store.is_revoked(&claims("j3", "s2", "alice", Some(10_000), 10)));
+        assert!(store.is_revoked("j2", "s1", "alice", 10_000));
+        assert!(!store.is_revoked("j3", "s2", "alice", 10_000));
 
         block_on(store.revoke(RevocationEntry::Subject {
             sub: "alice".into(),
@@ -554,19 +553,13 @@ mod tests {
             expires_at: 100,
         }))
         .unwrap();
-        assert!(store.is_revoked(&claims("j3", "s2", "alice", Some(10_000), 10)));
-        assert!(store.is_revoked(&claims("j3", "s2", "alice", Some(10_500), 10)));
-        assert!(!store.is_revoked(&claims("j3", "s2", "alice", Some(10_501), 10)));
-        assert!(!store.is_revoked(&claims("j3", "s2", "bob", Some(10_000), 10)));
-        // Without millisecond precision, a session of the cut-off's second is revoked; one
-        // with no start at all is covered by any cut-off.
-        assert!(store.is_revoked(&claims("j4", "s3", "alice", None, 10)));
-        assert!(!store.is_revoked(&claims("j4", "s3", "alice", None, 11)));
-        let no_start = serde_json::json!({
-            "sub": "alice", "exp": 99, "iat": 11, "jti": "j5", "sid": "s4"
-        });
-        let no_start: Claims = Claims::from_json(no_start.to_string().as_bytes()).unwrap();
-        assert!(store.is_revoked(&no_start));
+        assert!(store.is_revoked("j3", "s2", "alice", 10_000));
+        assert!(store.is_revoked("j3", "s2", "alice", 10_500));
+        assert!(!store.is_revoked("j3", "s2", "alice", 10_501));
+        assert!(!store.is_revoked("j3", "s2", "bob", 10_000));
+        // A session that started at the epoch (a token without `auth_time`) is covered by
+        // any cut-off.
+        assert!(store.is_revoked("j5", "s4", "alice", 0));
     }
 
     #[test]

@@ -235,7 +235,20 @@ impl<T> Claims<T> {
     /// carries only whole seconds is taken to start at the *start* of its second, and one
     /// without `auth_time` at the epoch, so that any "log out everywhere" cut-off covers
     /// what cannot be placed after it (fail closed).
-    pub(crate) fn session_started_millis(&self) -> u64 {
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+    /// use tower_jwt_auth::{Claims, Issuer, KeySet, Sessions, SigningKey};
+    ///
+    /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
+    /// let pair = Sessions::new(issuer.clone()).start("alice").await?;
+    /// let claims: Claims = issuer.verifier().verify_access(pair.access_token())?;
+    /// assert_eq!(claims.session_started_millis() / 1000, claims.auth_time.unwrap());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn session_started_millis(&self) -> u64 {
         self.auth_time_ms
             .or_else(|| self.auth_time.map(|secs| secs.saturating_mul(1000)))
             .unwrap_or(0)
@@ -451,6 +464,23 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn a_session_starts_at_the_millisecond_else_at_the_start_of_its_second_else_at_the_epoch() {
+        let mut v = full();
+        v["auth_time"] = 10.into();
+        v["auth_time_ms"] = 10_250.into();
+        let started = |v: &serde_json::Value| {
+            Claims::<Custom>::from_json(v.to_string().as_bytes())
+                .unwrap()
+                .session_started_millis()
+        };
+        assert_eq!(started(&v), 10_250);
+        v.as_object_mut().unwrap().remove("auth_time_ms");
+        assert_eq!(started(&v), 10_000);
+        v.as_object_mut().unwrap().remove("auth_time");
+        assert_eq!(started(&v), 0);
     }
 
     #[test]

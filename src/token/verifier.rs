@@ -116,7 +116,12 @@ impl Verifier {
             if !store.is_ready() {
                 return Err(TokenError::RevocationUnavailable);
             }
-            if store.is_revoked(claims) {
+            if store.is_revoked(
+                &claims.jti,
+                &claims.sid,
+                &claims.sub,
+                claims.session_started_millis(),
+            ) {
                 return Err(TokenError::Revoked);
             }
         }

@@ -7,7 +7,8 @@ use cookie::{Cookie, time::Duration};
 use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode, header};
 use http_body_util::Full;
 
-use crate::{config::ConfigError, endpoints::ErrorResponse, issuer::TokenPair};
+use super::response::json_response;
+use crate::{config::ConfigError, issuer::TokenPair};
 
 /// The `SameSite` attribute of the transport's cookies.
 ///
@@ -333,19 +334,10 @@ impl CookieTransport {
             body["access_token"] = pair.access_token().into();
             body["token_type"] = "Bearer".into();
         }
-        let mut response = match serde_json::to_vec(&body) {
-            Ok(body) => Response::new(Full::new(Bytes::from(body))),
-            Err(_) => return ErrorResponse::server_error().into_http_response(),
-        };
-        *response.status_mut() = status;
-        let headers = response.headers_mut();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-        self.set_cookies(pair, headers);
+        let mut response = json_response(status, &body);
+        if response.status() == status {
+            self.set_cookies(pair, response.headers_mut());
+        }
         response
     }
 
