@@ -2,7 +2,14 @@
 //!
 //! `tower-jwt-auth` covers the whole token life cycle of an API:
 //!
-//! - an [`Issuer`] mints an access + refresh pair at signup or login;
+//! - [`Sessions`] owns the life cycle of a login: [`start`](Sessions::start) at signup or
+//!   login hands out an access + refresh pair, [`refresh`](Sessions::refresh) exchanges the
+//!   refresh token with rotation on every use (reuse revokes the whole session; the session's
+//!   scope and application claims ride along unchanged), then logout of one device or every
+//!   device and RFC 7009 revocation; [`token_routes`] (axum) and the services of
+//!   [`endpoints`] put it on HTTP;
+//! - an [`Issuer`] mints and signs the pairs (synchronously, no I/O) and hands out the
+//!   matching [`Verifier`];
 //! - [`BearerAuthLayer`] verifies the access token of every request with a [`Verifier`]:
 //!   signature with the key of `kid` pinned to one algorithm, exact token type,
 //!   `exp`/`nbf`/`iat` on an injectable [`Clock`](clock::Clock), `iss`/`aud`, and
@@ -10,9 +17,6 @@
 //!   responses; a token that verified once is recognised by its bytes afterwards (a cache
 //!   whose hits still check expiry, revocation, the key set and scopes);
 //!   [`require_scope`](BearerAuthLayer::require_scope) adds per-route scopes;
-//! - [`Sessions`] exchanges refresh tokens with rotation on every use, detects reuse and then
-//!   revokes the whole session, and logs out one device or every device;
-//!   [`token_routes`] (axum) and the services of [`endpoints`] put it on HTTP;
 //! - the [`store`] keeps the deny-list in concurrent in-memory maps, in front of a
 //!   [`RevocationBackend`](store::RevocationBackend) that holds one record per session
 //!   (refresh is an atomic compare-and-swap on it) and shares revocations between instances.
