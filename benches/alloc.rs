@@ -10,7 +10,7 @@ use http::{HeaderValue, Request, header};
 use stats_alloc::{INSTRUMENTED_SYSTEM, StatsAlloc};
 use tower::{Layer, Service, service_fn};
 use tower_jwt_auth::{
-    BearerAuthLayer, Claims, Issuer, KeySet, SigningKey,
+    BearerAuthLayer, Claims, Issuer, KeySet, Sessions, SigningKey,
     axum::SharedClaims,
     keys::Algorithm,
     store::{MemoryBackend, NewSession, RevocationBackend, RevocationEntry, RevocationStore},
@@ -49,7 +49,7 @@ fn requests() {
     .with_audience("api")
     .build()
     .unwrap();
-    let pair = now(issuer.issue_with_scope("alice", "read write")).unwrap();
+    let pair = now(Sessions::new(issuer.clone()).start_with_scope("alice", "read write")).unwrap();
     let token = pair.access_token().to_owned();
     let verifier = issuer.verifier().clone();
     let bearer = HeaderValue::from_str(&format!("Bearer {token}")).unwrap();
@@ -96,7 +96,9 @@ fn requests() {
         }));
     let fresh: Vec<HeaderValue> = (0..4)
         .map(|i| {
-            let pair = now(issuer.issue_with_scope(&format!("user-{i}"), "read")).unwrap();
+            let pair =
+                now(Sessions::new(issuer.clone()).start_with_scope(&format!("user-{i}"), "read"))
+                    .unwrap();
             HeaderValue::from_str(&format!("Bearer {}", pair.access_token())).unwrap()
         })
         .collect();
@@ -250,8 +252,8 @@ fn cache_memory(runtime: &tokio::runtime::Runtime, n: usize) {
     let tokens: Vec<String> = runtime.block_on(async {
         let mut tokens = Vec::with_capacity(n);
         for i in 0..n {
-            let pair = issuer
-                .issue_with_scope(&format!("user-{i:0>8}"), "read write")
+            let pair = Sessions::new(issuer.clone())
+                .start_with_scope(&format!("user-{i:0>8}"), "read write")
                 .await
                 .unwrap();
             tokens.push(pair.access_token().to_owned());

@@ -71,19 +71,31 @@ fn lookups(c: &mut Criterion) {
     ))
     .build()
     .unwrap();
-    let pair = now(issuer.issue("alice")).unwrap();
+    let pair = now(Sessions::new(issuer.clone()).start("alice")).unwrap();
     let live: Claims = issuer
         .verifier()
         .verify_access(pair.access_token())
         .unwrap();
-    assert!(!store.is_revoked(&live));
+    assert!(!store.is_revoked(
+        &live.jti,
+        &live.sid,
+        &live.sub,
+        live.session_started_millis()
+    ));
 
     let mut group = c.benchmark_group("revocation");
     group
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));
     group.bench_function(format!("is_revoked, 3 maps of {n}, not revoked"), |b| {
-        b.iter(|| black_box(store.is_revoked(black_box(&live))))
+        b.iter(|| {
+            black_box(store.is_revoked(
+                black_box(&live.jti),
+                &live.sid,
+                &live.sub,
+                live.session_started_millis(),
+            ))
+        })
     });
     let jti = id("j-", n / 2);
     group.bench_function(format!("is_token_revoked, {n}, hit"), |b| {
@@ -109,7 +121,16 @@ fn lookups(c: &mut Criterion) {
     };
     group.bench_function(
         format!("is_revoked, 3 maps of {n}, not revoked, with a writer"),
-        |b| b.iter(|| black_box(store.is_revoked(black_box(&live)))),
+        |b| {
+            b.iter(|| {
+                black_box(store.is_revoked(
+                    black_box(&live.jti),
+                    &live.sid,
+                    &live.sub,
+                    live.session_started_millis(),
+                ))
+            })
+        },
     );
     stop.store(true, Ordering::Relaxed);
     let written = writer.join().unwrap();
@@ -132,7 +153,7 @@ fn rotations(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(3));
     for threads in [1usize, 2, 4] {
         let pairs: Vec<_> = (0..threads)
-            .map(|t| now(issuer.issue(&format!("user-{t}"))).unwrap())
+            .map(|t| now(Sessions::new(issuer.clone()).start(&format!("user-{t}"))).unwrap())
             .collect();
         let pairs = std::sync::Mutex::new(pairs);
         group.bench_function(format!("refresh, {threads} threads"), |b| {

@@ -103,7 +103,7 @@ fn issue(key: SigningKey) -> (Verifier, String) {
         .with_audience("api")
         .build()
         .unwrap();
-    let pair = now(issuer.issue_with_scope("alice", "read write")).unwrap();
+    let pair = now(Sessions::new(issuer.clone()).start_with_scope("alice", "read write")).unwrap();
     (issuer.verifier().clone(), pair.access_token().to_owned())
 }
 
@@ -252,7 +252,7 @@ fn refresh(c: &mut Criterion) {
         .build()
         .unwrap();
     let sessions: Sessions = Sessions::new(issuer.clone());
-    let mut pair = now(issuer.issue("alice")).unwrap();
+    let mut pair = now(Sessions::new(issuer).start("alice")).unwrap();
     c.bench_function("refresh/EdDSA", |b| {
         b.iter(|| {
             pair = now(sessions.refresh(black_box(pair.refresh_token()))).unwrap();

@@ -48,7 +48,8 @@ use tonic::{
 use tonic_prost::ProstCodec;
 use tower::{Layer, Service, ServiceExt, service_fn};
 use tower_jwt_auth::{
-    BearerAuthLayer, Claims, Issuer, KeySet, SigningKey, grpc::GrpcRejection, token::NoCustomClaims,
+    BearerAuthLayer, Claims, Issuer, KeySet, Sessions, SigningKey, grpc::GrpcRejection,
+    token::NoCustomClaims,
 };
 
 /// `demo.HelloRequest`.
@@ -235,8 +236,12 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let channel = Channel::from_shared(format!("http://{addr}"))?
         .connect()
         .await?;
-    let alice = issuer.issue_with_scope("alice", "read").await?;
-    let root = issuer.issue_with_scope("root", "read admin").await?;
+    let alice = Sessions::new(issuer.clone())
+        .start_with_scope("alice", "read")
+        .await?;
+    let root = Sessions::new(issuer.clone())
+        .start_with_scope("root", "read admin")
+        .await?;
     let calls = [
         ("SayHello without a token", SAY_HELLO, None),
         ("SayHello with a garbage token", SAY_HELLO, Some("garbage")),

@@ -21,7 +21,7 @@ use hyper_util::{rt::TokioIo, service::TowerToHyperService};
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower_jwt_auth::{
-    BearerAuthLayer, Claims, Issuer, KeySet, SigningKey, bearer::JsonBodyRejection,
+    BearerAuthLayer, Claims, Issuer, KeySet, Sessions, SigningKey, bearer::JsonBodyRejection,
 };
 
 /// `GET /`: greets the subject of the verified token.
@@ -48,7 +48,9 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .with_issuer("hyper-example")
         .with_audience("hyper-example")
         .build()?;
-    let token = issuer.issue_with_scope("alice", "read").await?;
+    let token = Sessions::new(issuer.clone())
+        .start_with_scope("alice", "read")
+        .await?;
 
     let service = ServiceBuilder::new()
         .layer(

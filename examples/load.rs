@@ -21,7 +21,7 @@ use std::{
 };
 
 use axum::{Router, routing::get};
-use tower_jwt_auth::{BearerAuthLayer, Issuer, KeySet, SigningKey, keys::Algorithm};
+use tower_jwt_auth::{BearerAuthLayer, Issuer, KeySet, Sessions, SigningKey, keys::Algorithm};
 
 /// One measured route: its path and the token wrk sends (none for the open route).
 struct Route {
@@ -130,7 +130,8 @@ fn run() -> Result<(), Box<dyn Error>> {
     let hs256 = issuer(SigningKey::from_secret(Algorithm::HS256, &[0x5a; 32])?)?;
     let eddsa = issuer(SigningKey::generate_ed25519()?)?;
     let token = |issuer: &Issuer| -> Result<String, Box<dyn Error>> {
-        let pair = runtime.block_on(issuer.issue_with_scope("alice", "read write"))?;
+        let pair = runtime
+            .block_on(Sessions::new(issuer.clone()).start_with_scope("alice", "read write"))?;
         Ok(pair.access_token().to_owned())
     };
     let (hs256_token, eddsa_token) = (token(&hs256)?, token(&eddsa)?);

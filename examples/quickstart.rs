@@ -164,8 +164,8 @@ use tower_jwt_auth::{
     bearer::{AuthError, JsonBodyRejection},
     clock::Clock,
     endpoints::{ErrorResponse, JwksService, token_response},
-    issuer::IssueError,
     keys::Algorithm,
+    session::StartError,
     store::RevocationBackend,
     token_routes,
     transport::CookieTransport,
@@ -507,12 +507,11 @@ pub async fn open_stores(config: &Config) -> Result<Stores, String> {
         Some(StoreUrl::Postgres(url)) => {
             let pg = |err: &dyn std::error::Error| failed("DATABASE_URL", err);
             let prefix = &config.store_prefix;
-            let backend = PostgresBackend::connect(url)
+            let backend = PostgresBackend::builder(url)
+                .with_prefix(format!("{prefix}_"))
+                .build()
                 .await
-                .map_err(|err| pg(&err))?
-                .with_table_prefix(&format!("{prefix}_"))
                 .map_err(|err| pg(&err))?;
-            backend.migrate().await.map_err(|err| pg(&err))?;
             let users = SqlUsers::open(backend.pool().clone(), prefix)
                 .await
                 .map_err(|err| pg(&err))?;
@@ -525,12 +524,11 @@ pub async fn open_stores(config: &Config) -> Result<Stores, String> {
         Some(StoreUrl::Sqlite(path)) => {
             let lite = |err: &dyn std::error::Error| failed("DATABASE_URL", err);
             let prefix = &config.store_prefix;
-            let backend = SqliteBackend::connect(path)
+            let backend = SqliteBackend::builder(path)
+                .with_prefix(format!("{prefix}_"))
+                .build()
                 .await
-                .map_err(|err| lite(&err))?
-                .with_table_prefix(&format!("{prefix}_"))
                 .map_err(|err| lite(&err))?;
-            backend.migrate().await.map_err(|err| lite(&err))?;
             let users = SqlUsers::open(backend.pool().clone(), prefix)
                 .await
                 .map_err(|err| lite(&err))?;
@@ -1230,17 +1228,12 @@ async fn issue(
     status: StatusCode,
     transport: Option<&CookieTransport>,
 ) -> Response {
-    match state
-        .sessions
-        .issuer()
-        .issue_with_scope(username, scope)
-        .await
-    {
+    match state.sessions.start_with_scope(username, scope).await {
         Ok(pair) => match transport {
             Some(transport) => transport.token_response(status, &pair).into_response(),
             None => token_response(status, &pair).into_response(),
         },
-        Err(IssueError::Revocation(_)) => ErrorResponse::unavailable().into_response(),
+        Err(StartError::Store(_)) => ErrorResponse::unavailable().into_response(),
         Err(_) => server_error(),
     }
 }

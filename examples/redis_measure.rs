@@ -63,7 +63,7 @@ async fn refreshes(backend: &RedisBackend) -> Result<()> {
     issuer.revocation().load().await?;
     let sessions = Sessions::new(issuer.clone());
 
-    let mut pair = issuer.issue("alice").await?;
+    let mut pair = Sessions::new(issuer.clone()).start("alice").await?;
     let started = Instant::now();
     for _ in 0..REFRESHES {
         pair = sessions.refresh(pair.refresh_token()).await?;
@@ -72,7 +72,11 @@ async fn refreshes(backend: &RedisBackend) -> Result<()> {
 
     let mut pairs: Vec<TokenPair> = Vec::new();
     for i in 0..CONCURRENCY {
-        pairs.push(issuer.issue(&format!("user{i}")).await?);
+        pairs.push(
+            Sessions::new(issuer.clone())
+                .start(&format!("user{i}"))
+                .await?,
+        );
     }
     let started = Instant::now();
     let rounds = REFRESHES / CONCURRENCY;
@@ -207,6 +211,7 @@ async fn warm_start(a: &RedisBackend, b: &RedisBackend, entries: usize) -> Resul
 
     let store = RevocationStore::builder()
         .with_backend(Arc::new(b.clone()))
+        .with_backend_timeout(Duration::from_secs(60))
         .build()?;
     let started = Instant::now();
     let loaded = store.load().await?;

@@ -40,7 +40,7 @@ async fn main() -> Result<()> {
     let result = measure(&url, &run, &file).await;
 
     // Leave nothing behind, whatever happened.
-    let cleanup = PostgresBackend::connect(&url).await?;
+    let cleanup = PostgresBackend::builder(&url).build().await?;
     for prefix in [run.clone(), format!("{run}load_")] {
         let drop = format!("DROP TABLE IF EXISTS {prefix}sessions, {prefix}entries");
         cleanup.pool().execute(AssertSqlSafe(drop)).await?;
@@ -55,18 +55,19 @@ async fn main() -> Result<()> {
 
 async fn measure(url: &str, run: &str, file: &PathBuf) -> Result<()> {
     let pg = || async {
-        let backend = PostgresBackend::connect(url)
-            .await?
-            .with_table_prefix(run)?;
+        let backend = PostgresBackend::builder(url)
+            .with_prefix(run)
+            .build()
+            .await?;
         Ok::<_, Box<dyn Error + Send + Sync>>(backend)
     };
     let lite = || async {
-        let backend = SqliteBackend::connect(file).await?.with_table_prefix(run)?;
+        let backend = SqliteBackend::builder(file)
+            .with_prefix(run)
+            .build()
+            .await?;
         Ok::<_, Box<dyn Error + Send + Sync>>(backend)
     };
-    pg().await?.migrate().await?;
-    lite().await?.migrate().await?;
-
     println!("refresh (rotation) through RevocationStore, Ed25519 tokens, loopback:");
     refreshes("postgres", Arc::new(pg().await?)).await?;
     refreshes("sqlite", Arc::new(lite().await?)).await?;
@@ -76,11 +77,10 @@ async fn measure(url: &str, run: &str, file: &PathBuf) -> Result<()> {
 
     println!("warm start: RevocationStore::load of {ENTRIES} live entries:");
     let load_prefix = format!("{run}load_");
-    let pg_load = PostgresBackend::connect(url)
-        .await?
-        .with_table_prefix(&load_prefix)?
-        .with_timeout(Duration::from_secs(60));
-    pg_load.migrate().await?;
+    let pg_load = PostgresBackend::builder(url)
+        .with_prefix(load_prefix.as_str())
+        .build()
+        .await?;
     fill(
         pg_load.pool(),
         &load_prefix,
@@ -88,11 +88,10 @@ async fn measure(url: &str, run: &str, file: &PathBuf) -> Result<()> {
     )
     .await?;
     warm_start("postgres", Arc::new(pg_load)).await?;
-    let lite_load = SqliteBackend::connect(file)
-        .await?
-        .with_table_prefix(&load_prefix)?
-        .with_timeout(Duration::from_secs(60));
-    lite_load.migrate().await?;
+    let lite_load = SqliteBackend::builder(file)
+        .with_prefix(load_prefix.as_str())
+        .build()
+        .await?;
     let series = "(WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < $1) \
                   SELECT n FROM s) AS g";
     fill(lite_load.pool(), &load_prefix, series).await?;
@@ -116,7 +115,7 @@ async fn refreshes(name: &str, backend: Arc<dyn RevocationBackend>) -> Result<()
     let chain = |n: usize| {
         let (issuer, sessions) = (issuer.clone(), sessions.clone());
         tokio::spawn(async move {
-            let mut pair = issuer.issue("alice").await?;
+            let mut pair = Sessions::new(issuer.clone()).start("alice").await?;
             for _ in 0..n {
                 pair = sessions.refresh(pair.refresh_token()).await?;
             }
@@ -273,6 +272,7 @@ async fn warm_start(name: &str, backend: Arc<dyn RevocationBackend>) -> Result<(
     for _ in 0..3 {
         let store = RevocationStore::builder()
             .with_backend(backend.clone())
+            .with_backend_timeout(Duration::from_secs(60))
             .build()?;
         let start = Instant::now();
         let loaded = store.load().await?;

@@ -10,14 +10,14 @@ use axum::{
     routing::{get_service, post, post_service},
 };
 use http::{StatusCode, request::Parts};
-use serde::{Serialize, de::DeserializeOwned};
+use serde::de::DeserializeOwned;
 
 use crate::{
     bearer::{AuthError, Authenticated, BearerAuthLayer, JsonBodyRejection, OnRejection},
     endpoints::{ErrorResponse, JwksService, RefreshService, RevocationService, token_response},
-    issuer::{IssueError, TokenPair},
+    issuer::TokenPair,
+    session::{Sessions, StartError},
     store::RevocationError,
-    session::Sessions,
     token::{Claims, NoCustomClaims},
     transport::CookieTransport,
 };
@@ -241,11 +241,14 @@ impl IntoResponse for TokenPair {
 
 /// 503 `temporarily_unavailable` when the session could not be recorded (the client may
 /// retry), 500 `server_error` otherwise; the cause is logged, never sent.
-impl IntoResponse for IssueError {
+impl IntoResponse for StartError {
     fn into_response(self) -> Response {
-        tracing::error!(error = %self, "no token pair could be issued");
+        tracing::error!(
+            error = &self as &dyn std::error::Error,
+            "no session could be started"
+        );
         match self {
-            Self::Revocation(_) => ErrorResponse::unavailable(),
+            Self::Store(_) => ErrorResponse::unavailable(),
             _ => ErrorResponse::server_error(),
         }
         .into_response()
@@ -282,32 +285,13 @@ impl IntoResponse for ErrorResponse {
 /// # let _ = app;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub fn token_routes<T, U, R, S>(sessions: Sessions<T>, auth: &BearerAuthLayer<U, R>) -> Router<S>
+pub fn token_routes<U, R, S>(sessions: Sessions, auth: &BearerAuthLayer<U, R>) -> Router<S>
 where
-    T: Serialize + DeserializeOwned + Send + Sync + 'static,
     U: DeserializeOwned + Clone + Send + Sync + 'static,
     R: OnRejection,
     S: Clone + Send + Sync + 'static,
 {
-    let jwks = JwksService::new(sessions.issuer().keys());
-    let logout = {
-        let sessions = sessions.clone();
-        move |claims: SharedClaims<U>| async move { ended(sessions.logout(&claims.sid).await) }
-    };
-    let logout_all = {
-        let sessions = sessions.clone();
-        move |claims: SharedClaims<U>| async move { ended(sessions.logout_all(&claims.sub).await) }
-    };
-    Router::new()
-        .route("/logout", post(logout))
-        .route("/logout-all", post(logout_all))
-        .route_layer(auth.clone())
-        .route(
-            "/refresh",
-            post_service(RefreshService::new(sessions.clone())),
-        )
-        .route("/revoke", post_service(RevocationService::new(sessions)))
-        .route("/jwks.json", get_service(jwks))
+    routes(sessions, auth.clone(), None)
 }
 
 /// [`token_routes`] for browser apps under the cookie transport `transport`:
@@ -337,46 +321,68 @@ where
 /// # let _ = app;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub fn cookie_token_routes<T, U, R, S>(
-    sessions: Sessions<T>,
+pub fn cookie_token_routes<U, R, S>(
+    sessions: Sessions,
     auth: &BearerAuthLayer<U, R>,
     transport: &CookieTransport,
 ) -> Router<S>
 where
-    T: Serialize + DeserializeOwned + Send + Sync + 'static,
+    U: DeserializeOwned + Clone + Send + Sync + 'static,
+    R: OnRejection,
+    S: Clone + Send + Sync + 'static,
+{
+    routes(
+        sessions,
+        auth.clone().with_cookie_transport(transport),
+        Some(transport),
+    )
+}
+
+/// The token routes, authenticated by `auth`; under a cookie transport, the refresh route
+/// also reads the refresh cookie and the logout routes delete the cookies.
+fn routes<U, R, S>(
+    sessions: Sessions,
+    auth: BearerAuthLayer<U, R>,
+    transport: Option<&CookieTransport>,
+) -> Router<S>
+where
     U: DeserializeOwned + Clone + Send + Sync + 'static,
     R: OnRejection,
     S: Clone + Send + Sync + 'static,
 {
     let jwks = JwksService::new(sessions.issuer().keys());
-    let cleared = |transport: &CookieTransport, mut response: Response| {
-        if response.status().is_success() {
+    let ended = move |transport: Option<&CookieTransport>, result: Result<(), RevocationError>| {
+        let mut response = ended(result);
+        if let Some(transport) = transport
+            && response.status().is_success()
+        {
             transport.clear_cookies(response.headers_mut());
         }
         response
     };
     let logout = {
         let sessions = sessions.clone();
-        let transport = transport.clone();
+        let transport = transport.cloned();
         move |claims: SharedClaims<U>| async move {
-            cleared(&transport, ended(sessions.logout(&claims.sid).await))
+            ended(transport.as_ref(), sessions.logout(&claims.sid).await)
         }
     };
     let logout_all = {
         let sessions = sessions.clone();
-        let transport = transport.clone();
+        let transport = transport.cloned();
         move |claims: SharedClaims<U>| async move {
-            cleared(&transport, ended(sessions.logout_all(&claims.sub).await))
+            ended(transport.as_ref(), sessions.logout_all(&claims.sub).await)
         }
     };
+    let mut refresh = RefreshService::new(sessions.clone());
+    if let Some(transport) = transport {
+        refresh = refresh.with_cookie_transport(transport);
+    }
     Router::new()
         .route("/logout", post(logout))
         .route("/logout-all", post(logout_all))
-        .route_layer(auth.clone().with_cookie_transport(transport))
-        .route(
-            "/refresh",
-            post_service(RefreshService::new(sessions.clone()).with_cookie_transport(transport)),
-        )
+        .route_layer(auth)
+        .route("/refresh", post_service(refresh))
         .route("/revoke", post_service(RevocationService::new(sessions)))
         .route("/jwks.json", get_service(jwks))
 }

@@ -2,7 +2,14 @@
 //!
 //! `tower-jwt-auth` covers the whole token life cycle of an API:
 //!
-//! - an [`Issuer`] mints an access + refresh pair at signup or login;
+//! - [`Sessions`] owns the life cycle of a login: [`start`](Sessions::start) at signup or
+//!   login hands out an access + refresh pair, [`refresh`](Sessions::refresh) exchanges the
+//!   refresh token with rotation on every use (reuse revokes the whole session; the session's
+//!   scope and application claims ride along unchanged), then logout of one device or every
+//!   device and RFC 7009 revocation; [`token_routes`] (axum) and the services of
+//!   [`endpoints`] put it on HTTP;
+//! - an [`Issuer`] mints and signs the pairs (synchronously, no I/O) and hands out the
+//!   matching [`Verifier`];
 //! - [`BearerAuthLayer`] verifies the access token of every request with a [`Verifier`]:
 //!   signature with the key of `kid` pinned to one algorithm, exact token type,
 //!   `exp`/`nbf`/`iat` on an injectable [`Clock`](clock::Clock), `iss`/`aud`, and
@@ -10,9 +17,6 @@
 //!   responses; a token that verified once is recognised by its bytes afterwards (a cache
 //!   whose hits still check expiry, revocation, the key set and scopes);
 //!   [`require_scope`](BearerAuthLayer::require_scope) adds per-route scopes;
-//! - [`Sessions`] exchanges refresh tokens with rotation on every use, detects reuse and then
-//!   revokes the whole session, and logs out one device or every device;
-//!   [`token_routes`] (axum) and the services of [`endpoints`] put it on HTTP;
 //! - the [`store`] keeps the deny-list in concurrent in-memory maps, in front of a
 //!   [`RevocationBackend`](store::RevocationBackend) that holds one record per session
 //!   (refresh is an atomic compare-and-swap on it) and shares revocations between instances.
@@ -53,7 +57,7 @@
 //! let sessions = Sessions::new(issuer.clone());
 //!
 //! // Login: a new session.
-//! let pair = issuer.issue_with_scope("alice", "read write").await?;
+//! let pair = sessions.start_with_scope("alice", "read write").await?;
 //! let claims: Claims = issuer.verifier().verify_access(pair.access_token())?;
 //! assert!(claims.has_scope("write"));
 //!
@@ -67,7 +71,7 @@
 //! assert!(revoked.is_err());
 //!
 //! // Logout (one device) and log out everywhere (every device).
-//! let other = issuer.issue("alice").await?;
+//! let other = sessions.start("alice").await?;
 //! sessions.logout(other.session_id()).await?;
 //! sessions.logout_all("alice").await?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -129,7 +133,7 @@
 //! | `tonic` | no | `grpc::GrpcRejection`: rejections as gRPC statuses (`UNAUTHENTICATED`, `PERMISSION_DENIED`) with the challenge in the metadata |
 //! | `redis` | no | `store::RedisBackend`: session records and revocations in Redis, shared by every instance, with a pub/sub change feed |
 //! | `remote-jwks` | no | `keys::RemoteJwks`: a resource server's keys, fetched from another issuer's JWKS over HTTPS (reqwest with rustls, no OpenSSL), cached per `Cache-Control` within a floor and a ceiling, refetched at most once per interval for unknown `kid`s, the last good set kept while the issuer is down |
-//! | `test-util` | no | `clock::MockClock`, `Claims::builder`, `store::conformance` (the suite every backend passes), and `verify_signature_only` on `VerifyingKey` and `KeySet` (the signature layer alone, for key-loading tests against public vectors) |
+//! | `test-util` | no | `clock::MockClock`, `Claims::builder`, `store::conformance` (the suite every backend passes), and `token::verify_signature_only` / `verify_signature_only_with_key` (the signature layer alone, for key-loading tests against public vectors) |
 //! | `postgres` | no | `store::PostgresBackend`: sessions and revocations in PostgreSQL (sqlx 0.9, which needs Rust 1.94), LISTEN/NOTIFY as the change feed |
 //! | `sqlite` | no | `store::SqliteBackend`: the same in one SQLite file (bundled, WAL) for a single node, with its change feed in process |
 //! | `metrics` | no | counters through the `metrics` facade: accepted and refused requests by reason, refresh outcomes, reuse detections, revocations, backend errors, change-feed gaps, cache hits and misses (names in the README's *Observability*) |
@@ -157,8 +161,8 @@ pub mod grpc;
 pub mod issuer;
 pub mod keys;
 mod redact;
-pub mod store;
 pub mod session;
+pub mod store;
 mod telemetry;
 pub mod token;
 pub mod transport;

@@ -10,13 +10,11 @@
 //! (refresh outcomes) and `tower_jwt_auth::revocation` (revocations, the backend and its
 //! change feed), so that `RUST_LOG=tower_jwt_auth::bearer=debug` shows every refused request.
 
-use std::time::Duration;
+use std::{fmt, time::Duration};
 
 const BEARER: &str = "tower_jwt_auth::bearer";
 const SESSION: &str = "tower_jwt_auth::session";
 const REVOCATION: &str = "tower_jwt_auth::revocation";
-
-use crate::{bearer::AuthError, session::RefreshError};
 
 /// The metric names, documented in the crate's feature table.
 #[cfg(feature = "metrics")]
@@ -55,14 +53,13 @@ pub(crate) fn cache_lookup(hit: bool) {
     let _ = hit;
 }
 
-/// The bearer layer refused a request.
+/// The bearer layer refused a request: `reason` is the refusal's reason code, `status` its
+/// HTTP status, and `unavailable` says that the revocation state could not be read.
 ///
 /// `debug`, not `info`: a refused request is the client's business (an expired token is
 /// routine); a server that cannot read its revocation state is the operator's, at `warn`.
-pub(crate) fn rejected(error: &AuthError) {
-    let reason = error.reason();
-    let status = error.status().as_u16();
-    if matches!(error, AuthError::Unavailable) {
+pub(crate) fn rejected(reason: &'static str, status: u16, unavailable: bool) {
+    if unavailable {
         tracing::warn!(
             target: BEARER,
             reason,
@@ -76,14 +73,29 @@ pub(crate) fn rejected(error: &AuthError) {
     metrics::counter!(names::REJECTED, "reason" => reason).increment(1);
 }
 
+/// Why a refresh exchange did not rotate the token, as its event and counter record it.
+#[derive(Clone, Copy)]
+pub(crate) enum RefreshFailure<'a> {
+    /// A refresh token already exchanged was presented again; the session was revoked.
+    Reused,
+    /// The client sent a bad grant: the reason code.
+    InvalidGrant(&'static str),
+    /// The server could not complete the exchange: the reason code, and the error.
+    Failed(&'static str, &'a dyn fmt::Display),
+}
+
 /// The outcome of a refresh exchange.
-pub(crate) fn refreshed(outcome: Result<(), &RefreshError>, sub: Option<&str>, sid: Option<&str>) {
+pub(crate) fn refreshed(
+    outcome: Result<(), RefreshFailure<'_>>,
+    sub: Option<&str>,
+    sid: Option<&str>,
+) {
     let outcome = match outcome {
         Ok(()) => {
             tracing::debug!(target: SESSION, sub, sid, "refresh token rotated");
             "rotated"
         }
-        Err(RefreshError::Reused) => {
+        Err(RefreshFailure::Reused) => {
             // Someone presented a refresh token that had already been exchanged: either the
             // client lost a response and retried, or the token was stolen.
             tracing::warn!(
@@ -96,13 +108,12 @@ pub(crate) fn refreshed(outcome: Result<(), &RefreshError>, sub: Option<&str>, s
             metrics::counter!(names::REUSE).increment(1);
             "reused"
         }
-        Err(err) => {
-            let reason = refresh_reason(err);
-            if err.is_invalid_grant() {
-                tracing::debug!(target: SESSION, sub, sid, reason, "refresh refused");
-            } else {
-                tracing::warn!(target: SESSION, sub, sid, reason, error = %err, "refresh failed");
-            }
+        Err(RefreshFailure::InvalidGrant(reason)) => {
+            tracing::debug!(target: SESSION, sub, sid, reason, "refresh refused");
+            reason
+        }
+        Err(RefreshFailure::Failed(reason, err)) => {
+            tracing::warn!(target: SESSION, sub, sid, reason, error = %err, "refresh failed");
             reason
         }
     };
@@ -118,18 +129,6 @@ pub(crate) fn refresh_csrf_refused(sub: &str, sid: &str) {
     tracing::debug!(target: SESSION, sub, sid, reason = "invalid_csrf_token", "refresh refused");
     #[cfg(feature = "metrics")]
     metrics::counter!(names::REFRESH, "outcome" => "invalid_csrf_token").increment(1);
-}
-
-fn refresh_reason(err: &RefreshError) -> &'static str {
-    match err {
-        RefreshError::InvalidToken(err) => err.reason(),
-        RefreshError::Reused => "reused",
-        RefreshError::Refused => "refused",
-        RefreshError::UnknownSession => "unknown_session",
-        RefreshError::Hook(_) => "hook_failed",
-        RefreshError::Revocation(_) => "revocation_unavailable",
-        RefreshError::Issue(_) => "issue_failed",
-    }
 }
 
 /// What a revocation covered.
@@ -171,6 +170,15 @@ pub(crate) fn backend_error(operation: &'static str, error: &dyn std::error::Err
     );
     #[cfg(feature = "metrics")]
     metrics::counter!(names::BACKEND_ERRORS, "operation" => operation).increment(1);
+}
+
+/// The revocation backend answered again after a failure.
+pub(crate) fn backend_recovered(operation: &'static str) {
+    tracing::info!(
+        target: REVOCATION,
+        operation,
+        "revocation backend recovered"
+    );
 }
 
 /// The change feed had a gap: the store stops trusting its local state's freshness and

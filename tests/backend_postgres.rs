@@ -38,7 +38,7 @@ use tokio::{
 use tower::ServiceExt;
 use tower_jwt_auth::{
     endpoints::RefreshService,
-    store::{PostgresBackend, RevocationBackend, RevocationError, conformance},
+    store::{BackendError, PostgresBackend, RevocationBackend, RevocationError, conformance},
     token::TokenError,
 };
 
@@ -58,11 +58,13 @@ impl Tables {
         let tables = Self {
             prefix: unique_name("t"),
         };
-        tables.backend().await.migrate().await.unwrap();
+        // Building the backend creates the tables.
+        tables.backend().await;
         tables
     }
 
-    /// A backend on a pool of its own, through `connect` options.
+    /// A backend on a pool of its own, through `connect` options; its tables are created if
+    /// needed.
     async fn backend_with(&self, options: PgConnectOptions, timeout: Duration) -> PostgresBackend {
         let pool = PgPoolOptions::new()
             .max_connections(5)
@@ -70,9 +72,11 @@ impl Tables {
             .connect_with(options)
             .await
             .unwrap();
-        PostgresBackend::from_pool(pool)
+        PostgresBackend::builder_with_pool(pool)
+            .with_prefix(self.prefix.as_str())
             .with_timeout(timeout)
-            .with_table_prefix(&self.prefix)
+            .build()
+            .await
             .unwrap()
     }
 
@@ -133,15 +137,13 @@ async fn one_of_64_concurrent_refreshes_on_two_stores_wins() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn instances_migrating_at_once_take_turns_and_nothing_is_left_behind() {
+async fn instances_building_at_once_take_turns_and_nothing_is_left_behind() {
     let tables = Tables {
         prefix: unique_name("t"),
     };
-    let (a, b) = (tables.backend().await, tables.backend().await);
-    let (first, second) = tokio::join!(a.migrate(), b.migrate());
-    first.unwrap();
-    second.unwrap();
-    a.migrate().await.unwrap();
+    // Each build creates the tables if they do not exist: at once, and once more.
+    tokio::join!(tables.backend(), tables.backend());
+    tables.backend().await;
     assert_eq!(tables_named(&tables.prefix).await, 2);
     let prefix = tables.prefix.clone();
     drop(tables);
@@ -158,6 +160,34 @@ async fn debug_output_never_shows_the_password() {
     let debug = format!("{backend:?}");
     assert!(debug.starts_with("PostgresBackend {"), "{debug}");
     assert!(!debug.contains("hunter2"), "{debug}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_url_a_refused_prefix_or_an_unreachable_server_is_a_clear_error() {
+    let err = PostgresBackend::builder("not a url")
+        .build()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, BackendError::Url(_)), "{err:?}");
+    let err = PostgresBackend::builder("postgres://postgres@127.0.0.1:5432/test")
+        .with_prefix("a-b")
+        .build()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, BackendError::Config(_)), "{err:?}");
+    let closed = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let err = PostgresBackend::builder(&format!("postgres://postgres@127.0.0.1:{port}/test"))
+        .with_timeout(Duration::from_secs(1))
+        .build()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, BackendError::Connect(_) | BackendError::Timeout { .. }),
+        "{err:?}"
+    );
+    assert!(!err.to_string().contains("postgres://"), "{err}");
 }
 
 /// A TCP proxy in front of the database that can cut every connection and refuse new ones,
@@ -268,10 +298,10 @@ async fn when_the_database_goes_away_writes_fail_closed_and_the_store_catches_up
         tokio::spawn(b.issuer.revocation().clone().run()),
     ];
     let (pair, early, missed, later) = (
-        login(&a, "alice").await,
-        login(&a, "bob").await,
-        login(&a, "carol").await,
-        login(&a, "dave").await,
+        a.login("alice").await,
+        a.login("bob").await,
+        a.login("carol").await,
+        a.login("dave").await,
     );
     // Once `a` follows the feed, a logout on `b` reaches it.
     b.sessions.logout(early.session_id()).await.unwrap();
@@ -327,9 +357,8 @@ async fn when_the_database_goes_away_writes_fail_closed_and_the_store_catches_up
     }
 
     let log = String::from_utf8_lossy(&log.lock().unwrap()).into_owned();
-    assert!(log.contains("revocation backend failed"), "{log}");
+    assert!(log.contains("revocation backend error"), "{log}");
     assert!(log.contains("revocation backend recovered"), "{log}");
-    assert!(log.contains(r#"backend="postgres""#), "{log}");
     assert!(
         !log.contains(pair.refresh_token()),
         "no token in the events"

@@ -12,7 +12,7 @@ use std::{path::PathBuf, sync::Arc};
 
 use stores::*;
 use tower_jwt_auth::store::{
-    RevocationBackend, RevocationEntry, RevocationStore, SqliteBackend, conformance,
+    BackendError, RevocationBackend, RevocationEntry, RevocationStore, SqliteBackend, conformance,
 };
 
 /// A database file of its own, removed (with its WAL files) when the test ends, passed or
@@ -29,9 +29,9 @@ impl TempDb {
         }
     }
 
-    /// A backend on a pool of its own.
+    /// A backend on a pool of its own (its tables created if needed).
     async fn open(&self) -> SqliteBackend {
-        SqliteBackend::connect(&self.path).await.unwrap()
+        SqliteBackend::builder(&self.path).build().await.unwrap()
     }
 
     async fn handle(&self) -> Arc<dyn RevocationBackend> {
@@ -51,7 +51,7 @@ impl Drop for TempDb {
 
 async fn migrated() -> TempDb {
     let db = TempDb::new();
-    db.open().await.migrate().await.unwrap();
+    db.open().await;
     db
 }
 
@@ -68,7 +68,7 @@ async fn one_of_64_concurrent_refreshes_on_two_stores_wins() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn migrating_again_keeps_the_state_and_a_restart_loads_it() {
+async fn building_again_keeps_the_state_and_a_restart_loads_it() {
     let db = migrated().await;
     let backend = db.open().await;
     let entry = RevocationEntry::Session {
@@ -76,12 +76,12 @@ async fn migrating_again_keeps_the_state_and_a_restart_loads_it() {
         expires_at: u64::MAX,
     };
     backend.revoke(&entry).await.unwrap();
-    backend.migrate().await.unwrap();
+    // Another backend on the same file sets the tables up again, and keeps what is there.
+    db.open().await.pool().close().await;
     backend.pool().close().await;
 
     // A new process: a new pool on the same file.
     let restarted = db.open().await;
-    restarted.migrate().await.unwrap();
     let store = RevocationStore::builder()
         .with_backend(Arc::new(restarted))
         .build()
@@ -93,10 +93,9 @@ async fn migrating_again_keeps_the_state_and_a_restart_loads_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn table_prefixes_keep_applications_apart_in_one_file() {
     let db = TempDb::new();
-    let billing = db.open().await.with_table_prefix("billing_").unwrap();
-    let shop = db.open().await.with_table_prefix("shop_").unwrap();
-    billing.migrate().await.unwrap();
-    shop.migrate().await.unwrap();
+    let open = |prefix: &'static str| SqliteBackend::builder(&db.path).with_prefix(prefix).build();
+    let billing = open("billing_").await.unwrap();
+    let shop = open("shop_").await.unwrap();
     let mut shop_feed = shop.subscribe().await.unwrap();
     let entry = RevocationEntry::Token {
         jti: "j1".into(),
@@ -113,4 +112,25 @@ async fn table_prefixes_keep_applications_apart_in_one_file() {
             .is_none()
     );
     assert!(format!("{billing:?}").starts_with("SqliteBackend {"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_prefix_or_an_unopenable_file_is_a_clear_error() {
+    let db = TempDb::new();
+    let refused = SqliteBackend::builder(&db.path)
+        .with_prefix("Billing")
+        .build()
+        .await;
+    assert!(
+        matches!(refused, Err(BackendError::Config(_))),
+        "{refused:?}"
+    );
+    assert!(!db.path.exists(), "nothing is opened for a refused setting");
+    let missing_dir = db.path.join("no-such-directory").join("x.db");
+    let err = SqliteBackend::builder(&missing_dir)
+        .build()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, BackendError::Connect(_)), "{err:?}");
+    assert!(std::error::Error::source(&err).is_some());
 }

@@ -10,8 +10,8 @@ use std::{sync::Arc, time::Duration};
 use common::*;
 use tower_jwt_auth::{
     TokenPair,
-    store::{MemoryBackend, RevocationBackend, conformance},
     session::RefreshError,
+    store::{MemoryBackend, RevocationBackend, conformance},
     token::{NoCustomClaims, TokenError},
 };
 
@@ -74,8 +74,8 @@ fn access(env: &Env, pair: &TokenPair) -> Result<(), TokenError> {
 async fn a_logout_on_one_instance_is_refused_on_the_other() {
     let i = two_instances().await;
     let pair =
-        i.a.issuer
-            .issue_with_claims("alice", "", &profile())
+        i.a.sessions
+            .start_with_claims("alice", "", &profile())
             .await
             .unwrap();
     assert_eq!(access(&i.b, &pair), Ok(()));
@@ -94,13 +94,13 @@ async fn a_logout_on_one_instance_is_refused_on_the_other() {
 async fn log_out_everywhere_reaches_the_other_instance() {
     let i = two_instances().await;
     let phone =
-        i.a.issuer
-            .issue_with_claims("alice", "", &profile())
+        i.a.sessions
+            .start_with_claims("alice", "", &profile())
             .await
             .unwrap();
     let laptop =
-        i.b.issuer
-            .issue_with_claims("alice", "", &profile())
+        i.b.sessions
+            .start_with_claims("alice", "", &profile())
             .await
             .unwrap();
     i.b.sessions.logout_all("alice").await.unwrap();
@@ -111,8 +111,8 @@ async fn log_out_everywhere_reaches_the_other_instance() {
     }
     // A new login on the other instance right after it works.
     let again =
-        i.a.issuer
-            .issue_with_claims("alice", "", &profile())
+        i.a.sessions
+            .start_with_claims("alice", "", &profile())
             .await
             .unwrap();
     assert_eq!(access(&i.b, &again), Ok(()));
@@ -122,8 +122,8 @@ async fn log_out_everywhere_reaches_the_other_instance() {
 async fn a_token_rotated_on_one_instance_and_replayed_on_the_other_revokes_the_session() {
     let i = two_instances().await;
     let first =
-        i.a.issuer
-            .issue_with_claims("alice", "", &profile())
+        i.a.sessions
+            .start_with_claims("alice", "", &profile())
             .await
             .unwrap();
     let second = i.a.sessions.refresh(first.refresh_token()).await.unwrap();
@@ -147,16 +147,16 @@ async fn a_restarted_instance_loads_every_earlier_revocation() {
     let a = env_with(|b| b.with_revocation_backend(shared.clone()));
     a.issuer.revocation().load().await.unwrap();
     let (one, two, three) = (
-        a.issuer
-            .issue_with_claims("alice", "", &profile())
+        a.sessions
+            .start_with_claims("alice", "", &profile())
             .await
             .unwrap(),
-        a.issuer
-            .issue_with_claims("bob", "", &profile())
+        a.sessions
+            .start_with_claims("bob", "", &profile())
             .await
             .unwrap(),
-        a.issuer
-            .issue_with_claims("carol", "", &profile())
+        a.sessions
+            .start_with_claims("carol", "", &profile())
             .await
             .unwrap(),
     );

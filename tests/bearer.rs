@@ -22,7 +22,7 @@ use http_body_util::BodyExt;
 use serde_json::json;
 use tower::{Layer, ServiceBuilder, ServiceExt, service_fn};
 use tower_jwt_auth::{
-    BearerAuthLayer, Claims, TokenPair, bearer::JsonBodyRejection, issuer::IssueError,
+    BearerAuthLayer, Claims, TokenPair, bearer::JsonBodyRejection, session::StartError,
 };
 
 type Inner = tower::util::BoxCloneService<Request<Body>, Response<Body>, Infallible>;
@@ -88,8 +88,8 @@ impl Harness {
 
     async fn pair(&self) -> TokenPair {
         self.env
-            .issuer
-            .issue_with_claims("alice", "read", &profile())
+            .sessions
+            .start_with_claims("alice", "read", &profile())
             .await
             .unwrap()
     }
@@ -445,8 +445,8 @@ async fn axum_extractor_and_scope_requirements() {
 
     let admin = h
         .env
-        .issuer
-        .issue_with_claims("root", "read write admin", &profile())
+        .sessions
+        .start_with_claims("root", "read write admin", &profile())
         .await
         .unwrap();
     for uri in ["/admin", "/both"] {
@@ -494,8 +494,8 @@ async fn a_scoped_layer_authenticates_on_its_own() {
     );
     let admin = h
         .env
-        .issuer
-        .issue_with_claims("root", "admin", &profile())
+        .sessions
+        .start_with_claims("root", "admin", &profile())
         .await
         .unwrap();
     let response = call(&app, "/admin", Some(admin.access_token())).await;
@@ -592,13 +592,15 @@ async fn unavailable_revocation_state_is_503_without_a_challenge() {
     assert!(env.issuer.revocation().load().await.is_err());
     // Nothing is issued while the session record cannot be written.
     assert!(matches!(
-        env.issuer.issue_with_claims("alice", "", &profile()).await,
-        Err(IssueError::Revocation(_))
+        env.sessions
+            .start_with_claims("alice", "", &profile())
+            .await,
+        Err(StartError::Store(_))
     ));
     // A token from an instance that could write (same key) is still refused here.
     let pair = common::env()
-        .issuer
-        .issue_with_claims("alice", "", &profile())
+        .sessions
+        .start_with_claims("alice", "", &profile())
         .await
         .unwrap();
     let calls = Arc::new(AtomicUsize::new(0));

@@ -50,8 +50,8 @@ async fn status(service: &Service, token: &str) -> StatusCode {
 }
 
 async fn login(env: &Env, scope: &str) -> TokenPair {
-    env.issuer
-        .issue_with_claims("alice", scope, &profile())
+    env.sessions
+        .start_with_claims("alice", scope, &profile())
         .await
         .unwrap()
 }

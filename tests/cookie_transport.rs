@@ -49,7 +49,7 @@ fn app_with(transport: CookieTransport) -> App {
         let issuer = env.issuer.clone();
         let transport = transport.clone();
         move || async move {
-            let pair = issuer.issue("alice").await.unwrap();
+            let pair = Sessions::new(issuer.clone()).start("alice").await.unwrap();
             transport
                 .token_response(StatusCode::OK, &pair)
                 .into_response()
@@ -267,7 +267,7 @@ async fn the_access_token_can_go_in_the_body_and_attributes_follow_the_configura
     };
     assert!(logs.text().contains("WARN"), "{}", logs.text());
     assert!(logs.text().contains("without `Secure`"), "{}", logs.text());
-    let pair = app.env.issuer.issue("alice").await.unwrap();
+    let pair = app.env.sessions.start("alice").await.unwrap();
     let mut headers = http::HeaderMap::new();
     transport.set_cookies(&pair, &mut headers);
     for value in headers.get_all(header::SET_COOKIE) {
@@ -321,7 +321,7 @@ async fn state_changing_methods_need_the_csrf_header_with_a_cookie() {
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
 
     // The Authorization header is no ambient credential: no CSRF value needed.
-    let pair = app.env.issuer.issue("alice").await.unwrap();
+    let pair = app.env.sessions.start("alice").await.unwrap();
     let response = app
         .send(
             Request::post("/items")
@@ -464,7 +464,7 @@ async fn refresh_takes_the_body_or_the_cookie_never_both() {
     assert_eq!(none.status(), StatusCode::BAD_REQUEST);
 
     // The body alone: the plain OAuth answer, as without the transport.
-    let pair = app.env.issuer.issue("bob").await.unwrap();
+    let pair = app.env.sessions.start("bob").await.unwrap();
     let response = app
         .send(
             Request::post("/auth/refresh")

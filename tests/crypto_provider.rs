@@ -62,7 +62,7 @@ async fn every_operation_works_with_both_backends_enabled() {
     for key in keys {
         let issuer = Issuer::builder(KeySet::new(key)).build().unwrap();
         let sessions: Sessions = Sessions::new(issuer.clone());
-        let pair = issuer.issue("alice").await.unwrap();
+        let pair = Sessions::new(issuer.clone()).start("alice").await.unwrap();
         let claims: Claims = issuer
             .verifier()
             .verify_access(pair.access_token())

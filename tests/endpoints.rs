@@ -49,11 +49,7 @@ fn form(token: &str) -> Request<Full<Bytes>> {
 #[tokio::test]
 async fn refresh_accepts_the_rfc6749_form_and_json() {
     let env = env();
-    let pair = env
-        .issuer
-        .issue_with_claims("alice", "", &profile())
-        .await
-        .unwrap();
+    let pair = env.login("alice").await;
     let response = refresh(&env, form(pair.refresh_token())).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()[header::CACHE_CONTROL], "no-store");
@@ -96,11 +92,7 @@ async fn refresh_accepts_the_rfc6749_form_and_json() {
 #[tokio::test]
 async fn a_reused_refresh_token_is_invalid_grant_and_kills_the_session() {
     let env = env();
-    let pair = env
-        .issuer
-        .issue_with_claims("alice", "", &profile())
-        .await
-        .unwrap();
+    let pair = env.login("alice").await;
     let response = refresh(&env, form(pair.refresh_token())).await;
     let next: TokenPair = serde_json::from_value(json_body(response).await).unwrap();
 
@@ -122,18 +114,10 @@ async fn a_reused_refresh_token_is_invalid_grant_and_kills_the_session() {
 #[tokio::test]
 async fn rejected_tokens_are_invalid_grant() {
     let env = env();
-    let pair = env
-        .issuer
-        .issue_with_claims("alice", "", &profile())
-        .await
-        .unwrap();
+    let pair = env.login("alice").await;
     let expired = {
         let e = env_with(|b| b.with_refresh_ttl(std::time::Duration::from_secs(1000)));
-        let p = e
-            .issuer
-            .issue_with_claims("alice", "", &profile())
-            .await
-            .unwrap();
+        let p = e.login("alice").await;
         e.advance(1000);
         (e, p)
     };
@@ -162,11 +146,7 @@ async fn rejected_tokens_are_invalid_grant() {
 #[tokio::test]
 async fn malformed_refresh_requests_are_4xx_never_5xx() {
     let env = env();
-    let pair = env
-        .issuer
-        .issue_with_claims("alice", "", &profile())
-        .await
-        .unwrap();
+    let pair = env.login("alice").await;
     let token = pair.refresh_token();
     let cases: Vec<(Request<Full<Bytes>>, StatusCode, &str)> = vec![
         (
@@ -256,11 +236,7 @@ async fn malformed_refresh_requests_are_4xx_never_5xx() {
 #[tokio::test]
 async fn concurrent_refresh_requests_have_exactly_one_winner() {
     let env = env();
-    let pair = env
-        .issuer
-        .issue_with_claims("alice", "", &profile())
-        .await
-        .unwrap();
+    let pair = env.login("alice").await;
     let service = RefreshService::new(env.sessions.clone());
     let mut tasks = Vec::new();
     for _ in 0..32 {
@@ -291,11 +267,7 @@ async fn revoke(env: &Env, req: Request<Full<Bytes>>) -> Response<Full<Bytes>> {
 #[tokio::test]
 async fn revocation_follows_rfc7009() {
     let env = env();
-    let pair = env
-        .issuer
-        .issue_with_claims("alice", "", &profile())
-        .await
-        .unwrap();
+    let pair = env.login("alice").await;
     let verify = |t: &str| env.issuer.verifier().verify_access::<Profile>(t);
 
     let response = revoke(
@@ -314,11 +286,7 @@ async fn revocation_follows_rfc7009() {
     );
 
     // A wrong hint does not matter; a refresh token takes its session with it.
-    let other = env
-        .issuer
-        .issue_with_claims("alice", "", &profile())
-        .await
-        .unwrap();
+    let other = env.login("alice").await;
     let response = revoke(
         &env,
         post(
@@ -391,11 +359,7 @@ async fn token_routes_mount_every_endpoint_under_a_prefix() {
     use axum::{Router, body::Body};
 
     let env = env();
-    let pair = env
-        .issuer
-        .issue_with_claims("alice", "", &profile())
-        .await
-        .unwrap();
+    let pair = env.login("alice").await;
     let auth = BearerAuthLayer::new(&env.issuer).with_realm("api");
     let app: Router = Router::new().nest(
         "/auth",
@@ -456,16 +420,8 @@ async fn token_routes_mount_every_endpoint_under_a_prefix() {
         r#"Bearer realm="api""#
     );
 
-    let phone = env
-        .issuer
-        .issue_with_claims("alice", "", &profile())
-        .await
-        .unwrap();
-    let laptop = env
-        .issuer
-        .issue_with_claims("alice", "", &profile())
-        .await
-        .unwrap();
+    let phone = env.login("alice").await;
+    let laptop = env.login("alice").await;
     let response = logout("/auth/logout", Some(phone.access_token())).await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     let verifier = env.issuer.verifier();

@@ -17,7 +17,7 @@ use common::*;
 use example::{HelloReply, REALM, SAY_HELLO, SAY_HELLO_ADMIN, call};
 use tokio::{net::TcpListener, task::JoinHandle};
 use tonic::{Code, Status, transport::Channel};
-use tower_jwt_auth::{Issuer, clock::MockClock};
+use tower_jwt_auth::{Issuer, Sessions, clock::MockClock};
 
 struct Server {
     issuer: Issuer,
@@ -106,9 +106,8 @@ async fn an_invalid_token_is_unauthenticated() {
 #[tokio::test]
 async fn an_expired_token_is_unauthenticated() {
     let server = start().await;
-    let pair = server
-        .issuer
-        .issue_with_scope("alice", "read")
+    let pair = Sessions::new(server.issuer.clone())
+        .start_with_scope("alice", "read")
         .await
         .unwrap();
     assert!(
@@ -136,9 +135,8 @@ async fn an_expired_token_is_unauthenticated() {
 #[tokio::test]
 async fn a_valid_token_reaches_the_handler_with_its_claims() {
     let server = start().await;
-    let pair = server
-        .issuer
-        .issue_with_scope("alice", "read")
+    let pair = Sessions::new(server.issuer.clone())
+        .start_with_scope("alice", "read")
         .await
         .unwrap();
     let reply = server
@@ -153,9 +151,8 @@ async fn a_valid_token_reaches_the_handler_with_its_claims() {
 #[tokio::test]
 async fn a_missing_scope_is_permission_denied() {
     let server = start().await;
-    let reader = server
-        .issuer
-        .issue_with_scope("alice", "read")
+    let reader = Sessions::new(server.issuer.clone())
+        .start_with_scope("alice", "read")
         .await
         .unwrap();
     let status = server
@@ -181,9 +178,8 @@ async fn a_missing_scope_is_permission_denied() {
             .await
             .is_ok()
     );
-    let admin = server
-        .issuer
-        .issue_with_scope("root", "read admin")
+    let admin = Sessions::new(server.issuer.clone())
+        .start_with_scope("root", "read admin")
         .await
         .unwrap();
     let reply = server

@@ -63,7 +63,7 @@ fn sessions_cost_under_256_bytes_and_refreshes_cost_nothing() {
     let sessions: Sessions = Sessions::new(issuer.clone());
     let retained = runtime.block_on(async {
         issuer.revocation().load().await.unwrap();
-        let mut pair = issuer.issue("alice").await.unwrap();
+        let mut pair = Sessions::new(issuer.clone()).start("alice").await.unwrap();
         for _ in 0..100 {
             pair = sessions.refresh(pair.refresh_token()).await.unwrap();
         }

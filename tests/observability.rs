@@ -35,8 +35,8 @@ fn get_with(token: Option<&str>) -> Request<Body> {
 
 /// A session of alice's, with the `read` scope.
 async fn login_alice(env: &common::Env) -> TokenPair {
-    env.issuer
-        .issue_with_claims("alice", "read", &profile())
+    env.sessions
+        .start_with_claims("alice", "read", &profile())
         .await
         .unwrap()
 }

@@ -7,7 +7,9 @@
 use std::collections::BTreeMap;
 
 use proptest::prelude::*;
-use tower_jwt_auth::{Claims, Issuer, KeySet, SigningKey, keys::Algorithm, token::TokenError};
+use tower_jwt_auth::{
+    Claims, Issuer, KeySet, Sessions, SigningKey, keys::Algorithm, token::TokenError,
+};
 
 fn issuer(hmac: bool) -> Issuer {
     let key = if hmac {
@@ -50,7 +52,7 @@ proptest! {
     ) {
         let issuer = issuer(hmac);
         let pair = runtime()
-            .block_on(issuer.issue_with_claims(&sub, &scope, &custom))
+            .block_on(Sessions::new(issuer.clone()).start_with_claims(&sub, &scope, &custom))
             .unwrap();
         let claims: Claims<BTreeMap<String, String>> =
             issuer.verifier().verify_access(pair.access_token()).unwrap();
@@ -69,7 +71,7 @@ proptest! {
         hmac in any::<bool>(),
     ) {
         let issuer = issuer(hmac);
-        let pair = runtime().block_on(issuer.issue("alice")).unwrap();
+        let pair = runtime().block_on(Sessions::new(issuer.clone()).start("alice")).unwrap();
         let token = pair.access_token().as_bytes();
         let verify = |bytes: &[u8]| match std::str::from_utf8(bytes) {
             Ok(text) => issuer.verifier().verify_access::<tower_jwt_auth::token::NoCustomClaims>(text),

@@ -1138,9 +1138,8 @@ async fn admin_is_403_insufficient_scope_for_a_signed_up_user() {
 async fn admin_is_200_with_the_admin_scope() {
     let server = start().await;
     // Signup never grants it: the operator mints such a token with the server's issuer.
-    let root = server
-        .issuer
-        .issue_with_scope("root", "read write admin")
+    let root = tower_jwt_auth::Sessions::new(server.issuer.clone())
+        .start_with_scope("root", "read write admin")
         .await
         .unwrap();
     let response = server.get_bearer("/admin", root.access_token()).await;

@@ -222,8 +222,8 @@ async fn me(app: &Router, token: &str) -> StatusCode {
 }
 
 async fn access_token(env: &Env) -> String {
-    env.issuer
-        .issue("alice")
+    env.sessions
+        .start("alice")
         .await
         .unwrap()
         .access_token()

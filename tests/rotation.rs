@@ -134,9 +134,15 @@ fn kid(token: &str) -> String {
 async fn a_rotation_at_run_time_keeps_every_token_session_and_revocation() {
     let s = service();
     let old_kid = s.keys.signing_kid().unwrap();
-    let refreshed = s.issuer.issue("alice").await.unwrap();
-    let logged_out = s.issuer.issue("bob").await.unwrap();
-    let waiting = s.issuer.issue("carol").await.unwrap();
+    let refreshed = Sessions::new(s.issuer.clone())
+        .start("alice")
+        .await
+        .unwrap();
+    let logged_out = Sessions::new(s.issuer.clone()).start("bob").await.unwrap();
+    let waiting = Sessions::new(s.issuer.clone())
+        .start("carol")
+        .await
+        .unwrap();
     assert_eq!(s.logout(&logged_out).await, StatusCode::NO_CONTENT);
     let rotated_before = s.refresh(&refreshed).await.unwrap();
 
@@ -149,13 +155,17 @@ async fn a_rotation_at_run_time_keeps_every_token_session_and_revocation() {
         [old_kid.clone(), next_kid.clone()]
     );
     assert_eq!(
-        kid(s.issuer.issue("dave").await.unwrap().access_token()),
+        kid(Sessions::new(s.issuer.clone())
+            .start("dave")
+            .await
+            .unwrap()
+            .access_token()),
         old_kid
     );
 
     // 2. Switch: one call; the issuer signs with the new key from now on.
     s.keys.sign_with(next).unwrap();
-    let fresh = s.issuer.issue("erin").await.unwrap();
+    let fresh = Sessions::new(s.issuer.clone()).start("erin").await.unwrap();
     assert_eq!(kid(fresh.access_token()), next_kid);
     assert_eq!(kid(fresh.refresh_token()), next_kid);
     assert_eq!(s.me(&fresh).await, StatusCode::OK);
@@ -188,14 +198,20 @@ async fn a_rotation_at_run_time_keeps_every_token_session_and_revocation() {
     s.clock.advance(Duration::from_secs(REFRESH_TTL));
     s.keys.retire(&old_kid).unwrap();
     assert_eq!(s.published_kids().await, [next_kid]);
-    let later = s.issuer.issue("frank").await.unwrap();
+    let later = Sessions::new(s.issuer.clone())
+        .start("frank")
+        .await
+        .unwrap();
     assert_eq!(s.me(&later).await, StatusCode::OK);
 }
 
 #[tokio::test]
 async fn a_resource_server_verifies_with_a_verify_only_set_from_the_issuers_jwks() {
     let s = service();
-    let pair = s.issuer.issue("alice").await.unwrap();
+    let pair = Sessions::new(s.issuer.clone())
+        .start("alice")
+        .await
+        .unwrap();
     let response = s
         .send(
             Request::get("/.well-known/jwks.json")

@@ -70,7 +70,7 @@ async fn debug_and_display_never_show_keys_secrets_or_tokens() {
     );
 
     // Tokens: never in a pair's `Debug`, nor in any error about them.
-    let pair = issuer.issue("alice").await.unwrap();
+    let pair = Sessions::new(issuer.clone()).start("alice").await.unwrap();
     let pair_text = format!("{pair:?}");
     for token in [pair.access_token(), pair.refresh_token()] {
         assert!(!pair_text.contains(token));

@@ -248,7 +248,6 @@ async fn run_async(
             .with_leeway(Duration::from_secs(leeway))
     });
     let sessions = Sessions::builder(env.issuer.clone())
-        .with_claims::<Profile>()
         .with_reuse_grace(Duration::from_millis(grace_ms))
         .build()
         .unwrap();
@@ -268,8 +267,8 @@ async fn run_async(
         match op {
             Op::Login(n) => {
                 let pair = env
-                    .issuer
-                    .issue_with_claims(SUBJECTS[*n], "", &profile())
+                    .sessions
+                    .start_with_claims(SUBJECTS[*n], "", &profile())
                     .await
                     .unwrap();
                 if model.sessions.len() == MAX_SESSIONS {

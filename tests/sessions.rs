@@ -15,11 +15,11 @@ use std::{
 use common::*;
 use tower_jwt_auth::{
     Claims, Sessions, TokenPair,
+    session::{RefreshDecision, RefreshError},
     store::{
         BoxError, BoxFuture, ChangeStream, MemoryBackend, NewSession, RevocationBackend,
         RevocationEntry, RevocationError, RotateOutcome, Rotation,
     },
-    session::{RefreshDecision, RefreshError},
     token::{TokenError, TokenKind},
 };
 
@@ -49,8 +49,8 @@ fn access_error(env: &Env, pair: &TokenPair) -> TokenError {
 async fn refresh_rotates_within_the_same_session() {
     let env = env();
     let first = env
-        .issuer
-        .issue_with_claims("alice", "read write", &profile())
+        .sessions
+        .start_with_claims("alice", "read write", &profile())
         .await
         .unwrap();
     env.advance(60);
@@ -76,16 +76,8 @@ async fn refresh_rotates_within_the_same_session() {
 #[tokio::test]
 async fn reuse_revokes_the_whole_session_and_only_that_session() {
     let env = env();
-    let first = env
-        .issuer
-        .issue_with_claims("alice", "", &profile())
-        .await
-        .unwrap();
-    let other_device = env
-        .issuer
-        .issue_with_claims("alice", "", &profile())
-        .await
-        .unwrap();
+    let first = env.login("alice").await;
+    let other_device = env.login("alice").await;
     let second = env.sessions.refresh(first.refresh_token()).await.unwrap();
     let third = env.sessions.refresh(second.refresh_token()).await.unwrap();
 
@@ -112,10 +104,9 @@ async fn reuse_revokes_the_whole_session_and_only_that_session() {
     );
 }
 
-fn grace_env(grace: u64) -> (Env, Sessions<Profile>) {
+fn grace_env(grace: u64) -> (Env, Sessions) {
     let env = env();
     let sessions = Sessions::builder(env.issuer.clone())
-        .with_claims::<Profile>()
         .with_reuse_grace(Duration::from_secs(grace))
         .build()
         .unwrap();
@@ -125,11 +116,7 @@ fn grace_env(grace: u64) -> (Env, Sessions<Profile>) {
 #[tokio::test]
 async fn grace_window_tolerates_a_retry_of_the_latest_exchange_only() {
     let (env, sessions) = grace_env(10);
-    let first = env
-        .issuer
-        .issue_with_claims("alice", "", &profile())
-        .await
-        .unwrap();
+    let first = env.login("alice").await;
     let second = sessions.refresh(first.refresh_token()).await.unwrap();
     // The response was lost; the client retries within the window.
     env.advance(10);
@@ -150,11 +137,7 @@ async fn grace_window_tolerates_a_retry_of_the_latest_exchange_only() {
 #[tokio::test]
 async fn grace_window_never_covers_an_older_token() {
     let (env, sessions) = grace_env(10);
-    let first = env
-        .issuer
-        .issue_with_claims("alice", "", &profile())
-        .await
-        .unwrap();
+    let first = env.login("alice").await;
     let second = sessions.refresh(first.refresh_token()).await.unwrap();
     let third = sessions.refresh(second.refresh_token()).await.unwrap();
     env.advance(1);
@@ -171,7 +154,6 @@ async fn grace_window_is_capped() {
     let env = env();
     assert!(
         Sessions::builder(env.issuer)
-            .with_claims::<Profile>()
             .with_reuse_grace(Duration::from_secs(61))
             .build()
             .is_err()
@@ -185,11 +167,7 @@ async fn refresh_renews_idle_expiry_but_never_extends_the_session() {
             .with_refresh_ttl(Duration::from_secs(1800))
             .with_session_ttl(Duration::from_secs(3600))
     });
-    let mut pair = env
-        .issuer
-        .issue_with_claims("alice", "", &profile())
-        .await
-        .unwrap();
+    let mut pair = env.login("alice").await;
     assert_eq!(pair.refresh_expires_in(), 1800);
     let session_end = T0 + 3600;
     for step in 1..=3 {
@@ -228,11 +206,7 @@ async fn refresh_renews_idle_expiry_but_never_extends_the_session() {
 #[tokio::test]
 async fn an_idle_session_ends_after_the_refresh_lifetime() {
     let env = env_with(|b| b.with_refresh_ttl(Duration::from_secs(1800)));
-    let pair = env
-        .issuer
-        .issue_with_claims("alice", "", &profile())
-        .await
-        .unwrap();
+    let pair = env.login("alice").await;
     env.advance(1799);
     let pair = env.sessions.refresh(pair.refresh_token()).await.unwrap();
     env.advance(1800);
@@ -245,16 +219,8 @@ async fn an_idle_session_ends_after_the_refresh_lifetime() {
 #[tokio::test]
 async fn logout_ends_one_session_at_once() {
     let env = env();
-    let phone = env
-        .issuer
-        .issue_with_claims("alice", "", &profile())
-        .await
-        .unwrap();
-    let laptop = env
-        .issuer
-        .issue_with_claims("alice", "", &profile())
-        .await
-        .unwrap();
+    let phone = env.login("alice").await;
+    let laptop = env.login("alice").await;
     env.sessions.logout(phone.session_id()).await.unwrap();
     assert_eq!(access_error(&env, &phone), TokenError::Revoked);
     assert!(matches!(
@@ -270,16 +236,8 @@ async fn logout_all_in_the_same_millisecond_revokes_before_and_admits_after() {
     // The mock clock does not move: the token, the cut-off and the next login all happen at
     // the same millisecond, the hardest case for a time-based cut-off.
     let env = env();
-    let before = env
-        .issuer
-        .issue_with_claims("alice", "", &profile())
-        .await
-        .unwrap();
-    let bob = env
-        .issuer
-        .issue_with_claims("bob", "", &profile())
-        .await
-        .unwrap();
+    let before = env.login("alice").await;
+    let bob = env.login("bob").await;
     env.sessions.logout_all("alice").await.unwrap();
     assert_eq!(access_error(&env, &before), TokenError::Revoked);
     assert!(matches!(
@@ -288,11 +246,7 @@ async fn logout_all_in_the_same_millisecond_revokes_before_and_admits_after() {
     ));
     assert!(valid(&env, &bob));
 
-    let after = env
-        .issuer
-        .issue_with_claims("alice", "", &profile())
-        .await
-        .unwrap();
+    let after = env.login("alice").await;
     assert!(valid(&env, &after));
     let refreshed = env.sessions.refresh(after.refresh_token()).await.unwrap();
     assert!(valid(&env, &refreshed));
@@ -300,11 +254,7 @@ async fn logout_all_in_the_same_millisecond_revokes_before_and_admits_after() {
     // A second logout-all, still in the same millisecond, catches the new session too.
     env.sessions.logout_all("alice").await.unwrap();
     assert_eq!(access_error(&env, &refreshed), TokenError::Revoked);
-    let again = env
-        .issuer
-        .issue_with_claims("alice", "", &profile())
-        .await
-        .unwrap();
+    let again = env.login("alice").await;
     assert!(valid(&env, &again));
 }
 
@@ -312,19 +262,11 @@ async fn logout_all_in_the_same_millisecond_revokes_before_and_admits_after() {
 async fn logout_all_within_one_second_orders_by_millisecond() {
     let env = env();
     env.clock.set_millis(T0 * 1000 + 100);
-    let before = env
-        .issuer
-        .issue_with_claims("alice", "", &profile())
-        .await
-        .unwrap();
+    let before = env.login("alice").await;
     env.clock.set_millis(T0 * 1000 + 500);
     env.sessions.logout_all("alice").await.unwrap();
     env.clock.set_millis(T0 * 1000 + 900);
-    let after = env
-        .issuer
-        .issue_with_claims("alice", "", &profile())
-        .await
-        .unwrap();
+    let after = env.login("alice").await;
     assert_eq!(access_error(&env, &before), TokenError::Revoked);
     assert!(valid(&env, &after));
     let claims: Claims<Profile> = env
@@ -338,11 +280,7 @@ async fn logout_all_within_one_second_orders_by_millisecond() {
 #[tokio::test]
 async fn revoking_one_token_leaves_the_rest_of_its_session() {
     let env = env();
-    let pair = env
-        .issuer
-        .issue_with_claims("alice", "", &profile())
-        .await
-        .unwrap();
+    let pair = env.login("alice").await;
     assert_eq!(
         env.sessions.revoke(pair.access_token()).await.unwrap(),
         Some(TokenKind::Access)
@@ -383,16 +321,8 @@ async fn revoked_entries_are_purged_once_they_cannot_matter() {
             .with_session_ttl(Duration::from_secs(3600))
     });
     let store = env.issuer.revocation().clone();
-    let a = env
-        .issuer
-        .issue_with_claims("alice", "", &profile())
-        .await
-        .unwrap();
-    let b = env
-        .issuer
-        .issue_with_claims("bob", "", &profile())
-        .await
-        .unwrap();
+    let a = env.login("alice").await;
+    let b = env.login("bob").await;
     let claims: Claims<Profile> = env
         .issuer
         .verifier()
@@ -427,11 +357,7 @@ async fn revoked_entries_are_purged_once_they_cannot_matter() {
 #[tokio::test]
 async fn concurrent_refreshes_of_one_token_have_exactly_one_winner() {
     let env = env();
-    let pair = env
-        .issuer
-        .issue_with_claims("alice", "", &profile())
-        .await
-        .unwrap();
+    let pair = env.login("alice").await;
     let token = pair.refresh_token().to_owned();
     let barrier = Barrier::new(64);
     let winners = AtomicUsize::new(0);
@@ -466,7 +392,6 @@ async fn the_refresh_hook_reloads_or_refuses_the_subject() {
     let disabled = Arc::new(Mutex::new(Vec::<String>::new()));
     let seen = disabled.clone();
     let sessions = Sessions::builder(env.issuer.clone())
-        .with_claims::<Profile>()
         .with_refresh_hook(move |claims: &Claims<Profile>| {
             let refuse = seen.lock().unwrap().contains(&claims.sub);
             let promote = claims.sub == "bob";
@@ -489,8 +414,8 @@ async fn the_refresh_hook_reloads_or_refuses_the_subject() {
         .unwrap();
 
     let bob = env
-        .issuer
-        .issue_with_claims("bob", "read", &profile())
+        .sessions
+        .start_with_claims("bob", "read", &profile())
         .await
         .unwrap();
     let next = sessions.refresh(bob.refresh_token()).await.unwrap();
@@ -503,11 +428,7 @@ async fn the_refresh_hook_reloads_or_refuses_the_subject() {
     assert_eq!(claims.custom.name, "Bob (admin)");
     assert_eq!(next.scope(), "read admin");
 
-    let alice = env
-        .issuer
-        .issue_with_claims("alice", "", &profile())
-        .await
-        .unwrap();
+    let alice = env.login("alice").await;
     disabled.lock().unwrap().push("alice".into());
     assert!(matches!(
         sessions.refresh(alice.refresh_token()).await,
@@ -522,7 +443,6 @@ async fn a_failing_hook_does_not_consume_the_refresh_token() {
     let fail = Arc::new(Mutex::new(true));
     let flag = fail.clone();
     let sessions = Sessions::builder(env.issuer.clone())
-        .with_claims::<Profile>()
         .with_refresh_hook(move |_: &Claims<Profile>| {
             let failing = *flag.lock().unwrap();
             async move {
@@ -535,11 +455,7 @@ async fn a_failing_hook_does_not_consume_the_refresh_token() {
         })
         .build()
         .unwrap();
-    let pair = env
-        .issuer
-        .issue_with_claims("alice", "", &profile())
-        .await
-        .unwrap();
+    let pair = env.login("alice").await;
     let err = sessions.refresh(pair.refresh_token()).await.unwrap_err();
     assert!(matches!(err, RefreshError::Hook(_)));
     assert!(!err.is_invalid_grant());
@@ -555,20 +471,20 @@ async fn custom_claims_cannot_shadow_registered_claims() {
     }
     let env = env();
     assert!(
-        env.issuer
-            .issue_with_claims("alice", "", &Sneaky { exp: u64::MAX })
+        env.sessions
+            .start_with_claims("alice", "", &Sneaky { exp: u64::MAX })
             .await
             .is_err()
     );
     assert!(
-        env.issuer
-            .issue_with_claims("", "", &profile())
+        env.sessions
+            .start_with_claims("", "", &profile())
             .await
             .is_err()
     );
     assert!(
-        env.issuer
-            .issue_with_claims("alice", "bad\"scope", &profile())
+        env.sessions
+            .start_with_claims("alice", "bad\"scope", &profile())
             .await
             .is_err()
     );
@@ -627,11 +543,7 @@ async fn writes_fail_closed_when_the_backend_fails() {
     let backend = Arc::new(FlakyBackend::default());
     let env = env_with(|b| b.with_revocation_backend(backend.clone()));
     env.issuer.revocation().load().await.unwrap();
-    let pair = env
-        .issuer
-        .issue_with_claims("alice", "", &profile())
-        .await
-        .unwrap();
+    let pair = env.login("alice").await;
 
     backend.set_failing(true);
     assert!(matches!(
@@ -661,11 +573,7 @@ async fn a_new_instance_loads_the_shared_revocations() {
     let backend = Arc::new(FlakyBackend::default());
     let first = env_with(|b| b.with_revocation_backend(backend.clone()));
     first.issuer.revocation().load().await.unwrap();
-    let pair = first
-        .issuer
-        .issue_with_claims("alice", "", &profile())
-        .await
-        .unwrap();
+    let pair = first.login("alice").await;
     first.sessions.logout(pair.session_id()).await.unwrap();
 
     // A second instance with the same key and backend.
@@ -682,11 +590,7 @@ async fn a_new_instance_loads_the_shared_revocations() {
     assert_eq!(second.issuer.revocation().load().await.unwrap(), 1);
     assert_eq!(access_error(&second, &pair), TokenError::Revoked);
     // Consumption is decided by the shared backend, whichever instance is asked.
-    let other = first
-        .issuer
-        .issue_with_claims("bob", "", &profile())
-        .await
-        .unwrap();
+    let other = first.login("bob").await;
     first.sessions.refresh(other.refresh_token()).await.unwrap();
     assert!(matches!(
         second.sessions.refresh(other.refresh_token()).await,
@@ -707,11 +611,7 @@ async fn a_superseded_refresh_token_is_reuse_for_as_long_as_it_verifies() {
             .with_revocation_backend(backend.clone())
     });
     env.issuer.revocation().load().await.unwrap();
-    let first = env
-        .issuer
-        .issue_with_claims("alice", "", &profile())
-        .await
-        .unwrap();
+    let first = env.login("alice").await;
     let mut latest = env.sessions.refresh(first.refresh_token()).await.unwrap();
     // The legitimate chain goes on past the first token's expiry and a purge.
     for _ in 0..5 {
@@ -744,15 +644,10 @@ async fn a_superseded_refresh_token_is_reuse_for_as_long_as_it_verifies() {
 async fn grace_retries_never_fork_a_session() {
     let env = env();
     let sessions = Sessions::builder(env.issuer.clone())
-        .with_claims::<Profile>()
         .with_reuse_grace(Duration::from_secs(10))
         .build()
         .unwrap();
-    let first = env
-        .issuer
-        .issue_with_claims("alice", "", &profile())
-        .await
-        .unwrap();
+    let first = env.login("alice").await;
     let mut successors = vec![sessions.refresh(first.refresh_token()).await.unwrap()];
     for _ in 0..5 {
         env.clock.advance(Duration::from_millis(1500));
@@ -772,11 +667,7 @@ async fn grace_retries_never_fork_a_session() {
     }
 
     // The same from the other side: the first branch used first is reuse too.
-    let first = env
-        .issuer
-        .issue_with_claims("alice", "", &profile())
-        .await
-        .unwrap();
+    let first = env.login("alice").await;
     let branch = sessions.refresh(first.refresh_token()).await.unwrap();
     let retry = sessions.refresh(first.refresh_token()).await.unwrap();
     assert!(matches!(
@@ -795,7 +686,6 @@ async fn a_refresh_in_flight_cannot_outlive_log_out_everywhere() {
     // The hook runs after the refresh token has been verified and before the next pair is
     // minted: the cut-off lands in the middle of the exchange.
     let sessions = Sessions::builder(env.issuer.clone())
-        .with_claims::<Profile>()
         .with_refresh_hook(move |claims: &Claims<Profile>| {
             let (logout, sub) = (logout.clone(), claims.sub.clone());
             async move {
@@ -805,11 +695,7 @@ async fn a_refresh_in_flight_cannot_outlive_log_out_everywhere() {
         })
         .build()
         .unwrap();
-    let pair = env
-        .issuer
-        .issue_with_claims("alice", "", &profile())
-        .await
-        .unwrap();
+    let pair = env.login("alice").await;
     env.clock.advance(Duration::from_millis(1));
     let raced = sessions.refresh(pair.refresh_token()).await.unwrap();
     assert_eq!(access_error(&env, &raced), TokenError::Revoked);
@@ -818,11 +704,7 @@ async fn a_refresh_in_flight_cannot_outlive_log_out_everywhere() {
         Err(RefreshError::InvalidToken(TokenError::Revoked))
     ));
     // A login right after the cut-off, in the same millisecond, works.
-    let after = env
-        .issuer
-        .issue_with_claims("alice", "", &profile())
-        .await
-        .unwrap();
+    let after = env.login("alice").await;
     assert!(valid(&env, &after));
 }
 
@@ -840,26 +722,10 @@ async fn every_entry_outlives_its_tokens_by_the_leeway() {
             .with_revocation_backend(backend.clone())
     });
     env.issuer.revocation().load().await.unwrap();
-    let token = env
-        .issuer
-        .issue_with_claims("alice", "", &profile())
-        .await
-        .unwrap();
-    let session = env
-        .issuer
-        .issue_with_claims("bob", "", &profile())
-        .await
-        .unwrap();
-    let subject = env
-        .issuer
-        .issue_with_claims("carol", "", &profile())
-        .await
-        .unwrap();
-    let reused = env
-        .issuer
-        .issue_with_claims("dave", "", &profile())
-        .await
-        .unwrap();
+    let token = env.login("alice").await;
+    let session = env.login("bob").await;
+    let subject = env.login("carol").await;
+    let reused = env.login("dave").await;
     let claims: Claims<Profile> = env
         .issuer
         .verifier()

@@ -38,7 +38,12 @@ async fn concurrent_revocations_rotations_and_purges_never_readmit_a_revoked_tok
     let sessions = Arc::new(Sessions::new(issuer.clone()));
     let mut firsts = Vec::new();
     for i in 0..SESSIONS {
-        firsts.push(issuer.issue(&subject(i)).await.unwrap());
+        firsts.push(
+            Sessions::new(issuer.clone())
+                .start(&subject(i))
+                .await
+                .unwrap(),
+        );
     }
 
     // Every session refreshes as fast as it can; its tokens are kept.

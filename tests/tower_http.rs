@@ -51,11 +51,7 @@ fn get_with(token: &str) -> Request<Body> {
 #[tokio::test]
 async fn the_documented_axum_stack_logs_no_token_and_lets_preflights_through() {
     let env = env();
-    let pair = env
-        .issuer
-        .issue_with_claims("alice", "", &profile())
-        .await
-        .unwrap();
+    let pair = env.login("alice").await;
     let auth = BearerAuthLayer::new(&env.issuer).with_claims::<Profile>();
     // From the outside in: sensitive headers, tracing, compression, CORS, authentication.
     let app = Router::new().route("/me", get(me)).route_layer(auth).layer(
@@ -113,11 +109,7 @@ async fn a_trace_layer_outside_the_bearer_layer_alone_would_log_the_token() {
     // Why the sensitive-headers layer goes outermost: the bearer layer marks the header only
     // from where it sits inward.
     let env = env();
-    let pair = env
-        .issuer
-        .issue_with_claims("alice", "", &profile())
-        .await
-        .unwrap();
+    let pair = env.login("alice").await;
     let app = Router::new()
         .route("/me", get(me))
         .route_layer(BearerAuthLayer::new(&env.issuer).with_claims::<Profile>())
@@ -134,11 +126,7 @@ async fn tower_http_wrappers_inside_the_bearer_layer_are_served_and_rejected() {
     // Compression and tracing *inside* the bearer layer: the inner body is tower-http's,
     // which has no `Default` and no `From<String>`; the rejection has a body of its own.
     let env = env();
-    let pair = env
-        .issuer
-        .issue_with_claims("alice", "", &profile())
-        .await
-        .unwrap();
+    let pair = env.login("alice").await;
     let handler = service_fn(|request: Request<Body>| async move {
         let sub = request
             .extensions()

@@ -2,7 +2,7 @@
 //! licences). A missing vector file fails the test that reads it.
 //!
 //! Most tests run the vectors through the signature layer alone, exactly as the verifier runs
-//! it (`VerifyingKey::verify_signature_only` and `KeySet::verify_signature_only`, feature
+//! it (`token::verify_signature_only_with_key` and `token::verify_signature_only`, feature
 //! `test-util`): no public vector is one of this crate's tokens, so the full verifier refuses
 //! every one of them, and two tests pin down which rule does.
 //!
@@ -19,7 +19,10 @@ use tower_jwt_auth::{
     KeySet, SigningKey, Verifier,
     clock::MockClock,
     keys::{Algorithm, Jwk, KeyError, VerifyingKey},
-    token::{NoCustomClaims, TokenError, TokenKind},
+    token::{
+        NoCustomClaims, TokenError, TokenKind, verify_signature_only,
+        verify_signature_only_with_key,
+    },
 };
 
 /// The vendored vector file `name`, a path under `tests/vectors/`, parsed. Panics, failing
@@ -230,19 +233,19 @@ fn rfc7515_a1_hs256_signature_layer() {
     assert_eq!(h["alg"], "HS256");
     assert_eq!(h["typ"], "JWT");
     assert!(h.get("kid").is_none());
-    key.verify_signature_only(token).unwrap();
+    verify_signature_only_with_key(&key, token).unwrap();
 
     // One payload character changed: the signature no longer covers the bytes.
     let mut tampered = token.to_owned();
     tampered.replace_range(60..61, if &token[60..61] == "A" { "B" } else { "A" });
     assert_eq!(
-        key.verify_signature_only(&tampered),
+        verify_signature_only_with_key(&key, &tampered),
         Err(TokenError::InvalidSignature)
     );
 
     // The same key as a JWK.
     let key = load_jwk(&v["jwk"], Algorithm::HS256).unwrap();
-    key.verify_signature_only(token).unwrap();
+    verify_signature_only_with_key(&key, token).unwrap();
 }
 
 /// RFC 7515 A.1 through the full verifier: `{"typ":"JWT", "alg":"HS256"}`, claims `iss`,
@@ -286,7 +289,7 @@ fn rfc8037_a4_ed25519_signature_layer() {
     );
     let key = VerifyingKey::from_pem(Algorithm::EdDSA, pem.as_bytes()).unwrap();
     let token = v["output"]["compact"].as_str().unwrap();
-    key.verify_signature_only(token).unwrap();
+    verify_signature_only_with_key(&key, token).unwrap();
     let payload = token.split('.').nth(1).unwrap();
     assert_eq!(
         URL_SAFE_NO_PAD.decode(payload).unwrap(),
@@ -303,9 +306,9 @@ fn rfc8037_a4_ed25519_from_jwk() {
     let key = load_jwk(&v["input"]["key"], Algorithm::EdDSA).unwrap();
     assert_eq!(key.kid(), "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k");
     let token = v["output"]["compact"].as_str().unwrap();
-    key.verify_signature_only(token).unwrap();
+    verify_signature_only_with_key(&key, token).unwrap();
     assert_eq!(
-        key.verify_signature_only(&tamper_signature(token)),
+        verify_signature_only_with_key(&key, &tamper_signature(token)),
         Err(TokenError::InvalidSignature)
     );
 }
@@ -358,15 +361,15 @@ fn rfc7520_cookbook_signatures() {
         let h = header(&token).unwrap();
         assert_eq!(h["alg"], alg.as_str());
         assert_eq!(h["kid"], kid);
-        key.verify_signature_only(&token).unwrap();
+        verify_signature_only_with_key(&key, &token).unwrap();
         assert_eq!(
-            key.verify_signature_only(&tamper_signature(&token)),
+            verify_signature_only_with_key(&key, &tamper_signature(&token)),
             Err(TokenError::InvalidSignature),
             "{alg}"
         );
         match load_jwk(&v["input"]["key"], other) {
             Ok(key) => assert_eq!(
-                key.verify_signature_only(&token),
+                verify_signature_only_with_key(&key, &token),
                 Err(TokenError::AlgorithmMismatch)
             ),
             // The §4.4 JWK says `alg: HS256` (and its 32-byte secret is too short for HS384).
@@ -384,7 +387,7 @@ fn rfc7520_cookbook_signatures() {
     for alg in [Algorithm::RS256, Algorithm::PS256] {
         let key = load_jwk(&ps384["input"]["key"], alg).unwrap();
         assert_eq!(
-            key.verify_signature_only(&token),
+            verify_signature_only_with_key(&key, &token),
             Err(TokenError::AlgorithmMismatch)
         );
     }
@@ -479,8 +482,9 @@ fn wycheproof_json_web_signature() {
                 tally.skip("valid token of an algorithm not implemented");
                 continue;
             }
-            let outcome = load_jwk(jwk, alg)
-                .and_then(|key| key.verify_signature_only(token).map_err(Refusal::Token));
+            let outcome = load_jwk(jwk, alg).and_then(|key| {
+                verify_signature_only_with_key(&key, token).map_err(Refusal::Token)
+            });
             tally.check(test, &outcome);
         }
     }
@@ -596,7 +600,7 @@ fn wycheproof_json_web_key() {
                         .try_fold(KeySet::new(signing), KeySet::with_verifying_key)
                         .map_err(Refusal::KeySet)
                 })
-                .and_then(|keys| keys.verify_signature_only(token).map_err(Refusal::Token));
+                .and_then(|keys| verify_signature_only(&keys, token).map_err(Refusal::Token));
             if matches!(outcome, Err(Refusal::JwkParse | Refusal::Key(_))) {
                 refused_at_load.push((tc_id, test["comment"].as_str().unwrap_or_default()));
             }

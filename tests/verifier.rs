@@ -16,7 +16,7 @@ use aws_lc_rs::{
 use common::*;
 use serde_json::{Value, json};
 use tower_jwt_auth::{
-    Claims, Issuer, KeySet, SigningKey, Verifier,
+    Claims, Issuer, KeySet, Sessions, SigningKey, Verifier,
     clock::MockClock,
     keys::{Algorithm, VerifyingKey},
     token::{NoCustomClaims, TokenError, TokenKind},
@@ -34,8 +34,8 @@ fn access_plain(env: &Env, token: &str) -> Result<Claims, TokenError> {
 async fn issued_access_token_carries_every_claim() {
     let env = env();
     let pair = env
-        .issuer
-        .issue_with_claims("alice", "read write", &profile())
+        .sessions
+        .start_with_claims("alice", "read write", &profile())
         .await
         .unwrap();
     let claims = access(&env, pair.access_token()).unwrap();
@@ -50,11 +50,7 @@ async fn issued_access_token_carries_every_claim() {
     // 128-bit random ids, base64url.
     assert_eq!(claims.jti.len(), 22);
     assert_eq!(claims.sid.len(), 22);
-    let other = env
-        .issuer
-        .issue_with_claims("alice", "", &profile())
-        .await
-        .unwrap();
+    let other = env.login("alice").await;
     let other = access(&env, other.access_token()).unwrap();
     assert_ne!(other.jti, claims.jti);
     assert_ne!(other.sid, claims.sid);
@@ -63,11 +59,7 @@ async fn issued_access_token_carries_every_claim() {
 #[tokio::test]
 async fn expiry_is_exact_to_the_second() {
     let env = env();
-    let pair = env
-        .issuer
-        .issue_with_claims("alice", "", &profile())
-        .await
-        .unwrap();
+    let pair = env.login("alice").await;
     env.advance(899);
     assert!(access(&env, pair.access_token()).is_ok());
     env.advance(1);
@@ -80,11 +72,7 @@ async fn expiry_is_exact_to_the_second() {
 #[tokio::test]
 async fn leeway_extends_expiry_by_exactly_its_length() {
     let env = env_with(|b| b.with_leeway(Duration::from_secs(5)));
-    let pair = env
-        .issuer
-        .issue_with_claims("alice", "", &profile())
-        .await
-        .unwrap();
+    let pair = env.login("alice").await;
     env.advance(904);
     assert!(access(&env, pair.access_token()).is_ok());
     env.advance(1);
@@ -234,11 +222,7 @@ fn claims_of_the_wrong_type_are_malformed() {
 #[tokio::test]
 async fn token_types_are_never_interchangeable() {
     let env = env();
-    let pair = env
-        .issuer
-        .issue_with_claims("alice", "", &profile())
-        .await
-        .unwrap();
+    let pair = env.login("alice").await;
     assert_eq!(
         access(&env, pair.refresh_token()).unwrap_err(),
         TokenError::WrongType {
@@ -385,11 +369,7 @@ fn a_signature_by_a_foreign_key_is_refused() {
 #[tokio::test]
 async fn any_change_to_a_signed_token_is_detected() {
     let env = env();
-    let pair = env
-        .issuer
-        .issue_with_claims("alice", "", &profile())
-        .await
-        .unwrap();
+    let pair = env.login("alice").await;
     let token = pair.access_token();
     let parts: Vec<&str> = token.split('.').collect();
 
@@ -523,7 +503,10 @@ async fn key_rotation_keeps_old_tokens_valid_and_signs_with_the_new_key() {
         .with_clock(clock.clone())
         .build()
         .unwrap();
-    let old_pair = old_issuer.issue("alice").await.unwrap();
+    let old_pair = Sessions::new(old_issuer.clone())
+        .start("alice")
+        .await
+        .unwrap();
 
     // Rotation at run time: the same issuer and verifier see the new key at once.
     let next = SigningKey::generate_ed25519().unwrap();
@@ -531,7 +514,7 @@ async fn key_rotation_keeps_old_tokens_valid_and_signs_with_the_new_key() {
     keys.sign_with(next).unwrap();
     assert_ne!(new_kid, old_kid);
     let issuer = old_issuer;
-    let new_pair = issuer.issue("alice").await.unwrap();
+    let new_pair = Sessions::new(issuer.clone()).start("alice").await.unwrap();
 
     let verifier = issuer.verifier();
     assert!(
@@ -574,7 +557,7 @@ async fn round_trip(key: SigningKey) {
         .with_clock(MockClock::at_secs(T0))
         .build()
         .unwrap();
-    let pair = issuer.issue("alice").await.unwrap();
+    let pair = Sessions::new(issuer.clone()).start("alice").await.unwrap();
     let claims: Claims = issuer
         .verifier()
         .verify_access(pair.access_token())
@@ -630,7 +613,7 @@ async fn rs256_and_ps256_tokens_do_not_cross_verify() {
         .with_clock(clock.clone())
         .build()
         .unwrap();
-    let token = issuer.issue("alice").await.unwrap();
+    let token = Sessions::new(issuer.clone()).start("alice").await.unwrap();
     let verifier = Verifier::builder(KeySet::new(ps_verify))
         .with_clock(clock)
         .build()
@@ -661,11 +644,7 @@ async fn a_public_key_alone_verifies_what_its_private_key_signed() {
         .with_audience(AUD)
         .build()
         .unwrap();
-    let pair = env
-        .issuer
-        .issue_with_claims("alice", "", &profile())
-        .await
-        .unwrap();
+    let pair = env.login("alice").await;
     assert!(
         verifier
             .verify_access::<Profile>(pair.access_token())
@@ -694,11 +673,7 @@ fn weak_or_mismatched_keys_are_refused_at_load_time() {
 #[tokio::test]
 async fn errors_never_echo_the_token() {
     let env = env();
-    let pair = env
-        .issuer
-        .issue_with_claims("alice", "", &profile())
-        .await
-        .unwrap();
+    let pair = env.login("alice").await;
     env.advance(10_000);
     let err = access(&env, pair.access_token()).unwrap_err();
     let text = format!("{err} {err:?} {}", err.description());

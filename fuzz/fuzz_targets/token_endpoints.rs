@@ -90,9 +90,9 @@ fuzz_target!(|data: &[u8]| {
         .expect("sessions");
     let verifier = issuer.verifier();
     let (alice, mallory) = block_on(async {
-        Ok::<_, tower_jwt_auth::issuer::IssueError>((
-            issuer.issue("alice").await?,
-            issuer.issue("mallory").await?,
+        Ok::<_, tower_jwt_auth::session::StartError>((
+            sessions.start("alice").await?,
+            sessions.start("mallory").await?,
         ))
     })
     .expect("issue");
@@ -100,8 +100,8 @@ fuzz_target!(|data: &[u8]| {
     let alice_access_until = T0 + alice.expires_in();
     let mut names_alice = false;
     let mut last = mallory.refresh_token().to_owned();
-    let refresh = RefreshService::<NoCustomClaims>::new(sessions.clone());
-    let revoke = RevocationService::<NoCustomClaims>::new(sessions.clone());
+    let refresh = RefreshService::new(sessions.clone());
+    let revoke = RevocationService::new(sessions.clone());
 
     for step in steps(text) {
         clock.advance(Duration::from_secs(step.advance.into()));

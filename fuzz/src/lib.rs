@@ -264,8 +264,12 @@ impl Default for Env {
 pub fn valid_parts(kind: TokenKind) -> (Value, Value) {
     static PAIR: OnceLock<(String, String)> = OnceLock::new();
     let (access, refresh) = PAIR.get_or_init(|| {
-        let pair =
-            block_on(Env::shared().issuer.issue_with_scope("alice", "read write")).expect("issue");
+        let pair = block_on(
+            Env::shared()
+                .sessions
+                .start_with_scope("alice", "read write"),
+        )
+        .expect("issue");
         (
             pair.access_token().to_owned(),
             pair.refresh_token().to_owned(),

@@ -142,8 +142,9 @@ mod tests {
 
     use super::*;
     use crate::{
-        Issuer, KeySet, SigningKey,
         clock::MockClock,
+        issuer::Issuer,
+        keys::{KeySet, SigningKey},
         store::{MemoryBackend, RevocationStore},
         token::NoCustomClaims,
     };
@@ -159,7 +160,9 @@ mod tests {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
-        let pair = runtime.block_on(issuer.issue("alice")).unwrap();
+        let pair = runtime
+            .block_on(crate::session::Sessions::new(issuer.clone()).start("alice"))
+            .unwrap();
         pair.access_token().to_owned()
     }
 

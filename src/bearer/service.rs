@@ -135,7 +135,11 @@ where
                 ResponseFuture::inner(self.inner.call(request))
             }
             Err(error) => {
-                telemetry::rejected(&error);
+                telemetry::rejected(
+                    error.reason(),
+                    error.status().as_u16(),
+                    matches!(error, AuthError::Unavailable),
+                );
                 let mut response = self
                     .config
                     .on_rejection

@@ -5,12 +5,12 @@
 mod body;
 mod jwks;
 mod refresh;
-mod response;
 mod revoke;
 mod session_endpoint;
 
+pub use crate::transport::response::{ErrorResponse, token_response};
 pub use body::DEFAULT_BODY_LIMIT;
 pub use jwks::JwksService;
-pub use refresh::RefreshService;
-pub use response::{ErrorResponse, token_response};
-pub use revoke::RevocationService;
+pub use refresh::{Refresh, RefreshService};
+pub use revoke::{RevocationService, Revoke};
+pub use session_endpoint::{Operation, SessionService};

@@ -6,54 +6,51 @@ use serde::Deserialize;
 use super::{
     ErrorResponse,
     body::BodyKind,
-    session_endpoint::{AppClaims, Call, Operation, Reply, session_service},
+    session_endpoint::{Call, Operation, Reply, SessionService},
     token_response,
 };
 use crate::{
-    issuer::IssueError,
     session::{RefreshError, Sessions},
     telemetry,
     token::{Claims, NoCustomClaims, TokenError, TokenKind},
     transport::{CookieTransport, csrf},
 };
 
-session_service!(
-    /// A tower service for refresh requests.
-    ///
-    /// Accepts JSON `{"refresh_token": "…"}` or the RFC 6749 §6 form
-    /// `grant_type=refresh_token&refresh_token=…` (a JSON body may carry `grant_type` too). On
-    /// success it answers 200 with the next token pair and `Cache-Control: no-store`. A rejected
-    /// refresh token is 400 `invalid_grant` (reuse also revokes the session); a malformed request
-    /// is 400 `invalid_request` (415 for an unknown content type, 413 for a body over the limit);
-    /// an unknown `grant_type` is 400 `unsupported_grant_type`; a revocation store that cannot be
-    /// read or written is 503 `temporarily_unavailable`. Never a 500 for anything the client
-    /// sends.
-    ///
-    /// ```
-    /// use http::{Request, StatusCode};
-    /// use http_body_util::Full;
-    /// use tower::ServiceExt;
-    /// use tower_jwt_auth::{Issuer, KeySet, Sessions, SigningKey, endpoints::RefreshService};
-    ///
-    /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
-    /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
-    /// let pair = issuer.issue("alice").await?;
-    /// let service = RefreshService::new(Sessions::new(issuer));
-    ///
-    /// let request = Request::post("/auth/refresh")
-    ///     .header("content-type", "application/x-www-form-urlencoded")
-    ///     .body(Full::<bytes::Bytes>::from(format!("grant_type=refresh_token&refresh_token={}", pair.refresh_token())))?;
-    /// let response = service.oneshot(request).await?;
-    /// assert_eq!(response.status(), StatusCode::OK);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// # })?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    RefreshService,
-    Refresh
-);
+/// A tower service for refresh requests.
+///
+/// Accepts JSON `{"refresh_token": "…"}` or the RFC 6749 §6 form
+/// `grant_type=refresh_token&refresh_token=…` (a JSON body may carry `grant_type` too). On
+/// success it answers 200 with the next token pair and `Cache-Control: no-store`. A rejected
+/// refresh token is 400 `invalid_grant` (reuse also revokes the session); a malformed request
+/// is 400 `invalid_request` (415 for an unknown content type, 413 for a body over the limit);
+/// an unknown `grant_type` is 400 `unsupported_grant_type`; a revocation store that cannot be
+/// read or written is 503 `temporarily_unavailable`. Never a 500 for anything the client
+/// sends.
+///
+/// ```
+/// use http::{Request, StatusCode};
+/// use http_body_util::Full;
+/// use tower::ServiceExt;
+/// use tower_jwt_auth::{Issuer, KeySet, Sessions, SigningKey, endpoints::RefreshService};
+///
+/// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+/// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
+/// let sessions = Sessions::new(issuer);
+/// let pair = sessions.start("alice").await?;
+/// let service = RefreshService::new(sessions);
+///
+/// let request = Request::post("/auth/refresh")
+///     .header("content-type", "application/x-www-form-urlencoded")
+///     .body(Full::<bytes::Bytes>::from(format!("grant_type=refresh_token&refresh_token={}", pair.refresh_token())))?;
+/// let response = service.oneshot(request).await?;
+/// assert_eq!(response.status(), StatusCode::OK);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub type RefreshService = SessionService<Refresh>;
 
-impl<T> RefreshService<T> {
+impl RefreshService {
     /// Also accepts the refresh token from the refresh cookie of `transport`, for browser
     /// apps. A request whose body has no refresh token is then answered from the cookie: it
     /// needs the session's CSRF value in the transport's CSRF header (403
@@ -73,9 +70,10 @@ impl<T> RefreshService<T> {
     /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
     /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
     /// let transport = CookieTransport::builder("/auth/refresh").build()?;
-    /// let service = RefreshService::new(Sessions::new(issuer.clone())).with_cookie_transport(&transport);
+    /// let sessions = Sessions::new(issuer);
+    /// let service = RefreshService::new(sessions.clone()).with_cookie_transport(&transport);
     ///
-    /// let pair = issuer.issue("alice").await?;
+    /// let pair = sessions.start("alice").await?;
     /// let request = Request::post("/auth/refresh")
     ///     .header("cookie", format!("__Secure-refresh_token={}", pair.refresh_token()))
     ///     .header("x-csrf-token", pair.csrf_token())
@@ -89,13 +87,13 @@ impl<T> RefreshService<T> {
     /// ```
     #[must_use]
     pub fn with_cookie_transport(self, transport: &CookieTransport) -> Self {
-        Self(self.0.with_transport(transport.clone()))
+        self.with_transport(transport.clone())
     }
 }
 
 /// The operation of [`RefreshService`]: the refresh exchange.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Refresh;
+pub struct Refresh;
 
 /// The request body (unnameable outside the crate).
 #[derive(Deserialize, Default)]
@@ -110,22 +108,21 @@ fn refresh_error(err: &RefreshError) -> ErrorResponse {
     match err {
         RefreshError::InvalidToken(TokenError::RevocationUnavailable)
         | RefreshError::Hook(_)
-        | RefreshError::Revocation(_)
-        | RefreshError::Issue(IssueError::Revocation(_)) => ErrorResponse::unavailable(),
+        | RefreshError::Revocation(_) => ErrorResponse::unavailable(),
         RefreshError::InvalidToken(_) => ErrorResponse::invalid_grant("refresh token is invalid"),
         RefreshError::Reused => {
             ErrorResponse::invalid_grant("refresh token was already used; session revoked")
         }
         RefreshError::Refused => ErrorResponse::invalid_grant("refresh refused"),
         RefreshError::UnknownSession => ErrorResponse::invalid_grant("unknown session"),
-        RefreshError::Issue(_) => ErrorResponse::server_error(),
+        RefreshError::Issue(_) | RefreshError::ClaimsType(_) => ErrorResponse::server_error(),
     }
 }
 
 impl Operation for Refresh {
     type Request = RefreshRequest;
 
-    async fn handle<T: AppClaims>(call: Call<T, RefreshRequest>) -> Reply {
+    async fn handle(call: Call<RefreshRequest>) -> Reply {
         let Call {
             sessions,
             request,
@@ -175,8 +172,8 @@ impl Operation for Refresh {
 
 /// The refresh with the token of the refresh cookie: CSRF check on the token's claim, then the
 /// exchange, answered with cookies.
-async fn from_cookie<T: AppClaims>(
-    sessions: &Sessions<T>,
+async fn from_cookie(
+    sessions: &Sessions,
     transport: &CookieTransport,
     headers: &http::HeaderMap,
     token: &str,
@@ -201,7 +198,7 @@ async fn from_cookie<T: AppClaims>(
         Ok(claims) => claims,
         Err(err) => {
             let err = RefreshError::InvalidToken(err);
-            telemetry::refreshed(Err(&err), None, None);
+            telemetry::refreshed(Err(err.failure()), None, None);
             return refused(&err);
         }
     };

@@ -1,5 +1,5 @@
-//! The one tower service behind the session endpoints: read a small JSON or form body, run
-//! the endpoint's operation on [`Sessions`], answer JSON.
+//! [`SessionService`]: the one tower service behind the session endpoints: read a small JSON
+//! or form body, run the endpoint's operation on [`Sessions`], answer JSON.
 
 use std::{
     convert::Infallible,
@@ -13,7 +13,7 @@ use bytes::Bytes;
 use http::{HeaderMap, Request, Response, header};
 use http_body::Body;
 use http_body_util::Full;
-use serde::{Serialize, de::DeserializeOwned};
+use serde::de::DeserializeOwned;
 use tower_service::Service;
 
 use super::{
@@ -21,20 +21,16 @@ use super::{
     body::{self, BodyKind},
 };
 use crate::{
-    store::{BoxError, BoxFuture},
     session::Sessions,
+    store::{BoxError, BoxFuture},
     transport::CookieTransport,
 };
 
-/// The claims types the endpoints work with.
-pub(crate) trait AppClaims: Serialize + DeserializeOwned + Send + 'static {}
-
-impl<T: Serialize + DeserializeOwned + Send + 'static> AppClaims for T {}
-
 /// One request to an endpoint: the sessions it acts on, the parsed body and its encoding,
 /// the request's headers and the cookie transport, if any.
-pub(crate) struct Call<T, R> {
-    pub(crate) sessions: Sessions<T>,
+#[allow(unreachable_pub, missing_debug_implementations)]
+pub struct Call<R> {
+    pub(crate) sessions: Sessions,
     pub(crate) request: R,
     pub(crate) kind: BodyKind,
     pub(crate) headers: HeaderMap,
@@ -44,25 +40,33 @@ pub(crate) struct Call<T, R> {
 /// A response of a token endpoint.
 pub(crate) type Reply = Response<Full<Bytes>>;
 
-/// What an endpoint does with its parsed request (implemented by the crate's endpoints only).
-pub(crate) trait Operation: Send + Sync + 'static {
+/// What an endpoint does with its parsed request: [`Refresh`](super::Refresh) or
+/// [`Revoke`](super::Revoke) (sealed: implemented by the crate's endpoints only).
+#[allow(unreachable_pub)]
+pub trait Operation: Send + Sync + 'static {
     /// The request body (`Default`: the empty body of a cookie-transport request).
+    #[doc(hidden)]
     type Request: DeserializeOwned + Default + Send;
     /// The operation, answering every outcome as a response.
-    fn handle<T: AppClaims>(call: Call<T, Self::Request>) -> impl Future<Output = Reply> + Send;
+    #[doc(hidden)]
+    fn handle(call: Call<Self::Request>) -> impl Future<Output = Reply> + Send;
 }
 
-/// The tower service running one session operation per request, behind
-/// [`RefreshService`](super::RefreshService) and
-/// [`RevocationService`](super::RevocationService).
-pub(crate) struct SessionEndpoint<T, O> {
-    sessions: Sessions<T>,
+/// A tower service that runs one session operation per request:
+/// [`RefreshService`](super::RefreshService) (the refresh exchange) and
+/// [`RevocationService`](super::RevocationService) (RFC 7009). It reads a JSON or form body
+/// of at most [`DEFAULT_BODY_LIMIT`](super::DEFAULT_BODY_LIMIT) bytes (413 beyond), runs the
+/// operation on [`Sessions`] and answers JSON; it never fails as a service.
+///
+/// Cloning is a reference-count bump.
+pub struct SessionService<O> {
+    sessions: Sessions,
     limit: usize,
     transport: Option<CookieTransport>,
     _operation: PhantomData<fn() -> O>,
 }
 
-impl<T, O> Clone for SessionEndpoint<T, O> {
+impl<O> Clone for SessionService<O> {
     fn clone(&self) -> Self {
         Self {
             sessions: self.sessions.clone(),
@@ -73,9 +77,10 @@ impl<T, O> Clone for SessionEndpoint<T, O> {
     }
 }
 
-impl<T, O> fmt::Debug for SessionEndpoint<T, O> {
+impl<O> fmt::Debug for SessionService<O> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SessionEndpoint")
+        f.debug_struct("SessionService")
+            .field("operation", &std::any::type_name::<O>())
             .field("sessions", &self.sessions)
             .field("body_limit", &self.limit)
             .field("transport", &self.transport)
@@ -83,8 +88,18 @@ impl<T, O> fmt::Debug for SessionEndpoint<T, O> {
     }
 }
 
-impl<T, O> SessionEndpoint<T, O> {
-    pub(crate) fn new(sessions: Sessions<T>) -> Self {
+impl<O: Operation> SessionService<O> {
+    /// The endpoint over `sessions`, with a 16 KiB request body limit.
+    ///
+    /// ```
+    /// use tower_jwt_auth::{Issuer, KeySet, Sessions, SigningKey, endpoints::RefreshService};
+    ///
+    /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
+    /// let service = RefreshService::new(Sessions::new(issuer));
+    /// # let _ = service;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn new(sessions: Sessions) -> Self {
         Self {
             sessions,
             limit: DEFAULT_BODY_LIMIT,
@@ -98,15 +113,25 @@ impl<T, O> SessionEndpoint<T, O> {
         self
     }
 
-    pub(crate) fn with_body_limit(mut self, limit: usize) -> Self {
+    /// Sets the request body limit in bytes; a larger body is answered 413.
+    ///
+    /// ```
+    /// use tower_jwt_auth::{Issuer, KeySet, Sessions, SigningKey, endpoints::RevocationService};
+    ///
+    /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
+    /// let service = RevocationService::new(Sessions::new(issuer)).with_body_limit(4096);
+    /// # let _ = service;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn with_body_limit(mut self, limit: usize) -> Self {
         self.limit = limit;
         self
     }
 }
 
-impl<T, O, B> Service<Request<B>> for SessionEndpoint<T, O>
+impl<O, B> Service<Request<B>> for SessionService<O>
 where
-    T: Serialize + DeserializeOwned + Send + 'static,
     O: Operation,
     B: Body + Send + 'static,
     B::Data: Send,
@@ -149,65 +174,3 @@ where
         })
     }
 }
-
-/// A public tower service over a [`SessionEndpoint`]: `$name<T>` runs `$operation`.
-macro_rules! session_service {
-    ($(#[$doc:meta])* $name:ident, $operation:ty) => {
-        $(#[$doc])*
-        pub struct $name<T = $crate::token::NoCustomClaims>(
-            super::session_endpoint::SessionEndpoint<T, $operation>,
-        );
-
-        impl<T> $name<T> {
-            /// The endpoint over `sessions`, with a 16 KiB request body limit.
-            pub fn new(sessions: $crate::session::Sessions<T>) -> Self {
-                Self(super::session_endpoint::SessionEndpoint::new(sessions))
-            }
-
-            /// Sets the request body limit in bytes; a larger body is answered 413.
-            #[must_use]
-            pub fn with_body_limit(self, limit: usize) -> Self {
-                Self(self.0.with_body_limit(limit))
-            }
-        }
-
-        impl<T> Clone for $name<T> {
-            fn clone(&self) -> Self {
-                Self(self.0.clone())
-            }
-        }
-
-        impl<T> std::fmt::Debug for $name<T> {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.debug_tuple(stringify!($name)).field(&self.0).finish()
-            }
-        }
-
-        impl<T, B> tower_service::Service<http::Request<B>> for $name<T>
-        where
-            T: serde::Serialize + serde::de::DeserializeOwned + Send + 'static,
-            B: http_body::Body + Send + 'static,
-            B::Data: Send,
-            B::Error: Into<$crate::store::BoxError>,
-        {
-            type Response = http::Response<http_body_util::Full<bytes::Bytes>>;
-            type Error = std::convert::Infallible;
-            type Future = $crate::store::BoxFuture<
-                'static,
-                Result<Self::Response, std::convert::Infallible>,
-            >;
-
-            fn poll_ready(
-                &mut self,
-                cx: &mut std::task::Context<'_>,
-            ) -> std::task::Poll<Result<(), Self::Error>> {
-                tower_service::Service::<http::Request<B>>::poll_ready(&mut self.0, cx)
-            }
-
-            fn call(&mut self, request: http::Request<B>) -> Self::Future {
-                self.0.call(request)
-            }
-        }
-    };
-}
-pub(crate) use session_service;

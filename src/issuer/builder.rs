@@ -5,8 +5,8 @@ use std::{sync::Arc, time::Duration};
 use super::{Issuer, issue::Config};
 use crate::crypto::SystemRandom;
 use crate::{
-    ConfigError,
-    config::{Policy, duration_knobs, policy_knobs},
+    clock::Clock,
+    config::{ConfigError, Policy},
     keys::KeySet,
     store::{RevocationBackend, RevocationStore},
     token::VerifierBuilder,
@@ -56,26 +56,134 @@ impl Issuer {
     }
 }
 
-policy_knobs!(IssuerBuilder, "Issuer::builder(keys)");
+impl IssuerBuilder {
+    /// The `iss` value: written into every issued token, and required of every verified one
+    /// (a token without `iss` then fails).
+    ///
+    /// ```
+    /// # use tower_jwt_auth::{Issuer, KeySet, SigningKey};
+    /// # let keys = KeySet::new(SigningKey::generate_ed25519()?);
+    /// let built = Issuer::builder(keys).with_issuer("https://auth.example").build()?;
+    /// # let _ = built;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.policy.issuer = Some(issuer.into());
+        self
+    }
 
-duration_knobs! {
-    IssuerBuilder,
-    "# use tower_jwt_auth::{Issuer, KeySet, SigningKey};\n\
-     # let builder = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?));",
-    "let issuer = builder.build()?;\n# let _ = issuer;\n\
-     # Ok::<(), Box<dyn std::error::Error>>(())";
+    /// The audience: written as `aud` into every issued token, and required among the `aud`
+    /// of every verified one (a token without `aud` then fails).
+    ///
+    /// ```
+    /// # use tower_jwt_auth::{Issuer, KeySet, SigningKey};
+    /// # let keys = KeySet::new(SigningKey::generate_ed25519()?);
+    /// let built = Issuer::builder(keys).with_audience("api").build()?;
+    /// # let _ = built;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_audience(mut self, audience: impl Into<String>) -> Self {
+        self.policy.audience = Some(audience.into());
+        self
+    }
+
+    /// The clock every time written and checked is read from (default the system clock);
+    /// `clock::MockClock` (feature `test-util`) in tests.
+    ///
+    /// ```
+    /// # use tower_jwt_auth::{Issuer, KeySet, SigningKey, clock::MockClock};
+    /// # let keys = KeySet::new(SigningKey::generate_ed25519()?);
+    /// let built = Issuer::builder(keys).with_clock(MockClock::at_secs(1_700_000_000)).build()?;
+    /// # let _ = built;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_clock(mut self, clock: impl Clock) -> Self {
+        self.policy.clock = Arc::new(clock);
+        self
+    }
+
+    /// Tolerance for clock skew on `exp`, `nbf` and `iat` (default 0, at most 300 s).
+    ///
+    /// Risk: every second of leeway is a second an expired token still works. Keep it to the
+    /// skew you actually have between machines (a few seconds).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use tower_jwt_auth::{Issuer, KeySet, SigningKey};
+    /// # let keys = KeySet::new(SigningKey::generate_ed25519()?);
+    /// let built = Issuer::builder(keys).with_leeway(Duration::from_secs(5)).build()?;
+    /// # let _ = built;
+    /// # let keys = KeySet::new(SigningKey::generate_ed25519()?);
+    /// assert!(Issuer::builder(keys).with_leeway(Duration::from_secs(301)).build().is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_leeway(mut self, leeway: Duration) -> Self {
+        self.policy.leeway = leeway;
+        self
+    }
+
+    /// Tokens longer than `max` bytes are rejected before any decoding (default 8 KiB, at
+    /// least 256).
+    ///
+    /// ```
+    /// # use tower_jwt_auth::{Issuer, KeySet, SigningKey};
+    /// # let keys = KeySet::new(SigningKey::generate_ed25519()?);
+    /// assert!(Issuer::builder(keys).with_max_token_len(100).build().is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_max_token_len(mut self, max: usize) -> Self {
+        self.policy.max_len = max;
+        self
+    }
+
     /// Access-token lifetime (default 15 minutes). It is also the longest time a revoked
     /// access token would stay usable without a revocation check, so keep it short.
-    with_access_ttl => access_ttl, "300";
+    ///
+    /// ```
+    /// # use tower_jwt_auth::{Issuer, KeySet, SigningKey};
+    /// # let builder = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?));
+    /// let builder = builder.with_access_ttl(std::time::Duration::from_secs(300));
+    /// let issuer = builder.build()?;
+    /// # let _ = issuer;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_access_ttl(mut self, value: Duration) -> Self {
+        self.access_ttl = value;
+        self
+    }
+
     /// Refresh-token idle lifetime (default 14 days): a session not refreshed for this long
     /// ends. Each refresh renews it, never past the session's absolute expiry.
-    with_refresh_ttl => refresh_ttl, "86_400";
+    ///
+    /// ```
+    /// # use tower_jwt_auth::{Issuer, KeySet, SigningKey};
+    /// # let builder = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?));
+    /// let builder = builder.with_refresh_ttl(std::time::Duration::from_secs(86_400));
+    /// let issuer = builder.build()?;
+    /// # let _ = issuer;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_refresh_ttl(mut self, value: Duration) -> Self {
+        self.refresh_ttl = value;
+        self
+    }
+
     /// Absolute session lifetime (default 30 days), counted from login and never extended by
     /// refreshing.
-    with_session_ttl => session_ttl, "90 * 86_400";
-}
+    ///
+    /// ```
+    /// # use tower_jwt_auth::{Issuer, KeySet, SigningKey};
+    /// # let builder = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?));
+    /// let builder = builder.with_session_ttl(std::time::Duration::from_secs(90 * 86_400));
+    /// let issuer = builder.build()?;
+    /// # let _ = issuer;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_session_ttl(mut self, value: Duration) -> Self {
+        self.session_ttl = value;
+        self
+    }
 
-impl IssuerBuilder {
     /// Keeps session records and revocations in `backend`, shared between instances. Spawn
     /// `issuer.revocation().clone().run()` at start: until the shared state is loaded, every
     /// token is refused as [`RevocationUnavailable`](crate::token::TokenError::RevocationUnavailable).

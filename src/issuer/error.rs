@@ -1,13 +1,11 @@
 //! [`IssueError`]: why a token could not be issued.
 
-use crate::store::RevocationError;
-
 /// Why a token could not be issued.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum IssueError {
     /// The application's claims could not be serialised, or collide with a registered claim.
-    #[error("claims could not be serialised: {0}")]
+    #[error("claims could not be serialised")]
     Claims(#[source] serde_json::Error),
     /// The application's claims use a registered claim name (`sub`, `exp`, …).
     #[error("custom claim `{0}` collides with a registered claim")]
@@ -22,7 +20,4 @@ pub enum IssueError {
     /// The key set has no signing key.
     #[error("the key set has no signing key")]
     NoSigningKey,
-    /// The session record could not be written (fail closed: no token is handed out).
-    #[error(transparent)]
-    Revocation(#[from] RevocationError),
 }

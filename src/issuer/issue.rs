@@ -1,4 +1,4 @@
-//! The issuer: mints access + refresh pairs and starts sessions.
+//! The issuer: mints and signs access + refresh pairs.
 
 use std::sync::Arc;
 
@@ -10,7 +10,7 @@ use super::{IssueError, TokenPair};
 use crate::{
     clock::Clock,
     keys::{KeySet, SigningKey},
-    store::{NewSession, RevocationStore},
+    store::RevocationStore,
     token::{OutClaims, REGISTERED, TokenKind, Verifier, jws},
 };
 
@@ -50,9 +50,10 @@ pub(super) struct Config {
     pub(super) rng: SystemRandom,
 }
 
-/// Mints access + refresh pairs: [`issue`](Self::issue) starts a new session at signup or
-/// login. It also hands out the matching [`Verifier`] and the [`RevocationStore`], so that
-/// issuing, verifying and revoking agree on keys, clock, `iss` and `aud`.
+/// Mints and signs access + refresh pairs, synchronously, with no I/O: the policy (keys,
+/// clock, lifetimes, `iss`, `aud`) of every token. [`Sessions`](crate::Sessions) starts and
+/// refreshes sessions with it; the issuer hands out the matching [`Verifier`] (and the
+/// [`RevocationStore`] that verifier reads), so that minting, verifying and revoking agree.
 ///
 /// Cloning is a reference-count bump.
 ///
@@ -60,7 +61,7 @@ pub(super) struct Config {
 ///
 /// ```
 /// use std::time::Duration;
-/// use tower_jwt_auth::{Issuer, KeySet, SigningKey, token::NoCustomClaims};
+/// use tower_jwt_auth::{Issuer, KeySet, Sessions, SigningKey};
 ///
 /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
 /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?))
@@ -68,7 +69,7 @@ pub(super) struct Config {
 ///     .with_audience("api")
 ///     .with_access_ttl(Duration::from_secs(600))
 ///     .build()?;
-/// let pair = issuer.issue("alice").await?;
+/// let pair = Sessions::new(issuer).start("alice").await?;
 /// assert_eq!(pair.expires_in(), 600);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// # })?;
@@ -97,108 +98,10 @@ fn valid_scope(scope: &str) -> bool {
 }
 
 impl Issuer {
-    /// Starts a new session for `subject` (signup or login) and returns its first pair, with
-    /// no scope and no application claims.
-    ///
-    /// The session's record is written to the revocation backend before the pair is
-    /// returned; when that write fails, no token is handed out
-    /// ([`IssueError::Revocation`]).
-    ///
-    /// ```
-    /// use tower_jwt_auth::{Claims, Issuer, KeySet, SigningKey};
-    ///
-    /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
-    /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
-    /// let pair = issuer.issue("alice").await?;
-    /// let claims: Claims = issuer.verifier().verify_access(pair.access_token())?;
-    /// assert_eq!(claims.sub, "alice");
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// # })?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub async fn issue(&self, subject: &str) -> Result<TokenPair, IssueError> {
-        self.issue_with_claims(subject, "", &()).await
-    }
-
-    /// Starts a new session for `subject` with `scope` (space-separated, RFC 6749 §3.3).
-    ///
-    /// ```
-    /// use tower_jwt_auth::{Claims, Issuer, KeySet, SigningKey};
-    ///
-    /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
-    /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
-    /// let pair = issuer.issue_with_scope("alice", "read write").await?;
-    /// assert_eq!(pair.scope(), "read write");
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// # })?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub async fn issue_with_scope(
-        &self,
-        subject: &str,
-        scope: &str,
-    ) -> Result<TokenPair, IssueError> {
-        self.issue_with_claims(subject, scope, &()).await
-    }
-
-    /// Starts a new session for `subject` with `scope` and the application's claims `custom`,
-    /// flattened into both tokens' claims (they may not use a registered claim name).
-    ///
-    /// ```
-    /// use serde::{Deserialize, Serialize};
-    /// use tower_jwt_auth::{Claims, Issuer, KeySet, SigningKey};
-    ///
-    /// #[derive(Serialize, Deserialize)]
-    /// struct Tenant { tenant: String }
-    ///
-    /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
-    /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
-    /// let pair = issuer.issue_with_claims("alice", "read", &Tenant { tenant: "acme".into() }).await?;
-    /// let claims: Claims<Tenant> = issuer.verifier().verify_access(pair.access_token())?;
-    /// assert_eq!(claims.custom.tenant, "acme");
-    /// assert!(claims.has_scope("read"));
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// # })?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub async fn issue_with_claims<T: Serialize>(
-        &self,
-        subject: &str,
-        scope: &str,
-        custom: &T,
-    ) -> Result<TokenPair, IssueError> {
-        let c = &*self.config;
-        let custom = custom_claims(custom)?;
-        let sid = random_id(&c.rng)?;
-        let csrf = random_id(&c.rng)?;
-        let now_ms = c.clock.now_millis();
-        // A session must start strictly after the subject's latest "log out everywhere",
-        // even in the same millisecond (a login right after it): this moves the start by at
-        // most a millisecond past the cut-off.
-        let started_ms = match c.revocation.subject_cutoff_ms(subject) {
-            Some(cutoff) if cutoff >= now_ms => cutoff.saturating_add(1),
-            _ => now_ms,
-        };
-        let session_exp = (now_ms / 1000).saturating_add(c.session_ttl);
-        let minted = self.mint(&Grant {
-            sub: subject,
-            sid: &sid,
-            scope,
-            custom: &custom,
-            started_ms,
-            session_exp,
-            csrf: &csrf,
-        })?;
-        c.revocation
-            .start_session(&NewSession::new(
-                &sid,
-                subject,
-                started_ms,
-                &minted.refresh_jti,
-                minted.forget_after,
-            ))
-            .await?;
-        Ok(minted.pair)
+    /// A new random id (`jti`, `sid`, CSRF value): 128 bits from the system's CSPRNG,
+    /// base64url.
+    pub(crate) fn random_id(&self) -> Result<String, IssueError> {
+        random_id(&self.config.rng)
     }
 
     /// Mints the next pair of a session (a new session from `issue`, or a refresh).
@@ -271,7 +174,8 @@ impl Issuer {
         &self.config.verifier
     }
 
-    /// The revocation store shared with the verifier.
+    /// The revocation state the issuer's verifier reads (and [`Sessions`](crate::Sessions)
+    /// writes).
     ///
     /// ```
     /// use tower_jwt_auth::{Issuer, KeySet, SigningKey};

@@ -1,4 +1,4 @@
-//! The issuer: mints access + refresh pairs and starts sessions.
+//! The issuer: mints and signs access + refresh pairs (no store, no I/O).
 
 mod builder;
 mod error;

@@ -16,7 +16,7 @@ use crate::redact::Redacted;
 ///
 /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
 /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
-/// let pair = issuer.issue_with_scope("alice", "read write").await?;
+/// let pair = tower_jwt_auth::Sessions::new(issuer.clone()).start_with_scope("alice", "read write").await?;
 /// let json = serde_json::to_value(&pair)?;
 /// assert_eq!(json["token_type"], "Bearer");
 /// assert_eq!(json["expires_in"], 900);
@@ -60,7 +60,7 @@ impl TokenPair {
     /// ```
     /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
     /// # let issuer = tower_jwt_auth::Issuer::builder(tower_jwt_auth::KeySet::new(tower_jwt_auth::SigningKey::generate_ed25519()?)).build()?;
-    /// let pair = issuer.issue_with_scope("alice", "read").await?;
+    /// let pair = tower_jwt_auth::Sessions::new(issuer.clone()).start_with_scope("alice", "read").await?;
     /// let authorization = format!("Bearer {}", pair.access_token());
     /// # let _ = authorization;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -76,7 +76,7 @@ impl TokenPair {
     /// ```
     /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
     /// # let issuer = tower_jwt_auth::Issuer::builder(tower_jwt_auth::KeySet::new(tower_jwt_auth::SigningKey::generate_ed25519()?)).build()?;
-    /// let pair = issuer.issue_with_scope("alice", "read").await?;
+    /// let pair = tower_jwt_auth::Sessions::new(issuer.clone()).start_with_scope("alice", "read").await?;
     /// assert_ne!(pair.refresh_token(), pair.access_token());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// # })?;
@@ -91,7 +91,7 @@ impl TokenPair {
     /// ```
     /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
     /// # let issuer = tower_jwt_auth::Issuer::builder(tower_jwt_auth::KeySet::new(tower_jwt_auth::SigningKey::generate_ed25519()?)).build()?;
-    /// let pair = issuer.issue_with_scope("alice", "read").await?;
+    /// let pair = tower_jwt_auth::Sessions::new(issuer.clone()).start_with_scope("alice", "read").await?;
     /// assert_eq!(pair.expires_in(), 900);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// # })?;
@@ -107,7 +107,7 @@ impl TokenPair {
     /// ```
     /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
     /// # let issuer = tower_jwt_auth::Issuer::builder(tower_jwt_auth::KeySet::new(tower_jwt_auth::SigningKey::generate_ed25519()?)).build()?;
-    /// let pair = issuer.issue_with_scope("alice", "read").await?;
+    /// let pair = tower_jwt_auth::Sessions::new(issuer.clone()).start_with_scope("alice", "read").await?;
     /// assert_eq!(pair.refresh_expires_in(), 14 * 24 * 3600);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// # })?;
@@ -122,7 +122,7 @@ impl TokenPair {
     /// ```
     /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
     /// # let issuer = tower_jwt_auth::Issuer::builder(tower_jwt_auth::KeySet::new(tower_jwt_auth::SigningKey::generate_ed25519()?)).build()?;
-    /// let pair = issuer.issue_with_scope("alice", "read").await?;
+    /// let pair = tower_jwt_auth::Sessions::new(issuer.clone()).start_with_scope("alice", "read").await?;
     /// assert_eq!(pair.scope(), "read");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// # })?;
@@ -138,7 +138,7 @@ impl TokenPair {
     /// ```
     /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
     /// # let issuer = tower_jwt_auth::Issuer::builder(tower_jwt_auth::KeySet::new(tower_jwt_auth::SigningKey::generate_ed25519()?)).build()?;
-    /// let pair = issuer.issue_with_scope("alice", "read").await?;
+    /// let pair = tower_jwt_auth::Sessions::new(issuer.clone()).start_with_scope("alice", "read").await?;
     /// let claims: tower_jwt_auth::Claims = issuer.verifier().verify_access(pair.access_token())?;
     /// assert_eq!(pair.session_id(), claims.sid);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -156,7 +156,7 @@ impl TokenPair {
     /// ```
     /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
     /// # let issuer = tower_jwt_auth::Issuer::builder(tower_jwt_auth::KeySet::new(tower_jwt_auth::SigningKey::generate_ed25519()?)).build()?;
-    /// let pair = issuer.issue("alice").await?;
+    /// let pair = tower_jwt_auth::Sessions::new(issuer.clone()).start("alice").await?;
     /// assert_eq!(pair.csrf_token().len(), 22); // 128 random bits, base64url
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// # })?;

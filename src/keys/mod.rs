@@ -18,6 +18,8 @@ mod public;
 mod remote;
 mod set;
 mod signing;
+#[cfg(feature = "remote-jwks")]
+mod unknown_kid;
 mod verifying;
 
 pub use algorithm::Algorithm;

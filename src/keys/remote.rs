@@ -4,10 +4,7 @@
 use std::{
     fmt,
     net::IpAddr,
-    sync::{
-        Arc,
-        atomic::{AtomicBool, Ordering},
-    },
+    sync::{Arc, atomic::Ordering},
     time::Duration,
 };
 
@@ -18,12 +15,11 @@ use reqwest::{
 };
 use serde::Deserialize;
 use tokio::{
-    sync::{Mutex, Notify},
+    sync::Mutex,
     time::{Instant, sleep_until},
 };
 
-use super::{Jwk, KeySet, VerifyingKey};
-use crate::config::duration_knobs;
+use super::{Jwk, KeySet, VerifyingKey, unknown_kid::UnknownKid};
 
 /// The largest JWKS document read; a longer answer is refused (and the last good set kept).
 const MAX_DOCUMENT_LEN: usize = 1024 * 1024;
@@ -79,24 +75,6 @@ pub enum RemoteJwksError {
     /// The document is not a JWK set (a JSON object with a `keys` array).
     #[error("the JWKS document is not a JWK set: {0}")]
     InvalidDocument(&'static str),
-}
-
-/// The verifiers' signal to the refresh task: a token named a `kid` the set lacks. Set by
-/// any number of requests, cleared by the task when it fetches.
-#[derive(Debug, Default)]
-pub(crate) struct UnknownKid {
-    pending: AtomicBool,
-    notify: Notify,
-}
-
-impl UnknownKid {
-    /// Never blocks nor allocates: a storm of unknown `kid`s is one relaxed load per token
-    /// once the first has raised the flag.
-    pub(crate) fn poke(&self) {
-        if !self.pending.load(Ordering::Relaxed) && !self.pending.swap(true, Ordering::AcqRel) {
-            self.notify.notify_one();
-        }
-    }
 }
 
 /// A resource server's keys: another issuer's JWKS, fetched over HTTPS, cached and refreshed
@@ -590,28 +568,72 @@ impl fmt::Debug for RemoteJwksBuilder {
     }
 }
 
-duration_knobs! {
-    RemoteJwksBuilder,
-    "# use tower_jwt_auth::keys::RemoteJwks;\n\
-     let builder = RemoteJwks::builder(\"https://auth.example/jwks.json\");",
-    "let jwks = builder.build()?;\n# let _ = jwks;\n\
-     # Ok::<(), tower_jwt_auth::keys::RemoteJwksError>(())";
+impl RemoteJwksBuilder {
     /// The floor: a document is never refetched on schedule sooner than this after a fetch,
     /// whatever its `max-age` (default 60 s). Also the longest delay between retries while
     /// the endpoint fails.
-    with_min_refresh => min_refresh, "300";
+    ///
+    /// ```
+    /// # use tower_jwt_auth::keys::RemoteJwks;
+    /// let builder = RemoteJwks::builder("https://auth.example/jwks.json");
+    /// let builder = builder.with_min_refresh(std::time::Duration::from_secs(300));
+    /// let jwks = builder.build()?;
+    /// # let _ = jwks;
+    /// # Ok::<(), tower_jwt_auth::keys::RemoteJwksError>(())
+    /// ```
+    pub fn with_min_refresh(mut self, value: Duration) -> Self {
+        self.min_refresh = value;
+        self
+    }
+
     /// The ceiling: a document is refetched at the latest this long after a fetch, whatever
     /// its `max-age`, and this long after a fetch when it has none (default 1 h).
-    with_max_refresh => max_refresh, "15 * 60";
+    ///
+    /// ```
+    /// # use tower_jwt_auth::keys::RemoteJwks;
+    /// let builder = RemoteJwks::builder("https://auth.example/jwks.json");
+    /// let builder = builder.with_max_refresh(std::time::Duration::from_secs(15 * 60));
+    /// let jwks = builder.build()?;
+    /// # let _ = jwks;
+    /// # Ok::<(), tower_jwt_auth::keys::RemoteJwksError>(())
+    /// ```
+    pub fn with_max_refresh(mut self, value: Duration) -> Self {
+        self.max_refresh = value;
+        self
+    }
+
     /// The shortest time between a fetch and a refetch for a token naming an unknown `kid`
     /// (default 30 s): however many such tokens arrive, they cause at most one fetch per
     /// interval.
-    with_unknown_kid_interval => unknown_kid_interval, "10";
-    /// The longest a fetch may take, connection and body included (default 10 s).
-    with_timeout => timeout, "3";
-}
+    ///
+    /// ```
+    /// # use tower_jwt_auth::keys::RemoteJwks;
+    /// let builder = RemoteJwks::builder("https://auth.example/jwks.json");
+    /// let builder = builder.with_unknown_kid_interval(std::time::Duration::from_secs(10));
+    /// let jwks = builder.build()?;
+    /// # let _ = jwks;
+    /// # Ok::<(), tower_jwt_auth::keys::RemoteJwksError>(())
+    /// ```
+    pub fn with_unknown_kid_interval(mut self, value: Duration) -> Self {
+        self.unknown_kid_interval = value;
+        self
+    }
 
-impl RemoteJwksBuilder {
+    /// The longest a fetch may take, connection and body included (default 10 s).
+    ///
+    /// ```
+    /// # use tower_jwt_auth::keys::RemoteJwks;
+    /// let builder = RemoteJwks::builder("https://auth.example/jwks.json");
+    /// let builder = builder.with_timeout(std::time::Duration::from_secs(3));
+    /// let jwks = builder.build()?;
+    /// # let _ = jwks;
+    /// # Ok::<(), tower_jwt_auth::keys::RemoteJwksError>(())
+    /// ```
+    pub fn with_timeout(mut self, value: Duration) -> Self {
+        self.timeout = value;
+        self
+    }
+
     /// Allows an `http://` URL whose host is a loopback address (`127.0.0.0/8`, `::1`,
     /// `localhost`): an issuer on the same machine, or in tests. Any other `http://` URL is
     /// still refused. Such a client uses no proxy.

@@ -13,8 +13,6 @@ use arc_swap::{ArcSwap, Guard};
 use bytes::Bytes;
 
 use super::{JwkSet, KeyError, SigningKey, VerifyingKey};
-#[cfg(any(test, feature = "test-util"))]
-use crate::token::{DEFAULT_MAX_TOKEN_LEN, TokenError, jws};
 
 /// One version of a key set: what each signature and verification reads, never changed
 /// once made.
@@ -68,7 +66,7 @@ struct Shared {
     /// Told when a token names a `kid` this set lacks: the set of a remote JWKS, which then
     /// refetches (rate-limited).
     #[cfg(feature = "remote-jwks")]
-    unknown_kid: Option<Arc<super::remote::UnknownKid>>,
+    unknown_kid: Option<Arc<super::unknown_kid::UnknownKid>>,
 }
 
 /// The keys of an issuer or a resource server: at most one signing key, and the keys that
@@ -136,7 +134,7 @@ impl KeySet {
     /// The empty verify-only set of a remote JWKS: `signal` is told of every token naming a
     /// `kid` the set lacks.
     #[cfg(feature = "remote-jwks")]
-    pub(crate) fn remote(signal: Arc<super::remote::UnknownKid>) -> Self {
+    pub(crate) fn remote(signal: Arc<super::unknown_kid::UnknownKid>) -> Self {
         Self {
             shared: Arc::new(Shared {
                 current: ArcSwap::from_pointee(Keys::new(None, Vec::new())),
@@ -381,64 +379,6 @@ impl KeySet {
     /// Every verification key, the signing key's included.
     pub fn verifying_keys(&self) -> Vec<VerifyingKey> {
         self.load().verifying.to_vec()
-    }
-
-    /// Runs `token` through the signature layer alone, with the key its header's `kid`
-    /// names; **checks no claims** (feature `test-util`).
-    ///
-    /// The steps are the ones every [`Verifier`](crate::Verifier) check starts with, run by
-    /// the same code in the same order, and nothing after them: the size cap
-    /// ([`DEFAULT_MAX_TOKEN_LEN`]), exactly three base64url parts, the header (`crit`
-    /// refused, `kid` present and naming a key of this set, `alg` equal to the algorithm
-    /// that key is pinned to), the signature over the exact received bytes, and the payload
-    /// decoding as base64url. Only the exact `typ` check, which the verifier makes before
-    /// the key lookup, is left out.
-    ///
-    /// Token type, `exp`, `nbf`, `iat`, `iss`, `aud`, the required claims and revocation are
-    /// not checked: a token this accepts may be expired, revoked, or not a token at all. It
-    /// is for tests of key loading against public test vectors (RFC 7520, Wycheproof), whose
-    /// tokens were never minted for this crate's policy. **Never use it to authorise a
-    /// request**: that is what the [`Verifier`](crate::Verifier) is for.
-    ///
-    /// # Example
-    ///
-    /// ```
-    /// use tower_jwt_auth::{
-    ///     KeySet, SigningKey,
-    ///     keys::{Algorithm, Jwk, VerifyingKey},
-    ///     token::TokenError,
-    /// };
-    ///
-    /// // RFC 7520 §4.4: an HMAC key, and a token that names it by `kid`.
-    /// let jwk: Jwk = serde_json::from_str(
-    ///     r#"{"kty": "oct", "kid": "018c0ae5-4d9b-471b-bfd6-eef314bc7037", "use": "sig",
-    ///         "alg": "HS256", "k": "hJtXIZ2uSN5kbQfbtTNWbpdmhkV8FJG-Onbc6mxCcYg"}"#,
-    /// )?;
-    /// let token = concat!(
-    ///     "eyJhbGciOiJIUzI1NiIsImtpZCI6IjAxOGMwYWU1LTRkOWItNDcxYi1iZmQ2LWVlZjMxNGJjNzAzNyJ9.",
-    ///     "SXTigJlzIGEgZGFuZ2Vyb3VzIGJ1c2luZXNzLCBGcm9kbywgZ29pbmcgb3V0IHlvdXIgZG9vci4gWW91IHN0",
-    ///     "ZXAgb250byB0aGUgcm9hZCwgYW5kIGlmIHlvdSBkb24ndCBrZWVwIHlvdXIgZmVldCwgdGhlcmXigJlzIG5v",
-    ///     "IGtub3dpbmcgd2hlcmUgeW91IG1pZ2h0IGJlIHN3ZXB0IG9mZiB0by4.",
-    ///     "s0h6KThzkfBBBkLspW1h84VsJZFTsPPqMDA7g1Md7p0",
-    /// );
-    ///
-    /// let keys = KeySet::new(SigningKey::generate_ed25519()?);
-    /// assert_eq!(keys.verify_signature_only(token), Err(TokenError::UnknownKey));
-    ///
-    /// keys.publish(VerifyingKey::from_jwk(&jwk, Algorithm::HS256)?)?;
-    /// keys.verify_signature_only(token)?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    #[cfg(any(test, feature = "test-util"))]
-    #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
-    pub fn verify_signature_only(&self, token: &str) -> Result<(), TokenError> {
-        let keys = self.load();
-        jws::verify_layer(
-            token,
-            DEFAULT_MAX_TOKEN_LEN,
-            |header| jws::key_by_kid(&keys, header),
-            |_| Ok(()),
-        )
     }
 
     /// The public keys as a JWK set (RFC 7517 §5). Private keys and HMAC secrets are never

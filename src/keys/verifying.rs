@@ -12,8 +12,6 @@ use super::{
     error::invalid,
     public::PublicParts,
 };
-#[cfg(any(test, feature = "test-util"))]
-use crate::token::{DEFAULT_MAX_TOKEN_LEN, TokenError, jws};
 
 fn check_kid(kid: &str) -> Result<(), KeyError> {
     if kid.is_empty() {
@@ -193,57 +191,6 @@ impl VerifyingKey {
     /// ```
     pub fn algorithm(&self) -> Algorithm {
         self.algorithm
-    }
-
-    /// Runs `token` through the signature layer alone, with this key; **checks no claims**
-    /// (feature `test-util`).
-    ///
-    /// The steps are the ones every [`Verifier`](crate::Verifier) check starts with, run by
-    /// the same code in the same order, and nothing after them: the size cap
-    /// ([`DEFAULT_MAX_TOKEN_LEN`]), exactly three base64url parts, the header (`crit` refused,
-    /// `alg` equal to the algorithm this key is pinned to; `kid` is not looked at), the
-    /// signature over the exact received bytes, and the payload decoding as base64url.
-    ///
-    /// Token type, `exp`, `nbf`, `iat`, `iss`, `aud`, the required claims and revocation are
-    /// not checked: a token this accepts may be expired, revoked, or not a token at all. It
-    /// is for tests of key loading against public test vectors (RFC 7515, RFC 7520, RFC 8037,
-    /// Wycheproof), whose tokens were never minted for this crate's policy. **Never use it
-    /// to authorise a request**: that is what the [`Verifier`](crate::Verifier) is for.
-    /// [`KeySet::verify_signature_only`](super::KeySet::verify_signature_only) chooses the
-    /// key by `kid` instead.
-    ///
-    /// # Example
-    ///
-    /// ```
-    /// use tower_jwt_auth::{
-    ///     KeySet, SigningKey, Verifier,
-    ///     keys::{Algorithm, VerifyingKey},
-    ///     token::{NoCustomClaims, TokenError},
-    /// };
-    ///
-    /// // RFC 8037 appendix A.4: an Ed25519 signature over the text "Example of Ed25519 signing".
-    /// let pem = "-----BEGIN PUBLIC KEY-----\n\
-    ///            MCowBQYDK2VwAyEA11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=\n\
-    ///            -----END PUBLIC KEY-----\n";
-    /// let key = VerifyingKey::from_pem(Algorithm::EdDSA, pem.as_bytes())?;
-    /// let token = "eyJhbGciOiJFZERTQSJ9.RXhhbXBsZSBvZiBFZDI1NTE5IHNpZ25pbmc.\
-    ///              hgyY0il_MGCjP0JzlnLWG1PPOt7-09PGcvMg3AIbQR6dWbhijcNR4ki4iylGjg5BhVsPt9g7sVvpAr_MuM0KAg";
-    /// key.verify_signature_only(token)?;
-    ///
-    /// // Pinned to another algorithm, the same key material refuses it.
-    /// let hs256 = VerifyingKey::from_secret(Algorithm::HS256, &[7u8; 32])?;
-    /// assert_eq!(hs256.verify_signature_only(token), Err(TokenError::AlgorithmMismatch));
-    ///
-    /// // The verifier refuses it: it is not an access token (no `typ`, no `kid`, no claims).
-    /// let keys = KeySet::new(SigningKey::generate_ed25519()?).with_verifying_key(key)?;
-    /// let verifier = Verifier::builder(keys).build()?;
-    /// assert!(verifier.verify_access::<NoCustomClaims>(token).is_err());
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    #[cfg(any(test, feature = "test-util"))]
-    #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
-    pub fn verify_signature_only(&self, token: &str) -> Result<(), TokenError> {
-        jws::verify_layer(token, DEFAULT_MAX_TOKEN_LEN, |_| Ok(self), |_| Ok(()))
     }
 
     /// Verifies `signature` over `message` with this key's pinned algorithm.

@@ -1,8 +1,13 @@
 //! [`RefreshHook`]: the application's say on every refresh.
 
-use std::future::Future;
+use std::{future::Future, marker::PhantomData};
 
+use futures::future;
+use serde::{Serialize, de::DeserializeOwned};
+
+use super::RefreshError;
 use crate::{
+    issuer::custom_claims,
     store::{BoxError, BoxFuture},
     token::Claims,
 };
@@ -48,5 +53,63 @@ where
         claims: &Claims<T>,
     ) -> BoxFuture<'static, Result<RefreshDecision<T>, BoxError>> {
         Box::pin(self(claims))
+    }
+}
+
+/// The application's claims as they ride in a token: a JSON object, copied unchanged from
+/// each refresh token into the next pair.
+pub(crate) type JsonClaims = serde_json::Map<String, serde_json::Value>;
+
+/// A refresh hook on the session's claims as JSON: the typed hook the application gave,
+/// behind the conversion to and from its claims type.
+pub(super) trait JsonHook: Send + Sync + 'static {
+    /// Reads the claims as the hook's type, runs the hook, and writes an update back as JSON.
+    fn on_refresh(
+        &self,
+        claims: &Claims<JsonClaims>,
+    ) -> BoxFuture<'static, Result<RefreshDecision<JsonClaims>, RefreshError>>;
+}
+
+/// A [`RefreshHook`] for claims of type `T`, as a [`JsonHook`].
+pub(super) struct Typed<T, H> {
+    hook: H,
+    _claims: PhantomData<fn(T) -> T>,
+}
+
+impl<T, H> Typed<T, H> {
+    pub(super) fn new(hook: H) -> Self {
+        Self {
+            hook,
+            _claims: PhantomData,
+        }
+    }
+}
+
+impl<T, H> JsonHook for Typed<T, H>
+where
+    T: Serialize + DeserializeOwned + 'static,
+    H: RefreshHook<T>,
+{
+    fn on_refresh(
+        &self,
+        claims: &Claims<JsonClaims>,
+    ) -> BoxFuture<'static, Result<RefreshDecision<JsonClaims>, RefreshError>> {
+        let typed = claims
+            .clone()
+            .try_map_custom(|json| serde_json::from_value::<T>(serde_json::Value::Object(json)));
+        let decision = match typed {
+            Ok(typed) => self.hook.on_refresh(&typed),
+            Err(err) => return Box::pin(future::ready(Err(RefreshError::ClaimsType(err)))),
+        };
+        Box::pin(async move {
+            Ok(match decision.await.map_err(RefreshError::Hook)? {
+                RefreshDecision::Keep => RefreshDecision::Keep,
+                RefreshDecision::Refuse => RefreshDecision::Refuse,
+                RefreshDecision::Update { scope, custom } => RefreshDecision::Update {
+                    scope,
+                    custom: custom_claims(&custom)?,
+                },
+            })
+        })
     }
 }

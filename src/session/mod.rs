@@ -1,10 +1,13 @@
-//! Sessions: the refresh exchange with rotation and reuse detection, logout, "log out
-//! everywhere" and single-token revocation. No HTTP here; the endpoints build on this.
+//! Sessions: the life cycle of a login — start (signup or login), the refresh exchange with
+//! rotation and reuse detection, logout, "log out everywhere" and single-token revocation.
+//! No HTTP here; the endpoints build on this.
 
+mod builder;
 mod error;
 mod hook;
 mod sessions;
 
-pub use error::RefreshError;
+pub use builder::SessionsBuilder;
+pub use error::{RefreshError, StartError};
 pub use hook::{RefreshDecision, RefreshHook};
-pub use sessions::{Sessions, SessionsBuilder};
+pub use sessions::Sessions;

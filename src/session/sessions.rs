@@ -1,29 +1,38 @@
-//! Sessions: the refresh exchange with rotation and reuse detection, logout, "log out
-//! everywhere" and single-token revocation. No HTTP here; the endpoints build on this.
+//! [`Sessions`]: the life cycle of a login — start, refresh with rotation and reuse
+//! detection, logout, "log out everywhere" and single-token revocation. No HTTP here; the
+//! endpoints build on this.
 
-use std::{fmt, marker::PhantomData, sync::Arc, time::Duration};
+use std::{fmt, sync::Arc};
 
-use serde::{Serialize, de::DeserializeOwned};
+use serde::Serialize;
 use tracing::Instrument;
 
-use super::{RefreshDecision, RefreshError, RefreshHook};
+use super::{
+    RefreshDecision, RefreshError, StartError,
+    hook::{JsonClaims, JsonHook},
+};
 use crate::{
-    ConfigError,
     issuer::{Grant, Issuer, TokenPair, custom_claims},
-    store::{RevocationEntry, RevocationError, RotateOutcome, Rotation},
+    store::{
+        NewSession, RevocationEntry, RevocationError, RevocationStore, RotateOutcome, Rotation,
+    },
     telemetry,
     token::{Claims, NoCustomClaims, TokenError, TokenKind},
 };
 
-/// The session side of the token life cycle: exchange a refresh token for the next pair,
-/// log out one session, log out everywhere, revoke one token.
+/// The session side of the token life cycle: start a session at signup or login, exchange
+/// a refresh token for the next pair, log out one session, log out everywhere, revoke one
+/// token.
 ///
 /// Every refresh token is single-use. Its first use mints the next pair of the same session,
-/// with the idle expiry renewed and the absolute session expiry kept. A second use means the
-/// token was stolen or replayed: the whole session — including the newest tokens minted from
-/// it — is revoked and the exchange fails. An optional grace window tolerates a client that
-/// retries the exchange it just made (a lost response), but only for the session's immediate
-/// predecessor token.
+/// with the idle expiry renewed and the absolute session expiry kept, and the session's
+/// scope and application claims copied unchanged (whatever their type: they ride in the
+/// refresh token as JSON). A second use means the token was stolen or replayed: the whole
+/// session — including the newest tokens minted from it — is revoked and the exchange fails.
+/// An optional grace window tolerates a client that retries the exchange it just made (a
+/// lost response), but only for the session's immediate predecessor token.
+///
+/// Cloning is a reference-count bump.
 ///
 /// # Example
 ///
@@ -32,9 +41,9 @@ use crate::{
 ///
 /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
 /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
-/// let sessions: Sessions = Sessions::new(issuer.clone());
+/// let sessions = Sessions::new(issuer.clone());
 ///
-/// let first = issuer.issue("alice").await?;
+/// let first = sessions.start("alice").await?;
 /// let second = sessions.refresh(first.refresh_token()).await?;
 ///
 /// // Replaying the first refresh token revokes the whole session.
@@ -44,25 +53,14 @@ use crate::{
 /// # })?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub struct Sessions<T = NoCustomClaims> {
-    issuer: Issuer,
-    grace_ms: u64,
-    hook: Option<Arc<dyn RefreshHook<T>>>,
-    _claims: PhantomData<fn() -> T>,
+#[derive(Clone)]
+pub struct Sessions {
+    pub(super) issuer: Issuer,
+    pub(super) grace_ms: u64,
+    pub(super) hook: Option<Arc<dyn JsonHook>>,
 }
 
-impl<T> Clone for Sessions<T> {
-    fn clone(&self) -> Self {
-        Self {
-            issuer: self.issuer.clone(),
-            grace_ms: self.grace_ms,
-            hook: self.hook.clone(),
-            _claims: PhantomData,
-        }
-    }
-}
-
-impl<T> fmt::Debug for Sessions<T> {
+impl fmt::Debug for Sessions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Sessions")
             .field("issuer", &self.issuer)
@@ -72,12 +70,10 @@ impl<T> fmt::Debug for Sessions<T> {
     }
 }
 
-/// The largest reuse grace window a builder accepts, in milliseconds.
-const MAX_GRACE_MS: u64 = 60_000;
-
 impl Sessions {
-    /// Sessions for tokens without application claims, with no reuse grace and no refresh
-    /// hook. [`builder`](Self::builder) sets those, or names the application's claims type.
+    /// Sessions minted by `issuer`, with no reuse grace and no refresh hook
+    /// ([`builder`](Self::builder) sets those). Application claims of any type given at
+    /// [`start_with_claims`](Self::start_with_claims) survive every refresh.
     ///
     /// ```
     /// use tower_jwt_auth::{Issuer, KeySet, Sessions, SigningKey};
@@ -92,67 +88,163 @@ impl Sessions {
             issuer,
             grace_ms: 0,
             hook: None,
-            _claims: PhantomData,
         }
     }
 
-    /// A builder, to set the application's claims type, a reuse grace window or a refresh
-    /// hook.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use tower_jwt_auth::{Claims, Issuer, KeySet, Sessions, SigningKey, session::RefreshDecision};
-    ///
-    /// #[derive(Clone, serde::Serialize, serde::Deserialize)]
-    /// struct Tenant { tenant: String }
-    ///
-    /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
-    /// let sessions = Sessions::builder(issuer)
-    ///     .with_reuse_grace(Duration::from_secs(10))
-    ///     // The hook's argument names the claims type: `Sessions<Tenant>`.
-    ///     .with_refresh_hook(|claims: &Claims<Tenant>| {
-    ///         let banned = claims.sub == "mallory";
-    ///         async move {
-    ///             Ok(if banned { RefreshDecision::Refuse } else { RefreshDecision::Keep })
-    ///         }
-    ///     })
-    ///     .build()?;
-    /// # let _ = sessions;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn builder(issuer: Issuer) -> SessionsBuilder {
-        SessionsBuilder {
-            sessions: Self::new(issuer),
-            hook_dropped: false,
-        }
-    }
-}
-
-impl<T> Sessions<T>
-where
-    T: Serialize + DeserializeOwned + Send + 'static,
-{
     /// The issuer that mints this session's pairs.
     ///
     /// ```
-    /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
     /// use tower_jwt_auth::{Issuer, KeySet, Sessions, SigningKey};
     ///
     /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
     /// let sessions = Sessions::new(issuer.clone());
     /// assert_eq!(sessions.issuer().keys().signing_kid(), issuer.keys().signing_kid());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// # })?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn issuer(&self) -> &Issuer {
         &self.issuer
     }
 
+    /// The revocation state the sessions live in (the issuer's verifier reads the same).
+    ///
+    /// ```
+    /// use tower_jwt_auth::{Issuer, KeySet, Sessions, SigningKey};
+    ///
+    /// let sessions = Sessions::new(Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?);
+    /// assert!(sessions.store().is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn store(&self) -> &RevocationStore {
+        self.issuer.revocation()
+    }
+
+    /// Starts a new session for `subject` (signup or login) and returns its first pair, with
+    /// no scope and no application claims.
+    ///
+    /// The session's record is written to the revocation state before the pair is returned;
+    /// when that write fails, no token is handed out ([`StartError::Store`]).
+    ///
+    /// ```
+    /// use tower_jwt_auth::{Claims, Issuer, KeySet, Sessions, SigningKey};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+    /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
+    /// let sessions = Sessions::new(issuer.clone());
+    /// let pair = sessions.start("alice").await?;
+    /// let claims: Claims = issuer.verifier().verify_access(pair.access_token())?;
+    /// assert_eq!(claims.sub, "alice");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub async fn start(&self, subject: &str) -> Result<TokenPair, StartError> {
+        self.begin(subject, "", JsonClaims::new()).await
+    }
+
+    /// Starts a new session for `subject` with `scope` (space-separated, RFC 6749 §3.3).
+    ///
+    /// ```
+    /// use tower_jwt_auth::{Issuer, KeySet, Sessions, SigningKey};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+    /// let sessions = Sessions::new(Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?);
+    /// let pair = sessions.start_with_scope("alice", "read write").await?;
+    /// assert_eq!(pair.scope(), "read write");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub async fn start_with_scope(
+        &self,
+        subject: &str,
+        scope: &str,
+    ) -> Result<TokenPair, StartError> {
+        self.begin(subject, scope, JsonClaims::new()).await
+    }
+
+    /// Starts a new session for `subject` with `scope` and the application's claims `custom`,
+    /// flattened into both tokens' claims (they may not use a registered claim name). Every
+    /// refresh copies them unchanged into the next pair, unless a refresh hook updates them.
+    ///
+    /// ```
+    /// use serde::{Deserialize, Serialize};
+    /// use tower_jwt_auth::{Claims, Issuer, KeySet, Sessions, SigningKey};
+    ///
+    /// #[derive(Serialize, Deserialize)]
+    /// struct Tenant { tenant: String }
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+    /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
+    /// let sessions = Sessions::new(issuer.clone());
+    /// let pair = sessions.start_with_claims("alice", "read", &Tenant { tenant: "acme".into() }).await?;
+    /// let next = sessions.refresh(pair.refresh_token()).await?;
+    /// let claims: Claims<Tenant> = issuer.verifier().verify_access(next.access_token())?;
+    /// assert_eq!(claims.custom.tenant, "acme");
+    /// assert!(claims.has_scope("read"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub async fn start_with_claims<T: Serialize>(
+        &self,
+        subject: &str,
+        scope: &str,
+        custom: &T,
+    ) -> Result<TokenPair, StartError> {
+        let custom = custom_claims(custom).map_err(StartError::Issue)?;
+        self.begin(subject, scope, custom).await
+    }
+
+    /// Mints the first pair of a new session and writes its record.
+    async fn begin(
+        &self,
+        subject: &str,
+        scope: &str,
+        custom: JsonClaims,
+    ) -> Result<TokenPair, StartError> {
+        let sid = self.issuer.random_id().map_err(StartError::Issue)?;
+        let csrf = self.issuer.random_id().map_err(StartError::Issue)?;
+        let store = self.store();
+        let now_ms = self.issuer.clock().now_millis();
+        // A session must start strictly after the subject's latest "log out everywhere",
+        // even in the same millisecond (a login right after it): this moves the start by at
+        // most a millisecond past the cut-off.
+        let started_ms = match store.subject_cutoff_ms(subject) {
+            Some(cutoff) if cutoff >= now_ms => cutoff.saturating_add(1),
+            _ => now_ms,
+        };
+        let session_exp = (now_ms / 1000).saturating_add(self.issuer.session_ttl_secs());
+        let minted = self
+            .issuer
+            .mint(&Grant {
+                sub: subject,
+                sid: &sid,
+                scope,
+                custom: &custom,
+                started_ms,
+                session_exp,
+                csrf: &csrf,
+            })
+            .map_err(StartError::Issue)?;
+        store
+            .start_session(&NewSession::new(
+                &sid,
+                subject,
+                started_ms,
+                &minted.refresh_jti,
+                minted.forget_after,
+            ))
+            .await
+            .map_err(StartError::Store)?;
+        Ok(minted.pair)
+    }
+
     /// Exchanges a refresh token for the next pair of its session.
     ///
     /// The exchange is a compare-and-swap on the session's one current refresh token, atomic
-    /// in the backend: among concurrent exchanges of one token exactly one wins.
+    /// in the backend: among concurrent exchanges of one token exactly one wins. The scope
+    /// and application claims are copied from the refresh token into the next pair unless a
+    /// refresh hook updates them.
     ///
     /// Fails with [`RefreshError::InvalidToken`] for a bad, expired or revoked token,
     /// [`RefreshError::Reused`] when the token had been superseded (the session is then
@@ -165,9 +257,8 @@ where
     /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
     /// use tower_jwt_auth::{Issuer, KeySet, Sessions, SigningKey};
     ///
-    /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
-    /// let sessions = Sessions::new(issuer.clone());
-    /// let pair = issuer.issue("alice").await?;
+    /// let sessions = Sessions::new(Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?);
+    /// let pair = sessions.start("alice").await?;
     /// let next = sessions.refresh(pair.refresh_token()).await?;
     /// assert_eq!(next.session_id(), pair.session_id());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -181,7 +272,7 @@ where
 
     /// The exchange, with its outcome reported.
     async fn exchange(&self, refresh_token: &str) -> Result<TokenPair, RefreshError> {
-        let claims: Claims<T> = match self
+        let claims: Claims<JsonClaims> = match self
             .issuer
             .verifier()
             .verify(refresh_token, TokenKind::Refresh)
@@ -189,25 +280,28 @@ where
             Ok(claims) => claims,
             Err(err) => {
                 let err = RefreshError::from(err);
-                telemetry::refreshed(Err(&err), None, None);
+                telemetry::refreshed(Err(err.failure()), None, None);
                 return Err(err);
             }
         };
         // For the outcome's event, after `claims` (which need not be `Sync`) moved on.
         let (sub, sid) = (claims.sub.clone(), claims.sid.clone());
         let result = self.rotate(claims).await;
-        telemetry::refreshed(result.as_ref().map(|_| ()), Some(&sub), Some(&sid));
+        telemetry::refreshed(
+            result.as_ref().map(|_| ()).map_err(RefreshError::failure),
+            Some(&sub),
+            Some(&sid),
+        );
         result
     }
 
     /// The exchange of a verified refresh token.
-    async fn rotate(&self, claims: Claims<T>) -> Result<TokenPair, RefreshError> {
+    async fn rotate(&self, claims: Claims<JsonClaims>) -> Result<TokenPair, RefreshError> {
         let session_exp = claims.session_exp.ok_or(TokenError::MissingClaim("sexp"))?;
-        let store = self.issuer.revocation();
 
         let update = match &self.hook {
             None => None,
-            Some(hook) => match hook.on_refresh(&claims).await.map_err(RefreshError::Hook)? {
+            Some(hook) => match hook.on_refresh(&claims).await? {
                 RefreshDecision::Keep => None,
                 RefreshDecision::Update { scope, custom } => Some((scope, custom)),
                 RefreshDecision::Refuse => {
@@ -216,10 +310,9 @@ where
                 }
             },
         };
-
         let (scope, custom) = match &update {
-            Some((scope, custom)) => (scope.as_str(), custom_claims(custom)?),
-            None => (claims.scope.as_str(), custom_claims(&claims.custom)?),
+            Some((scope, custom)) => (scope.as_str(), custom),
+            None => (claims.scope.as_str(), &claims.custom),
         };
         // Mint first: the rotation then hands out a pair that exists, and a pair that loses
         // the rotation is simply dropped.
@@ -227,7 +320,7 @@ where
             sub: &claims.sub,
             sid: &claims.sid,
             scope,
-            custom: &custom,
+            custom,
             started_ms: claims.session_started_millis(),
             session_exp,
             csrf: claims.csrf.as_deref().unwrap_or_default(),
@@ -240,7 +333,7 @@ where
             self.grace_ms,
             minted.forget_after,
         );
-        match store.rotate(&rotation).await? {
+        match self.store().rotate(&rotation).await? {
             RotateOutcome::Rotated => Ok(minted.pair),
             RotateOutcome::Reused { .. } => Err(RefreshError::Reused),
             RotateOutcome::Revoked { .. } => Err(RefreshError::InvalidToken(TokenError::Revoked)),
@@ -264,7 +357,7 @@ where
         entry: impl FnOnce(u64) -> RevocationEntry,
     ) -> Result<(), RevocationError> {
         let expires_at = exp.saturating_add(self.issuer.verifier().leeway_secs());
-        self.issuer.revocation().revoke(entry(expires_at)).await
+        self.store().revoke(entry(expires_at)).await
     }
 
     /// Logs out one session (one device): its access and refresh tokens stop working at once;
@@ -274,9 +367,9 @@ where
     /// # use tower_jwt_auth::{Issuer, KeySet, Sessions, SigningKey, token::NoCustomClaims};
     /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
     /// # let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
-    /// # let sessions: Sessions = Sessions::new(issuer.clone());
-    /// let phone = issuer.issue("alice").await?;
-    /// let laptop = issuer.issue("alice").await?;
+    /// # let sessions = Sessions::new(issuer.clone());
+    /// let phone = sessions.start("alice").await?;
+    /// let laptop = sessions.start("alice").await?;
     /// sessions.logout(phone.session_id()).await?;
     /// assert!(issuer.verifier().verify_access::<NoCustomClaims>(phone.access_token()).is_err());
     /// assert!(issuer.verifier().verify_access::<NoCustomClaims>(laptop.access_token()).is_ok());
@@ -302,10 +395,10 @@ where
     /// # use tower_jwt_auth::{Issuer, KeySet, Sessions, SigningKey, token::NoCustomClaims};
     /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
     /// # let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
-    /// # let sessions: Sessions = Sessions::new(issuer.clone());
-    /// let before = issuer.issue("alice").await?;
+    /// # let sessions = Sessions::new(issuer.clone());
+    /// let before = sessions.start("alice").await?;
     /// sessions.logout_all("alice").await?;
-    /// let after = issuer.issue("alice").await?;
+    /// let after = sessions.start("alice").await?;
     /// assert!(issuer.verifier().verify_access::<NoCustomClaims>(before.access_token()).is_err());
     /// assert!(issuer.verifier().verify_access::<NoCustomClaims>(after.access_token()).is_ok());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -314,7 +407,7 @@ where
     /// ```
     pub async fn logout_all(&self, sub: &str) -> Result<(), RevocationError> {
         let clock = self.issuer.clock();
-        let store = self.issuer.revocation();
+        let store = self.store();
         // Sessions started since an earlier cut-off in this same millisecond start one tick
         // after it (see `Issuer`), so a new cut-off must reach past them.
         let now_ms = clock.now_millis();
@@ -341,8 +434,8 @@ where
     /// # use tower_jwt_auth::{Claims, Issuer, KeySet, Sessions, SigningKey, token::NoCustomClaims};
     /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
     /// # let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
-    /// # let sessions: Sessions = Sessions::new(issuer.clone());
-    /// let pair = issuer.issue("alice").await?;
+    /// # let sessions = Sessions::new(issuer.clone());
+    /// let pair = sessions.start("alice").await?;
     /// let claims: Claims = issuer.verifier().verify_access(pair.access_token())?;
     /// sessions.revoke_token(&claims.jti, claims.exp).await?;
     /// assert!(issuer.verifier().verify_access::<NoCustomClaims>(pair.access_token()).is_err());
@@ -367,8 +460,8 @@ where
     /// # use tower_jwt_auth::{Issuer, KeySet, Sessions, SigningKey, token::{NoCustomClaims, TokenKind}};
     /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
     /// # let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
-    /// # let sessions: Sessions = Sessions::new(issuer.clone());
-    /// let pair = issuer.issue("alice").await?;
+    /// # let sessions = Sessions::new(issuer.clone());
+    /// let pair = sessions.start("alice").await?;
     /// assert_eq!(sessions.revoke(pair.refresh_token()).await?, Some(TokenKind::Refresh));
     /// assert!(issuer.verifier().verify_access::<NoCustomClaims>(pair.access_token()).is_err());
     /// assert_eq!(sessions.revoke("not a token").await?, None);
@@ -407,138 +500,6 @@ where
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn purge_expired(&self) -> usize {
-        self.issuer.revocation().purge_expired()
-    }
-}
-
-/// Builds [`Sessions`].
-#[must_use]
-pub struct SessionsBuilder<T = NoCustomClaims> {
-    sessions: Sessions<T>,
-    /// A hook was set before the claims type changed: refused by `build`.
-    hook_dropped: bool,
-}
-
-impl<T> fmt::Debug for SessionsBuilder<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SessionsBuilder")
-            .field("sessions", &self.sessions)
-            .finish_non_exhaustive()
-    }
-}
-
-impl<T> SessionsBuilder<T>
-where
-    T: Serialize + DeserializeOwned + Send + 'static,
-{
-    /// Names the application's claims type `U`: the refresh exchange reads it from the
-    /// presented refresh token and writes it into the next pair. Name it before setting a
-    /// hook (a hook's argument names it too); `build` refuses a hook set for another type.
-    ///
-    /// ```
-    /// use tower_jwt_auth::{Issuer, KeySet, Sessions, SigningKey};
-    ///
-    /// #[derive(serde::Serialize, serde::Deserialize)]
-    /// struct Tenant { tenant: String }
-    ///
-    /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
-    /// let sessions: Sessions<Tenant> = Sessions::builder(issuer).with_claims::<Tenant>().build()?;
-    /// # let _ = sessions;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn with_claims<U>(self) -> SessionsBuilder<U> {
-        let hook_dropped = self.hook_dropped || self.sessions.hook.is_some();
-        self.retyped(None, hook_dropped)
-    }
-
-    /// The same settings for claims of type `U`, with `hook`.
-    fn retyped<U>(
-        self,
-        hook: Option<Arc<dyn RefreshHook<U>>>,
-        hook_dropped: bool,
-    ) -> SessionsBuilder<U> {
-        SessionsBuilder {
-            sessions: Sessions {
-                issuer: self.sessions.issuer,
-                grace_ms: self.sessions.grace_ms,
-                hook,
-                _claims: PhantomData,
-            },
-            hook_dropped,
-        }
-    }
-
-    /// Lets the session's immediate predecessor refresh token be exchanged again within
-    /// `grace` of its first use without revoking the session (default 0, at most 60 s).
-    ///
-    /// Risk: within the window, a thief replaying the latest consumed token gets a pair
-    /// instead of tripping reuse detection. Use a few seconds at most, for clients on flaky
-    /// networks that retry a refresh whose response they lost.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use tower_jwt_auth::{Issuer, KeySet, Sessions, SigningKey};
-    ///
-    /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
-    /// assert!(Sessions::builder(issuer).with_reuse_grace(Duration::from_secs(61)).build().is_err());
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn with_reuse_grace(mut self, grace: Duration) -> Self {
-        self.sessions.grace_ms = u64::try_from(grace.as_millis()).unwrap_or(u64::MAX);
-        self
-    }
-
-    /// Runs `hook` on every refresh, to reload or refuse the subject's claims; the hook's
-    /// claims type becomes the sessions' (see [`Sessions::builder`]).
-    ///
-    /// ```
-    /// use tower_jwt_auth::{Claims, Issuer, KeySet, Sessions, SigningKey, session::RefreshDecision};
-    ///
-    /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
-    /// let sessions = Sessions::builder(issuer)
-    ///     .with_refresh_hook(|claims: &Claims| {
-    ///         let disabled = claims.sub == "mallory";
-    ///         async move { Ok(if disabled { RefreshDecision::Refuse } else { RefreshDecision::Keep }) }
-    ///     })
-    ///     .build()?;
-    /// # let _ = sessions;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn with_refresh_hook<U>(self, hook: impl RefreshHook<U>) -> SessionsBuilder<U> {
-        let hook_dropped = self.hook_dropped;
-        self.retyped(Some(Arc::new(hook)), hook_dropped)
-    }
-
-    /// Checks the configuration and builds the sessions.
-    ///
-    /// Fails on a reuse grace over 60 s, or a refresh hook that `with_claims` dropped.
-    ///
-    /// ```
-    /// use tower_jwt_auth::{Claims, Issuer, KeySet, Sessions, SigningKey, session::RefreshDecision};
-    ///
-    /// #[derive(serde::Serialize, serde::Deserialize)]
-    /// struct Tenant { tenant: String }
-    ///
-    /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
-    /// // A hook for the default claims, then another claims type: the hook would be lost.
-    /// let conflicting = Sessions::builder(issuer)
-    ///     .with_refresh_hook(|_: &Claims| async { Ok(RefreshDecision::Keep) })
-    ///     .with_claims::<Tenant>()
-    ///     .build();
-    /// assert!(conflicting.is_err());
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn build(self) -> Result<Sessions<T>, ConfigError> {
-        if self.sessions.grace_ms > MAX_GRACE_MS {
-            return Err(ConfigError::Lifetime(
-                "the reuse grace window is at most 60 s",
-            ));
-        }
-        if self.hook_dropped {
-            return Err(ConfigError::Conflict(
-                "`with_claims` after `with_refresh_hook` drops the hook: name the claims first",
-            ));
-        }
-        Ok(self.sessions)
+        self.store().purge_expired()
     }
 }

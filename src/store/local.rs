@@ -6,29 +6,21 @@ use std::{
         Arc,
         atomic::{AtomicBool, Ordering},
     },
+    task::Poll,
     time::Duration,
 };
 
 use futures::StreamExt;
 
 use super::{
-    ChangeStream, MemoryBackend, NewSession, RevocationBackend, RevocationEntry, RevocationError,
-    RotateOutcome, Rotation, deny::DenyList,
+    BoxError, BoxFuture, ChangeStream, MemoryBackend, NewSession, RevocationBackend,
+    RevocationEntry, RevocationError, RotateOutcome, Rotation, deny::DenyList,
 };
 use crate::{
-    ConfigError,
     clock::{Clock, SystemClock},
+    config::ConfigError,
     telemetry::{self, Revoked},
-    token::Claims,
 };
-
-/// Maps a backend failure of `operation` to the store's error, reporting it.
-fn backend_failed(operation: &'static str) -> impl FnOnce(super::BoxError) -> RevocationError {
-    move |error| {
-        telemetry::backend_error(operation, &*error);
-        RevocationError::Backend(error)
-    }
-}
 
 /// How long the store waits before it retries a backend that failed to subscribe or load,
 /// at first and at most (the wait doubles in between).
@@ -36,6 +28,18 @@ const RETRY_FIRST: Duration = Duration::from_millis(250);
 const RETRY_MAX: Duration = Duration::from_secs(30);
 /// The default purge interval.
 const PURGE_EVERY: Duration = Duration::from_secs(60);
+/// The default time limit of one backend call.
+const BACKEND_TIMEOUT: Duration = Duration::from_secs(2);
+/// The shortest time limit of a backend call accepted.
+const MIN_BACKEND_TIMEOUT: Duration = Duration::from_millis(10);
+
+/// A backend call got no answer within the store's time limit; it may or may not have been
+/// applied.
+#[derive(Debug, thiserror::Error)]
+#[error("no answer from the revocation backend within {after:?}")]
+struct TimedOut {
+    after: Duration,
+}
 
 struct Inner {
     deny: DenyList,
@@ -44,6 +48,10 @@ struct Inner {
     backend: Arc<dyn RevocationBackend>,
     clock: Arc<dyn Clock>,
     purge_every: Duration,
+    backend_timeout: Duration,
+    /// Set by a failed backend call, cleared by the next successful one: the recovery is
+    /// reported once.
+    failing: AtomicBool,
 }
 
 /// The revocation state the verifier consults on every request, in front of the
@@ -93,6 +101,7 @@ impl fmt::Debug for RevocationStore {
             .field("backend", &inner.backend)
             .field("clock", &inner.clock)
             .field("purge_every", &inner.purge_every)
+            .field("backend_timeout", &inner.backend_timeout)
             .finish()
     }
 }
@@ -134,6 +143,7 @@ impl RevocationStore {
             backend: None,
             clock: Arc::new(SystemClock),
             purge_every: PURGE_EVERY,
+            backend_timeout: BACKEND_TIMEOUT,
         }
     }
 
@@ -148,21 +158,37 @@ impl RevocationStore {
                     .unwrap_or_else(|| Arc::new(MemoryBackend::new())),
                 clock: builder.clock,
                 purge_every: builder.purge_every,
+                backend_timeout: builder.backend_timeout,
+                failing: AtomicBool::new(false),
             }),
         }
     }
 
-    /// `true` if the token with these claims is revoked: by its `jti`, its session, or a
-    /// "log out everywhere" of its subject made at or after its session started.
+    /// `true` if the token `jti` of session `sid` and subject `sub`, whose session started at
+    /// `session_started_ms` (milliseconds since the epoch), is revoked: by its `jti`, its
+    /// session, or a "log out everywhere" of its subject made at or after its session started.
     ///
-    /// Synchronous and allocation-free: this runs on every request.
-    pub fn is_revoked<T>(&self, claims: &Claims<T>) -> bool {
+    /// Synchronous and allocation-free: the verifier calls it on every request.
+    ///
+    /// ```
+    /// use tower_jwt_auth::store::{RevocationEntry, RevocationStore};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+    /// let store = RevocationStore::new();
+    /// store.revoke(RevocationEntry::Subject { sub: "alice".into(), cutoff_ms: 5_000, expires_at: u64::MAX }).await?;
+    /// assert!(store.is_revoked("j1", "s1", "alice", 4_000));
+    /// assert!(!store.is_revoked("j2", "s2", "alice", 6_000));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn is_revoked(&self, jti: &str, sid: &str, sub: &str, session_started_ms: u64) -> bool {
         let deny = &self.inner.deny;
-        deny.is_token_revoked(&claims.jti)
-            || deny.is_session_revoked(&claims.sid)
+        deny.is_token_revoked(jti)
+            || deny.is_session_revoked(sid)
             || deny
-                .subject_cutoff_ms(&claims.sub)
-                .is_some_and(|cutoff_ms| claims.session_started_millis() <= cutoff_ms)
+                .subject_cutoff_ms(sub)
+                .is_some_and(|cutoff_ms| session_started_ms <= cutoff_ms)
     }
 
     /// `true` when the state can be trusted: always for an in-process store, and after the
@@ -189,11 +215,8 @@ impl RevocationStore {
     /// Records a revocation: in the backend first, then locally. Fails closed: when the
     /// backend fails, nothing is recorded and the error is returned.
     pub async fn revoke(&self, entry: RevocationEntry) -> Result<(), RevocationError> {
-        self.inner
-            .backend
-            .revoke(&entry)
-            .await
-            .map_err(backend_failed("revoke"))?;
+        self.call("revoke", self.inner.backend.revoke(&entry))
+            .await?;
         match &entry {
             RevocationEntry::Token { .. } => telemetry::revoked(Revoked::Token, None, None),
             RevocationEntry::Session { sid, .. } => {
@@ -212,11 +235,8 @@ impl RevocationStore {
         &self,
         session: &NewSession<'_>,
     ) -> Result<(), RevocationError> {
-        self.inner
-            .backend
-            .create_session(session)
+        self.call("create_session", self.inner.backend.create_session(session))
             .await
-            .map_err(backend_failed("create_session"))
     }
 
     /// Rotates a session's refresh token in the backend; a session found revoked (or revoked
@@ -226,11 +246,8 @@ impl RevocationStore {
         rotation: &Rotation<'_>,
     ) -> Result<RotateOutcome, RevocationError> {
         let outcome = self
-            .inner
-            .backend
-            .rotate(rotation)
-            .await
-            .map_err(backend_failed("rotate"))?;
+            .call("rotate", self.inner.backend.rotate(rotation))
+            .await?;
         if let RotateOutcome::Reused { forget_after } | RotateOutcome::Revoked { forget_after } =
             outcome
         {
@@ -240,6 +257,43 @@ impl RevocationStore {
             });
         }
         Ok(outcome)
+    }
+
+    /// Every backend call passes here: it gets the store's time limit, and its failure is
+    /// reported once (one `warn` event and the backend-error counter) and returned with its
+    /// cause as the source. The first success after a failure is reported as a recovery.
+    async fn call<T>(
+        &self,
+        operation: &'static str,
+        mut call: BoxFuture<'_, Result<T, BoxError>>,
+    ) -> Result<T, RevocationError> {
+        // A call that answers at once (the in-process backend) needs no timer, so a store
+        // without a shared backend also works on a runtime without time.
+        let first = std::future::poll_fn(|cx| Poll::Ready(call.as_mut().poll(cx))).await;
+        let result = match first {
+            Poll::Ready(result) => result,
+            Poll::Pending => {
+                let after = self.inner.backend_timeout;
+                tokio::time::timeout(after, call)
+                    .await
+                    .unwrap_or_else(|_| Err(Box::new(TimedOut { after })))
+            }
+        };
+        match result {
+            Ok(value) => {
+                if self.inner.failing.load(Ordering::Relaxed)
+                    && self.inner.failing.swap(false, Ordering::AcqRel)
+                {
+                    telemetry::backend_recovered(operation);
+                }
+                Ok(value)
+            }
+            Err(error) => {
+                self.inner.failing.store(true, Ordering::Release);
+                telemetry::backend_error(operation, &*error);
+                Err(RevocationError::Backend(error))
+            }
+        }
     }
 
     /// Applies an entry to the local maps only (a write already made in the backend, or an
@@ -254,12 +308,8 @@ impl RevocationStore {
     /// [`run`](Self::run) calls it at start and after every gap in the change feed; call it
     /// yourself only when you do not run that task.
     pub async fn load(&self) -> Result<usize, RevocationError> {
-        let entries = self
-            .inner
-            .backend
-            .load(self.inner.clock.now_secs())
-            .await
-            .map_err(backend_failed("load"))?;
+        let now = self.inner.clock.now_secs();
+        let entries = self.call("load", self.inner.backend.load(now)).await?;
         let n = entries.len();
         for entry in &entries {
             self.apply(entry);
@@ -278,9 +328,9 @@ impl RevocationStore {
     /// nothing live is ever dropped, so a late purge only costs memory.
     async fn purge_everywhere(&self) {
         self.purge_expired();
-        if let Err(error) = self.inner.backend.purge(self.inner.clock.now_secs()).await {
-            telemetry::backend_error("purge", &*error);
-        }
+        let now = self.inner.clock.now_secs();
+        // The failure has been reported; the next purge tries again.
+        let _ = self.call("purge", self.inner.backend.purge(now)).await;
     }
 
     /// The store's background work, for as long as the returned future runs: spawn it once
@@ -333,11 +383,8 @@ impl RevocationStore {
         behind_since: tokio::time::Instant,
     ) -> Result<ChangeStream, RevocationError> {
         let feed = self
-            .inner
-            .backend
-            .subscribe()
-            .await
-            .map_err(backend_failed("subscribe"))?;
+            .call("subscribe", self.inner.backend.subscribe())
+            .await?;
         let entries = self.load().await?;
         telemetry::loaded(entries, behind_since.elapsed());
         Ok(feed)
@@ -375,6 +422,7 @@ pub struct RevocationStoreBuilder {
     backend: Option<Arc<dyn RevocationBackend>>,
     clock: Arc<dyn Clock>,
     purge_every: Duration,
+    backend_timeout: Duration,
 }
 
 impl RevocationStoreBuilder {
@@ -429,10 +477,39 @@ impl RevocationStoreBuilder {
         self
     }
 
+    /// The time limit of every call to the backend (default 2 s, at least 10 ms). A call
+    /// without an answer in time fails (closed: a write is refused with HTTP 503, and may or
+    /// may not have been applied), and is reported as every backend failure is: one `warn`
+    /// event (target `tower_jwt_auth::revocation`, message "revocation backend error", fields
+    /// `operation` and `error`) and, with the `metrics` feature, the backend-error counter.
+    /// A change feed, once opened, is not bounded by it.
+    ///
+    /// ```
+    /// use std::{sync::Arc, time::Duration};
+    /// use tower_jwt_auth::store::{MemoryBackend, RevocationStore};
+    ///
+    /// let store = RevocationStore::builder()
+    ///     .with_backend(Arc::new(MemoryBackend::new()))
+    ///     .with_backend_timeout(Duration::from_millis(500))
+    ///     .build()?;
+    /// # let _ = store;
+    /// assert!(RevocationStore::builder().with_backend_timeout(Duration::ZERO).build().is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_backend_timeout(mut self, limit: Duration) -> Self {
+        self.backend_timeout = limit;
+        self
+    }
+
     /// Checks the configuration and builds the store.
     pub fn build(self) -> Result<RevocationStore, ConfigError> {
         if self.purge_every < Duration::from_secs(1) {
             return Err(ConfigError::Interval("the purge interval is at least 1 s"));
+        }
+        if self.backend_timeout < MIN_BACKEND_TIMEOUT {
+            return Err(ConfigError::Interval(
+                "the backend time limit is at least 10 ms",
+            ));
         }
         Ok(RevocationStore::from_builder(self))
     }
@@ -442,19 +519,6 @@ impl RevocationStoreBuilder {
 mod tests {
     use super::*;
     use crate::clock::MockClock;
-
-    /// Claims of a token whose session started at `auth_ms` (or, without it, at the start
-    /// of second `auth`).
-    fn claims(jti: &str, sid: &str, sub: &str, auth_ms: Option<u64>, auth: u64) -> Claims {
-        let mut json = serde_json::json!({
-            "sub": sub, "exp": auth + 60, "iat": auth, "jti": jti, "sid": sid,
-            "auth_time": auth
-        });
-        if let Some(ms) = auth_ms {
-            json["auth_time_ms"] = ms.into();
-        }
-        Claims::from_json(json.to_string().as_bytes()).unwrap()
-    }
 
     fn block_on<F: Future>(f: F) -> F::Output {
         tokio::runtime::Builder::new_current_thread()
@@ -466,23 +530,22 @@ mod tests {
     #[test]
     fn each_kind_of_entry_revokes_what_it_covers() {
         let store = RevocationStore::new();
-        let c = claims("j1", "s1", "alice", Some(10_000), 10);
-        assert!(!store.is_revoked(&c));
+        assert!(!store.is_revoked("j1", "s1", "alice", 10_000));
         block_on(store.revoke(RevocationEntry::Token {
             jti: "j1".into(),
             expires_at: 70,
         }))
         .unwrap();
-        assert!(store.is_revoked(&c));
-        assert!(!store.is_revoked(&claims("j2", "s1", "alice", Some(10_000), 10)));
+        assert!(store.is_revoked("j1", "s1", "alice", 10_000));
+        assert!(!store.is_revoked("j2", "s1", "alice", 10_000));
 
         block_on(store.revoke(RevocationEntry::Session {
             sid: "s1".into(),
             expires_at: 70,
         }))
         .unwrap();
-        assert!(store.is_revoked(&claims("j2", "s1", "alice", Some(10_000), 10)));
-        assert!(!store.is_revoked(&claims("j3", "s2", "alice", Some(10_000), 10)));
+        assert!(store.is_revoked("j2", "s1", "alice", 10_000));
+        assert!(!store.is_revoked("j3", "s2", "alice", 10_000));
 
         block_on(store.revoke(RevocationEntry::Subject {
             sub: "alice".into(),
@@ -490,19 +553,13 @@ mod tests {
             expires_at: 100,
         }))
         .unwrap();
-        assert!(store.is_revoked(&claims("j3", "s2", "alice", Some(10_000), 10)));
-        assert!(store.is_revoked(&claims("j3", "s2", "alice", Some(10_500), 10)));
-        assert!(!store.is_revoked(&claims("j3", "s2", "alice", Some(10_501), 10)));
-        assert!(!store.is_revoked(&claims("j3", "s2", "bob", Some(10_000), 10)));
-        // Without millisecond precision, a session of the cut-off's second is revoked; one
-        // with no start at all is covered by any cut-off.
-        assert!(store.is_revoked(&claims("j4", "s3", "alice", None, 10)));
-        assert!(!store.is_revoked(&claims("j4", "s3", "alice", None, 11)));
-        let no_start = serde_json::json!({
-            "sub": "alice", "exp": 99, "iat": 11, "jti": "j5", "sid": "s4"
-        });
-        let no_start: Claims = Claims::from_json(no_start.to_string().as_bytes()).unwrap();
-        assert!(store.is_revoked(&no_start));
+        assert!(store.is_revoked("j3", "s2", "alice", 10_000));
+        assert!(store.is_revoked("j3", "s2", "alice", 10_500));
+        assert!(!store.is_revoked("j3", "s2", "alice", 10_501));
+        assert!(!store.is_revoked("j3", "s2", "bob", 10_000));
+        // A session that started at the epoch (a token without `auth_time`) is covered by
+        // any cut-off.
+        assert!(store.is_revoked("j5", "s4", "alice", 0));
     }
 
     #[test]
@@ -609,37 +666,22 @@ mod tests {
             fn create_session<'a>(
                 &'a self,
                 s: &'a NewSession<'a>,
-            ) -> crate::store::BoxFuture<'a, Result<(), crate::store::BoxError>>
-            {
+            ) -> BoxFuture<'a, Result<(), BoxError>> {
                 self.inner.create_session(s)
             }
             fn rotate<'a>(
                 &'a self,
                 r: &'a Rotation<'a>,
-            ) -> crate::store::BoxFuture<'a, Result<RotateOutcome, crate::store::BoxError>>
-            {
+            ) -> BoxFuture<'a, Result<RotateOutcome, BoxError>> {
                 self.inner.rotate(r)
             }
-            fn revoke<'a>(
-                &'a self,
-                e: &'a RevocationEntry,
-            ) -> crate::store::BoxFuture<'a, Result<(), crate::store::BoxError>>
-            {
+            fn revoke<'a>(&'a self, e: &'a RevocationEntry) -> BoxFuture<'a, Result<(), BoxError>> {
                 self.inner.revoke(e)
             }
-            fn load(
-                &self,
-                now: u64,
-            ) -> crate::store::BoxFuture<
-                '_,
-                Result<Vec<RevocationEntry>, crate::store::BoxError>,
-            > {
+            fn load(&self, now: u64) -> BoxFuture<'_, Result<Vec<RevocationEntry>, BoxError>> {
                 self.inner.load(now)
             }
-            fn subscribe(
-                &self,
-            ) -> crate::store::BoxFuture<'_, Result<ChangeStream, crate::store::BoxError>>
-            {
+            fn subscribe(&self) -> BoxFuture<'_, Result<ChangeStream, BoxError>> {
                 self.subscriptions.fetch_add(1, Ordering::SeqCst);
                 let (tx, rx) = futures::channel::oneshot::channel::<()>();
                 self.cut.lock().unwrap().push(tx);
@@ -648,11 +690,7 @@ mod tests {
                     Ok(feed.take_until(rx).boxed())
                 })
             }
-            fn purge(
-                &self,
-                now: u64,
-            ) -> crate::store::BoxFuture<'_, Result<u64, crate::store::BoxError>>
-            {
+            fn purge(&self, now: u64) -> BoxFuture<'_, Result<u64, BoxError>> {
                 self.inner.purge(now)
             }
         }
@@ -678,5 +716,57 @@ mod tests {
         assert_eq!(backend.subscriptions.load(Ordering::SeqCst), 2);
         assert!(store.is_session_revoked("missed"));
         task.abort();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_backend_call_without_an_answer_fails_after_the_time_limit() {
+        /// A backend that never answers.
+        #[derive(Debug)]
+        struct Stuck;
+        fn never<'a, T: Send + 'a>() -> BoxFuture<'a, Result<T, BoxError>> {
+            Box::pin(std::future::pending())
+        }
+        impl RevocationBackend for Stuck {
+            fn create_session<'a>(
+                &'a self,
+                _: &'a NewSession<'a>,
+            ) -> BoxFuture<'a, Result<(), BoxError>> {
+                never()
+            }
+            fn rotate<'a>(
+                &'a self,
+                _: &'a Rotation<'a>,
+            ) -> BoxFuture<'a, Result<RotateOutcome, BoxError>> {
+                never()
+            }
+            fn revoke<'a>(&'a self, _: &'a RevocationEntry) -> BoxFuture<'a, Result<(), BoxError>> {
+                never()
+            }
+            fn load(&self, _: u64) -> BoxFuture<'_, Result<Vec<RevocationEntry>, BoxError>> {
+                never()
+            }
+            fn subscribe(&self) -> BoxFuture<'_, Result<ChangeStream, BoxError>> {
+                never()
+            }
+            fn purge(&self, _: u64) -> BoxFuture<'_, Result<u64, BoxError>> {
+                never()
+            }
+        }
+
+        let store = RevocationStore::builder()
+            .with_backend(Arc::new(Stuck))
+            .with_backend_timeout(Duration::from_millis(300))
+            .build()
+            .unwrap();
+        let started = tokio::time::Instant::now();
+        let err = store.load().await.unwrap_err();
+        assert_eq!(started.elapsed(), Duration::from_millis(300));
+        let RevocationError::Backend(cause) = &err;
+        assert!(cause.downcast_ref::<TimedOut>().is_some(), "{cause:?}");
+        assert_eq!(
+            cause.to_string(),
+            "no answer from the revocation backend within 300ms"
+        );
+        assert!(!store.is_ready());
     }
 }

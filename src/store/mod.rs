@@ -14,6 +14,7 @@ pub mod conformance;
 mod deny;
 mod entry;
 mod error;
+mod local;
 mod memory;
 #[cfg(feature = "postgres")]
 mod postgres;
@@ -24,20 +25,19 @@ mod redis;
 mod sql;
 #[cfg(feature = "sqlite")]
 mod sqlite;
-mod local;
 
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
-pub use self::redis::{RedisBackend, RedisBackendBuilder, RedisBackendError};
+pub use self::redis::{RedisBackend, RedisBackendBuilder};
 pub use backend::{BoxFuture, ChangeStream, RevocationBackend};
 pub use entry::RevocationEntry;
-pub use error::{BoxError, RevocationError};
+pub use error::{BackendError, BoxError, RevocationError};
+pub use local::{RevocationStore, RevocationStoreBuilder};
 pub use memory::MemoryBackend;
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
-pub use postgres::PostgresBackend;
+pub use postgres::{PostgresBackend, PostgresBackendBuilder};
 pub use record::{NewSession, RotateOutcome, Rotation};
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
-pub use sqlite::SqliteBackend;
-pub use local::{RevocationStore, RevocationStoreBuilder};
+pub use sqlite::{SqliteBackend, SqliteBackendBuilder};

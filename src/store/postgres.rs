@@ -1,14 +1,18 @@
 //! [`PostgresBackend`]: the revocation state in PostgreSQL, with LISTEN/NOTIFY as the change
 //! feed.
 
-use std::{sync::Arc, time::Duration};
+use std::{fmt, str::FromStr, sync::Arc, time::Duration};
 
 use futures::StreamExt;
-use sqlx::postgres::{PgConnection, PgListener, PgPool, PgPoolOptions, PgQueryResult, Postgres};
+use sqlx::postgres::{
+    PgConnectOptions, PgConnection, PgListener, PgPool, PgPoolOptions, PgQueryResult, Postgres,
+};
 
 use super::{
-    BoxFuture, ChangeStream, RevocationEntry, RevocationError,
-    sql::{self, Cause, Dialect, Health, SqlCore},
+    BackendError, BoxError, BoxFuture, ChangeStream, NewSession, RevocationBackend,
+    RevocationEntry, RotateOutcome, Rotation,
+    error::BUILD_TIMEOUT,
+    sql::{self, Cause, Dialect, SqlCore},
 };
 
 /// How many feeds one backend value can follow at once (each holds a connection).
@@ -67,46 +71,41 @@ impl Dialect for Pg {
 
     fn committed(&self, _: &RevocationEntry) {}
 
-    fn subscribe(&self, health: Arc<Health>) -> BoxFuture<'_, Result<ChangeStream, Cause>> {
+    fn subscribe(&self) -> BoxFuture<'_, Result<ChangeStream, Cause>> {
         Box::pin(async move {
             let mut listener = PgListener::connect_with(&self.listeners).await?;
             // A lost connection ends the feed (a gap) instead of reconnecting silently.
             listener.eager_reconnect(false);
             listener.listen(&self.channel).await?;
-            Ok(feed(listener, health))
+            Ok(feed(listener))
         })
     }
 }
 
 /// The notifications of `listener` as revocation entries, until the first error or lost
 /// connection (each ends the feed: the store reloads).
-fn feed(listener: PgListener, health: Arc<Health>) -> ChangeStream {
-    futures::stream::unfold(Some(listener), move |listener| {
-        let health = health.clone();
-        async move {
-            let mut listener = listener?;
-            let cause = match listener.try_recv().await {
-                Ok(Some(notification)) => match serde_json::from_str(notification.payload()) {
-                    Ok(entry) => return Some((Ok(entry), Some(listener))),
-                    Err(err) => Cause::Invalid(format!("undecodable notification: {err}")),
-                },
-                Ok(None) => Cause::Invalid("the listening connection was lost".into()),
-                Err(err) => Cause::Database(err),
-            };
-            let gap = sql::feed_gap(Pg::NAME, cause);
-            health.failed(Pg::NAME, "change feed", &*gap);
-            Some((Err(gap), None))
-        }
+fn feed(listener: PgListener) -> ChangeStream {
+    futures::stream::unfold(Some(listener), |listener| async move {
+        let mut listener = listener?;
+        let cause = match listener.try_recv().await {
+            Ok(Some(notification)) => match serde_json::from_str(notification.payload()) {
+                Ok(entry) => return Some((Ok(entry), Some(listener))),
+                Err(err) => Cause::Invalid(format!("undecodable notification: {err}")),
+            },
+            Ok(None) => Cause::Invalid("the listening connection was lost".into()),
+            Err(err) => Cause::Database(err),
+        };
+        Some((Err(sql::feed_gap(Pg::NAME, cause)), None))
     })
     .boxed()
 }
 
-/// A [`RevocationBackend`](super::RevocationBackend) in PostgreSQL, shared by every instance
-/// of an application.
+/// A [`RevocationBackend`] in PostgreSQL, shared by every instance of an application.
 ///
 /// Session records and deny-list entries are rows of two tables (`<prefix>sessions` and
-/// `<prefix>entries`, prefix `tower_jwt_auth_` unless [set](Self::with_table_prefix)) that
-/// [`migrate`](Self::migrate) creates, with an index on the forget-after time for purging.
+/// `<prefix>entries`, prefix `tower_jwt_auth_` unless
+/// [set](PostgresBackendBuilder::with_prefix)) that [`build`](PostgresBackendBuilder::build)
+/// creates if they do not exist, with an index on the forget-after time for purging.
 /// A refresh is one `UPDATE … WHERE sid = $1 AND NOT revoked AND (current_token = $2 OR
 /// <a retry inside the grace window>)`: under READ COMMITTED the row's lock decides, and
 /// the affected-row count names the one winner among concurrent refreshes on any instance.
@@ -115,23 +114,23 @@ fn feed(listener: PgListener, health: Arc<Health>) -> ChangeStream {
 /// SHA-256 digest, never in clear.
 ///
 /// Every revocation is written together with a `NOTIFY` on the channel `<prefix>changes`, in
-/// one transaction; [`subscribe`](super::RevocationBackend::subscribe) `LISTEN`s on a
-/// connection of a small pool of its own (up to four, with the application pool's connect
-/// options), so the feed never takes a connection from the application. A lost listening
-/// connection ends the feed, and the [`RevocationStore`](super::RevocationStore) reloads the
-/// state once it can subscribe again.
+/// one transaction; [`subscribe`](RevocationBackend::subscribe) `LISTEN`s on a connection of
+/// a small pool of its own (up to four, with the application pool's connect options), so
+/// the feed never takes a connection from the application. A lost listening connection ends
+/// the feed, and the [`RevocationStore`](super::RevocationStore) reloads the state once it
+/// can subscribe again.
 ///
 /// Clones are cheap and share the pool and the change feed.
 ///
 /// # Failures
 ///
-/// Every operation fails when the database does not answer within the timeout (5 s unless
-/// [set](Self::with_timeout)): the store then fails the write closed (HTTP 503), keeps
-/// verifying from its local deny-list, and its [`run`](super::RevocationStore::run) task
-/// reloads and follows the feed again when the database is back. The first failure is a
-/// `warn` event and the recovery an `info` event (target `tower_jwt_auth::store::sql`,
-/// field `backend = "postgres"`); neither carries a token or the connect options, and
-/// neither does `Debug`.
+/// An operation the database fails returns its error (as the source of the backend's own).
+/// The [`RevocationStore`](super::RevocationStore) bounds every call with its time limit
+/// ([`with_backend_timeout`](super::RevocationStoreBuilder::with_backend_timeout)), reports
+/// each failure once, fails the write closed (HTTP 503) and keeps verifying from its local
+/// deny-list; its [`run`](super::RevocationStore::run) task reloads and follows the feed
+/// again when the database is back. Neither the errors nor `Debug` carry a token or the
+/// connect options.
 ///
 /// Times are stored as `BIGINT`; one beyond `i64::MAX` (such as `u64::MAX` for "forever")
 /// is stored as `i64::MAX`.
@@ -143,8 +142,7 @@ fn feed(listener: PgListener, health: Arc<Health>) -> ChangeStream {
 /// use tower_jwt_auth::store::{PostgresBackend, RevocationStore};
 ///
 /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-/// let backend = PostgresBackend::connect("postgres://auth@db.internal/app").await?;
-/// backend.migrate().await?;
+/// let backend = PostgresBackend::builder("postgres://auth@db.internal/app").build().await?;
 /// let store = RevocationStore::builder().with_backend(Arc::new(backend)).build()?;
 /// tokio::spawn(store.clone().run());
 /// # Ok(())
@@ -155,30 +153,225 @@ pub struct PostgresBackend {
     core: SqlCore<Pg>,
 }
 
-sql::backend_via_core!(
-    PostgresBackend,
-    PgPool,
-    r#"PostgresBackend::connect("postgres://auth@db/app")"#
-);
+impl fmt::Debug for PostgresBackend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.core.describe("PostgresBackend", f)
+    }
+}
 
 impl PostgresBackend {
-    /// Connects a pool of up to 10 connections to the database at `url`
-    /// (`postgres://user:password@host:port/database`), without TLS, waiting at most the
-    /// default timeout (5 s) for a connection.
+    /// A builder for a backend on the database at `url`
+    /// (`postgres://user:password@host:port/database`), in a pool of up to 10 connections,
+    /// without TLS. A URL that does not parse is reported by
+    /// [`build`](PostgresBackendBuilder::build).
     ///
     /// ```no_run
     /// use tower_jwt_auth::store::PostgresBackend;
     ///
     /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-    /// let backend = PostgresBackend::connect("postgres://auth@127.0.0.1:5432/app").await?;
-    /// backend.migrate().await?;
+    /// let backend = PostgresBackend::builder("postgres://auth@127.0.0.1:5432/app").build().await?;
+    /// # let _ = backend;
     /// # Ok(())
     /// # }
     /// ```
-    pub async fn connect(url: &str) -> Result<Self, RevocationError> {
-        let options = PgPoolOptions::new().acquire_timeout(sql::DEFAULT_TIMEOUT);
-        sql::connected(Pg::NAME, options.connect(url))
-            .await
-            .map(Self::from_pool)
+    pub fn builder(url: &str) -> PostgresBackendBuilder {
+        PostgresBackendBuilder::new(Source::Url(url.to_owned()))
+    }
+
+    /// A builder for a backend on the application's pool. Set the pool's `acquire_timeout`
+    /// no longer than the store's backend time limit.
+    ///
+    /// ```no_run
+    /// use tower_jwt_auth::store::PostgresBackend;
+    ///
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// let pool = sqlx::PgPool::connect("postgres://auth@127.0.0.1:5432/app").await?;
+    /// let backend = PostgresBackend::builder_with_pool(pool).build().await?;
+    /// # let _ = backend;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn builder_with_pool(pool: PgPool) -> PostgresBackendBuilder {
+        PostgresBackendBuilder::new(Source::Pool(pool))
+    }
+
+    /// The pool the backend uses.
+    ///
+    /// ```no_run
+    /// use tower_jwt_auth::store::PostgresBackend;
+    ///
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// let backend = PostgresBackend::builder("postgres://auth@db/app").build().await?;
+    /// backend.pool().close().await;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn pool(&self) -> &PgPool {
+        self.core.pool()
+    }
+}
+
+impl RevocationBackend for PostgresBackend {
+    fn create_session<'a>(
+        &'a self,
+        session: &'a NewSession<'a>,
+    ) -> BoxFuture<'a, Result<(), BoxError>> {
+        Box::pin(self.core.create_session(session))
+    }
+
+    fn rotate<'a>(
+        &'a self,
+        rotation: &'a Rotation<'a>,
+    ) -> BoxFuture<'a, Result<RotateOutcome, BoxError>> {
+        Box::pin(self.core.rotate(rotation))
+    }
+
+    fn revoke<'a>(&'a self, entry: &'a RevocationEntry) -> BoxFuture<'a, Result<(), BoxError>> {
+        Box::pin(self.core.revoke(entry))
+    }
+
+    fn load(&self, now: u64) -> BoxFuture<'_, Result<Vec<RevocationEntry>, BoxError>> {
+        Box::pin(self.core.load(now))
+    }
+
+    fn subscribe(&self) -> BoxFuture<'_, Result<ChangeStream, BoxError>> {
+        Box::pin(self.core.subscribe())
+    }
+
+    fn purge(&self, now: u64) -> BoxFuture<'_, Result<u64, BoxError>> {
+        Box::pin(self.core.purge(now))
+    }
+}
+
+/// Where a [`PostgresBackendBuilder`] gets its pool.
+enum Source {
+    Url(String),
+    Pool(PgPool),
+}
+
+/// Builds a [`PostgresBackend`]: [`PostgresBackend::builder`] (or
+/// [`builder_with_pool`](PostgresBackend::builder_with_pool)), settings, then
+/// [`build`](Self::build). `Debug` never shows the URL.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use tower_jwt_auth::store::PostgresBackend;
+///
+/// # async fn demo() -> Result<(), tower_jwt_auth::store::BackendError> {
+/// let backend = PostgresBackend::builder("postgres://auth@db/app")
+///     .with_prefix("billing_auth_")
+///     .with_timeout(Duration::from_secs(10))
+///     .build()
+///     .await?;
+/// # let _ = backend;
+/// # Ok(())
+/// # }
+/// ```
+#[must_use]
+pub struct PostgresBackendBuilder {
+    source: Source,
+    prefix: String,
+    timeout: Duration,
+}
+
+impl fmt::Debug for PostgresBackendBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let source = match self.source {
+            Source::Url(_) => "URL",
+            Source::Pool(_) => "pool",
+        };
+        f.debug_struct("PostgresBackendBuilder")
+            .field("source", &source)
+            .field("prefix", &self.prefix)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+impl PostgresBackendBuilder {
+    fn new(source: Source) -> Self {
+        Self {
+            source,
+            prefix: sql::DEFAULT_PREFIX.to_owned(),
+            timeout: BUILD_TIMEOUT,
+        }
+    }
+
+    /// Names the tables `<prefix>sessions` and `<prefix>entries` and the channel
+    /// `<prefix>changes` (default prefix `tower_jwt_auth_`), so that several applications
+    /// share one database. The prefix is 1 to 39 of `a-z`, `0-9` and `_`, not starting with
+    /// a digit; [`build`](Self::build) refuses any other with [`BackendError::Config`].
+    ///
+    /// ```
+    /// use tower_jwt_auth::store::{BackendError, PostgresBackend};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+    /// let refused = PostgresBackend::builder("postgres://auth@db/app")
+    ///     .with_prefix("auth; DROP TABLE users")
+    ///     .build()
+    ///     .await;
+    /// assert!(matches!(refused, Err(BackendError::Config(_))));
+    /// # });
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// The time limit of [`build`](Self::build) (default 5 s, at least 10 ms): connecting
+    /// and creating the tables. It is also the pools' `acquire_timeout` when the backend
+    /// opens them. Each operation is bounded by the store instead
+    /// ([`with_backend_timeout`](super::RevocationStoreBuilder::with_backend_timeout)).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_jwt_auth::store::PostgresBackend;
+    ///
+    /// let builder = PostgresBackend::builder("postgres://auth@db/app").with_timeout(Duration::from_secs(10));
+    /// # let _ = builder;
+    /// ```
+    pub fn with_timeout(mut self, limit: Duration) -> Self {
+        self.timeout = limit;
+        self
+    }
+
+    /// Checks the settings, connects, and creates the tables and indexes if they do not
+    /// exist (in one transaction; instances starting at once take turns on an advisory
+    /// lock). Fails with [`BackendError::Config`] for a refused setting,
+    /// [`BackendError::Url`] for a URL that does not parse, [`BackendError::Connect`],
+    /// [`BackendError::Schema`], or [`BackendError::Timeout`] past the time limit.
+    ///
+    /// ```no_run
+    /// use tower_jwt_auth::store::PostgresBackend;
+    ///
+    /// # async fn demo() -> Result<(), tower_jwt_auth::store::BackendError> {
+    /// let backend = PostgresBackend::builder("postgres://auth@db/app").build().await?;
+    /// # let _ = backend;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn build(self) -> Result<PostgresBackend, BackendError> {
+        let Self {
+            source,
+            prefix,
+            timeout,
+        } = self;
+        let connect = async move {
+            match source {
+                Source::Pool(pool) => Ok(pool),
+                Source::Url(url) => {
+                    let options = PgConnectOptions::from_str(&url)
+                        .map_err(|err| BackendError::Url(Box::new(err)))?;
+                    PgPoolOptions::new()
+                        .acquire_timeout(timeout)
+                        .connect_with(options)
+                        .await
+                        .map_err(|err| BackendError::Connect(Box::new(err)))
+                }
+            }
+        };
+        let core = sql::build::<Pg>(connect, &prefix, timeout).await?;
+        Ok(PostgresBackend { core })
     }
 }

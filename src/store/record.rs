@@ -1,4 +1,23 @@
-//! The session record's operations: start a session, rotate its refresh token.
+//! The session record's operations: start a session, rotate its refresh token; and what a
+//! record keeps of a refresh token.
+
+use crate::crypto::digest;
+
+/// What a session record keeps of a refresh token: the first 64 bits of the SHA-256 digest
+/// of its `jti` (little-endian), so that a record stays small, the same size whatever the
+/// `jti`, and never holds a token's id in clear. Every backend keeps this value.
+pub(crate) fn refresh_token_id(jti: &str) -> u64 {
+    let digest = digest::digest(&digest::SHA256, jti.as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest.as_ref()[..8]);
+    u64::from_le_bytes(first)
+}
+
+/// [`refresh_token_id`] as 16 lower-case hex digits, for a backend that keeps strings.
+#[cfg(feature = "redis")]
+pub(crate) fn refresh_token_hex(jti: &str) -> String {
+    format!("{:016x}", refresh_token_id(jti))
+}
 
 /// A session as it starts at login: the record a backend creates.
 ///
@@ -135,5 +154,27 @@ impl RotateOutcome {
     /// `true` for [`RotateOutcome::Rotated`].
     pub fn is_rotated(&self) -> bool {
         matches!(self, Self::Rotated)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refresh_token_ids_are_the_first_64_bits_of_the_digest() {
+        // SHA-256("abc") starts with ba 78 16 bf 8f 01 cf ea.
+        assert_eq!(refresh_token_id("abc"), 0xeacf_018f_bf16_78ba);
+        assert_ne!(refresh_token_id("a"), refresh_token_id("b"));
+    }
+
+    #[cfg(feature = "redis")]
+    #[test]
+    fn the_hex_form_is_the_same_value() {
+        assert_eq!(refresh_token_hex("abc"), "eacf018fbf1678ba");
+        assert_eq!(
+            u64::from_str_radix(&refresh_token_hex("a"), 16).unwrap(),
+            refresh_token_id("a")
+        );
     }
 }

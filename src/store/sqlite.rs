@@ -1,6 +1,7 @@
 //! [`SqliteBackend`]: the revocation state in one SQLite file, for one node.
 
 use std::{
+    fmt,
     path::{Path, PathBuf},
     sync::{Arc, Mutex, PoisonError, Weak},
     time::Duration,
@@ -14,9 +15,14 @@ use sqlx::sqlite::{
 use tokio::sync::broadcast::{self, error::RecvError};
 
 use super::{
-    BoxFuture, ChangeStream, RevocationEntry, RevocationError,
-    sql::{self, Cause, Dialect, Health, SqlCore},
+    BackendError, BoxError, BoxFuture, ChangeStream, NewSession, RevocationBackend,
+    RevocationEntry, RotateOutcome, Rotation,
+    error::BUILD_TIMEOUT,
+    sql::{self, Cause, Dialect, SqlCore},
 };
+
+/// How long a connection waits for another's write lock before its statement fails.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How many changes a feed may fall behind before it has a gap (the store then reloads).
 const FEED_CAPACITY: usize = 1024;
@@ -110,34 +116,29 @@ impl Dialect for Lite {
         let _ = self.feed.send(entry.clone());
     }
 
-    fn subscribe(&self, health: Arc<Health>) -> BoxFuture<'_, Result<ChangeStream, Cause>> {
+    fn subscribe(&self) -> BoxFuture<'_, Result<ChangeStream, Cause>> {
         let changes = self.feed.subscribe();
-        Box::pin(async move { Ok(feed(changes, health)) })
+        Box::pin(async move { Ok(feed(changes)) })
     }
 }
 
 /// The entries of `changes`, until it falls behind (a gap: the store reloads).
-fn feed(changes: broadcast::Receiver<RevocationEntry>, health: Arc<Health>) -> ChangeStream {
-    futures::stream::unfold(Some(changes), move |changes| {
-        let health = health.clone();
-        async move {
-            let mut changes = changes?;
-            match changes.recv().await {
-                Ok(entry) => Some((Ok(entry), Some(changes))),
-                Err(RecvError::Lagged(skipped)) => {
-                    health.fell_behind(Lite::NAME, skipped);
-                    let cause = Cause::Invalid(format!("the feed fell {skipped} changes behind"));
-                    Some((Err(sql::feed_gap(Lite::NAME, cause)), None))
-                }
-                Err(RecvError::Closed) => None,
+fn feed(changes: broadcast::Receiver<RevocationEntry>) -> ChangeStream {
+    futures::stream::unfold(Some(changes), |changes| async move {
+        let mut changes = changes?;
+        match changes.recv().await {
+            Ok(entry) => Some((Ok(entry), Some(changes))),
+            Err(RecvError::Lagged(skipped)) => {
+                let cause = Cause::Invalid(format!("the feed fell {skipped} changes behind"));
+                Some((Err(sql::feed_gap(Lite::NAME, cause)), None))
             }
+            Err(RecvError::Closed) => None,
         }
     })
     .boxed()
 }
 
-/// A [`RevocationBackend`](super::RevocationBackend) in one SQLite file, for an application
-/// that runs as one process.
+/// A [`RevocationBackend`] in one SQLite file, for an application that runs as one process.
 ///
 /// The tables, statements and rotation rules are those of
 /// [`PostgresBackend`](super::PostgresBackend) (see there): one `UPDATE` whose affected-row
@@ -158,10 +159,9 @@ fn feed(changes: broadcast::Receiver<RevocationEntry>, health: Arc<Health>) -> C
 ///
 /// # Failures
 ///
-/// As for PostgreSQL: every operation fails closed after the timeout (5 s unless
-/// [set](Self::with_timeout)), the first failure and the recovery are `warn` and `info`
-/// events, and a feed that falls more than 1024 changes behind ends with a `warn` event,
-/// after which the store reloads.
+/// As for PostgreSQL: an operation returns the database's error, and the store bounds,
+/// reports and fails it closed. A feed that falls more than 1024 changes behind ends with a
+/// gap, after which the store reloads.
 ///
 /// # Example
 ///
@@ -170,8 +170,7 @@ fn feed(changes: broadcast::Receiver<RevocationEntry>, health: Arc<Health>) -> C
 /// use tower_jwt_auth::store::{RevocationStore, SqliteBackend};
 ///
 /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-/// let backend = SqliteBackend::connect("/var/lib/app/revocation.db").await?;
-/// backend.migrate().await?;
+/// let backend = SqliteBackend::builder("/var/lib/app/revocation.db").build().await?;
 /// let store = RevocationStore::builder().with_backend(Arc::new(backend)).build()?;
 /// tokio::spawn(store.clone().run());
 /// # Ok(())
@@ -182,24 +181,23 @@ pub struct SqliteBackend {
     core: SqlCore<Lite>,
 }
 
-sql::backend_via_core!(
-    SqliteBackend,
-    SqlitePool,
-    r#"SqliteBackend::connect("app.db")"#
-);
+impl fmt::Debug for SqliteBackend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.core.describe("SqliteBackend", f)
+    }
+}
 
 impl SqliteBackend {
-    /// Opens (and creates if needed) the database file at `path` in WAL mode, with a busy
-    /// timeout of 5 s and `synchronous = FULL` (a revocation survives a power loss), in a
-    /// pool of up to 10 connections.
+    /// A builder for a backend on the database file at `path`, created if needed, opened in
+    /// WAL mode with a busy timeout of 5 s and `synchronous = FULL` (a revocation survives a
+    /// power loss), in a pool of up to 10 connections.
     ///
     /// ```
     /// use tower_jwt_auth::store::SqliteBackend;
     ///
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
     /// let path = std::env::temp_dir().join(format!("tower-jwt-auth-doc-{}.db", std::process::id()));
-    /// let backend = SqliteBackend::connect(&path).await?;
-    /// backend.migrate().await?;
+    /// let backend = SqliteBackend::builder(&path).build().await?;
     /// # backend.pool().close().await;
     /// # for suffix in ["", "-wal", "-shm"] {
     /// #     let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
@@ -208,15 +206,204 @@ impl SqliteBackend {
     /// # })?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub async fn connect(path: impl AsRef<Path>) -> Result<Self, RevocationError> {
-        let options = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .busy_timeout(sql::DEFAULT_TIMEOUT);
-        let pool = SqlitePoolOptions::new().acquire_timeout(sql::DEFAULT_TIMEOUT);
-        sql::connected(Lite::NAME, pool.connect_with(options))
-            .await
-            .map(Self::from_pool)
+    pub fn builder(path: impl AsRef<Path>) -> SqliteBackendBuilder {
+        SqliteBackendBuilder::new(Source::Path(path.as_ref().to_owned()))
+    }
+
+    /// A builder for a backend on the application's pool. Open the database in WAL mode
+    /// with a busy timeout, as [`builder`](Self::builder) does, and set the pool's
+    /// `acquire_timeout` no longer than the store's backend time limit.
+    ///
+    /// ```no_run
+    /// use tower_jwt_auth::store::SqliteBackend;
+    ///
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// let pool = sqlx::SqlitePool::connect("sqlite://app.db?mode=rwc").await?;
+    /// let backend = SqliteBackend::builder_with_pool(pool).build().await?;
+    /// # let _ = backend;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn builder_with_pool(pool: SqlitePool) -> SqliteBackendBuilder {
+        SqliteBackendBuilder::new(Source::Pool(pool))
+    }
+
+    /// The pool the backend uses.
+    ///
+    /// ```no_run
+    /// use tower_jwt_auth::store::SqliteBackend;
+    ///
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// let backend = SqliteBackend::builder("app.db").build().await?;
+    /// backend.pool().close().await;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn pool(&self) -> &SqlitePool {
+        self.core.pool()
+    }
+}
+
+impl RevocationBackend for SqliteBackend {
+    fn create_session<'a>(
+        &'a self,
+        session: &'a NewSession<'a>,
+    ) -> BoxFuture<'a, Result<(), BoxError>> {
+        Box::pin(self.core.create_session(session))
+    }
+
+    fn rotate<'a>(
+        &'a self,
+        rotation: &'a Rotation<'a>,
+    ) -> BoxFuture<'a, Result<RotateOutcome, BoxError>> {
+        Box::pin(self.core.rotate(rotation))
+    }
+
+    fn revoke<'a>(&'a self, entry: &'a RevocationEntry) -> BoxFuture<'a, Result<(), BoxError>> {
+        Box::pin(self.core.revoke(entry))
+    }
+
+    fn load(&self, now: u64) -> BoxFuture<'_, Result<Vec<RevocationEntry>, BoxError>> {
+        Box::pin(self.core.load(now))
+    }
+
+    fn subscribe(&self) -> BoxFuture<'_, Result<ChangeStream, BoxError>> {
+        Box::pin(self.core.subscribe())
+    }
+
+    fn purge(&self, now: u64) -> BoxFuture<'_, Result<u64, BoxError>> {
+        Box::pin(self.core.purge(now))
+    }
+}
+
+/// Where a [`SqliteBackendBuilder`] gets its pool.
+enum Source {
+    Path(PathBuf),
+    Pool(SqlitePool),
+}
+
+/// Builds a [`SqliteBackend`]: [`SqliteBackend::builder`] (or
+/// [`builder_with_pool`](SqliteBackend::builder_with_pool)), settings, then
+/// [`build`](Self::build).
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use tower_jwt_auth::store::SqliteBackend;
+///
+/// # async fn demo() -> Result<(), tower_jwt_auth::store::BackendError> {
+/// let backend = SqliteBackend::builder("app.db")
+///     .with_prefix("billing_auth_")
+///     .with_timeout(Duration::from_secs(10))
+///     .build()
+///     .await?;
+/// # let _ = backend;
+/// # Ok(())
+/// # }
+/// ```
+#[must_use]
+pub struct SqliteBackendBuilder {
+    source: Source,
+    prefix: String,
+    timeout: Duration,
+}
+
+impl fmt::Debug for SqliteBackendBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut shown = f.debug_struct("SqliteBackendBuilder");
+        match &self.source {
+            Source::Path(path) => shown.field("path", path),
+            Source::Pool(_) => shown.field("path", &"(the application's pool)"),
+        };
+        shown
+            .field("prefix", &self.prefix)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+impl SqliteBackendBuilder {
+    fn new(source: Source) -> Self {
+        Self {
+            source,
+            prefix: sql::DEFAULT_PREFIX.to_owned(),
+            timeout: BUILD_TIMEOUT,
+        }
+    }
+
+    /// Names the tables `<prefix>sessions` and `<prefix>entries` (default prefix
+    /// `tower_jwt_auth_`), so that several applications share one file. The prefix is 1 to
+    /// 39 of `a-z`, `0-9` and `_`, not starting with a digit; [`build`](Self::build)
+    /// refuses any other with [`BackendError::Config`].
+    ///
+    /// ```
+    /// use tower_jwt_auth::store::{BackendError, SqliteBackend};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+    /// let refused = SqliteBackend::builder("app.db").with_prefix("Billing").build().await;
+    /// assert!(matches!(refused, Err(BackendError::Config(_))));
+    /// # });
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// The time limit of [`build`](Self::build) (default 5 s, at least 10 ms): opening the
+    /// file and creating the tables. It is also the pool's `acquire_timeout` when the
+    /// backend opens it. Each operation is bounded by the store instead
+    /// ([`with_backend_timeout`](super::RevocationStoreBuilder::with_backend_timeout)).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_jwt_auth::store::SqliteBackend;
+    ///
+    /// let builder = SqliteBackend::builder("app.db").with_timeout(Duration::from_secs(10));
+    /// # let _ = builder;
+    /// ```
+    pub fn with_timeout(mut self, limit: Duration) -> Self {
+        self.timeout = limit;
+        self
+    }
+
+    /// Checks the settings, opens the file, and creates the tables and indexes if they do
+    /// not exist (in one transaction). Fails with [`BackendError::Config`] for a refused
+    /// setting, [`BackendError::Connect`] when the file cannot be opened,
+    /// [`BackendError::Schema`], or [`BackendError::Timeout`] past the time limit.
+    ///
+    /// ```no_run
+    /// use tower_jwt_auth::store::SqliteBackend;
+    ///
+    /// # async fn demo() -> Result<(), tower_jwt_auth::store::BackendError> {
+    /// let backend = SqliteBackend::builder("app.db").build().await?;
+    /// # let _ = backend;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn build(self) -> Result<SqliteBackend, BackendError> {
+        let Self {
+            source,
+            prefix,
+            timeout,
+        } = self;
+        let connect = async move {
+            match source {
+                Source::Pool(pool) => Ok(pool),
+                Source::Path(path) => {
+                    let options = SqliteConnectOptions::new()
+                        .filename(path)
+                        .create_if_missing(true)
+                        .journal_mode(SqliteJournalMode::Wal)
+                        .busy_timeout(BUSY_TIMEOUT);
+                    SqlitePoolOptions::new()
+                        .acquire_timeout(timeout)
+                        .connect_with(options)
+                        .await
+                        .map_err(|err| BackendError::Connect(Box::new(err)))
+                }
+            }
+        };
+        let core = sql::build::<Lite>(connect, &prefix, timeout).await?;
+        Ok(SqliteBackend { core })
     }
 }

@@ -175,7 +175,7 @@ impl<T> Claims<T> {
     /// use tower_jwt_auth::{Claims, Issuer, KeySet, SigningKey};
     ///
     /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
-    /// let pair = issuer.issue("alice").await?;
+    /// let pair = tower_jwt_auth::Sessions::new(issuer.clone()).start("alice").await?;
     /// let refresh: Claims = issuer.verifier().verify_refresh(pair.refresh_token())?;
     /// assert!(refresh.session_expires_at().is_some());
     /// let access: Claims = issuer.verifier().verify_access(pair.access_token())?;
@@ -197,7 +197,7 @@ impl<T> Claims<T> {
     /// use tower_jwt_auth::{Claims, Issuer, KeySet, SigningKey};
     ///
     /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
-    /// let pair = issuer.issue("alice").await?;
+    /// let pair = tower_jwt_auth::Sessions::new(issuer.clone()).start("alice").await?;
     /// let claims: Claims = issuer.verifier().verify_access(pair.access_token())?;
     /// assert_eq!(claims.csrf_token(), Some(pair.csrf_token()));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -208,11 +208,47 @@ impl<T> Claims<T> {
         self.csrf.as_deref()
     }
 
+    /// The same claims with the application's part converted by `convert`.
+    pub(crate) fn try_map_custom<U, E>(
+        self,
+        convert: impl FnOnce(T) -> Result<U, E>,
+    ) -> Result<Claims<U>, E> {
+        Ok(Claims {
+            iss: self.iss,
+            sub: self.sub,
+            aud: self.aud,
+            exp: self.exp,
+            nbf: self.nbf,
+            iat: self.iat,
+            jti: self.jti,
+            sid: self.sid,
+            scope: self.scope,
+            auth_time: self.auth_time,
+            custom: convert(self.custom)?,
+            auth_time_ms: self.auth_time_ms,
+            session_exp: self.session_exp,
+            csrf: self.csrf,
+        })
+    }
+
     /// When the token's session started, in milliseconds since the epoch. A token that
     /// carries only whole seconds is taken to start at the *start* of its second, and one
     /// without `auth_time` at the epoch, so that any "log out everywhere" cut-off covers
     /// what cannot be placed after it (fail closed).
-    pub(crate) fn session_started_millis(&self) -> u64 {
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+    /// use tower_jwt_auth::{Claims, Issuer, KeySet, Sessions, SigningKey};
+    ///
+    /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
+    /// let pair = Sessions::new(issuer.clone()).start("alice").await?;
+    /// let claims: Claims = issuer.verifier().verify_access(pair.access_token())?;
+    /// assert_eq!(claims.session_started_millis() / 1000, claims.auth_time.unwrap());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn session_started_millis(&self) -> u64 {
         self.auth_time_ms
             .or_else(|| self.auth_time.map(|secs| secs.saturating_mul(1000)))
             .unwrap_or(0)
@@ -428,6 +464,23 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn a_session_starts_at_the_millisecond_else_at_the_start_of_its_second_else_at_the_epoch() {
+        let mut v = full();
+        v["auth_time"] = 10.into();
+        v["auth_time_ms"] = 10_250.into();
+        let started = |v: &serde_json::Value| {
+            Claims::<Custom>::from_json(v.to_string().as_bytes())
+                .unwrap()
+                .session_started_millis()
+        };
+        assert_eq!(started(&v), 10_250);
+        v.as_object_mut().unwrap().remove("auth_time_ms");
+        assert_eq!(started(&v), 10_000);
+        v.as_object_mut().unwrap().remove("auth_time");
+        assert_eq!(started(&v), 0);
     }
 
     #[test]

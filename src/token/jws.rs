@@ -28,7 +28,7 @@ use crate::keys::{Keys, VerifyingKey};
 ///
 /// The [`Verifier`](super::Verifier) runs it with its own rules in `select` (exact `typ`,
 /// then [`key_by_kid`]) and parses the claims in `payload`; the `test-util` functions
-/// `VerifyingKey::verify_signature_only` and `KeySet::verify_signature_only` run it alone.
+/// `verify_signature_only` and `verify_signature_only_with_key` run it alone.
 pub(crate) fn verify_layer<'k, R>(
     token: &str,
     max_len: usize,

@@ -7,12 +7,17 @@ mod claims;
 mod error;
 pub(crate) mod jws;
 mod kind;
+#[cfg(any(test, feature = "test-util"))]
+mod signature_only;
 mod verifier;
 
+pub use crate::config::DEFAULT_MAX_TOKEN_LEN;
 #[cfg(any(test, feature = "test-util"))]
 pub use builder::ClaimsBuilder;
 pub use claims::{Claims, NoCustomClaims};
 pub(crate) use claims::{OutClaims, REGISTERED};
 pub use error::TokenError;
 pub use kind::TokenKind;
-pub use verifier::{DEFAULT_MAX_TOKEN_LEN, Verifier, VerifierBuilder};
+#[cfg(any(test, feature = "test-util"))]
+pub use signature_only::{verify_signature_only, verify_signature_only_with_key};
+pub use verifier::{Verifier, VerifierBuilder};

@@ -5,21 +5,17 @@
 //! signature → claims (required claims present) → `exp`/`nbf`/`iat` against the [`Clock`] →
 //! `iss`/`aud` → revocation. Nothing after the signature check runs on unauthenticated data.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use serde::de::DeserializeOwned;
 
 use super::{Claims, TokenError, TokenKind, jws};
 use crate::{
-    ConfigError,
     clock::Clock,
-    config::{Policy, policy_knobs},
+    config::{ConfigError, Policy},
     keys::KeySet,
     store::RevocationStore,
 };
-
-/// The default maximum token length: 8 KiB.
-pub const DEFAULT_MAX_TOKEN_LEN: usize = 8 * 1024;
 
 #[derive(Debug)]
 struct Config {
@@ -47,7 +43,7 @@ struct Config {
 ///     .with_issuer("https://auth.example")
 ///     .with_audience("api")
 ///     .build()?;
-/// let pair = issuer.issue("alice").await?;
+/// let pair = tower_jwt_auth::Sessions::new(issuer.clone()).start("alice").await?;
 ///
 /// let claims: Claims = issuer.verifier().verify_access(pair.access_token())?;
 /// assert_eq!(claims.sub, "alice");
@@ -120,7 +116,12 @@ impl Verifier {
             if !store.is_ready() {
                 return Err(TokenError::RevocationUnavailable);
             }
-            if store.is_revoked(claims) {
+            if store.is_revoked(
+                &claims.jti,
+                &claims.sid,
+                &claims.sub,
+                claims.session_started_millis(),
+            ) {
                 return Err(TokenError::Revoked);
             }
         }
@@ -234,9 +235,86 @@ pub struct VerifierBuilder {
     revocation: Option<RevocationStore>,
 }
 
-policy_knobs!(VerifierBuilder, "Verifier::builder(keys)");
-
 impl VerifierBuilder {
+    /// The `iss` value: written into every issued token, and required of every verified one
+    /// (a token without `iss` then fails).
+    ///
+    /// ```
+    /// # use tower_jwt_auth::{KeySet, SigningKey, Verifier};
+    /// # let keys = KeySet::new(SigningKey::generate_ed25519()?);
+    /// let built = Verifier::builder(keys).with_issuer("https://auth.example").build()?;
+    /// # let _ = built;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.policy.issuer = Some(issuer.into());
+        self
+    }
+
+    /// The audience: written as `aud` into every issued token, and required among the `aud`
+    /// of every verified one (a token without `aud` then fails).
+    ///
+    /// ```
+    /// # use tower_jwt_auth::{KeySet, SigningKey, Verifier};
+    /// # let keys = KeySet::new(SigningKey::generate_ed25519()?);
+    /// let built = Verifier::builder(keys).with_audience("api").build()?;
+    /// # let _ = built;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_audience(mut self, audience: impl Into<String>) -> Self {
+        self.policy.audience = Some(audience.into());
+        self
+    }
+
+    /// The clock every time written and checked is read from (default the system clock);
+    /// `clock::MockClock` (feature `test-util`) in tests.
+    ///
+    /// ```
+    /// # use tower_jwt_auth::{KeySet, SigningKey, Verifier, clock::MockClock};
+    /// # let keys = KeySet::new(SigningKey::generate_ed25519()?);
+    /// let built = Verifier::builder(keys).with_clock(MockClock::at_secs(1_700_000_000)).build()?;
+    /// # let _ = built;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_clock(mut self, clock: impl Clock) -> Self {
+        self.policy.clock = Arc::new(clock);
+        self
+    }
+
+    /// Tolerance for clock skew on `exp`, `nbf` and `iat` (default 0, at most 300 s).
+    ///
+    /// Risk: every second of leeway is a second an expired token still works. Keep it to the
+    /// skew you actually have between machines (a few seconds).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use tower_jwt_auth::{KeySet, SigningKey, Verifier};
+    /// # let keys = KeySet::new(SigningKey::generate_ed25519()?);
+    /// let built = Verifier::builder(keys).with_leeway(Duration::from_secs(5)).build()?;
+    /// # let _ = built;
+    /// # let keys = KeySet::new(SigningKey::generate_ed25519()?);
+    /// assert!(Verifier::builder(keys).with_leeway(Duration::from_secs(301)).build().is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_leeway(mut self, leeway: Duration) -> Self {
+        self.policy.leeway = leeway;
+        self
+    }
+
+    /// Tokens longer than `max` bytes are rejected before any decoding (default 8 KiB, at
+    /// least 256).
+    ///
+    /// ```
+    /// # use tower_jwt_auth::{KeySet, SigningKey, Verifier};
+    /// # let keys = KeySet::new(SigningKey::generate_ed25519()?);
+    /// assert!(Verifier::builder(keys).with_max_token_len(100).build().is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_max_token_len(mut self, max: usize) -> Self {
+        self.policy.max_len = max;
+        self
+    }
+
     /// Rejects tokens revoked in `store`.
     ///
     /// ```

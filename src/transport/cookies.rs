@@ -7,7 +7,8 @@ use cookie::{Cookie, time::Duration};
 use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode, header};
 use http_body_util::Full;
 
-use crate::{ConfigError, endpoints::ErrorResponse, issuer::TokenPair};
+use super::response::json_response;
+use crate::{config::ConfigError, issuer::TokenPair};
 
 /// The `SameSite` attribute of the transport's cookies.
 ///
@@ -249,7 +250,7 @@ impl CookieTransport {
     /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
     /// let transport = CookieTransport::builder("/auth/refresh").build()?;
     /// let mut headers = HeaderMap::new();
-    /// transport.set_cookies(&issuer.issue("alice").await?, &mut headers);
+    /// transport.set_cookies(&tower_jwt_auth::Sessions::new(issuer.clone()).start("alice").await?, &mut headers);
     /// assert_eq!(headers.get_all("set-cookie").iter().count(), 3);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// # })?;
@@ -312,7 +313,7 @@ impl CookieTransport {
     /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
     /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
     /// let transport = CookieTransport::builder("/auth/refresh").build()?;
-    /// let pair = issuer.issue("alice").await?;
+    /// let pair = tower_jwt_auth::Sessions::new(issuer.clone()).start("alice").await?;
     /// let response = transport.token_response(StatusCode::CREATED, &pair);
     /// assert_eq!(response.status(), StatusCode::CREATED);
     /// assert_eq!(response.headers()["cache-control"], "no-store");
@@ -333,19 +334,10 @@ impl CookieTransport {
             body["access_token"] = pair.access_token().into();
             body["token_type"] = "Bearer".into();
         }
-        let mut response = match serde_json::to_vec(&body) {
-            Ok(body) => Response::new(Full::new(Bytes::from(body))),
-            Err(_) => return ErrorResponse::server_error().into_http_response(),
-        };
-        *response.status_mut() = status;
-        let headers = response.headers_mut();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-        self.set_cookies(pair, headers);
+        let mut response = json_response(status, &body);
+        if response.status() == status {
+            self.set_cookies(pair, response.headers_mut());
+        }
         response
     }
 

@@ -37,5 +37,6 @@
 
 mod cookies;
 pub(crate) mod csrf;
+pub(crate) mod response;
 
 pub use cookies::{CookieTransport, CookieTransportBuilder, SameSite};

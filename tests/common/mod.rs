@@ -22,7 +22,8 @@ pub use logs::Logs;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tower_jwt_auth::{
-    Issuer, KeySet, Sessions, SigningKey, clock::MockClock, issuer::IssuerBuilder, keys::Algorithm,
+    Issuer, KeySet, Sessions, SigningKey, TokenPair, clock::MockClock, issuer::IssuerBuilder,
+    keys::Algorithm,
 };
 
 /// The tests' "now": 2027-01-15T08:00:00Z.
@@ -46,7 +47,7 @@ pub fn profile() -> Profile {
 pub struct Env {
     pub clock: MockClock,
     pub issuer: Issuer,
-    pub sessions: Sessions<Profile>,
+    pub sessions: Sessions,
     pub forger: Forger,
     pub kid: String,
 }
@@ -68,10 +69,7 @@ pub fn env_with(configure: impl FnOnce(IssuerBuilder) -> IssuerBuilder) -> Env {
     let issuer = configure(builder(&clock)).build().unwrap();
     let kid = issuer.keys().signing_kid().unwrap();
     Env {
-        sessions: Sessions::builder(issuer.clone())
-            .with_claims::<Profile>()
-            .build()
-            .unwrap(),
+        sessions: Sessions::builder(issuer.clone()).build().unwrap(),
         forger: Forger::ed25519(&rfc8037_pkcs8()),
         clock,
         issuer,
@@ -101,6 +99,14 @@ impl Env {
     /// A token with our key, our kid and the given `typ` and claims.
     pub fn forge(&self, typ: &str, claims: &Value) -> String {
         self.forger.sign(&self.header(typ), claims)
+    }
+
+    /// A login of `sub`: a new session with no scope and the test profile as its claims.
+    pub async fn login(&self, sub: &str) -> TokenPair {
+        self.sessions
+            .start_with_claims(sub, "", &profile())
+            .await
+            .unwrap()
     }
 
     pub fn advance(&self, secs: u64) {

@@ -14,12 +14,12 @@ use std::{
 use futures::future::join_all;
 use tower_jwt_auth::{
     TokenPair,
-    store::RevocationBackend,
     session::RefreshError,
+    store::RevocationBackend,
     token::{NoCustomClaims, TokenError},
 };
 
-use crate::common::{Env, env_with, profile};
+use crate::common::{Env, env_with};
 
 /// A name no other test run uses: lower-case letters, digits and `_`.
 pub fn unique_name(what: &str) -> String {
@@ -46,13 +46,6 @@ pub async fn two_instances(
     (first, second)
 }
 
-pub async fn login(env: &Env, sub: &str) -> TokenPair {
-    env.issuer
-        .issue_with_claims(sub, "", &profile())
-        .await
-        .unwrap()
-}
-
 pub fn access(env: &Env, pair: &TokenPair) -> Result<(), TokenError> {
     env.issuer
         .verifier()
@@ -76,7 +69,7 @@ pub async fn one_of_64_concurrent_refreshes_wins(
     b: Arc<dyn RevocationBackend>,
 ) {
     let (a, b) = two_instances(a, b).await;
-    let pair = login(&a, "alice").await;
+    let pair = a.login("alice").await;
     let outcomes = join_all((0..64).map(|i| {
         let sessions = if i % 2 == 0 { &a.sessions } else { &b.sessions };
         sessions.refresh(pair.refresh_token())

@@ -1,10 +1,21 @@
-//! OAuth-style JSON responses.
+//! The token endpoints' JSON answers (RFC 6749 §5): the token response and OAuth errors,
+//! never cached.
 
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
 use http_body_util::Full;
+use serde::Serialize;
 
 use crate::issuer::TokenPair;
+
+/// `body` as a JSON response with `status` that no cache keeps (RFC 6749 §5.1), or a 500
+/// `server_error` when it cannot be serialised.
+pub(crate) fn json_response(status: StatusCode, body: &impl Serialize) -> Response<Full<Bytes>> {
+    match serde_json::to_vec(body) {
+        Ok(body) => json(status, body),
+        Err(_) => ErrorResponse::server_error().into_http_response(),
+    }
+}
 
 fn json(status: StatusCode, body: Vec<u8>) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::from(body)));
@@ -29,7 +40,7 @@ fn json(status: StatusCode, body: Vec<u8>) -> Response<Full<Bytes>> {
 ///
 /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
 /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
-/// let pair = issuer.issue("alice").await?;
+/// let pair = tower_jwt_auth::Sessions::new(issuer.clone()).start("alice").await?;
 /// let response = token_response(StatusCode::CREATED, &pair);
 /// assert_eq!(response.status(), StatusCode::CREATED);
 /// assert_eq!(response.headers()["cache-control"], "no-store");
@@ -38,10 +49,7 @@ fn json(status: StatusCode, body: Vec<u8>) -> Response<Full<Bytes>> {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn token_response(status: StatusCode, pair: &TokenPair) -> Response<Full<Bytes>> {
-    match serde_json::to_vec(pair) {
-        Ok(body) => json(status, body),
-        Err(_) => ErrorResponse::server_error().into_http_response(),
-    }
+    json_response(status, pair)
 }
 
 /// An OAuth 2.0 error response (RFC 6749 §5.2): a status, an `error` code and a description.

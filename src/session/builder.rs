@@ -1,0 +1,130 @@
+//! [`SessionsBuilder`]: the reuse grace window and the refresh hook of [`Sessions`].
+
+use std::{fmt, sync::Arc, time::Duration};
+
+use serde::{Serialize, de::DeserializeOwned};
+
+use super::{
+    RefreshHook, Sessions,
+    hook::{JsonHook, Typed},
+};
+use crate::{config::ConfigError, issuer::Issuer};
+
+/// The largest reuse grace window a builder accepts, in milliseconds.
+const MAX_GRACE_MS: u64 = 60_000;
+
+/// Builds [`Sessions`].
+#[must_use]
+pub struct SessionsBuilder {
+    sessions: Sessions,
+}
+
+impl fmt::Debug for SessionsBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionsBuilder")
+            .field("sessions", &self.sessions)
+            .finish()
+    }
+}
+
+impl Sessions {
+    /// A builder, to set a reuse grace window or a refresh hook.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_jwt_auth::{Claims, Issuer, KeySet, Sessions, SigningKey, session::RefreshDecision};
+    ///
+    /// #[derive(Clone, serde::Serialize, serde::Deserialize)]
+    /// struct Tenant { tenant: String }
+    ///
+    /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
+    /// let sessions = Sessions::builder(issuer)
+    ///     .with_reuse_grace(Duration::from_secs(10))
+    ///     // The hook reads the session's claims as its argument's type.
+    ///     .with_refresh_hook(|claims: &Claims<Tenant>| {
+    ///         let banned = claims.sub == "mallory";
+    ///         async move {
+    ///             Ok(if banned { RefreshDecision::Refuse } else { RefreshDecision::Keep })
+    ///         }
+    ///     })
+    ///     .build()?;
+    /// # let _ = sessions;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn builder(issuer: Issuer) -> SessionsBuilder {
+        SessionsBuilder {
+            sessions: Self::new(issuer),
+        }
+    }
+}
+
+impl SessionsBuilder {
+    /// Lets the session's immediate predecessor refresh token be exchanged again within
+    /// `grace` of its first use without revoking the session (default 0, at most 60 s).
+    ///
+    /// Risk: within the window, a thief replaying the latest consumed token gets a pair
+    /// instead of tripping reuse detection. Use a few seconds at most, for clients on flaky
+    /// networks that retry a refresh whose response they lost.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_jwt_auth::{Issuer, KeySet, Sessions, SigningKey};
+    ///
+    /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
+    /// assert!(Sessions::builder(issuer).with_reuse_grace(Duration::from_secs(61)).build().is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_reuse_grace(mut self, grace: Duration) -> Self {
+        self.sessions.grace_ms = u64::try_from(grace.as_millis()).unwrap_or(u64::MAX);
+        self
+    }
+
+    /// Runs `hook` on every refresh, before the token is rotated, to reload or refuse the
+    /// subject's claims. The hook reads the session's application claims as `T` (its
+    /// argument's type); a session whose claims do not deserialise as `T` fails to refresh
+    /// with [`RefreshError::ClaimsType`](super::RefreshError::ClaimsType), its token not
+    /// used up.
+    ///
+    /// ```
+    /// use tower_jwt_auth::{Claims, Issuer, KeySet, Sessions, SigningKey, session::RefreshDecision};
+    ///
+    /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
+    /// let sessions = Sessions::builder(issuer)
+    ///     .with_refresh_hook(|claims: &Claims| {
+    ///         let disabled = claims.sub == "mallory";
+    ///         async move { Ok(if disabled { RefreshDecision::Refuse } else { RefreshDecision::Keep }) }
+    ///     })
+    ///     .build()?;
+    /// # let _ = sessions;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_refresh_hook<T>(mut self, hook: impl RefreshHook<T>) -> Self
+    where
+        T: Serialize + DeserializeOwned + 'static,
+    {
+        let hook: Arc<dyn JsonHook> = Arc::new(Typed::new(hook));
+        self.sessions.hook = Some(hook);
+        self
+    }
+
+    /// Checks the configuration and builds the sessions.
+    ///
+    /// Fails on a reuse grace over 60 s.
+    ///
+    /// ```
+    /// use tower_jwt_auth::{Issuer, KeySet, Sessions, SigningKey};
+    ///
+    /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
+    /// let sessions = Sessions::builder(issuer).build()?;
+    /// # let _ = sessions;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn build(self) -> Result<Sessions, ConfigError> {
+        if self.sessions.grace_ms > MAX_GRACE_MS {
+            return Err(ConfigError::Lifetime(
+                "the reuse grace window is at most 60 s",
+            ));
+        }
+        Ok(self.sessions)
+    }
+}

@@ -1,0 +1,356 @@
+//! [`RedisBackend`]: its state, and the operations of the backend contract.
+
+use std::{fmt, future::Future, sync::Arc, time::Duration};
+
+use ::redis::{Client, IntoConnectionInfo, RedisError, aio::ConnectionManager};
+use futures::{StreamExt, stream};
+
+use super::{
+    RedisBackendBuilder,
+    keys::{Keys, Kind},
+    scripts::{Scripts, reuse_message_head},
+};
+use crate::store::{
+    BoxError, BoxFuture, ChangeStream, NewSession, RevocationBackend, RevocationEntry,
+    RotateOutcome, Rotation, error::OperationError, record::refresh_token_hex,
+};
+
+/// The backend's name in its errors.
+pub(super) const NAME: &str = "Redis";
+
+/// A Redis error of `operation`.
+pub(super) fn failed(operation: &'static str) -> impl FnOnce(RedisError) -> OperationError {
+    OperationError::failed(NAME, operation)
+}
+
+/// Redis held or answered something this backend did not write.
+pub(super) fn unexpected(operation: &'static str, what: &'static str) -> OperationError {
+    OperationError::Unexpected {
+        backend: NAME,
+        operation,
+        what: what.into(),
+    }
+}
+
+/// `true` when the connection was lost: the operation may be tried again on a new one.
+fn is_connection_lost(err: &OperationError) -> bool {
+    err.cause::<RedisError>().is_some_and(|source| {
+        source.is_io_error() || source.is_connection_dropped() || source.is_unrecoverable_error()
+    })
+}
+
+pub(super) struct Inner {
+    pub(super) client: Client,
+    pub(super) connection: ConnectionManager,
+    pub(super) keys: Keys,
+    pub(super) scripts: Scripts,
+    pub(super) heartbeat: Duration,
+}
+
+/// A [`RevocationBackend`] in Redis: every instance of an application that points at the
+/// same Redis (and prefix) shares session records and revocations, and learns the others'
+/// revocations from a pub/sub change feed.
+///
+/// It behaves as [`MemoryBackend`](crate::store::MemoryBackend) does, and passes the same
+/// `conformance` suite. A rotation is one Lua script on the session's keys, so among
+/// concurrent refreshes of one token on any number of instances exactly one wins. A warm
+/// start ([`load`](RevocationBackend::load)) walks the prefix with `SCAN` and never blocks
+/// Redis. Clones share one connection. `Debug` shows the address, the database and the
+/// prefix, never credentials.
+///
+/// # Example
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use tower_jwt_auth::{Issuer, KeySet, Sessions, SigningKey, store::RedisBackend};
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let backend = RedisBackend::builder("redis://127.0.0.1:6379/")
+///     .with_prefix("myapp")
+///     .build()
+///     .await?;
+/// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?))
+///     .with_revocation_backend(Arc::new(backend))
+///     .build()?;
+/// // Loads the shared state, follows the other instances' revocations, purges.
+/// tokio::spawn(issuer.revocation().clone().run());
+/// let sessions = Sessions::new(issuer.clone());
+/// # let _ = sessions;
+/// # Ok(())
+/// # }
+/// ```
+///
+/// # Keys
+///
+/// Every key starts with the backend's prefix (`tower-jwt-auth` unless
+/// [`with_prefix`](RedisBackendBuilder::with_prefix) says otherwise), so that several
+/// applications can share one Redis. Each key is a hash with a field `fa`, its forget-after
+/// time, and Redis expires the key itself at the end of that second:
+///
+/// | key | what | fields |
+/// | --- | --- | --- |
+/// | `{prefix}:s:{sid}` | the session record | `cur`, `prev`: the current and previous refresh tokens (the first 64 bits of the SHA-256 of their `jti`, as a little-endian integer in 16 hex digits); `sup`: when `prev` was superseded (ms); `fa` |
+/// | `{prefix}:r:{sid}` | the session is revoked | `fa` |
+/// | `{prefix}:t:{jti}` | a revoked token | `fa` |
+/// | `{prefix}:u:{sub}` | a subject's "log out everywhere" cut-off | `c`: the cut-off (ms); `fa` |
+///
+/// The braces around the id are literal: `{sid}` is a hash tag, so the two keys of a session
+/// live in one slot of a Redis Cluster. Every write is one Lua script (run by `EVALSHA`) that
+/// names all its keys, and publishes the change on the channel `{prefix}:feed` in the same
+/// step.
+///
+/// # Time
+///
+/// Redis forgets an entry by its own clock, at the end of its forget-after second: keep the
+/// clocks of the application's hosts and of Redis in sync. Since Redis expires everything
+/// itself, [`purge`](RevocationBackend::purge) is one `TIME` round trip; only when the
+/// caller's clock is ahead of the server's does it walk the keys and delete what is no longer
+/// live.
+///
+/// Revocations live as long as Redis keeps its data: without persistence (AOF or RDB), a
+/// Redis restart forgets them; the running instances keep what they had loaded, new ones
+/// start without it.
+///
+/// # Failures
+///
+/// An operation that Redis answers with an error, or whose connection fails, returns that
+/// error (as the source of the backend's own). The
+/// [`RevocationStore`](crate::store::RevocationStore) bounds every call with its time limit
+/// ([`with_backend_timeout`](crate::store::RevocationStoreBuilder::with_backend_timeout)),
+/// reports each failure once and fails the write closed (HTTP 503) while verification keeps
+/// serving from its local map; its [`run`](crate::store::RevocationStore::run) task reloads
+/// and follows the feed again once Redis is back. The connection reconnects by itself.
+/// Operations that can safely run twice (all but [`rotate`](RevocationBackend::rotate)) are
+/// tried again once on a new connection when the old one turns out to be gone; a rotation
+/// whose answer is lost fails, and the client's retry is then judged by the grace window.
+///
+/// The change feed ends (a gap, after which the store reloads) when its connection closes,
+/// stops answering its heartbeat, or is dropped by Redis for falling behind.
+#[derive(Clone)]
+pub struct RedisBackend {
+    pub(super) inner: Arc<Inner>,
+}
+
+impl fmt::Debug for RedisBackend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let info = self.inner.client.get_connection_info();
+        f.debug_struct("RedisBackend")
+            .field("addr", &info.addr().to_string())
+            .field("db", &info.redis_settings().db())
+            .field("prefix", &self.inner.keys.prefix)
+            .field("heartbeat", &self.inner.heartbeat)
+            .finish()
+    }
+}
+
+impl RedisBackend {
+    /// A builder for a backend at `url` (`redis://[user:password@]host[:port][/db]`, or
+    /// anything else the `redis` crate takes as connection info). A URL that does not parse
+    /// is reported by [`build`](RedisBackendBuilder::build).
+    ///
+    /// This crate builds the `redis` crate without a TLS stack; for `rediss://`, turn on one
+    /// of its TLS features in the application's own manifest.
+    ///
+    /// ```
+    /// use tower_jwt_auth::store::RedisBackend;
+    ///
+    /// let builder = RedisBackend::builder("redis://:secret@127.0.0.1:6379/2").with_prefix("myapp");
+    /// let shown = format!("{builder:?}");
+    /// assert!(shown.contains("127.0.0.1:6379") && !shown.contains("secret"));
+    /// ```
+    pub fn builder(url: impl IntoConnectionInfo) -> RedisBackendBuilder {
+        RedisBackendBuilder::new(Client::open(url))
+    }
+
+    /// A builder for a backend on a `redis::Client` configured by the application.
+    ///
+    /// ```
+    /// use tower_jwt_auth::store::RedisBackend;
+    ///
+    /// let client = redis::Client::open("redis://127.0.0.1/")?;
+    /// let builder = RedisBackend::builder_with_client(client);
+    /// # let _ = builder;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn builder_with_client(client: Client) -> RedisBackendBuilder {
+        RedisBackendBuilder::new(Ok(client))
+    }
+
+    /// The key prefix.
+    ///
+    /// ```no_run
+    /// use tower_jwt_auth::store::RedisBackend;
+    ///
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// let backend = RedisBackend::builder("redis://127.0.0.1/").with_prefix("myapp").build().await?;
+    /// assert_eq!(backend.prefix(), "myapp");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn prefix(&self) -> &str {
+        &self.inner.keys.prefix
+    }
+
+    /// Runs an operation that can safely run twice: tried again once on a new connection
+    /// when the first attempt found the connection gone.
+    async fn idempotent<T, F, Fut>(op: F) -> Result<T, OperationError>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<T, OperationError>>,
+    {
+        match op().await {
+            Err(err) if is_connection_lost(&err) => op().await,
+            result => result,
+        }
+    }
+
+    pub(super) fn connection(&self) -> ConnectionManager {
+        self.inner.connection.clone()
+    }
+
+    async fn create(&self, session: &NewSession<'_>) -> Result<(), OperationError> {
+        let mut invocation = self.inner.scripts.create.prepare_invoke();
+        invocation
+            .key(self.inner.keys.key(Kind::Record, session.sid))
+            .arg(refresh_token_hex(session.refresh_jti))
+            .arg(session.forget_after);
+        invocation
+            .invoke_async::<i64>(&mut self.connection())
+            .await
+            .map(drop)
+            .map_err(failed("create_session"))
+    }
+
+    async fn rotate_once(&self, rotation: &Rotation<'_>) -> Result<RotateOutcome, OperationError> {
+        const OP: &str = "rotate";
+        let keys = &self.inner.keys;
+        let grace_floor = if rotation.grace_ms > 0 {
+            rotation
+                .now_ms
+                .saturating_sub(rotation.grace_ms)
+                .to_string()
+        } else {
+            String::new()
+        };
+        let head = reuse_message_head(rotation.sid)
+            .map_err(|_| unexpected(OP, "session id not encodable"))?;
+        let mut invocation = self.inner.scripts.rotate.prepare_invoke();
+        invocation
+            .key(keys.key(Kind::Record, rotation.sid))
+            .key(keys.key(Kind::RevokedSession, rotation.sid))
+            .arg(refresh_token_hex(rotation.presented_jti))
+            .arg(refresh_token_hex(rotation.next_jti))
+            .arg(rotation.now_ms)
+            .arg(grace_floor)
+            .arg(rotation.forget_after)
+            .arg(&keys.channel)
+            .arg(head);
+        let reply: Vec<String> = invocation
+            .invoke_async(&mut self.connection())
+            .await
+            .map_err(failed(OP))?;
+        let time = |fa: &str| {
+            fa.parse()
+                .map_err(|_| unexpected(OP, "a forget-after time that is not a number"))
+        };
+        match reply.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+            ["rotated"] => Ok(RotateOutcome::Rotated),
+            ["unknown"] => Ok(RotateOutcome::Unknown),
+            ["reused", fa] => Ok(RotateOutcome::Reused {
+                forget_after: time(fa)?,
+            }),
+            ["revoked", fa] => Ok(RotateOutcome::Revoked {
+                forget_after: time(fa)?,
+            }),
+            _ => Err(unexpected(OP, "an unknown rotation outcome")),
+        }
+    }
+
+    async fn record(&self, entry: &RevocationEntry) -> Result<(), OperationError> {
+        const OP: &str = "revoke";
+        let keys = &self.inner.keys;
+        let message =
+            serde_json::to_string(entry).map_err(|_| unexpected(OP, "entry not encodable"))?;
+        let mut invocation = self.inner.scripts.revoke.prepare_invoke();
+        match entry {
+            RevocationEntry::Token { jti, expires_at } => {
+                invocation.key(keys.key(Kind::Token, jti));
+                invocation
+                    .arg(&keys.channel)
+                    .arg(message)
+                    .arg("fa")
+                    .arg(expires_at);
+            }
+            RevocationEntry::Session { sid, expires_at } => {
+                invocation
+                    .key(keys.key(Kind::RevokedSession, sid))
+                    .key(keys.key(Kind::Record, sid));
+                invocation
+                    .arg(&keys.channel)
+                    .arg(message)
+                    .arg("fa")
+                    .arg(expires_at);
+            }
+            RevocationEntry::Subject {
+                sub,
+                cutoff_ms,
+                expires_at,
+            } => {
+                invocation.key(keys.key(Kind::Subject, sub));
+                invocation
+                    .arg(&keys.channel)
+                    .arg(message)
+                    .arg("fa")
+                    .arg(expires_at)
+                    .arg("c")
+                    .arg(cutoff_ms);
+            }
+        }
+        invocation
+            .invoke_async::<i64>(&mut self.connection())
+            .await
+            .map(drop)
+            .map_err(failed(OP))
+    }
+}
+
+impl RevocationBackend for RedisBackend {
+    fn create_session<'a>(
+        &'a self,
+        session: &'a NewSession<'a>,
+    ) -> BoxFuture<'a, Result<(), BoxError>> {
+        Box::pin(async move { Ok(Self::idempotent(|| self.create(session)).await?) })
+    }
+
+    fn rotate<'a>(
+        &'a self,
+        rotation: &'a Rotation<'a>,
+    ) -> BoxFuture<'a, Result<RotateOutcome, BoxError>> {
+        // Never tried twice: a rotation that was applied but whose answer was lost would
+        // come back as reuse.
+        Box::pin(async move { Ok(self.rotate_once(rotation).await?) })
+    }
+
+    fn revoke<'a>(&'a self, entry: &'a RevocationEntry) -> BoxFuture<'a, Result<(), BoxError>> {
+        Box::pin(async move { Ok(Self::idempotent(|| self.record(entry)).await?) })
+    }
+
+    fn load(&self, now: u64) -> BoxFuture<'_, Result<Vec<RevocationEntry>, BoxError>> {
+        Box::pin(async move { Ok(Self::idempotent(|| self.load_now(now)).await?) })
+    }
+
+    fn subscribe(&self) -> BoxFuture<'_, Result<ChangeStream, BoxError>> {
+        Box::pin(async move {
+            let feed = Self::idempotent(|| self.open_feed()).await?;
+            let changes = stream::unfold(feed, |mut feed| async move {
+                let change = feed.next_change().await?;
+                Some((change, feed))
+            });
+            Ok(changes.boxed())
+        })
+    }
+
+    fn purge(&self, now: u64) -> BoxFuture<'_, Result<u64, BoxError>> {
+        Box::pin(async move { Ok(Self::idempotent(|| self.purge_now(now)).await?) })
+    }
+}

@@ -1,0 +1,176 @@
+//! [`RedisBackendBuilder`]: the settings of a [`RedisBackend`], checked and connected by
+//! [`build`](RedisBackendBuilder::build).
+
+use std::{fmt, sync::Arc, time::Duration};
+
+use ::redis::{
+    Client, RedisError,
+    aio::{ConnectionManager, ConnectionManagerConfig},
+};
+
+use super::{
+    RedisBackend,
+    backend::Inner,
+    keys::{self, Keys},
+    scripts::Scripts,
+};
+use crate::store::{BackendError, error::BUILD_TIMEOUT};
+
+/// How often an idle change feed checks that its connection still answers.
+const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(15);
+
+/// Builds a [`RedisBackend`]: [`RedisBackend::builder`] (or
+/// [`builder_with_client`](RedisBackend::builder_with_client)), settings, then
+/// [`build`](Self::build).
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use tower_jwt_auth::store::RedisBackend;
+///
+/// # async fn demo() -> Result<(), tower_jwt_auth::store::BackendError> {
+/// let backend = RedisBackend::builder("redis://127.0.0.1:6379/")
+///     .with_prefix("myapp")
+///     .with_timeout(Duration::from_secs(3))
+///     .build()
+///     .await?;
+/// # let _ = backend;
+/// # Ok(())
+/// # }
+/// ```
+#[must_use]
+pub struct RedisBackendBuilder {
+    client: Result<Client, RedisError>,
+    prefix: String,
+    timeout: Duration,
+    heartbeat: Duration,
+}
+
+impl fmt::Debug for RedisBackendBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let addr = self
+            .client
+            .as_ref()
+            .map(|client| client.get_connection_info().addr().to_string());
+        f.debug_struct("RedisBackendBuilder")
+            .field("addr", &addr.as_deref().unwrap_or("(invalid URL)"))
+            .field("prefix", &self.prefix)
+            .field("timeout", &self.timeout)
+            .field("heartbeat", &self.heartbeat)
+            .finish()
+    }
+}
+
+impl RedisBackendBuilder {
+    pub(super) fn new(client: Result<Client, RedisError>) -> Self {
+        Self {
+            client,
+            prefix: keys::DEFAULT_PREFIX.to_owned(),
+            timeout: BUILD_TIMEOUT,
+            heartbeat: DEFAULT_HEARTBEAT,
+        }
+    }
+
+    /// The prefix of every key and of the channel (default `tower-jwt-auth`): one per
+    /// application that shares the Redis. 1 to 64 characters among `A-Z a-z 0-9 _ - . :`
+    /// (no braces: the hash tags are the backend's, and no glob characters: the prefix is
+    /// scanned). [`build`](Self::build) refuses any other with [`BackendError::Config`].
+    ///
+    /// ```
+    /// use tower_jwt_auth::store::{BackendError, RedisBackend};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+    /// let refused = RedisBackend::builder("redis://127.0.0.1/").with_prefix("my{app}").build().await;
+    /// assert!(matches!(refused, Err(BackendError::Config(_))));
+    /// # });
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// The time limit of [`build`](Self::build) (default 5 s, at least 10 ms): Redis must
+    /// answer the first connection within it. It also bounds each later attempt to
+    /// reconnect. Each operation is bounded by the store instead
+    /// ([`with_backend_timeout`](crate::store::RevocationStoreBuilder::with_backend_timeout)).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_jwt_auth::store::RedisBackend;
+    ///
+    /// let builder = RedisBackend::builder("redis://127.0.0.1/").with_timeout(Duration::from_secs(1));
+    /// # let _ = builder;
+    /// ```
+    pub fn with_timeout(mut self, limit: Duration) -> Self {
+        self.timeout = limit;
+        self
+    }
+
+    /// How often an idle change feed pings Redis to find a connection that no longer
+    /// answers (default 15 s, at least 100 ms); a ping must answer within the same time. A
+    /// feed that stops answering ends, and the store reloads.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_jwt_auth::store::RedisBackend;
+    ///
+    /// let builder = RedisBackend::builder("redis://127.0.0.1/").with_feed_heartbeat(Duration::from_secs(5));
+    /// # let _ = builder;
+    /// ```
+    pub fn with_feed_heartbeat(mut self, every: Duration) -> Self {
+        self.heartbeat = every;
+        self
+    }
+
+    /// Checks the settings and connects: fails with [`BackendError::Config`] when a
+    /// setting is refused, [`BackendError::Url`] when the URL does not parse,
+    /// [`BackendError::Connect`] when Redis refuses the connection and
+    /// [`BackendError::Timeout`] when it does not answer within the time limit.
+    ///
+    /// ```no_run
+    /// use tower_jwt_auth::store::RedisBackend;
+    ///
+    /// # async fn demo() -> Result<(), tower_jwt_auth::store::BackendError> {
+    /// let backend = RedisBackend::builder("redis://127.0.0.1/").build().await?;
+    /// # let _ = backend;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn build(self) -> Result<RedisBackend, BackendError> {
+        keys::check_prefix(&self.prefix).map_err(BackendError::Config)?;
+        if self.timeout < Duration::from_millis(10) {
+            return Err(BackendError::Config("the time limit is at least 10 ms"));
+        }
+        if self.heartbeat < Duration::from_millis(100) {
+            return Err(BackendError::Config(
+                "the feed heartbeat is at least 100 ms",
+            ));
+        }
+        let client = self
+            .client
+            .map_err(|err| BackendError::Url(Box::new(err)))?;
+        // No response timeout of the connection's own: the store bounds each call.
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(self.timeout))
+            .set_response_timeout(None)
+            .set_number_of_retries(2)
+            .set_min_delay(Duration::from_millis(50))
+            .set_max_delay(self.timeout);
+        let connect = ConnectionManager::new_with_config(client.clone(), config);
+        let connection = tokio::time::timeout(self.timeout, connect)
+            .await
+            .map_err(|_| BackendError::Timeout {
+                after: self.timeout,
+            })?
+            .map_err(|err| BackendError::Connect(Box::new(err)))?;
+        Ok(RedisBackend {
+            inner: Arc::new(Inner {
+                client,
+                connection,
+                keys: Keys::new(self.prefix),
+                scripts: Scripts::new(),
+                heartbeat: self.heartbeat,
+            }),
+        })
+    }
+}

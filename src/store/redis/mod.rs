@@ -1,0 +1,15 @@
+//! [`RedisBackend`]: session records and the deny-list in Redis, shared by every instance,
+//! with a pub/sub change feed (feature `redis`).
+//!
+//! One concept per file: `scripts` (the Lua of every write), `keys` (key naming and the
+//! prefix), `backend` (the backend and its writes), `feed` (the change feed and the `SCAN`
+//! walks of load and purge), `builder` (settings and connecting).
+
+mod backend;
+mod builder;
+mod feed;
+mod keys;
+mod scripts;
+
+pub use backend::RedisBackend;
+pub use builder::RedisBackendBuilder;

@@ -1,0 +1,279 @@
+//! [`SqlCore`]: the backend contract's operations over one sqlx pool, for a [`Dialect`];
+//! and [`build`], what every SQL builder's `build` does.
+
+use std::{fmt, future::Future, sync::Arc, time::Duration};
+
+use sqlx::{
+    AssertSqlSafe, ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Type,
+};
+
+use super::{
+    Cause, Dialect,
+    statements::{SESSION, SUBJECT, Statements, TOKEN, check_prefix, int, token, uint},
+};
+use crate::store::{
+    BackendError, BoxError, ChangeStream, NewSession, RevocationEntry, RotateOutcome, Rotation,
+};
+
+/// A SQL backend: a pool, the statements for its tables, and its dialect. Clones share the
+/// pool and the feed.
+pub(crate) struct SqlCore<D: Dialect> {
+    pool: Pool<D::Db>,
+    dialect: D,
+    prefix: Arc<str>,
+    sql: Arc<Statements>,
+}
+
+impl<D: Dialect> Clone for SqlCore<D> {
+    fn clone(&self) -> Self {
+        Self {
+            pool: self.pool.clone(),
+            dialect: self.dialect.clone(),
+            prefix: self.prefix.clone(),
+            sql: self.sql.clone(),
+        }
+    }
+}
+
+/// Checks the settings, opens the pool with `connect`, then creates the tables if needed,
+/// all within `timeout`.
+pub(crate) async fn build<D: Dialect>(
+    connect: impl Future<Output = Result<Pool<D::Db>, BackendError>>,
+    prefix: &str,
+    timeout: Duration,
+) -> Result<SqlCore<D>, BackendError>
+where
+    for<'c> &'c mut <D::Db as Database>::Connection: Executor<'c, Database = D::Db>,
+    for<'c> &'c Pool<D::Db>: Executor<'c, Database = D::Db>,
+    <D::Db as Database>::Arguments: IntoArguments<D::Db>,
+    i64: Type<D::Db> + for<'q> Encode<'q, D::Db> + for<'r> Decode<'r, D::Db>,
+    String: Type<D::Db> + for<'r> Decode<'r, D::Db>,
+    for<'a> &'a str: Type<D::Db> + Encode<'a, D::Db>,
+    usize: ColumnIndex<<D::Db as Database>::Row>,
+{
+    check_prefix(prefix).map_err(BackendError::Config)?;
+    if timeout < Duration::from_millis(10) {
+        return Err(BackendError::Config("the time limit is at least 10 ms"));
+    }
+    let ready = async {
+        let pool = connect.await?;
+        let core = SqlCore {
+            dialect: D::open(&pool, prefix, timeout),
+            sql: Arc::new(Statements::new(prefix, D::GREATEST)),
+            prefix: prefix.into(),
+            pool,
+        };
+        core.migrate()
+            .await
+            .map_err(|cause| BackendError::Schema(cause.into_source()))?;
+        Ok(core)
+    };
+    tokio::time::timeout(timeout, ready)
+        .await
+        .unwrap_or(Err(BackendError::Timeout { after: timeout }))
+}
+
+impl<D: Dialect> SqlCore<D> {
+    /// The backend's `Debug` output, as `name`. Never the pool's connect options: they hold
+    /// the credentials.
+    pub(crate) fn describe(&self, name: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct(name)
+            .field("table_prefix", &self.prefix)
+            .field("connections", &self.pool.size())
+            .field("idle", &self.pool.num_idle())
+            .finish()
+    }
+
+    pub(crate) fn pool(&self) -> &Pool<D::Db> {
+        &self.pool
+    }
+
+    /// Runs one operation, naming the backend and operation in its failure.
+    async fn run<T>(
+        &self,
+        operation: &'static str,
+        work: impl Future<Output = Result<T, Cause>>,
+    ) -> Result<T, BoxError> {
+        work.await
+            .map_err(|cause| Box::new(cause.during(D::NAME, operation)) as BoxError)
+    }
+
+    pub(crate) async fn subscribe(&self) -> Result<ChangeStream, BoxError> {
+        self.run("subscribe", self.dialect.subscribe()).await
+    }
+}
+
+impl<D: Dialect> SqlCore<D>
+where
+    for<'c> &'c mut <D::Db as Database>::Connection: Executor<'c, Database = D::Db>,
+    for<'c> &'c Pool<D::Db>: Executor<'c, Database = D::Db>,
+    <D::Db as Database>::Arguments: IntoArguments<D::Db>,
+    i64: Type<D::Db> + for<'q> Encode<'q, D::Db> + for<'r> Decode<'r, D::Db>,
+    String: Type<D::Db> + for<'r> Decode<'r, D::Db>,
+    for<'a> &'a str: Type<D::Db> + Encode<'a, D::Db>,
+    usize: ColumnIndex<<D::Db as Database>::Row>,
+{
+    /// Creates the tables and indexes if they do not exist, in one transaction.
+    async fn migrate(&self) -> Result<(), Cause> {
+        {
+            let mut tx = self.pool.begin().await?;
+            if let Some(lock) = D::MIGRATION_LOCK {
+                sqlx::query(lock)
+                    .bind(&*self.prefix)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            for statement in &self.sql.migration {
+                sqlx::query(AssertSqlSafe(statement.clone()))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        }
+    }
+
+    pub(crate) async fn create_session(&self, session: &NewSession<'_>) -> Result<(), BoxError> {
+        self.run("create_session", async {
+            sqlx::query(AssertSqlSafe(self.sql.create.clone()))
+                .bind(session.sid)
+                .bind(session.sub)
+                .bind(int(session.started_ms))
+                .bind(token(session.refresh_jti))
+                .bind(int(session.forget_after))
+                .execute(&self.pool)
+                .await?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// The compare-and-swap decides the one winner; a loser that presented a token of a
+    /// live session is reuse, which revokes the session (one presented token never becomes
+    /// valid again, so the two steps need not be one).
+    pub(crate) async fn rotate(&self, rotation: &Rotation<'_>) -> Result<RotateOutcome, BoxError> {
+        self.run("rotate", async {
+            let swapped = sqlx::query(AssertSqlSafe(self.sql.rotate.clone()))
+                .bind(rotation.sid)
+                .bind(token(rotation.presented_jti))
+                .bind(token(rotation.next_jti))
+                .bind(int(rotation.now_ms))
+                .bind(int(rotation.grace_ms))
+                .bind(int(rotation.forget_after))
+                .execute(&self.pool)
+                .await?;
+            if D::rows_affected(&swapped) > 0 {
+                return Ok(RotateOutcome::Rotated);
+            }
+            let mut tx = self.pool.begin().await?;
+            let reused: Option<i64> = sqlx::query_scalar(AssertSqlSafe(self.sql.reuse.clone()))
+                .bind(rotation.sid)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if let Some(forget_after) = reused.map(uint) {
+                let entry = RevocationEntry::Session {
+                    sid: rotation.sid.to_owned(),
+                    expires_at: forget_after,
+                };
+                self.dialect.notify(&mut *tx, &entry).await?;
+                tx.commit().await?;
+                self.dialect.committed(&entry);
+                return Ok(RotateOutcome::Reused { forget_after });
+            }
+            tx.rollback().await?;
+            let revoked: Option<i64> = sqlx::query_scalar(AssertSqlSafe(self.sql.revoked.clone()))
+                .bind(rotation.sid)
+                .fetch_optional(&self.pool)
+                .await?;
+            Ok(
+                revoked.map_or(RotateOutcome::Unknown, |at| RotateOutcome::Revoked {
+                    forget_after: uint(at),
+                }),
+            )
+        })
+        .await
+    }
+
+    pub(crate) async fn revoke(&self, entry: &RevocationEntry) -> Result<(), BoxError> {
+        self.run("revoke", async {
+            let query = match entry {
+                RevocationEntry::Session { sid, expires_at } => {
+                    sqlx::query(AssertSqlSafe(self.sql.revoke_session.clone()))
+                        .bind(sid.as_str())
+                        .bind(int(*expires_at))
+                }
+                RevocationEntry::Token { jti, expires_at } => {
+                    sqlx::query(AssertSqlSafe(self.sql.revoke_entry.clone()))
+                        .bind(TOKEN)
+                        .bind(jti.as_str())
+                        .bind(0_i64)
+                        .bind(int(*expires_at))
+                }
+                RevocationEntry::Subject {
+                    sub,
+                    cutoff_ms,
+                    expires_at,
+                } => sqlx::query(AssertSqlSafe(self.sql.revoke_entry.clone()))
+                    .bind(SUBJECT)
+                    .bind(sub.as_str())
+                    .bind(int(*cutoff_ms))
+                    .bind(int(*expires_at)),
+            };
+            let mut tx = self.pool.begin().await?;
+            query.execute(&mut *tx).await?;
+            self.dialect.notify(&mut *tx, entry).await?;
+            tx.commit().await?;
+            self.dialect.committed(entry);
+            Ok(())
+        })
+        .await
+    }
+
+    pub(crate) async fn load(&self, now: u64) -> Result<Vec<RevocationEntry>, BoxError> {
+        self.run("load", async {
+            let rows: Vec<(String, String, i64, i64)> =
+                sqlx::query_as(AssertSqlSafe(self.sql.load.clone()))
+                    .bind(int(now))
+                    .fetch_all(&self.pool)
+                    .await?;
+            rows.into_iter()
+                .map(|(kind, id, cutoff_ms, forget_after)| {
+                    let expires_at = uint(forget_after);
+                    match kind.as_str() {
+                        TOKEN => Ok(RevocationEntry::Token {
+                            jti: id,
+                            expires_at,
+                        }),
+                        SESSION => Ok(RevocationEntry::Session {
+                            sid: id,
+                            expires_at,
+                        }),
+                        SUBJECT => Ok(RevocationEntry::Subject {
+                            sub: id,
+                            cutoff_ms: uint(cutoff_ms),
+                            expires_at,
+                        }),
+                        // Fail closed: a row the backend cannot read may be a revocation.
+                        _ => Err(Cause::Invalid(format!("unknown entry kind {kind:?}"))),
+                    }
+                })
+                .collect()
+        })
+        .await
+    }
+
+    pub(crate) async fn purge(&self, now: u64) -> Result<u64, BoxError> {
+        self.run("purge", async {
+            let mut purged = 0;
+            for statement in &self.sql.purge {
+                let result = sqlx::query(AssertSqlSafe(statement.clone()))
+                    .bind(int(now))
+                    .execute(&self.pool)
+                    .await?;
+                purged += D::rows_affected(&result);
+            }
+            Ok(purged)
+        })
+        .await
+    }
+}
