@@ -761,9 +761,104 @@ async fn every_entry_outlives_its_tokens_by_the_leeway() {
     env.clock.set_secs(T0 + 181);
     assert!(env.sessions.purge_expired() > 0);
     assert!(backend.purge(T0 + 181).await.unwrap() > 0);
+    // The cut-off lies the leeway ahead of the clock (a session started on an instance whose
+    // clock is ahead), so it covers sessions that started until T0 + 120 and last until
+    // T0 + 180, whose tokens verify until T0 + 300.
+    assert_eq!(env.issuer.revocation().len(), 1);
+    assert_eq!(
+        env.issuer.revocation().subject_cutoff_ms("carol"),
+        Some((T0 + 120) * 1000)
+    );
+    env.clock.set_secs(T0 + 301);
+    assert_eq!(env.sessions.purge_expired(), 1);
+    assert_eq!(backend.purge(T0 + 301).await.unwrap(), 1);
     assert!(env.issuer.revocation().is_empty());
     assert_eq!(backend.session_count(), 0);
     for pair in [&token, &session, &subject, &next] {
         assert_eq!(access_error(&env, pair), TokenError::Expired);
     }
+}
+
+/// Two instances over one backend whose clocks differ: `b`'s runs `skew` seconds behind
+/// `a`'s; both with a 5 s leeway and their stores loaded.
+async fn skewed_instances(skew: u64) -> (Env, Env) {
+    let backend = Arc::new(MemoryBackend::new());
+    let instance = || {
+        env_with(|b| {
+            b.with_leeway(Duration::from_secs(5))
+                .with_revocation_backend(backend.clone())
+        })
+    };
+    let (a, b) = (instance(), instance());
+    a.advance(skew);
+    a.issuer.revocation().load().await.unwrap();
+    b.issuer.revocation().load().await.unwrap();
+    (a, b)
+}
+
+#[tokio::test]
+async fn log_out_everywhere_ends_a_session_started_on_an_instance_whose_clock_is_ahead() {
+    let (fast, slow) = skewed_instances(3).await;
+    // Started on the fast instance just before the subject logs out everywhere on the slow one.
+    let before = fast.login("alice").await;
+    slow.sessions.logout_all("alice").await.unwrap();
+    // The fast instance learns of it (as from the change feed).
+    fast.issuer.revocation().load().await.unwrap();
+    for env in [&fast, &slow] {
+        assert_eq!(access_error(env, &before), TokenError::Revoked);
+        assert!(matches!(
+            env.sessions.refresh(before.refresh_token()).await,
+            Err(RefreshError::InvalidToken(TokenError::Revoked))
+        ));
+    }
+    // A login right after it works on every instance, wherever it was made.
+    for at in [&fast, &slow] {
+        let after = at.login("alice").await;
+        for env in [&fast, &slow] {
+            assert!(valid(env, &after));
+        }
+        let next = at.sessions.refresh(after.refresh_token()).await.unwrap();
+        assert!(valid(&fast, &next) && valid(&slow, &next));
+    }
+}
+
+#[tokio::test]
+async fn log_out_everywhere_on_the_fast_instance_admits_a_login_on_the_slow_one_after_it() {
+    let (fast, slow) = skewed_instances(5).await;
+    let before = slow.login("alice").await;
+    fast.sessions.logout_all("alice").await.unwrap();
+    slow.issuer.revocation().load().await.unwrap();
+    assert_eq!(access_error(&slow, &before), TokenError::Revoked);
+    // The slow instance starts the next session past a cut-off 10 s ahead of its own clock.
+    let after = slow.login("alice").await;
+    assert!(valid(&slow, &after) && valid(&fast, &after));
+}
+
+#[tokio::test]
+async fn a_token_whose_session_starts_after_it_was_minted_is_malformed() {
+    let env = env_with(|b| b.with_leeway(Duration::from_secs(5)));
+    let now = env.clock_secs();
+    let token_with_start = |auth_time: u64, auth_time_ms: u64| {
+        let mut claims = env.claims();
+        claims["auth_time"] = auth_time.into();
+        claims["auth_time_ms"] = auth_time_ms.into();
+        env.forge("at+jwt", &claims)
+    };
+    let verify = |token: &str| {
+        env.issuer
+            .verifier()
+            .verify_access::<Profile>(token)
+            .map(drop)
+    };
+    // A day ahead: it would outlive every "log out everywhere" until then.
+    assert!(matches!(
+        verify(&token_with_start(now + 86_400, (now + 86_400) * 1000)),
+        Err(TokenError::Malformed(_))
+    ));
+    // Twice the leeway and the rounding of `iat`: the most a start past a cut-off can lead.
+    verify(&token_with_start(now + 11, (now + 11) * 1000)).unwrap();
+    assert!(matches!(
+        verify(&token_with_start(now + 11, (now + 11) * 1000 + 1)),
+        Err(TokenError::Malformed(_))
+    ));
 }

@@ -391,6 +391,11 @@ impl Sessions {
     /// working, with every token it has minted or will mint (a refresh in flight included);
     /// a login made afterwards — even within the same millisecond — works.
     ///
+    /// Instances' clocks may differ by up to the verifier's leeway: the cut-off lies that far
+    /// ahead of this instance's clock, so that it also covers a session started just before
+    /// on an instance whose clock is ahead. A session started afterwards on an instance that
+    /// has learned of the cut-off starts past it (its `auth_time` may then lead its `iat`).
+    ///
     /// ```
     /// # use tower_jwt_auth::{Issuer, KeySet, Sessions, SigningKey, token::NoCustomClaims};
     /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
@@ -408,17 +413,23 @@ impl Sessions {
     pub async fn logout_all(&self, sub: &str) -> Result<(), RevocationError> {
         let clock = self.issuer.clock();
         let store = self.store();
+        let leeway_secs = self.issuer.verifier().leeway_secs();
+        // Instances' clocks differ by up to the leeway: the cut-off reaches the leeway past
+        // this instance's now, so that it covers every session any instance started before
+        // this call. A session started afterwards starts past the cut-off (see `start`).
         // Sessions started since an earlier cut-off in this same millisecond start one tick
-        // after it (see `Issuer`), so a new cut-off must reach past them.
-        let now_ms = clock.now_millis();
+        // after it, so a new cut-off must reach past them too.
+        let ahead_ms = clock
+            .now_millis()
+            .saturating_add(leeway_secs.saturating_mul(1000));
         let cutoff_ms = store
             .subject_cutoff_ms(sub)
-            .map_or(now_ms, |earlier| earlier.saturating_add(1).max(now_ms));
-        // No session started up to now outlives its absolute lifetime.
-        let expires_at = clock
-            .now_secs()
+            .map_or(ahead_ms, |earlier| earlier.saturating_add(1).max(ahead_ms));
+        // No session started up to the cut-off outlives its absolute lifetime, and none of
+        // its tokens verifies past that plus the leeway.
+        let expires_at = (cutoff_ms / 1000)
             .saturating_add(self.issuer.session_ttl_secs())
-            .saturating_add(self.issuer.verifier().leeway_secs());
+            .saturating_add(leeway_secs);
         store
             .revoke(RevocationEntry::Subject {
                 sub: sub.to_owned(),

@@ -180,6 +180,20 @@ impl Verifier {
                 ));
             }
         }
+        // A session cannot start after its token was minted. Its start may lead `iat` only
+        // when it was moved past a "log out everywhere" cut-off, which lies at most the
+        // leeway ahead of the clock of the instance that made it, whose clock is at most the
+        // leeway ahead of this token's minter: twice the leeway, plus the second `iat` is
+        // rounded down from.
+        let latest_start_secs = claims
+            .iat
+            .saturating_add(c.leeway.saturating_mul(2))
+            .saturating_add(1);
+        if claims.session_started_millis() > latest_start_secs.saturating_mul(1000) {
+            return Err(TokenError::Malformed(
+                "the session starts after the token was issued",
+            ));
+        }
         self.check_times(&claims)?;
         if let Some(expected) = c.issuer.as_deref() {
             match claims.iss.as_deref() {
