@@ -172,6 +172,17 @@ pub(crate) fn backend_error(operation: &'static str, error: &dyn std::error::Err
     metrics::counter!(names::BACKEND_ERRORS, "operation" => operation).increment(1);
 }
 
+/// The backend keeps nothing across its own restart: sessions, logouts and revocations would
+/// be forgotten, and tokens logged out before it accepted again.
+pub(crate) fn persists_nothing(backend: &'static str) {
+    tracing::warn!(
+        target: REVOCATION,
+        backend,
+        "the revocation backend persists nothing: a restart of it forgets every session and \
+         revocation (turn on its append-only file or snapshots)",
+    );
+}
+
 /// The revocation backend answered again after a failure.
 pub(crate) fn backend_recovered(operation: &'static str) {
     tracing::info!(

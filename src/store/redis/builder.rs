@@ -14,7 +14,10 @@ use super::{
     keys::{self, Keys},
     scripts::Scripts,
 };
-use crate::store::{BackendError, error::BUILD_TIMEOUT};
+use crate::{
+    store::{BackendError, error::BUILD_TIMEOUT},
+    telemetry,
+};
 
 /// How often an idle change feed checks that its connection still answers.
 const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(15);
@@ -163,6 +166,9 @@ impl RedisBackendBuilder {
                 after: self.timeout,
             })?
             .map_err(|err| BackendError::Connect(Box::new(err)))?;
+        if let Some(false) = persists(connection.clone()).await {
+            telemetry::persists_nothing("redis");
+        }
         Ok(RedisBackend {
             inner: Arc::new(Inner {
                 client,
@@ -173,4 +179,27 @@ impl RedisBackendBuilder {
             }),
         })
     }
+}
+
+/// Whether the server keeps its data across a restart (an append-only file or snapshots), as
+/// `CONFIG GET` reports it; `None` when it cannot tell (a managed Redis refuses `CONFIG`).
+async fn persists(mut connection: ConnectionManager) -> Option<bool> {
+    async fn setting(connection: &mut ConnectionManager, name: &str) -> Option<String> {
+        let pair: Vec<String> = ::redis::cmd("CONFIG")
+            .arg("GET")
+            .arg(name)
+            .query_async(connection)
+            .await
+            .ok()?;
+        pair.into_iter().nth(1)
+    }
+    let lookup = async {
+        let append_only = setting(&mut connection, "appendonly").await?;
+        let snapshots = setting(&mut connection, "save").await?;
+        Some(append_only == "yes" || !snapshots.trim().is_empty())
+    };
+    tokio::time::timeout(Duration::from_secs(1), lookup)
+        .await
+        .ok()
+        .flatten()
 }
