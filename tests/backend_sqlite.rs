@@ -64,6 +64,12 @@ async fn sqlite_backend_passes_the_conformance_suite() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_out_everywhere_on_one_instance_refuses_the_old_refresh_tokens_on_the_other() {
+    let db = migrated().await;
+    log_out_everywhere_reaches_the_other_instance(db.handle().await, db.handle().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_of_64_concurrent_refreshes_on_two_stores_wins() {
     let db = migrated().await;
     one_of_64_concurrent_refreshes_wins(db.handle().await, db.handle().await).await;
