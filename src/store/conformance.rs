@@ -1,7 +1,9 @@
 //! The conformance suite every [`RevocationBackend`] passes (feature `test-util`).
 //!
 //! [`run`] checks each method against the contract written on the trait, with fresh ids so
-//! that it can run against a database shared with other tests. Give it a function that opens
+//! that it can run against a database shared with other tests (at times in 2096, far ahead of
+//! any server's clock; the counts of `purge` are checked at times of their own, which nothing
+//! else in the state may share). Give it a function that opens
 //! two handles onto one shared state (two connections, two clients), as two instances of an
 //! application would have:
 //!
