@@ -9,6 +9,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+#[path = "common/differential.rs"]
+mod differential;
 #[path = "common/stores.rs"]
 mod stores;
 
@@ -128,6 +130,13 @@ impl Drop for Tables {
 async fn postgres_backend_passes_the_conformance_suite() {
     let tables = &Tables::new().await;
     conformance::run(|| async move { (tables.handle().await, tables.handle().await) }).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_out_everywhere_on_one_instance_refuses_the_old_refresh_tokens_on_the_other() {
+    let tables = Tables::new().await;
+    log_out_everywhere_reaches_the_other_instance(tables.handle().await, tables.handle().await)
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -363,4 +372,21 @@ async fn when_the_database_goes_away_writes_fail_closed_and_the_store_catches_up
         !log.contains(pair.refresh_token()),
         "no token in the events"
     );
+}
+
+proptest::proptest! {
+    #![proptest_config(differential::config(64))]
+
+    /// Random sequences of every operation answer the same on PostgreSQL as on the reference
+    /// backend (each on a fresh state): rotation, grace, reuse, revocations, purges and loads.
+    #[test]
+    fn postgres_answers_as_the_memory_backend_does(steps in differential::steps()) {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            let tables = Tables::new().await;
+            let postgres = tables.backend().await;
+            let counts = differential::Counts::RevokedSessionsOnce;
+            differential::same_answers(&steps, &postgres, "PostgreSQL", counts).await
+        })?;
+    }
 }

@@ -7,6 +7,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+#[path = "common/differential.rs"]
+mod differential;
 
 use common::Logs;
 
@@ -17,7 +19,7 @@ use std::{
 };
 
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
-use futures::{TryFutureExt, future::join_all};
+use futures::future::join_all;
 use tokio::{
     net::{TcpListener, TcpStream},
     sync::watch,
@@ -465,182 +467,18 @@ async fn an_instance_cut_off_from_redis_fails_closed_and_recovers() {
     an_instance_losing_redis(Link::Silent).await;
 }
 
-/// One backend operation of the differential test, on small pools of ids and times so that
-/// sequences hit the same sessions, tokens and edges again.
-#[derive(Debug, Clone)]
-enum Step {
-    /// Start session `sid` (its first token is `"{sid}-0"`) with a forget-after offset.
-    Create {
-        sid: usize,
-        forget: u64,
-    },
-    /// Rotate session `sid`, presenting its token `pick` (modulo those handed out; beyond
-    /// them a token never handed out), at a time offset (ms), with a grace window.
-    Rotate {
-        sid: usize,
-        pick: usize,
-        at_ms: u64,
-        grace_ms: u64,
-        forget: u64,
-    },
-    RevokeToken {
-        jti: usize,
-        forget: u64,
-    },
-    RevokeSession {
-        sid: usize,
-        forget: u64,
-    },
-    RevokeSubject {
-        sub: usize,
-        cutoff_ms: u64,
-        forget: u64,
-    },
-    Purge {
-        at: u64,
-    },
-    Load {
-        at: u64,
-    },
-}
-
-fn step() -> impl proptest::strategy::Strategy<Value = Step> {
-    use proptest::prelude::*;
-    let forget = || 0u64..40;
-    let grace = prop_oneof![Just(0u64), Just(1_000), 0u64..3_000];
-    let rotate = (0usize..3, 0usize..6, 0u64..4_000, grace, forget());
-    prop_oneof![
-        2 => (0usize..3, forget()).prop_map(|(sid, forget)| Step::Create { sid, forget }),
-        6 => rotate.prop_map(|(sid, pick, at_ms, grace_ms, forget)| Step::Rotate {
-            sid,
-            pick,
-            at_ms,
-            grace_ms,
-            forget,
-        }),
-        1 => (0usize..3, forget()).prop_map(|(jti, forget)| Step::RevokeToken { jti, forget }),
-        1 => (0usize..4, forget()).prop_map(|(sid, forget)| Step::RevokeSession { sid, forget }),
-        1 => (0usize..2, 0u64..4_000, forget()).prop_map(|(sub, cutoff_ms, forget)| {
-            Step::RevokeSubject { sub, cutoff_ms, forget }
-        }),
-        1 => (0u64..45).prop_map(|at| Step::Purge { at }),
-        2 => (0u64..45).prop_map(|at| Step::Load { at }),
-    ]
-}
-
-/// Entries as comparable text, sorted, without repeats (a `SCAN` may find a key twice).
-fn entry_set(entries: &[RevocationEntry]) -> Vec<String> {
-    let mut set: Vec<String> = entries.iter().map(|e| format!("{e:?}")).collect();
-    set.sort();
-    set.dedup();
-    set
-}
-
-/// Runs `steps` on a `MemoryBackend` and a `RedisBackend` side by side; every answer must be
-/// the same.
-async fn same_answers(steps: &[Step]) -> Result<(), proptest::test_runner::TestCaseError> {
-    use tower_jwt_auth::store::{MemoryBackend, NewSession, RotateOutcome, Rotation};
-
-    let prefix = Prefix::new();
-    let memory = MemoryBackend::new();
-    let redis = backend(&prefix).await;
-    let backends: [&dyn RevocationBackend; 2] = [&memory, &redis];
-    /// The answers of both backends to one call, as text.
-    macro_rules! ask {
-        (|$b:ident| $call:expr) => {{
-            let mut answers = Vec::new();
-            for $b in backends {
-                answers.push(format!("{:?}", $call.await.map_err(|e| e.to_string())));
-            }
-            answers
-        }};
-    }
-    // The tokens handed out per session, oldest first.
-    let mut handed_out: Vec<Vec<String>> = vec![Vec::new(); 3];
-    for (n, step) in steps.iter().enumerate() {
-        let answers = match *step {
-            Step::Create { sid, forget } => {
-                let (id, first) = (format!("sid{sid}"), format!("sid{sid}-0"));
-                if handed_out[sid].is_empty() {
-                    handed_out[sid].push(first.clone());
-                }
-                let session = NewSession::new(&id, "alice", NOW * 1000, &first, NOW + forget);
-                ask!(|b| b.create_session(&session))
-            }
-            Step::Rotate {
-                sid,
-                pick,
-                at_ms,
-                grace_ms,
-                forget,
-            } => {
-                let tokens = &mut handed_out[sid];
-                let presented = tokens
-                    .get(pick)
-                    .cloned()
-                    .unwrap_or_else(|| format!("stranger-{pick}"));
-                let (id, next) = (format!("sid{sid}"), format!("sid{sid}-{}", tokens.len()));
-                let now_ms = NOW * 1000 + at_ms;
-                let rotation =
-                    Rotation::new(&id, &presented, &next, now_ms, grace_ms, NOW + forget);
-                let answers = ask!(|b| b.rotate(&rotation));
-                if answers[0] == format!("{:?}", Ok::<_, String>(RotateOutcome::Rotated)) {
-                    tokens.push(next);
-                }
-                answers
-            }
-            Step::RevokeToken { jti, forget } => {
-                let entry = RevocationEntry::Token {
-                    jti: format!("jti{jti}"),
-                    expires_at: NOW + forget,
-                };
-                ask!(|b| b.revoke(&entry))
-            }
-            Step::RevokeSession { sid, forget } => {
-                let entry = RevocationEntry::Session {
-                    sid: format!("sid{sid}"),
-                    expires_at: NOW + forget,
-                };
-                ask!(|b| b.revoke(&entry))
-            }
-            Step::RevokeSubject {
-                sub,
-                cutoff_ms,
-                forget,
-            } => {
-                let entry = RevocationEntry::Subject {
-                    sub: format!("sub{sub}"),
-                    cutoff_ms: NOW * 1000 + cutoff_ms,
-                    expires_at: NOW + forget,
-                };
-                ask!(|b| b.revoke(&entry))
-            }
-            Step::Purge { at } => ask!(|b| b.purge(NOW + at)),
-            Step::Load { at } => ask!(|b| b.load(NOW + at).map_ok(|entries| entry_set(&entries))),
-        };
-        proptest::prop_assert_eq!(
-            &answers[0],
-            &answers[1],
-            "step {} ({:?}): memory, then Redis",
-            n,
-            step
-        );
-    }
-    Ok(())
-}
-
 proptest::proptest! {
-    #![proptest_config(proptest::test_runner::Config {
-        cases: 64,
-        failure_persistence: None,
-        ..proptest::test_runner::Config::default()
-    })]
+    #![proptest_config(differential::config(64))]
 
     /// Random sequences of every operation answer the same on Redis as on the reference
     /// backend: rotation, grace, reuse, revocations, purges and loads.
     #[test]
-    fn redis_answers_as_the_memory_backend_does(steps in proptest::collection::vec(step(), 1..=40)) {
+    fn redis_answers_as_the_memory_backend_does(steps in differential::steps()) {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        runtime.block_on(same_answers(&steps))?;
+        runtime.block_on(async {
+            let prefix = Prefix::new();
+            let redis = backend(&prefix).await;
+            differential::same_answers(&steps, &redis, "Redis", differential::Counts::Same).await
+        })?;
     }
 }

@@ -103,7 +103,9 @@ pub trait RevocationBackend: Send + Sync + fmt::Debug + 'static {
     /// current refresh token, no previous token, not revoked.
     ///
     /// Called at login, before any token of the session is handed out. If a record of
-    /// `session.sid` exists already (the crate never reuses a `sid`), it is left as it is.
+    /// `session.sid` exists already (the crate never reuses a `sid`), live or revoked, a
+    /// revoked tombstone included, it is left as it is: its tokens, its revoked flag and its
+    /// forget-after time.
     fn create_session<'a>(
         &'a self,
         session: &'a NewSession<'a>,
@@ -128,8 +130,17 @@ pub trait RevocationBackend: Send + Sync + fmt::Debug + 'static {
     ///
     /// In cases 3 and 4 the record's forget-after time becomes the later of its own and
     /// `rotation.forget_after`. `Revoked` and `Reused` report until when the session is held
-    /// revoked (never before the record's forget-after time).
+    /// revoked (never before the record's forget-after time): the time [`load`](Self::load)
+    /// reports for the session.
     /// So at any moment exactly one refresh token of a session can refresh.
+    ///
+    /// A rotation does not consult subject cut-offs ([`RevocationEntry::Subject`]): a
+    /// session of a subject logged out everywhere rotates as any other. The cut-off is
+    /// enforced where every token is checked: each token carries its session's start, every
+    /// refreshed pair keeps it, and the verifier refuses a token (the refresh token presented
+    /// for this rotation included) whose session started at or before its subject's cut-off.
+    /// A rotation knows only the session, and a subject's entry may live apart from the
+    /// session's record (in another slot of a Redis Cluster).
     fn rotate<'a>(
         &'a self,
         rotation: &'a Rotation<'a>,
@@ -141,12 +152,17 @@ pub trait RevocationBackend: Send + Sync + fmt::Debug + 'static {
     /// - [`RevocationEntry::Session`]: the session is revoked; its record (if any) is marked
     ///   revoked, so that [`rotate`](Self::rotate) answers `Revoked`. Without a record, one
     ///   is kept as a revoked tombstone.
-    /// - [`RevocationEntry::Subject`]: the subject's cut-off; every session of `sub` started
-    ///   at or before `cutoff_ms` is revoked. A later cut-off is never replaced by an earlier
-    ///   one.
+    ///   The session is held revoked until the later of `expires_at` and the record's
+    ///   forget-after time.
+    /// - [`RevocationEntry::Subject`]: the subject's cut-off: every token of a session of
+    ///   `sub` started at or before `cutoff_ms` is refused by the verifier. The backend
+    ///   records the cut-off, returns it from [`load`](Self::load) and publishes it; it marks
+    ///   no session record (see [`rotate`](Self::rotate)). A later cut-off is never replaced
+    ///   by an earlier one.
     ///
     /// Recording an entry again is not an error: the later forget-after time (and cut-off)
-    /// wins.
+    /// wins, each on its own (an entry recorded again with an earlier cut-off but a later
+    /// forget-after time keeps the later cut-off and takes the later time).
     fn revoke<'a>(&'a self, entry: &'a RevocationEntry) -> BoxFuture<'a, Result<(), BoxError>>;
 
     /// Every deny-list entry live at `now`, to fill a new store or to catch up after a gap
@@ -161,6 +177,12 @@ pub trait RevocationBackend: Send + Sync + fmt::Debug + 'static {
     fn subscribe(&self) -> BoxFuture<'_, Result<ChangeStream, BoxError>>;
 
     /// Deletes every record and entry that is no longer live at `now` (whose forget-after
-    /// time is before `now`); returns how many. Nothing live is ever deleted.
+    /// time is before `now`); returns how many it deleted (0 when nothing was left to
+    /// delete). Nothing live is ever deleted.
+    ///
+    /// A revoked session counts once where its record is its deny-list entry (the SQL
+    /// backends), and as a record and an entry, each when it is deleted, where the two are
+    /// kept apart ([`MemoryBackend`](super::MemoryBackend), Redis). A store that forgets
+    /// expired data by itself (Redis) counts only what the purge deleted.
     fn purge(&self, now: u64) -> BoxFuture<'_, Result<u64, BoxError>>;
 }

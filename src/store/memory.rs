@@ -108,7 +108,13 @@ impl MemoryBackend {
     }
 
     fn create(&self, session: &NewSession<'_>) {
-        if let Entry::Vacant(slot) = self.state.sessions.entry(session.sid.into()) {
+        let slot = self.state.sessions.entry(session.sid.into());
+        // A session revoked without a record (a tombstone) is a record too: left as it is,
+        // under the record's lock, so that it is never revived once its entry is forgotten.
+        if self.state.deny.is_session_revoked(session.sid) {
+            return;
+        }
+        if let Entry::Vacant(slot) = slot {
             slot.insert(Record {
                 current: refresh_token_id(session.refresh_jti),
                 previous: 0,

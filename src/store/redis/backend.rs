@@ -212,6 +212,7 @@ impl RedisBackend {
         let mut invocation = self.inner.scripts.create.prepare_invoke();
         invocation
             .key(self.inner.keys.key(Kind::Record, session.sid))
+            .key(self.inner.keys.key(Kind::RevokedSession, session.sid))
             .arg(refresh_token_hex(session.refresh_jti))
             .arg(session.forget_after);
         invocation

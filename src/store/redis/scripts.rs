@@ -24,9 +24,10 @@ local function expire_after(key, fa)
 end
 ";
 
-/// `create_session`. KEYS: the record. ARGV: the first refresh token, forget-after.
+/// `create_session`. KEYS: the record, the session's revocation (a revoked session without
+/// a record is left as it is too). ARGV: the first refresh token, forget-after.
 const CREATE: &str = r"
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+if redis.call('EXISTS', KEYS[1], KEYS[2]) > 0 then return 0 end
 redis.call('HSET', KEYS[1], 'cur', ARGV[1], 'fa', ARGV[2])
 expire_after(KEYS[1], ARGV[2])
 return 1
