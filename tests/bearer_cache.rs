@@ -370,7 +370,7 @@ async fn shared_claims_are_the_kept_ones_and_optional_mode_still_works() {
             "/",
             get(|claims: Option<SharedClaims<Profile>>| async move {
                 claims.map_or("anonymous".to_owned(), |c| {
-                    format!("{} {:p}", c.sub, std::sync::Arc::as_ptr(&c.0))
+                    format!("{} {:p}", c.sub, Arc::as_ptr(&c.0))
                 })
             }),
         )
