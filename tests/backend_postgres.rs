@@ -340,6 +340,7 @@ async fn when_the_database_goes_away_writes_fail_closed_and_the_store_catches_up
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(response.headers()[header::RETRY_AFTER], "1");
     // ... and verification serves the local state: nothing revoked becomes valid.
     assert_eq!(access(&a, &pair), Ok(()));
     assert_eq!(access(&a, &early), Err(TokenError::Revoked));
