@@ -3,6 +3,7 @@
 use std::{fmt, future::Future, pin::Pin};
 
 use futures::Stream;
+#[cfg(any(feature = "redis", feature = "postgres"))]
 use serde::{Deserialize, Serialize};
 
 use super::{NewSession, RevocationEntry, RotateOutcome, Rotation};
@@ -56,6 +57,7 @@ pub struct Heartbeat {
 
 /// A heartbeat as the shared backends carry it next to the entries' JSON: a JSON object of
 /// its own kind, which no entry decodes as.
+#[cfg(any(feature = "redis", feature = "postgres"))]
 #[derive(Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 enum Mark {
