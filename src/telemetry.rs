@@ -28,6 +28,8 @@ pub(crate) mod names {
     pub(crate) const FEED_GAPS: &str = "tower_jwt_auth_feed_gaps_total";
     pub(crate) const CACHE_HITS: &str = "tower_jwt_auth_cache_hits_total";
     pub(crate) const CACHE_MISSES: &str = "tower_jwt_auth_cache_misses_total";
+    pub(crate) const STALE: &str = "tower_jwt_auth_revocation_stale_total";
+    pub(crate) const STALENESS: &str = "tower_jwt_auth_revocation_staleness_seconds";
 }
 
 /// The bearer layer accepted a request (with claims, or anonymous in optional mode).
@@ -234,4 +236,51 @@ pub(crate) fn connect_failed(error: &dyn std::error::Error, retry_in: Duration) 
         retry_in_ms = u64::try_from(retry_in.as_millis()).unwrap_or(u64::MAX),
         "revocation backend unreachable; retrying",
     );
+}
+
+/// The change feed brought none of the store's heartbeats for longer than the staleness
+/// bound: the store drops it, subscribes and loads again.
+pub(crate) fn feed_silent(bound: Duration) {
+    tracing::warn!(
+        target: REVOCATION,
+        bound_ms = millis(bound),
+        "revocation change feed silent past the staleness bound; subscribing again",
+    );
+    #[cfg(feature = "metrics")]
+    metrics::counter!(names::FEED_GAPS).increment(1);
+}
+
+/// The store's state is staler than its bound: tokens are refused with 503 until it catches
+/// up, unless it serves stale.
+pub(crate) fn stale(staleness: Duration, bound: Duration, serving: bool) {
+    tracing::warn!(
+        target: REVOCATION,
+        staleness_ms = millis(staleness),
+        bound_ms = millis(bound),
+        serving,
+        "revocation state stale: other instances' revocations may be missing",
+    );
+    #[cfg(feature = "metrics")]
+    metrics::counter!(names::STALE).increment(1);
+}
+
+/// The store proved its state complete again after it was stale.
+pub(crate) fn caught_up(staleness: Duration) {
+    tracing::info!(
+        target: REVOCATION,
+        staleness_ms = millis(staleness),
+        "revocation state caught up",
+    );
+}
+
+/// How long ago the store last proved its state complete.
+pub(crate) fn staleness(staleness: Duration) {
+    #[cfg(feature = "metrics")]
+    metrics::gauge!(names::STALENESS).set(staleness.as_secs_f64());
+    #[cfg(not(feature = "metrics"))]
+    let _ = staleness;
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }

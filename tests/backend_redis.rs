@@ -356,12 +356,8 @@ impl Drop for Proxy {
 /// restored.
 async fn an_instance_losing_redis(link: Link) {
     let logs = Logs::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::INFO)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _logging = tracing::subscriber::set_default(subscriber);
+    // Captured also while other tests run without a subscriber.
+    let _logging = logs.capture();
 
     let prefix = Prefix::new();
     let proxy = Proxy::start(redis_addr()).await;
@@ -411,11 +407,17 @@ async fn an_instance_losing_redis(link: Link) {
         started.elapsed()
     );
 
-    // Verification on b goes on from its local map: nothing revoked becomes valid, nothing
-    // the failed logout would have revoked is.
-    assert!(b.issuer.revocation().is_ready());
-    assert_eq!(b.access(&before), Err(TokenError::Revoked));
-    assert_eq!(b.access(&kept), Ok(()));
+    // Verification on b goes on from its local map until it may be staler than its bound
+    // (then every token is refused with 503): nothing revoked becomes valid, nothing the
+    // failed logout would have revoked is.
+    assert!(matches!(
+        b.access(&before),
+        Err(TokenError::Revoked | TokenError::RevocationUnavailable)
+    ));
+    assert!(matches!(
+        b.access(&kept),
+        Ok(()) | Err(TokenError::RevocationUnavailable)
+    ));
 
     // Meanwhile a logs out a session; b's feed cannot bring it.
     a.sessions.logout(during.session_id()).await.unwrap();
@@ -465,6 +467,82 @@ async fn an_instance_whose_connections_to_redis_close_fails_closed_and_recovers(
 #[tokio::test]
 async fn an_instance_cut_off_from_redis_fails_closed_and_recovers() {
     an_instance_losing_redis(Link::Silent).await;
+}
+
+/// The store's default staleness bound.
+const BOUND: Duration = Duration::from_secs(3);
+
+/// `b` reaches Redis through a proxy that is cut as `link` says; `a` logs a session out
+/// meanwhile. `b` may accept the logged-out token only up to its staleness bound, refuses it
+/// (503, or 401 once it knows) from then on, and knows it revoked once the link is back.
+async fn a_logout_while_an_instance_is_cut_off(link: Link) {
+    let prefix = Prefix::new();
+    let proxy = Proxy::start(redis_addr()).await;
+    let clock = MockClock::at_secs(NOW);
+    let a = Instance::new(&clock, backend(&prefix).await).run().await;
+    let b = Instance::new(&clock, backend_at(&proxy.addr.to_string(), &prefix).await)
+        .run()
+        .await;
+    let pair = a.sessions.start("alice").await.unwrap();
+    eventually("b accepts the token", || b.access(&pair) == Ok(())).await;
+
+    proxy.set(link);
+    a.sessions.logout(pair.session_id()).await.unwrap();
+    let logged_out = Instant::now();
+    let mut accepted_until = None;
+    let mut refused_with = Vec::new();
+    // Watched for well past the bound, the link still cut.
+    while logged_out.elapsed() < 3 * BOUND {
+        match b.access(&pair) {
+            Ok(()) => accepted_until = Some(logged_out.elapsed()),
+            Err(err) => {
+                assert!(
+                    matches!(err, TokenError::Revoked | TokenError::RevocationUnavailable),
+                    "{err:?}"
+                );
+                if !refused_with.contains(&err) {
+                    refused_with.push(err);
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // A generous margin over the bound: the point is that b stops, not when to the ms.
+    if let Some(until) = accepted_until {
+        assert!(
+            until < BOUND + Duration::from_secs(2),
+            "b accepted the logged-out token {until:?} after the logout"
+        );
+    }
+    assert_eq!(
+        b.access(&pair),
+        Err(TokenError::RevocationUnavailable),
+        "cut off past its bound, b refuses every token"
+    );
+    assert!(!b.issuer.revocation().is_ready());
+
+    proxy.set(Link::Up);
+    let restored = Instant::now();
+    eventually("b knows the logout once the link is back", || {
+        b.access(&pair) == Err(TokenError::Revoked)
+    })
+    .await;
+    assert!(b.issuer.revocation().is_ready());
+    eprintln!(
+        "{link:?}: b accepted the logged-out token until {accepted_until:?}, refused it with \
+         {refused_with:?}; ready {:?} after the link returned",
+        restored.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn a_logout_while_an_instance_is_reset_off_redis_is_refused_there_within_the_bound() {
+    a_logout_while_an_instance_is_cut_off(Link::Closed).await;
+}
+
+#[tokio::test]
+async fn a_logout_while_an_instance_is_partitioned_from_redis_is_refused_there_within_the_bound() {
+    a_logout_while_an_instance_is_cut_off(Link::Silent).await;
 }
 
 proptest::proptest! {

@@ -17,7 +17,7 @@ use tower_jwt_auth::{
     Claims, Sessions, TokenPair,
     session::{RefreshDecision, RefreshError},
     store::{
-        BoxError, BoxFuture, ChangeStream, MemoryBackend, NewSession, RevocationBackend,
+        BoxError, BoxFuture, ChangeStream, Heartbeat, MemoryBackend, NewSession, RevocationBackend,
         RevocationEntry, RevocationError, RotateOutcome, Rotation,
     },
     token::{TokenError, TokenKind},
@@ -535,6 +535,9 @@ impl RevocationBackend for FlakyBackend {
     }
     fn purge(&self, now: u64) -> BoxFuture<'_, Result<u64, BoxError>> {
         self.check(self.inner.purge(now))
+    }
+    fn heartbeat<'a>(&'a self, beat: &'a Heartbeat) -> BoxFuture<'a, Result<(), BoxError>> {
+        self.check(self.inner.heartbeat(beat))
     }
 }
 

@@ -3,6 +3,8 @@
 use std::{fmt, future::Future, pin::Pin};
 
 use futures::Stream;
+#[cfg(any(feature = "redis", feature = "postgres"))]
+use serde::{Deserialize, Serialize};
 
 use super::{NewSession, RevocationEntry, RotateOutcome, Rotation};
 use crate::store::BoxError;
@@ -11,10 +13,75 @@ use crate::store::BoxError;
 /// be used as `Arc<dyn RevocationBackend>`.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// The change feed of a [`RevocationBackend`]: every revocation recorded through any handle
-/// of the shared state. An `Err` item, or the end of the stream, is a gap: changes may have
-/// been missed, and the store reloads the whole state before it follows a new feed.
-pub type ChangeStream = Pin<Box<dyn Stream<Item = Result<RevocationEntry, BoxError>> + Send>>;
+/// The change feed of a [`RevocationBackend`]: every revocation recorded, and every
+/// heartbeat published, through any handle of the shared state, in the order the backend
+/// took them. An `Err` item, or the end of the stream, is a gap: changes may have been
+/// missed, and the store reloads the whole state before it follows a new feed.
+pub type ChangeStream = Pin<Box<dyn Stream<Item = Result<Change, BoxError>> + Send>>;
+
+/// One item of a [`ChangeStream`].
+///
+/// ```
+/// use tower_jwt_auth::store::{Change, Heartbeat, RevocationEntry};
+///
+/// let change = Change::Heartbeat(Heartbeat { origin: 7, seq: 1 });
+/// assert!(!matches!(change, Change::Entry(RevocationEntry::Token { .. })));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Change {
+    /// A deny-list entry recorded by [`revoke`](RevocationBackend::revoke) or by a reuse in
+    /// [`rotate`](RevocationBackend::rotate).
+    Entry(RevocationEntry),
+    /// A heartbeat published by [`heartbeat`](RevocationBackend::heartbeat).
+    Heartbeat(Heartbeat),
+}
+
+/// A mark that a [`RevocationStore`](super::RevocationStore) publishes through
+/// [`RevocationBackend::heartbeat`] and watches for on its own change feed: when its own
+/// mark comes back, every change published before the mark was sent has reached it.
+///
+/// ```
+/// use tower_jwt_auth::store::Heartbeat;
+///
+/// let beat = Heartbeat { origin: 0x5eed, seq: 42 };
+/// assert_eq!(beat.seq, 42);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Heartbeat {
+    /// The store that published it: a random id, one per store.
+    pub origin: u64,
+    /// The store's count of the heartbeats it published, from 1.
+    pub seq: u64,
+}
+
+/// A heartbeat as the shared backends carry it next to the entries' JSON: a JSON object of
+/// its own kind, which no entry decodes as.
+#[cfg(any(feature = "redis", feature = "postgres"))]
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum Mark {
+    Heartbeat { origin: u64, seq: u64 },
+}
+
+/// The JSON message of a heartbeat on a backend's channel.
+#[cfg(any(feature = "redis", feature = "postgres"))]
+pub(crate) fn heartbeat_message(beat: &Heartbeat) -> String {
+    let Heartbeat { origin, seq } = *beat;
+    // A struct of two integers always encodes.
+    serde_json::to_string(&Mark::Heartbeat { origin, seq }).unwrap_or_default()
+}
+
+/// Decodes a message of a backend's channel: an entry, or a heartbeat.
+#[cfg(any(feature = "redis", feature = "postgres"))]
+pub(crate) fn decode_change(message: &[u8]) -> Result<Change, serde_json::Error> {
+    serde_json::from_slice(message)
+        .map(Change::Entry)
+        .or_else(|err| match serde_json::from_slice(message) {
+            Ok(Mark::Heartbeat { origin, seq }) => Ok(Change::Heartbeat(Heartbeat { origin, seq })),
+            Err(_) => Err(err),
+        })
+}
 
 /// Revocation state shared by every instance of an application: session records and
 /// deny-list entries, with a change feed.
@@ -61,8 +128,8 @@ pub type ChangeStream = Pin<Box<dyn Stream<Item = Result<RevocationEntry, BoxErr
 /// ```
 /// use std::sync::atomic::{AtomicU64, Ordering};
 /// use tower_jwt_auth::store::{
-///     BoxError, BoxFuture, ChangeStream, MemoryBackend, NewSession, RevocationBackend,
-///     RevocationEntry, RotateOutcome, Rotation,
+///     BoxError, BoxFuture, ChangeStream, Heartbeat, MemoryBackend, NewSession,
+///     RevocationBackend, RevocationEntry, RotateOutcome, Rotation,
 /// };
 ///
 /// #[derive(Debug, Default)]
@@ -95,6 +162,9 @@ pub type ChangeStream = Pin<Box<dyn Stream<Item = Result<RevocationEntry, BoxErr
 ///     }
 ///     fn purge(&self, now: u64) -> BoxFuture<'_, Result<u64, BoxError>> {
 ///         self.inner.purge(now)
+///     }
+///     fn heartbeat<'a>(&'a self, beat: &'a Heartbeat) -> BoxFuture<'a, Result<(), BoxError>> {
+///         self.inner.heartbeat(beat)
 ///     }
 /// }
 /// ```
@@ -171,10 +241,25 @@ pub trait RevocationBackend: Send + Sync + fmt::Debug + 'static {
     fn load(&self, now: u64) -> BoxFuture<'_, Result<Vec<RevocationEntry>, BoxError>>;
 
     /// The change feed: every entry recorded by [`revoke`](Self::revoke) or by a reuse in
-    /// [`rotate`](Self::rotate), through any handle of the shared state, after the returned
-    /// stream was created. Delivery is at least once (applying an entry twice is harmless);
-    /// an `Err` item or the end of the stream says that changes may have been lost.
+    /// [`rotate`](Self::rotate), and every [`heartbeat`](Self::heartbeat), through any
+    /// handle of the shared state, after the returned stream was created. Delivery is at
+    /// least once (applying an entry twice is harmless); an `Err` item or the end of the
+    /// stream says that changes may have been lost.
+    ///
+    /// The feed is ordered: a change whose call returned `Ok` before another call started
+    /// (on any handle) comes before it on every feed.
     fn subscribe(&self) -> BoxFuture<'_, Result<ChangeStream, BoxError>>;
+
+    /// Publishes `beat` on the change feed, through the same path as the entries (the same
+    /// channel, the same queue), and records nothing.
+    ///
+    /// The store that sent it learns from its return on its own feed that every change
+    /// published before the call started has reached it: that is how it bounds how stale
+    /// its deny-list may be ([`with_max_staleness`](super::RevocationStoreBuilder::with_max_staleness)).
+    /// So a heartbeat must never overtake a change published before it, on any feed; it may
+    /// be lost with the feed (a gap, or a feed that stays silent: the store then stops
+    /// trusting its state and subscribes again). `Ok` means that the backend took it.
+    fn heartbeat<'a>(&'a self, beat: &'a Heartbeat) -> BoxFuture<'a, Result<(), BoxError>>;
 
     /// Deletes every record and entry that is no longer live at `now` (whose forget-after
     /// time is before `now`); returns how many it deleted (0 when nothing was left to

@@ -35,7 +35,8 @@ use futures::{
 };
 
 use super::{
-    NewSession, RevocationBackend, RevocationEntry, RevocationStore, RotateOutcome, Rotation,
+    Change, Heartbeat, NewSession, RevocationBackend, RevocationEntry, RevocationStore,
+    RotateOutcome, Rotation,
 };
 
 /// A time far from any other test's, in seconds.
@@ -187,6 +188,7 @@ where
     revocation_keeps_the_later_forget_after_time(open().await).await;
     subject_cutoffs_are_recorded_and_rotation_ignores_them(open().await).await;
     the_feed_reaches_the_other_handle(open().await).await;
+    heartbeats_reach_the_other_handle_in_order(open().await).await;
     purge_keeps_everything_live(open().await).await;
     purge_counts_what_it_deletes(open().await).await;
     stores_share_state_through_the_backend(open().await).await;
@@ -382,7 +384,7 @@ async fn next_change(
 ) -> bool {
     let wait = async {
         while let Some(change) = feed.next().await {
-            if change.as_ref().is_ok_and(&wanted) {
+            if matches!(&change, Ok(Change::Entry(entry)) if wanted(entry)) {
                 return true;
             }
         }
@@ -437,6 +439,53 @@ pub async fn the_feed_reaches_the_other_handle((a, b): Handles) {
         |e: &RevocationEntry| matches!(e, RevocationEntry::Session { sid: s, .. } if *s == sid);
     let rule = "a revocation for reuse reaches the other handle's feed";
     assert!(next_change(&mut feed, revoked).await, "{rule}");
+}
+
+/// A heartbeat published through one handle reaches a feed opened on the other, after every
+/// entry whose revocation returned before it was published: never ahead of one.
+pub async fn heartbeats_reach_the_other_handle_in_order((a, b): Handles) {
+    let mut feed = b.subscribe().await.expect("subscribe");
+    let mut origin = [0u8; 8];
+    SystemRandom::new().fill(&mut origin).expect("random");
+    let origin = u64::from_le_bytes(origin);
+    let entries: Vec<RevocationEntry> = (0..3)
+        .map(|i| RevocationEntry::Token {
+            jti: unique("jti"),
+            expires_at: NOW + 50 + i,
+        })
+        .collect();
+    // Entries and heartbeats interleaved, each call returning before the next starts.
+    let mut sent = Vec::new();
+    for (seq, entry) in (1..).zip(&entries) {
+        a.revoke(entry).await.expect("revoke");
+        let beat = Heartbeat { origin, seq };
+        a.heartbeat(&beat).await.expect("heartbeat");
+        sent.push(Change::Entry(entry.clone()));
+        sent.push(Change::Heartbeat(beat));
+    }
+    // What the feed brings of these, in its order (other tests' traffic left aside).
+    let mut seen = Vec::new();
+    let wait = async {
+        while seen.len() < sent.len() {
+            match feed.next().await {
+                Some(Ok(change)) if sent.contains(&change) && !seen.contains(&change) => {
+                    seen.push(change);
+                }
+                Some(Ok(_)) => {}
+                Some(Err(err)) => panic!("the feed had a gap: {err}"),
+                None => panic!("the feed ended"),
+            }
+        }
+    };
+    let arrived = tokio::time::timeout(FEED_WAIT, wait).await.is_ok();
+    assert!(
+        arrived,
+        "every heartbeat reaches the other handle's feed: got {seen:?}"
+    );
+    assert_eq!(
+        seen, sent,
+        "a heartbeat comes after the entries published before it"
+    );
 }
 
 /// Purge deletes only what is no longer live; a rotation keeps a record live.

@@ -9,8 +9,8 @@ use dashmap::{DashMap, mapref::entry::Entry};
 use futures::{StreamExt, channel::mpsc, future};
 
 use super::{
-    BoxFuture, ChangeStream, NewSession, RevocationBackend, RevocationEntry, RotateOutcome,
-    Rotation, deny::DenyList, record::refresh_token_id,
+    BoxFuture, Change, ChangeStream, Heartbeat, NewSession, RevocationBackend, RevocationEntry,
+    RotateOutcome, Rotation, deny::DenyList, record::refresh_token_id,
 };
 use crate::store::BoxError;
 
@@ -35,7 +35,7 @@ struct State {
     /// record; updates to both happen under the record's lock, record first.
     sessions: DashMap<Box<str>, Record>,
     deny: DenyList,
-    feed: Mutex<Vec<mpsc::UnboundedSender<Result<RevocationEntry, BoxError>>>>,
+    feed: Mutex<Vec<mpsc::UnboundedSender<Result<Change, BoxError>>>>,
 }
 
 /// The in-process [`RevocationBackend`]: session records and deny-list entries in concurrent
@@ -99,12 +99,18 @@ impl MemoryBackend {
     }
 
     fn publish(&self, entry: &RevocationEntry) {
+        self.send(&Change::Entry(entry.clone()));
+    }
+
+    /// Sends `change` to every feed, under the feeds' lock: every feed gets the changes in
+    /// one order.
+    fn send(&self, change: &Change) {
         let mut feed = self
             .state
             .feed
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        feed.retain(|tx| tx.unbounded_send(Ok(entry.clone())).is_ok());
+        feed.retain(|tx| tx.unbounded_send(Ok(change.clone())).is_ok());
     }
 
     fn create(&self, session: &NewSession<'_>) {
@@ -235,6 +241,13 @@ impl RevocationBackend for MemoryBackend {
 
     fn purge(&self, now: u64) -> BoxFuture<'_, Result<u64, BoxError>> {
         Box::pin(async move { Ok(self.purge_now(now)) })
+    }
+
+    fn heartbeat<'a>(&'a self, beat: &'a Heartbeat) -> BoxFuture<'a, Result<(), BoxError>> {
+        Box::pin(future::lazy(move |_| {
+            self.send(&Change::Heartbeat(*beat));
+            Ok(())
+        }))
     }
 }
 

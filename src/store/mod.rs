@@ -29,7 +29,7 @@ mod sqlite;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use self::redis::{RedisBackend, RedisBackendBuilder};
-pub use backend::{BoxFuture, ChangeStream, RevocationBackend};
+pub use backend::{BoxFuture, Change, ChangeStream, Heartbeat, RevocationBackend};
 pub use entry::RevocationEntry;
 pub use error::{BackendError, BoxError, RevocationError};
 pub use local::{RevocationStore, RevocationStoreBuilder};

@@ -9,8 +9,9 @@ use sqlx::postgres::{
 };
 
 use super::{
-    BackendError, BoxError, BoxFuture, ChangeStream, NewSession, RevocationBackend,
+    BackendError, BoxError, BoxFuture, ChangeStream, Heartbeat, NewSession, RevocationBackend,
     RevocationEntry, RotateOutcome, Rotation,
+    backend::{decode_change, heartbeat_message},
     error::BUILD_TIMEOUT,
     sql::{self, Cause, Dialect, SqlCore},
 };
@@ -80,16 +81,33 @@ impl Dialect for Pg {
             Ok(feed(listener))
         })
     }
+
+    /// A `NOTIFY` of its own (its own transaction): PostgreSQL delivers notifications in
+    /// the order their transactions committed.
+    fn heartbeat<'a>(
+        &'a self,
+        pool: &'a PgPool,
+        beat: &'a Heartbeat,
+    ) -> BoxFuture<'a, Result<(), Cause>> {
+        Box::pin(async move {
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(&*self.channel)
+                .bind(heartbeat_message(beat))
+                .execute(pool)
+                .await?;
+            Ok(())
+        })
+    }
 }
 
-/// The notifications of `listener` as revocation entries, until the first error or lost
-/// connection (each ends the feed: the store reloads).
+/// The notifications of `listener` as revocation entries and heartbeats, until the first
+/// error or lost connection (each ends the feed: the store reloads).
 fn feed(listener: PgListener) -> ChangeStream {
     futures::stream::unfold(Some(listener), |listener| async move {
         let mut listener = listener?;
         let cause = match listener.try_recv().await {
-            Ok(Some(notification)) => match serde_json::from_str(notification.payload()) {
-                Ok(entry) => return Some((Ok(entry), Some(listener))),
+            Ok(Some(notification)) => match decode_change(notification.payload().as_bytes()) {
+                Ok(change) => return Some((Ok(change), Some(listener))),
                 Err(err) => Cause::Invalid(format!("undecodable notification: {err}")),
             },
             Ok(None) => Cause::Invalid("the listening connection was lost".into()),
@@ -240,6 +258,10 @@ impl RevocationBackend for PostgresBackend {
 
     fn purge(&self, now: u64) -> BoxFuture<'_, Result<u64, BoxError>> {
         Box::pin(self.core.purge(now))
+    }
+
+    fn heartbeat<'a>(&'a self, beat: &'a Heartbeat) -> BoxFuture<'a, Result<(), BoxError>> {
+        Box::pin(self.core.heartbeat(beat))
     }
 }
 

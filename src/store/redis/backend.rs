@@ -11,8 +11,9 @@ use super::{
     scripts::{Scripts, reuse_message_head},
 };
 use crate::store::{
-    BoxError, BoxFuture, ChangeStream, NewSession, RevocationBackend, RevocationEntry,
-    RotateOutcome, Rotation, error::OperationError, record::refresh_token_hex,
+    BoxError, BoxFuture, ChangeStream, Heartbeat, NewSession, RevocationBackend, RevocationEntry,
+    RotateOutcome, Rotation, backend::heartbeat_message, error::OperationError,
+    record::refresh_token_hex,
 };
 
 /// The backend's name in its errors.
@@ -315,6 +316,20 @@ impl RedisBackend {
     }
 }
 
+impl RedisBackend {
+    /// `PUBLISH`es a heartbeat on the feed's channel: Redis runs it after every script that
+    /// returned before, so it follows their messages on every subscription.
+    async fn publish_heartbeat(&self, beat: &Heartbeat) -> Result<(), OperationError> {
+        ::redis::cmd("PUBLISH")
+            .arg(&self.inner.keys.channel)
+            .arg(heartbeat_message(beat))
+            .query_async::<i64>(&mut self.connection())
+            .await
+            .map(drop)
+            .map_err(failed("heartbeat"))
+    }
+}
+
 impl RevocationBackend for RedisBackend {
     fn create_session<'a>(
         &'a self,
@@ -353,5 +368,9 @@ impl RevocationBackend for RedisBackend {
 
     fn purge(&self, now: u64) -> BoxFuture<'_, Result<u64, BoxError>> {
         Box::pin(async move { Ok(Self::idempotent(|| self.purge_now(now)).await?) })
+    }
+
+    fn heartbeat<'a>(&'a self, beat: &'a Heartbeat) -> BoxFuture<'a, Result<(), BoxError>> {
+        Box::pin(async move { Ok(Self::idempotent(|| self.publish_heartbeat(beat)).await?) })
     }
 }

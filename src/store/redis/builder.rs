@@ -109,9 +109,14 @@ impl RedisBackendBuilder {
         self
     }
 
-    /// How often an idle change feed pings Redis to find a connection that no longer
-    /// answers (default 15 s, at least 100 ms); a ping must answer within the same time. A
-    /// feed that stops answering ends, and the store reloads.
+    /// How long a change feed may go without a message before it pings Redis to find a
+    /// connection that no longer answers (default 15 s, at least 100 ms); a ping must answer
+    /// within the same time. A feed that stops answering ends, and the store reloads.
+    ///
+    /// Every message counts as an answer, the store's own heartbeats included (one every
+    /// third of its [`with_max_staleness`](crate::store::RevocationStoreBuilder::with_max_staleness)
+    /// bound): under a store, a lost connection is found by the missing heartbeats first,
+    /// and the ping only guards a feed followed without one.
     ///
     /// ```
     /// use std::time::Duration;

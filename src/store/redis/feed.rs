@@ -14,7 +14,9 @@ use super::{
     backend::{failed, unexpected},
     keys::Kind,
 };
-use crate::store::{BoxError, RevocationEntry, error::OperationError};
+use crate::store::{
+    BoxError, Change, RevocationEntry, backend::decode_change, error::OperationError,
+};
 
 /// Keys asked for per `SCAN` step: each step stays short, so a warm start never blocks Redis.
 const SCAN_COUNT: usize = 1000;
@@ -203,8 +205,9 @@ pub(super) struct Feed {
 }
 
 impl Feed {
-    /// The next change; after an error, the end.
-    pub(super) async fn next_change(&mut self) -> Option<Result<RevocationEntry, BoxError>> {
+    /// The next change; after an error, the end. Every message proves the connection alive:
+    /// only a feed idle for a whole period pings.
+    pub(super) async fn next_change(&mut self) -> Option<Result<Change, BoxError>> {
         if !self.open {
             return None;
         }
@@ -214,9 +217,10 @@ impl Feed {
                     let Some(message) = message else {
                         return Some(self.lost("its connection was closed"));
                     };
+                    self.heartbeat.reset();
                     return Some(
-                        match serde_json::from_slice(message.get_payload_bytes()) {
-                            Ok(entry) => Ok(entry),
+                        match decode_change(message.get_payload_bytes()) {
+                            Ok(change) => Ok(change),
                             Err(_) => self.lost("a message could not be decoded"),
                         },
                     );
@@ -232,7 +236,7 @@ impl Feed {
     }
 
     /// Ends the feed with a gap (the store reports it and reloads).
-    fn lost(&mut self, why: &'static str) -> Result<RevocationEntry, BoxError> {
+    fn lost(&mut self, why: &'static str) -> Result<Change, BoxError> {
         self.open = false;
         Err(Box::new(unexpected("change feed", why)))
     }

@@ -12,7 +12,8 @@ use super::{
     statements::{SESSION, SUBJECT, Statements, TOKEN, check_prefix, int, token, uint},
 };
 use crate::store::{
-    BackendError, BoxError, ChangeStream, NewSession, RevocationEntry, RotateOutcome, Rotation,
+    BackendError, BoxError, ChangeStream, Heartbeat, NewSession, RevocationEntry, RotateOutcome,
+    Rotation,
 };
 
 /// A SQL backend: a pool, the statements for its tables, and its dialect. Clones share the
@@ -100,6 +101,11 @@ impl<D: Dialect> SqlCore<D> {
 
     pub(crate) async fn subscribe(&self) -> Result<ChangeStream, BoxError> {
         self.run("subscribe", self.dialect.subscribe()).await
+    }
+
+    pub(crate) async fn heartbeat(&self, beat: &Heartbeat) -> Result<(), BoxError> {
+        self.run("heartbeat", self.dialect.heartbeat(&self.pool, beat))
+            .await
     }
 }
 

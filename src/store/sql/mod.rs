@@ -15,7 +15,7 @@ use sqlx::{Database, Pool};
 pub(crate) use self::core::{SqlCore, build};
 pub(crate) use statements::DEFAULT_PREFIX;
 
-use super::{BoxError, BoxFuture, ChangeStream, RevocationEntry, error::OperationError};
+use super::{BoxError, BoxFuture, ChangeStream, Heartbeat, RevocationEntry, error::OperationError};
 
 /// The differences between the databases.
 pub(crate) trait Dialect: Clone + Send + Sync + 'static {
@@ -49,6 +49,13 @@ pub(crate) trait Dialect: Clone + Send + Sync + 'static {
 
     /// A new change feed.
     fn subscribe(&self) -> BoxFuture<'_, Result<ChangeStream, Cause>>;
+
+    /// Publishes `beat` on the change feed, behind every write committed before.
+    fn heartbeat<'a>(
+        &'a self,
+        pool: &'a Pool<Self::Db>,
+        beat: &'a Heartbeat,
+    ) -> BoxFuture<'a, Result<(), Cause>>;
 }
 
 /// Why an operation failed, before the backend and operation are known.
