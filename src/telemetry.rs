@@ -176,6 +176,7 @@ pub(crate) fn backend_error(operation: &'static str, error: &dyn std::error::Err
 
 /// The backend keeps nothing across its own restart: sessions, logouts and revocations would
 /// be forgotten, and tokens logged out before it accepted again.
+#[cfg(feature = "redis")]
 pub(crate) fn persists_nothing(backend: &'static str) {
     tracing::warn!(
         target: REVOCATION,
