@@ -1,6 +1,7 @@
 //! What the fuzz targets share: fixed keys of four algorithms, a key set and an issuer on a
 //! mock clock with some revocations in place, a signer for arbitrary headers and payloads, and
-//! the checks every accepted token must pass whatever the input was.
+//! the checks every accepted token must pass whatever the input was; and the targets
+//! themselves, in [`targets`].
 
 use std::{future::Future, sync::OnceLock, time::Duration};
 
@@ -22,6 +23,25 @@ use tower_jwt_auth::{
     keys::{Algorithm, VerifyingKey},
     token::TokenKind,
 };
+
+pub mod targets;
+
+/// What a target made of one input: it reached the path that accepts (a token verified, a
+/// request got through, a refresh was answered 200, a key loaded), or it was refused there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Accepted,
+    Rejected,
+}
+
+/// An input of a structured target, decoded from its bytes as `fuzz_target!` does
+/// (`None` where libFuzzer's target would return early).
+pub fn decode<T: for<'a> arbitrary::Arbitrary<'a>>(bytes: &[u8]) -> Option<T> {
+    if bytes.len() < T::size_hint(0).0 {
+        return None;
+    }
+    T::arbitrary_take_rest(arbitrary::Unstructured::new(bytes)).ok()
+}
 
 /// The fuzzing "now": 2027-01-15T08:00:00Z.
 pub const T0: u64 = 1_800_000_000;
