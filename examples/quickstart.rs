@@ -170,8 +170,8 @@ use tower_jwt_auth::{
     keys::Algorithm,
     session::StartError,
     store::{
-        BoxError, BoxFuture, ChangeStream, NewSession, RevocationBackend, RevocationEntry,
-        RotateOutcome, Rotation,
+        BoxError, BoxFuture, Change, ChangeStream, Heartbeat, NewSession, RevocationBackend,
+        RevocationEntry, RotateOutcome, Rotation,
     },
     token_routes,
     transport::CookieTransport,
@@ -849,7 +849,7 @@ impl RevocationBackend for FeedCounted {
                         applied.send_modify(|n| *n += 1);
                     }
                     let change = futures::StreamExt::next(&mut feed).await?;
-                    let delivered = change.is_ok();
+                    let delivered = matches!(change, Ok(Change::Entry(_)));
                     Some((change, (feed, delivered)))
                 }
             });
@@ -859,6 +859,10 @@ impl RevocationBackend for FeedCounted {
 
     fn purge(&self, now: u64) -> BoxFuture<'_, Result<u64, BoxError>> {
         self.inner.purge(now)
+    }
+
+    fn heartbeat<'a>(&'a self, beat: &'a Heartbeat) -> BoxFuture<'a, Result<(), BoxError>> {
+        self.inner.heartbeat(beat)
     }
 }
 
