@@ -2,14 +2,20 @@
 //! the `access_token` query parameter), driven with a request built from the input:
 //!
 //! ```text
-//! <flags byte: 1 = optional layer, 2 = require scope "write" (and not optional)>/uri?access_token=$A
+//! <flags byte: 1 = optional layer, 2 = require scope "write" (and not optional),
+//!  4 = the cookie transport's access cookie and CSRF check instead of the `token` cookie,
+//!  8 and 16 = the method: GET, POST, DELETE, PATCH>/uri?access_token=$A
 //! Authorization: Bearer $A
 //! Cookie: token=$A
 //! ```
 //!
 //! In the URI and the header values `$A` stands for a valid access token, and `$R`, `$V`,
-//! `$X`, `$C` for a refresh token, a revoked, an expired and a cut-off one. The layer must never
-//! panic, and a request it lets through must carry the one valid token.
+//! `$X`, `$C` for a refresh token, a revoked, an expired and a cut-off one; `$K` for the CSRF
+//! value of `$A`'s session and `$W` for another one. The layer must never panic, and a request
+//! it lets through must carry the one valid token. With the cookie transport
+//! (`__Host-access_token`, `X-CSRF-Token`), a request that changes state and is let through
+//! on the access cookie alone (no `Authorization` header, no query parameter) must carry
+//! exactly one CSRF header, with `$A`'s value.
 
 use std::{
     convert::Infallible,
@@ -18,12 +24,13 @@ use std::{
 
 use crate::{CUT_SUB, Env, Key, Outcome, REVOKED_JTI, T0, block_on, valid_parts};
 use bytes::Bytes;
-use http::{HeaderName, HeaderValue, Request, Response, Uri};
+use http::{HeaderName, HeaderValue, Method, Request, Response, Uri};
 use http_body_util::Empty;
 use tower::{ServiceExt, service_fn};
 use tower_jwt_auth::{
     BearerAuthLayer, Claims,
     token::{NoCustomClaims, TokenKind},
+    transport::CookieTransport,
 };
 
 /// The tokens the placeholders stand for: `$A` is the only one that may pass.
@@ -50,7 +57,28 @@ fn tokens() -> &'static [(&'static [u8], String)] {
                 b"$C",
                 sign(TokenKind::Access, &|c| c["sub"] = CUT_SUB.into()),
             ),
+            (b"$K", csrf().to_owned()),
+            (b"$W", "0".repeat(csrf().len())),
         ]
+    })
+}
+
+/// The CSRF value of `$A`'s session.
+fn csrf() -> &'static str {
+    static CSRF: OnceLock<String> = OnceLock::new();
+    CSRF.get_or_init(|| {
+        let (_, claims) = valid_parts(TokenKind::Access);
+        claims["csrf"].as_str().expect("csrf claim").to_owned()
+    })
+}
+
+/// The cookie transport of the mode that has one.
+fn transport() -> &'static CookieTransport {
+    static TRANSPORT: OnceLock<CookieTransport> = OnceLock::new();
+    TRANSPORT.get_or_init(|| {
+        CookieTransport::builder("/auth/refresh")
+            .build()
+            .expect("transport")
     })
 }
 
@@ -67,10 +95,17 @@ pub fn run(data: &[u8]) -> Outcome {
     };
     // `require_scope` makes the layer required again.
     let optional = flags & 1 != 0 && flags & 2 == 0;
+    let cookies = flags & 4 != 0;
+    let method = [Method::GET, Method::POST, Method::DELETE, Method::PATCH]
+        [usize::from(flags >> 3 & 3)]
+    .clone();
     let env = Env::shared();
-    let mut layer = BearerAuthLayer::new(env.issuer.verifier())
-        .with_cookie("token")
-        .with_query_parameter();
+    let mut layer = BearerAuthLayer::new(env.issuer.verifier()).with_query_parameter();
+    layer = if cookies {
+        layer.with_cookie_transport(transport())
+    } else {
+        layer.with_cookie("token")
+    };
     if optional {
         layer = layer.optional();
     }
@@ -79,6 +114,7 @@ pub fn run(data: &[u8]) -> Outcome {
     }
     let mut lines = text.split(|b| *b == b'\n');
     let mut request = Request::new(());
+    *request.method_mut() = method.clone();
     if let Ok(uri) = Uri::try_from(expand(lines.next().unwrap_or_default())) {
         *request.uri_mut() = uri;
     }
@@ -104,6 +140,18 @@ pub fn run(data: &[u8]) -> Outcome {
         response.extensions_mut().insert(Seen(jti));
         Ok::<_, Infallible>(response)
     });
+    // What the CSRF rule looks at, before the request moves into the service.
+    let on_cookie_alone = !request.headers().contains_key(http::header::AUTHORIZATION)
+        && !request
+            .uri()
+            .query()
+            .is_some_and(|q| q.contains("access_token"));
+    let csrf_headers: Vec<Vec<u8>> = request
+        .headers()
+        .get_all(transport().csrf_header())
+        .iter()
+        .map(|v| v.as_bytes().to_vec())
+        .collect();
     let service = tower::Layer::layer(&layer, inner);
     let response = block_on(service.oneshot(request)).expect("infallible");
     let seen = response.extensions().get::<Seen>();
@@ -113,6 +161,14 @@ pub fn run(data: &[u8]) -> Outcome {
         match seen {
             Some(Seen(Some(jti))) => {
                 assert_eq!(jti, "jti-1", "only $A may pass");
+                let safe = matches!(method, Method::GET);
+                if cookies && on_cookie_alone && !safe {
+                    assert_eq!(
+                        csrf_headers,
+                        [csrf().as_bytes()],
+                        "a state-changing request on the access cookie without its CSRF value"
+                    );
+                }
                 Outcome::Accepted
             }
             Some(Seen(None)) => {

@@ -14,17 +14,26 @@
 //! Mallory's, and `$L` for the last refresh token an exchange handed out. Never a panic, never
 //! a 5xx (the store cannot fail), a 200 exchange hands out a pair that verifies, and Alice's
 //! session, which no request named, still refreshes at the end.
+//!
+//! Single use: every refresh token that got a 200 is remembered with the time of its first
+//! exchange; it never gets a 200 again outside the grace window, and neither does any token
+//! of a session whose reuse was detected. At the end every token of such a session is
+//! refused, and every token exchanged longer ago than the grace window fails to refresh.
 
-use std::time::Duration;
+use std::{
+    collections::{HashMap, HashSet},
+    time::Duration,
+};
 
 use crate::{AUD, ISS, Outcome, T0, block_on, expand};
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use bytes::Bytes;
 use http::{Request, header};
 use http_body_util::{BodyExt, Full};
 use tower::ServiceExt;
 use tower_jwt_auth::{
     Issuer, KeySet, Sessions, SigningKey,
-    clock::MockClock,
+    clock::{Clock, MockClock},
     endpoints::{RefreshService, RevocationService},
     token::NoCustomClaims,
 };
@@ -68,6 +77,28 @@ fn steps(text: &[u8]) -> Vec<Step<'_>> {
     steps
 }
 
+/// The session id a token names (tokens handed out by the issuer only).
+fn sid(token: &str) -> String {
+    let payload = token.split('.').nth(1).expect("payload");
+    let claims: serde_json::Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("b64")).expect("JSON");
+    claims["sid"].as_str().expect("sid").to_owned()
+}
+
+/// Whether the request body names `token`: as it is, as a form value or as a JSON string
+/// value (the endpoint reads one of those, whatever escaping was used).
+fn names(body: &[u8], token: &str) -> bool {
+    body.windows(token.len()).any(|w| w == token.as_bytes())
+        || form_urlencoded::parse(body).any(|(_, value)| value == token)
+        || serde_json::from_slice::<serde_json::Value>(body)
+            .ok()
+            .and_then(|v| v.as_object().cloned())
+            .is_some_and(|o| o.values().any(|v| v.as_str() == Some(token)))
+}
+
+/// The grace window of the inputs that have one, in milliseconds.
+const GRACE_MS: u64 = 10_000;
+
 /// Runs one input: `Accepted` when at least one refresh was answered 200 with a pair that
 /// verifies.
 pub fn run(data: &[u8]) -> Outcome {
@@ -82,7 +113,8 @@ pub fn run(data: &[u8]) -> Outcome {
         .with_clock(clock.clone())
         .build()
         .expect("issuer");
-    let grace = Duration::from_secs(if flags & 1 != 0 { 10 } else { 0 });
+    let grace_ms = if flags & 1 != 0 { GRACE_MS } else { 0 };
+    let grace = Duration::from_millis(grace_ms);
     let sessions = Sessions::builder(issuer.clone())
         .with_reuse_grace(grace)
         .build()
@@ -99,6 +131,18 @@ pub fn run(data: &[u8]) -> Outcome {
     let alice_access_until = T0 + alice.expires_in();
     let mut names_alice = false;
     let mut last = mallory.refresh_token().to_owned();
+    // Every pair handed out (refresh, access), when each refresh token first got a 200, and
+    // the sessions whose reuse was detected.
+    let mut handed_out: Vec<(String, String)> = [&alice, &mallory]
+        .map(|p| (p.refresh_token().to_owned(), p.access_token().to_owned()))
+        .to_vec();
+    let mut exchanged: HashMap<String, u64> = HashMap::new();
+    let mut reused: HashSet<String> = HashSet::new();
+    let spent = |exchanged: &HashMap<String, u64>, token: &str, now: u64| {
+        exchanged
+            .get(token)
+            .is_some_and(|&at| grace_ms == 0 || now - at > grace_ms)
+    };
     let refresh = RefreshService::new(sessions.clone());
     let revoke = RevocationService::new(sessions.clone());
     let mut outcome = Outcome::Rejected;
@@ -113,7 +157,15 @@ pub fn run(data: &[u8]) -> Outcome {
             (b"$m", mallory.access_token()),
             (b"$L", &last),
         ];
-        let mut request = Request::new(Full::new(Bytes::from(expand(step.body, &tokens))));
+        let body = expand(step.body, &tokens);
+        // The refresh tokens this request may have presented.
+        let named: Vec<String> = handed_out
+            .iter()
+            .map(|(refresh, _)| refresh)
+            .filter(|t| names(&body, t))
+            .cloned()
+            .collect();
+        let mut request = Request::new(Full::new(Bytes::from(body)));
         *request.method_mut() = http::Method::POST;
         if let Some(value) = step
             .content_type
@@ -129,10 +181,25 @@ pub fn run(data: &[u8]) -> Outcome {
         .expect("infallible");
         let status = response.status();
         assert!(!status.is_server_error(), "{status}");
-        if !step.revoke && status.is_success() {
-            let body = block_on(response.into_body().collect())
-                .expect("body")
-                .to_bytes();
+        if step.revoke {
+            continue;
+        }
+        let now = clock.now_millis();
+        let body = block_on(response.into_body().collect())
+            .expect("body")
+            .to_bytes();
+        if status.is_success() {
+            // Single use: one of the tokens it named had not been used up.
+            assert!(!named.is_empty(), "a 200 for no token handed out");
+            assert!(
+                named
+                    .iter()
+                    .any(|t| !spent(&exchanged, t, now) && !reused.contains(&sid(t))),
+                "a used-up refresh token, or one of a reused session, got a 200"
+            );
+            if let [token] = named.as_slice() {
+                exchanged.entry(token.clone()).or_insert(now);
+            }
             let pair: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
             let access = pair["access_token"].as_str().expect("access_token");
             verifier
@@ -142,13 +209,18 @@ pub fn run(data: &[u8]) -> Outcome {
                 .as_str()
                 .expect("refresh_token")
                 .to_owned();
+            handed_out.push((last.clone(), access.to_owned()));
             outcome = Outcome::Accepted;
+        } else if body.windows(12).any(|w| w == b"already used") {
+            // Reuse detected: the session of the token presented is over.
+            if let [token] = named.as_slice() {
+                reused.insert(sid(token));
+            }
         }
     }
 
     // No request named Alice's tokens: her session is untouched.
     if !names_alice {
-        use tower_jwt_auth::clock::Clock;
         let now = clock.now_secs();
         if now < alice_access_until {
             verifier
@@ -157,6 +229,25 @@ pub fn run(data: &[u8]) -> Outcome {
         }
         if now < alice_refresh_until {
             block_on(sessions.refresh(alice.refresh_token())).expect("Alice still refreshes");
+        }
+    }
+
+    // Every token of a reused session is refused; every token used up fails to refresh.
+    let now = clock.now_millis();
+    for (refresh, access) in &handed_out {
+        if reused.contains(&sid(refresh)) {
+            assert!(
+                verifier.verify_access::<NoCustomClaims>(access).is_err(),
+                "an access token of a reused session verifies"
+            );
+        }
+    }
+    for (refresh, _) in &handed_out {
+        if reused.contains(&sid(refresh)) || spent(&exchanged, refresh, now) {
+            assert!(
+                block_on(sessions.refresh(refresh)).is_err(),
+                "a used-up refresh token refreshes"
+            );
         }
     }
     outcome
