@@ -4,7 +4,7 @@ use std::{fmt, future::Future, pin::Pin};
 
 use futures::Stream;
 
-use super::{NewSession, RevocationEntry, RotateOutcome, Rotation};
+use super::{LiveSession, NewSession, RevocationEntry, RotateOutcome, Rotation};
 use crate::store::BoxError;
 
 /// A boxed, `Send` future, as returned by [`RevocationBackend`] methods so that the trait can
@@ -29,7 +29,9 @@ pub type ChangeStream = Pin<Box<dyn Stream<Item = Result<RevocationEntry, BoxErr
 ///
 /// - **Session records**, one per `sid`: subject, start time, the *current* refresh token
 ///   (the one token of the session that can refresh), the *previous* one and when it was
-///   superseded, a revoked flag and a forget-after time.
+///   superseded, a revoked flag and a forget-after time; and, for
+///   [`list_sessions`](Self::list_sessions), the label given at the start and when the
+///   session was last refreshed, with an index of the records by subject.
 /// - **Deny-list entries** ([`RevocationEntry`]): a token by `jti`, a session by `sid`, a
 ///   subject's "log out everywhere" cut-off. Each has a forget-after time.
 ///
@@ -61,8 +63,8 @@ pub type ChangeStream = Pin<Box<dyn Stream<Item = Result<RevocationEntry, BoxErr
 /// ```
 /// use std::sync::atomic::{AtomicU64, Ordering};
 /// use tower_jwt_auth::store::{
-///     BoxError, BoxFuture, ChangeStream, MemoryBackend, NewSession, RevocationBackend,
-///     RevocationEntry, RotateOutcome, Rotation,
+///     BoxError, BoxFuture, ChangeStream, LiveSession, MemoryBackend, NewSession,
+///     RevocationBackend, RevocationEntry, RotateOutcome, Rotation,
 /// };
 ///
 /// #[derive(Debug, Default)]
@@ -95,6 +97,9 @@ pub type ChangeStream = Pin<Box<dyn Stream<Item = Result<RevocationEntry, BoxErr
 ///     }
 ///     fn purge(&self, now: u64) -> BoxFuture<'_, Result<u64, BoxError>> {
 ///         self.inner.purge(now)
+///     }
+///     fn list_sessions<'a>(&'a self, sub: &'a str, now: u64) -> BoxFuture<'a, Result<Vec<LiveSession>, BoxError>> {
+///         self.inner.list_sessions(sub, now)
 ///     }
 /// }
 /// ```
@@ -185,4 +190,30 @@ pub trait RevocationBackend: Send + Sync + fmt::Debug + 'static {
     /// kept apart ([`MemoryBackend`](super::MemoryBackend), Redis). A store that forgets
     /// expired data by itself (Redis) counts only what the purge deleted.
     fn purge(&self, now: u64) -> BoxFuture<'_, Result<u64, BoxError>>;
+
+    /// The live sessions of the subject `sub` at `now`, oldest first (by start time, then by
+    /// `sid`), each with its start time and label as [`create_session`](Self::create_session)
+    /// recorded them and when it was last refreshed: the `now_ms` of its latest rotation
+    /// that answered [`RotateOutcome::Rotated`] (`None` before the first).
+    ///
+    /// A session is listed if and only if its record was created for `sub` (a record
+    /// created again for another subject stays its first subject's), is live at `now`
+    /// (forget-after time `>= now`), is not revoked (by [`revoke`](Self::revoke) or by a
+    /// reuse in [`rotate`](Self::rotate)), and started after the subject's cut-off, if any
+    /// ([`RevocationEntry::Subject`] live at `now`: a session started at or before
+    /// `cutoff_ms` is not listed). A revoked tombstone is never listed; a purged record is
+    /// gone.
+    ///
+    /// A read: it changes no record or entry (a backend may drop what its index still holds
+    /// of records that are gone). A backend that cannot tell returns `Err`, and so does one
+    /// that does not implement this method (the default): listing and the per-subject
+    /// session cap then fail closed.
+    fn list_sessions<'a>(
+        &'a self,
+        sub: &'a str,
+        now: u64,
+    ) -> BoxFuture<'a, Result<Vec<LiveSession>, BoxError>> {
+        let _ = (sub, now);
+        Box::pin(async { Err("this revocation backend does not list sessions".into()) })
+    }
 }
