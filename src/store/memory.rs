@@ -133,7 +133,7 @@ impl MemoryBackend {
                 sub: session.sub.into(),
                 started_ms: session.started_ms,
                 last_refreshed_ms: None,
-                label: session.label.map(Into::into),
+                label: session.label.filter(|l| !l.is_empty()).map(Into::into),
             });
             self.state
                 .by_subject

@@ -46,7 +46,7 @@ pub struct NewSession<'a> {
     /// session's latest refresh token plus the leeway. Every later rotation moves it forward.
     pub forget_after: u64,
     /// The label the application gave the session at its start (a device name, say), shown
-    /// when the subject's sessions are listed; `None` without one.
+    /// when the subject's sessions are listed; `None` without one (an empty label is none).
     pub label: Option<&'a str>,
 }
 
