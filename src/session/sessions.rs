@@ -241,6 +241,9 @@ impl Sessions {
             minted.forget_after,
         );
         session.label = label;
+        session.last_forget_after = session_exp
+            .saturating_add(self.issuer.verifier().leeway_secs())
+            .max(minted.forget_after);
         store
             .start_session(&session)
             .await

@@ -48,6 +48,11 @@ pub struct NewSession<'a> {
     /// The label the application gave the session at its start (a device name, say), shown
     /// when the subject's sessions are listed; `None` without one (an empty label is none).
     pub label: Option<&'a str>,
+    /// The latest forget-after time the record can reach (seconds since the epoch): the
+    /// session's absolute expiry plus the leeway, past which no rotation moves it. A backend
+    /// keeps what indexes the session by subject at least until then. [`new`](Self::new)
+    /// sets it to `forget_after`.
+    pub last_forget_after: u64,
 }
 
 impl<'a> NewSession<'a> {
@@ -67,6 +72,7 @@ impl<'a> NewSession<'a> {
             refresh_jti,
             forget_after,
             label: None,
+            last_forget_after: forget_after,
         }
     }
 
