@@ -170,8 +170,8 @@ use tower_jwt_auth::{
     keys::Algorithm,
     session::StartError,
     store::{
-        BoxError, BoxFuture, Change, ChangeStream, Heartbeat, NewSession, RevocationBackend,
-        RevocationEntry, RotateOutcome, Rotation,
+        BoxError, BoxFuture, Change, ChangeStream, Heartbeat, LiveSession, NewSession,
+        RevocationBackend, RevocationEntry, RotateOutcome, Rotation,
     },
     token_routes,
     transport::CookieTransport,
@@ -863,6 +863,14 @@ impl RevocationBackend for FeedCounted {
 
     fn heartbeat<'a>(&'a self, beat: &'a Heartbeat) -> BoxFuture<'a, Result<(), BoxError>> {
         self.inner.heartbeat(beat)
+    }
+
+    fn list_sessions<'a>(
+        &'a self,
+        sub: &'a str,
+        now: u64,
+    ) -> BoxFuture<'a, Result<Vec<LiveSession>, BoxError>> {
+        self.inner.list_sessions(sub, now)
     }
 }
 

@@ -687,3 +687,55 @@ async fn custom_cookie_names_and_csrf_header_are_used_end_to_end() {
     .await;
     assert_eq!(response.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn the_session_routes_work_under_the_transport() {
+    let app = app();
+    let (phone, _) = app.login().await;
+    app.env.advance(1);
+    let (laptop, laptop_body) = app.login().await;
+    let csrf = laptop_body["csrf_token"].as_str();
+
+    let response = app.call(Method::GET, "/auth/sessions", &laptop, None).await;
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "a read needs no CSRF header"
+    );
+    let sessions = json_body(response).await["sessions"].clone();
+    let current: Vec<bool> = sessions
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["current"].as_bool().unwrap())
+        .collect();
+    assert_eq!(current, [false, true]);
+    let phone_id = sessions[0]["id"].as_str().unwrap().to_owned();
+
+    let path = format!("/auth/sessions/{phone_id}");
+    let response = app.call(Method::DELETE, &path, &laptop, None).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN, "CSRF guards it");
+    let response = app.call(Method::DELETE, &path, &laptop, csrf).await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert!(
+        set_cookies(&response).is_empty(),
+        "not the caller's session"
+    );
+    assert_eq!(
+        app.call(Method::GET, "/me", &phone, None).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+
+    let own = json_body(app.call(Method::GET, "/auth/sessions", &laptop, None).await).await;
+    let own_id = own["sessions"][0]["id"].as_str().unwrap().to_owned();
+    let response = app
+        .call(
+            Method::DELETE,
+            &format!("/auth/sessions/{own_id}"),
+            &laptop,
+            csrf,
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_eq!(set_cookies(&response).len(), 3, "its own: the cookies go");
+}

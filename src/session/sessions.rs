@@ -58,6 +58,8 @@ pub struct Sessions {
     pub(super) issuer: Issuer,
     pub(super) grace_ms: u64,
     pub(super) hook: Option<Arc<dyn JsonHook>>,
+    /// The most live sessions a subject may have; `None`: no cap.
+    pub(super) max_per_subject: Option<usize>,
 }
 
 impl fmt::Debug for Sessions {
@@ -66,6 +68,7 @@ impl fmt::Debug for Sessions {
             .field("issuer", &self.issuer)
             .field("reuse_grace_ms", &self.grace_ms)
             .field("refresh_hook", &self.hook.is_some())
+            .field("max_sessions_per_subject", &self.max_per_subject)
             .finish()
     }
 }
@@ -88,6 +91,7 @@ impl Sessions {
             issuer,
             grace_ms: 0,
             hook: None,
+            max_per_subject: None,
         }
     }
 
@@ -138,7 +142,7 @@ impl Sessions {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub async fn start(&self, subject: &str) -> Result<TokenPair, StartError> {
-        self.begin(subject, "", JsonClaims::new()).await
+        self.begin(subject, "", JsonClaims::new(), None).await
     }
 
     /// Starts a new session for `subject` with `scope` (space-separated, RFC 6749 §3.3).
@@ -159,7 +163,7 @@ impl Sessions {
         subject: &str,
         scope: &str,
     ) -> Result<TokenPair, StartError> {
-        self.begin(subject, scope, JsonClaims::new()).await
+        self.begin(subject, scope, JsonClaims::new(), None).await
     }
 
     /// Starts a new session for `subject` with `scope` and the application's claims `custom`,
@@ -192,15 +196,17 @@ impl Sessions {
         custom: &T,
     ) -> Result<TokenPair, StartError> {
         let custom = custom_claims(custom).map_err(StartError::Issue)?;
-        self.begin(subject, scope, custom).await
+        self.begin(subject, scope, custom, None).await
     }
 
-    /// Mints the first pair of a new session and writes its record.
-    async fn begin(
+    /// Mints the first pair of a new session and writes its record (with `label`), after
+    /// ending the subject's oldest sessions beyond the cap.
+    pub(super) async fn begin(
         &self,
         subject: &str,
         scope: &str,
         custom: JsonClaims,
+        label: Option<&str>,
     ) -> Result<TokenPair, StartError> {
         let sid = self.issuer.random_id().map_err(StartError::Issue)?;
         let csrf = self.issuer.random_id().map_err(StartError::Issue)?;
@@ -226,14 +232,20 @@ impl Sessions {
                 csrf: &csrf,
             })
             .map_err(StartError::Issue)?;
+        self.make_room(subject).await.map_err(StartError::Store)?;
+        let mut session = NewSession::new(
+            &sid,
+            subject,
+            started_ms,
+            &minted.refresh_jti,
+            minted.forget_after,
+        );
+        session.label = label;
+        session.last_forget_after = session_exp
+            .saturating_add(self.issuer.verifier().leeway_secs())
+            .max(minted.forget_after);
         store
-            .start_session(&NewSession::new(
-                &sid,
-                subject,
-                started_ms,
-                &minted.refresh_jti,
-                minted.forget_after,
-            ))
+            .start_session(&session)
             .await
             .map_err(StartError::Store)?;
         Ok(minted.pair)

@@ -6,7 +6,7 @@ use futures::Stream;
 #[cfg(any(feature = "redis", feature = "postgres"))]
 use serde::{Deserialize, Serialize};
 
-use super::{NewSession, RevocationEntry, RotateOutcome, Rotation};
+use super::{LiveSession, NewSession, RevocationEntry, RotateOutcome, Rotation};
 use crate::store::BoxError;
 
 /// A boxed, `Send` future, as returned by [`RevocationBackend`] methods so that the trait can
@@ -96,7 +96,9 @@ pub(crate) fn decode_change(message: &[u8]) -> Result<Change, serde_json::Error>
 ///
 /// - **Session records**, one per `sid`: subject, start time, the *current* refresh token
 ///   (the one token of the session that can refresh), the *previous* one and when it was
-///   superseded, a revoked flag and a forget-after time.
+///   superseded, a revoked flag and a forget-after time; and, for
+///   [`list_sessions`](Self::list_sessions), the label given at the start and when the
+///   session was last refreshed, with an index of the records by subject.
 /// - **Deny-list entries** ([`RevocationEntry`]): a token by `jti`, a session by `sid`, a
 ///   subject's "log out everywhere" cut-off. Each has a forget-after time.
 ///
@@ -128,7 +130,7 @@ pub(crate) fn decode_change(message: &[u8]) -> Result<Change, serde_json::Error>
 /// ```
 /// use std::sync::atomic::{AtomicU64, Ordering};
 /// use tower_jwt_auth::store::{
-///     BoxError, BoxFuture, ChangeStream, Heartbeat, MemoryBackend, NewSession,
+///     BoxError, BoxFuture, ChangeStream, Heartbeat, MemoryBackend, NewSession, LiveSession,
 ///     RevocationBackend, RevocationEntry, RotateOutcome, Rotation,
 /// };
 ///
@@ -165,6 +167,9 @@ pub(crate) fn decode_change(message: &[u8]) -> Result<Change, serde_json::Error>
 ///     }
 ///     fn heartbeat<'a>(&'a self, beat: &'a Heartbeat) -> BoxFuture<'a, Result<(), BoxError>> {
 ///         self.inner.heartbeat(beat)
+///     }
+///     fn list_sessions<'a>(&'a self, sub: &'a str, now: u64) -> BoxFuture<'a, Result<Vec<LiveSession>, BoxError>> {
+///         self.inner.list_sessions(sub, now)
 ///     }
 /// }
 /// ```
@@ -270,4 +275,30 @@ pub trait RevocationBackend: Send + Sync + fmt::Debug + 'static {
     /// kept apart ([`MemoryBackend`](super::MemoryBackend), Redis). A store that forgets
     /// expired data by itself (Redis) counts only what the purge deleted.
     fn purge(&self, now: u64) -> BoxFuture<'_, Result<u64, BoxError>>;
+
+    /// The live sessions of the subject `sub` at `now`, oldest first (by start time, then by
+    /// `sid`), each with its start time and label as [`create_session`](Self::create_session)
+    /// recorded them and when it was last refreshed: the `now_ms` of its latest rotation
+    /// that answered [`RotateOutcome::Rotated`] (`None` before the first).
+    ///
+    /// A session is listed if and only if its record was created for `sub` (a record
+    /// created again for another subject stays its first subject's), is live at `now`
+    /// (forget-after time `>= now`), is not revoked (by [`revoke`](Self::revoke) or by a
+    /// reuse in [`rotate`](Self::rotate)), and started after the subject's cut-off, if any
+    /// ([`RevocationEntry::Subject`] live at `now`: a session started at or before
+    /// `cutoff_ms` is not listed). A revoked tombstone is never listed; a purged record is
+    /// gone.
+    ///
+    /// A read: it changes no record or entry (a backend may drop what its index still holds
+    /// of records that are gone). A backend that cannot tell returns `Err`, and so does one
+    /// that does not implement this method (the default): listing and the per-subject
+    /// session cap then fail closed.
+    fn list_sessions<'a>(
+        &'a self,
+        sub: &'a str,
+        now: u64,
+    ) -> BoxFuture<'a, Result<Vec<LiveSession>, BoxError>> {
+        let _ = (sub, now);
+        Box::pin(async { Err("this revocation backend does not list sessions".into()) })
+    }
 }

@@ -35,9 +35,10 @@ use futures::{
 };
 
 use super::{
-    Change, Heartbeat, NewSession, RevocationBackend, RevocationEntry, RevocationStore,
-    RotateOutcome, Rotation,
+    Change, Heartbeat, LiveSession, NewSession, RevocationBackend, RevocationEntry,
+    RevocationStore, RotateOutcome, Rotation,
 };
+use crate::{Issuer, KeySet, Sessions, SigningKey, clock::MockClock, token::NoCustomClaims};
 
 /// A time far from any other test's, in seconds.
 const NOW: u64 = 4_000_000_000;
@@ -192,6 +193,10 @@ where
     purge_keeps_everything_live(open().await).await;
     purge_counts_what_it_deletes(open().await).await;
     stores_share_state_through_the_backend(open().await).await;
+    sessions_are_listed_by_subject(open().await).await;
+    ended_sessions_are_not_listed(open().await).await;
+    rotation_records_the_last_refresh(open().await).await;
+    the_session_cap_ends_the_oldest(open().await).await;
 }
 
 /// The current token rotates; every superseded one is reuse and revokes the session.
@@ -1014,4 +1019,267 @@ pub async fn purge_counts_what_it_deletes((a, b): Handles) {
         "a revoked session: its record and its entry, as one or as two ({both})"
     );
     assert_eq!(count(EARLY + 41).await, 0, "nothing is deleted twice");
+}
+
+/// The `sid`s `backend` lists for `sub` at `now`, oldest first.
+async fn listed(backend: &dyn RevocationBackend, sub: &str, now: u64) -> Vec<String> {
+    listing(backend, sub, now)
+        .await
+        .into_iter()
+        .map(|s| s.sid)
+        .collect()
+}
+
+async fn listing(backend: &dyn RevocationBackend, sub: &str, now: u64) -> Vec<LiveSession> {
+    backend
+        .list_sessions(sub, now)
+        .await
+        .expect("list_sessions")
+}
+
+/// A session of `sub` started at `started_ms`, through `backend`, with `label`.
+async fn labelled(
+    backend: &dyn RevocationBackend,
+    sub: &str,
+    started_ms: u64,
+    label: Option<&str>,
+) -> String {
+    let sid = unique("sid");
+    let mut new = NewSession::new(&sid, sub, started_ms, "r0", NOW + 100);
+    new.label = label;
+    backend.create_session(&new).await.expect("create_session");
+    sid
+}
+
+/// A subject's live sessions are listed, through either handle, oldest first (by start,
+/// then by `sid`), with their start and label; never another subject's, and a record
+/// created again for another subject stays its first subject's.
+pub async fn sessions_are_listed_by_subject((a, b): Handles) {
+    let (a, b) = (&*a, &*b);
+    let (alice, bob) = (unique("sub"), unique("sub"));
+    assert!(listed(b, &alice, NOW).await.is_empty(), "nothing yet");
+    let later = labelled(a, &alice, NOW_MS + 2, Some("laptop")).await;
+    let first = labelled(b, &alice, NOW_MS, Some("phone")).await;
+    let tied = [
+        labelled(a, &alice, NOW_MS + 1, None).await,
+        labelled(a, &alice, NOW_MS + 1, None).await,
+    ];
+    let bobs = labelled(a, &bob, NOW_MS, Some("bob's")).await;
+    // The same sid again, for another subject: changes nothing.
+    let mut again = NewSession::new(&first, &bob, NOW_MS, "m0", NOW + 100);
+    again.label = Some("stolen");
+    b.create_session(&again).await.expect("create_session");
+
+    let mut by_sid = tied.clone();
+    by_sid.sort();
+    let want = [vec![first.clone()], by_sid.to_vec(), vec![later.clone()]].concat();
+    for handle in [a, b] {
+        assert_eq!(
+            listed(handle, &alice, NOW).await,
+            want,
+            "exactly the subject's sessions, oldest first, ties by sid"
+        );
+        assert_eq!(
+            listed(handle, &bob, NOW).await,
+            [bobs.as_str()],
+            "never another subject's; a record created again stays its first subject's"
+        );
+    }
+    let sessions = listing(a, &alice, NOW).await;
+    assert_eq!(
+        sessions[0],
+        LiveSession::new(first.as_str(), NOW_MS).with_label(Some("phone".into())),
+        "start time and label as created, never refreshed"
+    );
+    assert_eq!(sessions[3].label.as_deref(), Some("laptop"));
+    assert_eq!(sessions[1].label, None);
+    assert!(
+        listed(a, &unique("sub"), NOW).await.is_empty(),
+        "an unknown subject has no sessions"
+    );
+}
+
+/// A session that is revoked (by `revoke` or for reuse), cut off by its subject's
+/// "log out everywhere", past its forget-after time or purged is not listed; the subject's
+/// other sessions are.
+pub async fn ended_sessions_are_not_listed((a, b): Handles) {
+    let (a, b) = (&*a, &*b);
+    let sub = unique("sub");
+    let revoked = labelled(a, &sub, NOW_MS, None).await;
+    let reused = labelled(a, &sub, NOW_MS + 1, None).await;
+    let short = {
+        let sid = unique("sid");
+        start(a, &sid, &sub, "r0", NOW + 5).await;
+        sid
+    };
+    let kept = labelled(a, &sub, NOW_MS + 3, None).await;
+    let all = listed(b, &sub, NOW).await;
+    assert_eq!(all.len(), 4, "{all:?}");
+
+    a.revoke(&RevocationEntry::Session {
+        sid: revoked.clone(),
+        expires_at: NOW + 100,
+    })
+    .await
+    .expect("revoke");
+    play(
+        "reuse",
+        &reused,
+        0,
+        &[
+            (a, "r0", "r1", NOW_MS, Rotated),
+            (a, "r0", "x", NOW_MS, Reused),
+        ],
+    )
+    .await;
+    let rule = "a revoked session is not listed, whether revoked or reused";
+    assert_eq!(
+        listed(b, &sub, NOW).await,
+        [short.clone(), kept.clone()],
+        "{rule}"
+    );
+    let rule = "a record is listed through its last second, not after";
+    assert_eq!(
+        listed(b, &sub, NOW + 5).await,
+        [short.clone(), kept.clone()],
+        "{rule}"
+    );
+    assert_eq!(listed(b, &sub, NOW + 6).await, [kept.as_str()], "{rule}");
+
+    // A tombstone (a session revoked without a record) is never listed, nor created.
+    let tombstone = unique("sid");
+    a.revoke(&RevocationEntry::Session {
+        sid: tombstone.clone(),
+        expires_at: NOW + 100,
+    })
+    .await
+    .expect("revoke");
+    start(a, &tombstone, &sub, "r0", NOW + 100).await;
+    assert_eq!(listed(b, &sub, NOW).await, [short.clone(), kept.clone()]);
+
+    b.purge(NOW + 6).await.expect("purge");
+    assert_eq!(
+        listed(a, &sub, NOW).await,
+        [kept.as_str()],
+        "a purged record is gone"
+    );
+
+    let cutoff = RevocationEntry::Subject {
+        sub: sub.clone(),
+        cutoff_ms: NOW_MS + 3,
+        expires_at: NOW + 100,
+    };
+    a.revoke(&cutoff).await.expect("revoke");
+    let after = labelled(a, &sub, NOW_MS + 4, None).await;
+    assert_eq!(
+        listed(b, &sub, NOW).await,
+        [after],
+        "a session started at or before its subject's cut-off is not listed"
+    );
+}
+
+/// A rotation that answers `Rotated` records its time as the session's last refresh (a
+/// retry inside the grace window too); one that does not leaves it.
+pub async fn rotation_records_the_last_refresh((a, b): Handles) {
+    let (a, b) = (&*a, &*b);
+    let sub = unique("sub");
+    let sid = labelled(a, &sub, NOW_MS, Some("phone")).await;
+    let other = labelled(a, &sub, NOW_MS + 1, None).await;
+    let last = |sid: String| {
+        let sub = sub.clone();
+        async move {
+            listing(b, &sub, NOW)
+                .await
+                .into_iter()
+                .find(|s| s.sid == sid)
+                .map(|s| s.last_refreshed_ms)
+        }
+    };
+    assert_eq!(last(sid.clone()).await, Some(None), "never refreshed");
+    play(
+        "rotations",
+        &sid,
+        10_000,
+        &[
+            (a, "r0", "r1", NOW_MS + 5_000, Rotated),
+            (b, "r0", "r1b", NOW_MS + 6_000, Rotated),
+        ],
+    )
+    .await;
+    assert_eq!(
+        last(sid.clone()).await,
+        Some(Some(NOW_MS + 6_000)),
+        "the latest rotation's time, a retry in the window included"
+    );
+    play(
+        "rotation",
+        &sid,
+        0,
+        &[(b, "r1b", "r2", NOW_MS + 9_000, Rotated)],
+    )
+    .await;
+    let session = listing(a, &sub, NOW).await.remove(0);
+    assert_eq!(session.last_refreshed_ms, Some(NOW_MS + 9_000));
+    assert_eq!(
+        (session.started_ms, session.label.as_deref()),
+        (NOW_MS, Some("phone")),
+        "a rotation keeps the start and the label"
+    );
+    once(
+        "unknown token",
+        &other,
+        (a, "zz", "r1", NOW_MS + 10_000, Reused),
+    )
+    .await;
+    assert_eq!(last(sid).await, Some(Some(NOW_MS + 9_000)));
+    assert_eq!(last(other).await, None, "reuse ends the session");
+}
+
+/// Through [`Sessions`] over the backend: a start beyond the per-subject cap ends the
+/// oldest live session first (its tokens refused), and the backend lists the newest.
+pub async fn the_session_cap_ends_the_oldest((a, b): Handles) {
+    let clock = MockClock::at_secs(NOW);
+    let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519().expect("key")))
+        .with_clock(clock.clone())
+        .with_revocation_backend(a)
+        .build()
+        .expect("issuer");
+    issuer.revocation().load().await.expect("load");
+    let sessions = Sessions::builder(issuer.clone())
+        .with_max_sessions_per_subject(2)
+        .build()
+        .expect("sessions");
+    let sub = unique("sub");
+    let mut pairs = Vec::new();
+    for _ in 0..3 {
+        pairs.push(sessions.start(&sub).await.expect("start"));
+        clock.advance(Duration::from_secs(1));
+    }
+    let ids: Vec<&str> = pairs.iter().map(|p| p.session_id()).collect();
+    assert_eq!(
+        listed(&*b, &sub, NOW).await,
+        ids[1..],
+        "the cap ends the oldest, not the newest"
+    );
+    let verifier = issuer.verifier();
+    assert!(
+        verifier
+            .verify_access::<NoCustomClaims>(pairs[0].access_token())
+            .is_err(),
+        "the oldest session's tokens are refused"
+    );
+    assert!(sessions.refresh(pairs[0].refresh_token()).await.is_err());
+    for pair in &pairs[1..] {
+        assert!(
+            verifier
+                .verify_access::<NoCustomClaims>(pair.access_token())
+                .is_ok()
+        );
+    }
+    let next = sessions
+        .refresh(pairs[1].refresh_token())
+        .await
+        .expect("refresh");
+    assert_eq!(next.session_id(), ids[1], "a refresh is not a new session");
+    assert_eq!(listed(&*b, &sub, NOW).await.len(), 2);
 }

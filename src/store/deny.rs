@@ -73,6 +73,14 @@ impl DenyList {
         self.subjects.get(sub).map(|c| c.cutoff_ms)
     }
 
+    /// The cut-off of `sub` if its entry is live at `now`.
+    pub(super) fn live_subject_cutoff_ms(&self, sub: &str, now: u64) -> Option<u64> {
+        self.subjects
+            .get(sub)
+            .filter(|c| c.expires_at >= now)
+            .map(|c| c.cutoff_ms)
+    }
+
     /// Every entry still live at `now` (forget-after time `>= now`).
     pub(super) fn live(&self, now: u64) -> Vec<RevocationEntry> {
         /// The live entries of one id → forget-after map, made by `entry`.

@@ -15,7 +15,7 @@ use futures::StreamExt;
 use tokio::time::Instant;
 
 use super::{
-    BoxError, BoxFuture, Change, ChangeStream, Heartbeat, MemoryBackend, NewSession,
+    BoxError, BoxFuture, Change, ChangeStream, Heartbeat, LiveSession, MemoryBackend, NewSession,
     RevocationBackend, RevocationEntry, RevocationError, RotateOutcome, Rotation, deny::DenyList,
 };
 use crate::{
@@ -393,6 +393,24 @@ impl RevocationStore {
             });
         }
         Ok(outcome)
+    }
+
+    /// The live sessions of `sub`, oldest first, as the backend lists them now; a session
+    /// this store already knows to be revoked (or cut off) is left out too. Fails closed
+    /// when the backend cannot list them.
+    pub(crate) async fn list_sessions(
+        &self,
+        sub: &str,
+    ) -> Result<Vec<LiveSession>, RevocationError> {
+        let now = self.inner.clock.now_secs();
+        let mut sessions = self
+            .call("list_sessions", self.inner.backend.list_sessions(sub, now))
+            .await?;
+        let cutoff_ms = self.subject_cutoff_ms(sub);
+        sessions.retain(|s| {
+            !self.is_session_revoked(&s.sid) && cutoff_ms.is_none_or(|c| s.started_ms > c)
+        });
+        Ok(sessions)
     }
 
     /// Every backend call passes here: it gets the store's time limit, and its failure is

@@ -37,7 +37,7 @@ pub use memory::MemoryBackend;
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use postgres::{PostgresBackend, PostgresBackendBuilder};
-pub use record::{NewSession, RotateOutcome, Rotation};
+pub use record::{LiveSession, NewSession, RotateOutcome, Rotation};
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use sqlite::{SqliteBackend, SqliteBackendBuilder};

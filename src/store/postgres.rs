@@ -9,8 +9,8 @@ use sqlx::postgres::{
 };
 
 use super::{
-    BackendError, BoxError, BoxFuture, ChangeStream, Heartbeat, NewSession, RevocationBackend,
-    RevocationEntry, RotateOutcome, Rotation,
+    BackendError, BoxError, BoxFuture, ChangeStream, Heartbeat, LiveSession, NewSession,
+    RevocationBackend, RevocationEntry, RotateOutcome, Rotation,
     backend::{decode_change, heartbeat_message},
     error::BUILD_TIMEOUT,
     sql::{self, Cause, Dialect, SqlCore},
@@ -34,6 +34,8 @@ impl Dialect for Pg {
     const GREATEST: &'static str = "GREATEST";
     const MIGRATION_LOCK: Option<&'static str> =
         Some("SELECT pg_advisory_xact_lock(hashtext('tower-jwt-auth ' || $1))");
+    const COLUMN_COUNT: &'static str = "SELECT COUNT(*) FROM information_schema.columns \
+         WHERE table_schema = current_schema() AND table_name = $1 AND column_name = $2";
 
     fn open(pool: &PgPool, prefix: &str, timeout: Duration) -> Self {
         Self {
@@ -123,7 +125,9 @@ fn feed(listener: PgListener) -> ChangeStream {
 /// Session records and deny-list entries are rows of two tables (`<prefix>sessions` and
 /// `<prefix>entries`, prefix `tower_jwt_auth_` unless
 /// [set](PostgresBackendBuilder::with_prefix)) that [`build`](PostgresBackendBuilder::build)
-/// creates if they do not exist, with an index on the forget-after time for purging.
+/// creates if they do not exist, with an index on the forget-after time for purging and one
+/// on the subject and start time for listing a subject's sessions (the columns
+/// `last_refreshed_ms` and `label` are added to a sessions table made without them).
 /// A refresh is one `UPDATE … WHERE sid = $1 AND NOT revoked AND (current_token = $2 OR
 /// <a retry inside the grace window>)`: under READ COMMITTED the row's lock decides, and
 /// the affected-row count names the one winner among concurrent refreshes on any instance.
@@ -262,6 +266,14 @@ impl RevocationBackend for PostgresBackend {
 
     fn heartbeat<'a>(&'a self, beat: &'a Heartbeat) -> BoxFuture<'a, Result<(), BoxError>> {
         Box::pin(self.core.heartbeat(beat))
+    }
+
+    fn list_sessions<'a>(
+        &'a self,
+        sub: &'a str,
+        now: u64,
+    ) -> BoxFuture<'a, Result<Vec<LiveSession>, BoxError>> {
+        Box::pin(self.core.list_sessions(sub, now))
     }
 }
 

@@ -15,7 +15,7 @@ use sqlx::sqlite::{
 use tokio::sync::broadcast::{self, error::RecvError};
 
 use super::{
-    BackendError, BoxError, BoxFuture, Change, ChangeStream, Heartbeat, NewSession,
+    BackendError, BoxError, BoxFuture, Change, ChangeStream, Heartbeat, LiveSession, NewSession,
     RevocationBackend, RevocationEntry, RotateOutcome, Rotation,
     error::BUILD_TIMEOUT,
     sql::{self, Cause, Dialect, SqlCore},
@@ -91,6 +91,7 @@ impl Dialect for Lite {
     const NAME: &'static str = "sqlite";
     const GREATEST: &'static str = "MAX";
     const MIGRATION_LOCK: Option<&'static str> = None;
+    const COLUMN_COUNT: &'static str = "SELECT COUNT(*) FROM pragma_table_info($1) WHERE name = $2";
 
     fn open(pool: &SqlitePool, prefix: &str, _: Duration) -> Self {
         let file = file_key(pool.connect_options().get_filename());
@@ -290,6 +291,14 @@ impl RevocationBackend for SqliteBackend {
 
     fn heartbeat<'a>(&'a self, beat: &'a Heartbeat) -> BoxFuture<'a, Result<(), BoxError>> {
         Box::pin(self.core.heartbeat(beat))
+    }
+
+    fn list_sessions<'a>(
+        &'a self,
+        sub: &'a str,
+        now: u64,
+    ) -> BoxFuture<'a, Result<Vec<LiveSession>, BoxError>> {
+        Box::pin(self.core.list_sessions(sub, now))
     }
 }
 

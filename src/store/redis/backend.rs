@@ -11,8 +11,8 @@ use super::{
     scripts::{Scripts, reuse_message_head},
 };
 use crate::store::{
-    BoxError, BoxFuture, ChangeStream, Heartbeat, NewSession, RevocationBackend, RevocationEntry,
-    RotateOutcome, Rotation, backend::heartbeat_message, error::OperationError,
+    BoxError, BoxFuture, ChangeStream, Heartbeat, LiveSession, NewSession, RevocationBackend,
+    RevocationEntry, RotateOutcome, Rotation, backend::heartbeat_message, error::OperationError,
     record::refresh_token_hex,
 };
 
@@ -94,6 +94,15 @@ pub(super) struct Inner {
 /// | `{prefix}:r:{sid}` | the session is revoked | `fa` |
 /// | `{prefix}:t:{jti}` | a revoked token | `fa` |
 /// | `{prefix}:u:{sub}` | a subject's "log out everywhere" cut-off | `c`: the cut-off (ms); `fa` |
+///
+/// A session record also keeps, for listing a subject's sessions, `sub` (its subject), `st`
+/// (its start, ms), `lb` (its label, empty for none) and `lr` (its last refresh, ms). The
+/// index of sessions by subject is a sorted set, `{prefix}:i:{sub}`: its members are the
+/// `sid`s of the subject's sessions, scored by start; Redis expires it after the last
+/// forget-after time any of them can reach, and a listing drops the members whose record is
+/// gone. Its hash tag is the subject's, so in a Redis Cluster it lives in another slot than
+/// the sessions' keys: a start writes the record, then (a second script) the index; a
+/// listing reads the index, then each session's keys with single-key commands.
 ///
 /// The braces around the id are literal: `{sid}` is a hash tag, so the two keys of a session
 /// live in one slot of a Redis Cluster. Every write is one Lua script (run by `EVALSHA`) that
@@ -215,12 +224,16 @@ impl RedisBackend {
             .key(self.inner.keys.key(Kind::Record, session.sid))
             .key(self.inner.keys.key(Kind::RevokedSession, session.sid))
             .arg(refresh_token_hex(session.refresh_jti))
-            .arg(session.forget_after);
+            .arg(session.forget_after)
+            .arg(session.sub)
+            .arg(session.started_ms)
+            .arg(session.label.unwrap_or_default());
         invocation
             .invoke_async::<i64>(&mut self.connection())
             .await
             .map(drop)
-            .map_err(failed("create_session"))
+            .map_err(failed("create_session"))?;
+        self.index(session).await
     }
 
     async fn rotate_once(&self, rotation: &Rotation<'_>) -> Result<RotateOutcome, OperationError> {
@@ -372,5 +385,13 @@ impl RevocationBackend for RedisBackend {
 
     fn heartbeat<'a>(&'a self, beat: &'a Heartbeat) -> BoxFuture<'a, Result<(), BoxError>> {
         Box::pin(async move { Ok(Self::idempotent(|| self.publish_heartbeat(beat)).await?) })
+    }
+
+    fn list_sessions<'a>(
+        &'a self,
+        sub: &'a str,
+        now: u64,
+    ) -> BoxFuture<'a, Result<Vec<LiveSession>, BoxError>> {
+        Box::pin(async move { Ok(Self::idempotent(|| self.list_now(sub, now)).await?) })
     }
 }

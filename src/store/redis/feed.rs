@@ -120,7 +120,7 @@ impl RedisBackend {
                             .ok_or_else(|| unexpected(OP, "a subject entry without its cut-off"))?,
                         expires_at,
                     },
-                    Kind::Record => continue,
+                    Kind::Record | Kind::SubjectSessions => continue,
                 });
             }
         }

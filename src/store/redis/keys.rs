@@ -23,6 +23,8 @@ pub(super) enum Kind {
     RevokedSession,
     Token,
     Subject,
+    /// A subject's sessions: a sorted set, not a hash (walks of hashes pass it by).
+    SubjectSessions,
 }
 
 impl Kind {
@@ -32,6 +34,7 @@ impl Kind {
             Self::RevokedSession => 'r',
             Self::Token => 't',
             Self::Subject => 'u',
+            Self::SubjectSessions => 'i',
         }
     }
 
@@ -41,6 +44,7 @@ impl Kind {
             b'r' => Some(Self::RevokedSession),
             b't' => Some(Self::Token),
             b'u' => Some(Self::Subject),
+            b'i' => Some(Self::SubjectSessions),
             _ => None,
         }
     }
@@ -94,6 +98,7 @@ mod tests {
             Kind::RevokedSession,
             Kind::Token,
             Kind::Subject,
+            Kind::SubjectSessions,
         ] {
             let key = keys.key(kind, "a}b{c");
             assert_eq!(keys.parse(key.as_bytes()), Some((kind, "a}b{c")));

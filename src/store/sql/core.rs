@@ -12,8 +12,8 @@ use super::{
     statements::{SESSION, SUBJECT, Statements, TOKEN, check_prefix, int, token, uint},
 };
 use crate::store::{
-    BackendError, BoxError, ChangeStream, Heartbeat, NewSession, RevocationEntry, RotateOutcome,
-    Rotation,
+    BackendError, BoxError, ChangeStream, Heartbeat, LiveSession, NewSession, RevocationEntry,
+    RotateOutcome, Rotation,
 };
 
 /// A SQL backend: a pool, the statements for its tables, and its dialect. Clones share the
@@ -134,9 +134,64 @@ where
                     .execute(&mut *tx)
                     .await?;
             }
+            self.add_listing_columns(&mut tx).await?;
             tx.commit().await?;
             Ok(())
         }
+    }
+
+    /// Adds the columns of the session listing to a sessions table made without them, and
+    /// their index, in the migration's transaction.
+    async fn add_listing_columns(
+        &self,
+        tx: &mut sqlx::Transaction<'static, D::Db>,
+    ) -> Result<(), Cause> {
+        for (column, kind) in self.sql.listing_columns {
+            let found: i64 = sqlx::query_scalar(D::COLUMN_COUNT)
+                .bind(&*self.sql.sessions_table)
+                .bind(column)
+                .fetch_one(&mut **tx)
+                .await?;
+            if found == 0 {
+                let table = &self.sql.sessions_table;
+                sqlx::query(AssertSqlSafe(format!(
+                    "ALTER TABLE {table} ADD COLUMN {column} {kind}"
+                )))
+                .execute(&mut **tx)
+                .await?;
+            }
+        }
+        sqlx::query(AssertSqlSafe(self.sql.listing_index.clone()))
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn list_sessions(
+        &self,
+        sub: &str,
+        now: u64,
+    ) -> Result<Vec<LiveSession>, BoxError> {
+        self.run("list_sessions", async {
+            let rows: Vec<(String, i64, Option<i64>, Option<String>)> =
+                sqlx::query_as(AssertSqlSafe(self.sql.list_sessions.clone()))
+                    .bind(sub)
+                    .bind(int(now))
+                    .fetch_all(&self.pool)
+                    .await?;
+            let mut live: Vec<LiveSession> = rows
+                .into_iter()
+                .map(|(sid, started_ms, last_refreshed_ms, label)| {
+                    LiveSession::new(sid, uint(started_ms))
+                        .with_last_refreshed_ms(last_refreshed_ms.map(uint))
+                        .with_label(label)
+                })
+                .collect();
+            // Ordered here, by byte, whatever the database's collation.
+            live.sort_by(|a, b| (a.started_ms, &a.sid).cmp(&(b.started_ms, &b.sid)));
+            Ok(live)
+        })
+        .await
     }
 
     pub(crate) async fn create_session(&self, session: &NewSession<'_>) -> Result<(), BoxError> {
@@ -147,6 +202,8 @@ where
                 .bind(int(session.started_ms))
                 .bind(token(session.refresh_jti))
                 .bind(int(session.forget_after))
+                // No label is an empty one, stored as NULL.
+                .bind(session.label.unwrap_or_default())
                 .execute(&self.pool)
                 .await?;
             Ok(())

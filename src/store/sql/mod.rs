@@ -28,6 +28,9 @@ pub(crate) trait Dialect: Clone + Send + Sync + 'static {
     /// A statement that the migration runs first in its transaction, with the table prefix
     /// as `$1`, so that instances migrating at once wait for each other.
     const MIGRATION_LOCK: Option<&'static str>;
+    /// A query that counts the columns named `$2` of the table named `$1` (0 or 1), so that
+    /// the migration adds a column a table made by an earlier version lacks.
+    const COLUMN_COUNT: &'static str;
 
     /// The dialect's state for the tables named by `prefix` on `pool` (its change feed);
     /// `timeout` bounds the connections it opens.
