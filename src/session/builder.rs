@@ -120,14 +120,20 @@ impl SessionsBuilder {
     /// cap until its next start.
     ///
     /// ```
-    /// use tower_jwt_auth::{Issuer, KeySet, Sessions, SigningKey, token::NoCustomClaims};
+    /// use std::time::Duration;
+    /// use tower_jwt_auth::{Issuer, KeySet, Sessions, SigningKey, clock::MockClock, token::NoCustomClaims};
     ///
     /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
-    /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
+    /// let clock = MockClock::at_secs(1_700_000_000);
+    /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?))
+    ///     .with_clock(clock.clone())
+    ///     .build()?;
     /// let sessions = Sessions::builder(issuer.clone()).with_max_sessions_per_subject(2).build()?;
     /// let first = sessions.start("alice").await?;
+    /// clock.advance(Duration::from_secs(1));
     /// sessions.start("alice").await?;
-    /// sessions.start("alice").await?; // ends `first`
+    /// clock.advance(Duration::from_secs(1));
+    /// sessions.start("alice").await?; // ends `first`, the oldest
     /// assert!(issuer.verifier().verify_access::<NoCustomClaims>(first.access_token()).is_err());
     /// assert_eq!(sessions.list_sessions("alice", None).await?.len(), 2);
     ///
