@@ -8,7 +8,8 @@
 //! ```
 //!
 //! In the URI and the header values `$A` stands for a valid access token, and `$R`, `$V`,
-//! `$X`, `$C` for a refresh token, a revoked, an expired and a cut-off one. The layer must never
+//! `$W`, `$X`, `$C` for a refresh token, a revoked one, one under its session's watermark,
+//! an expired and a cut-off one. The layer must never
 //! panic, and a request it lets through must carry the one valid token.
 
 #![no_main]
@@ -27,7 +28,9 @@ use tower_jwt_auth::{
     BearerAuthLayer, Claims,
     token::{NoCustomClaims, TokenKind},
 };
-use tower_jwt_auth_fuzz::{CUT_SUB, Env, Key, REVOKED_JTI, T0, block_on, valid_parts};
+use tower_jwt_auth_fuzz::{
+    CUT_SUB, Env, Key, REVOKED_JTI, T0, WATERMARK_SEQ, WATERMARK_SID, block_on, valid_parts,
+};
 
 /// The tokens the placeholders stand for: `$A` is the only one that may pass.
 fn tokens() -> &'static [(&'static [u8], String)] {
@@ -47,6 +50,13 @@ fn tokens() -> &'static [(&'static [u8], String)] {
             (
                 b"$V",
                 sign(TokenKind::Access, &|c| c["jti"] = REVOKED_JTI.into()),
+            ),
+            (
+                b"$W",
+                sign(TokenKind::Access, &|c| {
+                    c["sid"] = WATERMARK_SID.into();
+                    c["seq"] = WATERMARK_SEQ.into();
+                }),
             ),
             (b"$X", sign(TokenKind::Access, &|c| c["exp"] = T0.into())),
             (

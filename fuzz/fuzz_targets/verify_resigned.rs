@@ -10,7 +10,8 @@ use libfuzzer_sys::fuzz_target;
 use serde_json::{Map, Value};
 use tower_jwt_auth::token::{NoCustomClaims, TokenKind};
 use tower_jwt_auth_fuzz::{
-    AUD, CUT_SUB, Env, ISS, Key, REVOKED_JTI, REVOKED_SID, T0, check_accepted, valid_parts,
+    AUD, CUT_SUB, Env, ISS, Key, REVOKED_JTI, REVOKED_SID, T0, WATERMARK_SID, check_accepted,
+    valid_parts,
 };
 
 /// Member names worth trying: the registered ones, the header's, and near misses.
@@ -35,6 +36,7 @@ const NAMES: &[&str] = &[
     "scope",
     "auth_time",
     "auth_time_ms",
+    "seq",
     "sat",
     "name",
     "Exp",
@@ -62,6 +64,7 @@ const WORDS: &[&str] = &[
     "rs",
     REVOKED_JTI,
     REVOKED_SID,
+    WATERMARK_SID,
     CUT_SUB,
     "alice",
     "",

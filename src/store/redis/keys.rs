@@ -23,6 +23,8 @@ pub(super) enum Kind {
     RevokedSession,
     Token,
     Subject,
+    /// A session's access watermark.
+    Access,
 }
 
 impl Kind {
@@ -32,6 +34,7 @@ impl Kind {
             Self::RevokedSession => 'r',
             Self::Token => 't',
             Self::Subject => 'u',
+            Self::Access => 'a',
         }
     }
 
@@ -41,6 +44,7 @@ impl Kind {
             b'r' => Some(Self::RevokedSession),
             b't' => Some(Self::Token),
             b'u' => Some(Self::Subject),
+            b'a' => Some(Self::Access),
             _ => None,
         }
     }
@@ -94,6 +98,7 @@ mod tests {
             Kind::RevokedSession,
             Kind::Token,
             Kind::Subject,
+            Kind::Access,
         ] {
             let key = keys.key(kind, "a}b{c");
             assert_eq!(keys.parse(key.as_bytes()), Some((kind, "a}b{c")));
