@@ -1,5 +1,5 @@
-//! The deny-list: revoked tokens, revoked sessions with their access watermarks, and "log
-//! out everywhere" cut-offs, each with the time after which it can be forgotten. The store's local state and the in-process
+//! The deny-list: revoked tokens, revoked sessions, sessions' access watermarks and "log out
+//! everywhere" cut-offs, each with the time after which it can be forgotten. The store's local state and the in-process
 //! backend's shared state are both one.
 
 use dashmap::DashMap;
@@ -19,30 +19,16 @@ struct Watermark {
     until: u64,
 }
 
-/// What the deny-list holds of one session: the session revoked, its access watermark, or
-/// both, each with its own forget-after time. One slot per session, so that the verifier
-/// finds both with one lookup.
-#[derive(Debug, Clone, Copy, Default)]
-struct SessionSlot {
-    /// The session is revoked (every token of it) until then.
-    revoked_until: Option<u64>,
-    access: Option<Watermark>,
-}
-
-impl SessionSlot {
-    /// How many entries the slot holds (0 to 2).
-    fn entries(&self) -> usize {
-        usize::from(self.revoked_until.is_some()) + usize::from(self.access.is_some())
-    }
-}
-
 /// Concurrent maps of deny-list entries. Lookups are synchronous and allocation-free.
 #[derive(Debug, Default)]
 pub(super) struct DenyList {
     /// Revoked tokens: `jti` → forget after.
     tokens: DashMap<Box<str>, u64>,
-    /// Revoked sessions and access watermarks: `sid` → slot.
-    sessions: DashMap<Box<str>, SessionSlot>,
+    /// Revoked sessions: `sid` → forget after.
+    sessions: DashMap<Box<str>, u64>,
+    /// Access watermarks: `sid` → watermark. A map of its own rather than a part of each
+    /// revoked session's value: a revoked session stays as small as it was.
+    watermarks: DashMap<Box<str>, Watermark>,
     /// "Log out everywhere" cut-offs: `sub` → cut-off.
     subjects: DashMap<Box<str>, Cutoff>,
 }
@@ -64,8 +50,10 @@ impl DenyList {
                 seq,
                 expires_at,
             } => {
-                let mut slot = self.sessions.entry(sid.as_str().into()).or_default();
-                let mark = slot.access.get_or_insert(Watermark { seq: 0, until: 0 });
+                let mut mark = self
+                    .watermarks
+                    .entry(sid.as_str().into())
+                    .or_insert(Watermark { seq: 0, until: 0 });
                 keep_later(&mut mark.seq, *seq);
                 keep_later(&mut mark.until, *expires_at);
             }
@@ -86,8 +74,8 @@ impl DenyList {
 
     /// Holds the session `sid` revoked until at least `until`.
     pub(super) fn revoke_session(&self, sid: &str, until: u64) {
-        let mut slot = self.sessions.entry(sid.into()).or_default();
-        slot.revoked_until = Some(slot.revoked_until.unwrap_or(0).max(until));
+        let mut slot = self.sessions.entry(sid.into()).or_insert(0);
+        *slot = (*slot).max(until);
     }
 
     pub(super) fn is_token_revoked(&self, jti: &str) -> bool {
@@ -96,27 +84,22 @@ impl DenyList {
 
     /// The time until which the session `sid` is held revoked, if it is.
     pub(super) fn session_revoked_until(&self, sid: &str) -> Option<u64> {
-        self.sessions.get(sid).and_then(|slot| slot.revoked_until)
+        self.sessions.get(sid).map(|until| *until)
     }
 
     pub(super) fn is_session_revoked(&self, sid: &str) -> bool {
-        self.session_revoked_until(sid).is_some()
+        self.sessions.contains_key(sid)
     }
 
-    /// `true` if the session `sid` is revoked, or, for an access token numbered
-    /// `access_seq`, if its session's watermark covers it. One lookup.
-    pub(super) fn covers_session(&self, sid: &str, access_seq: Option<u64>) -> bool {
-        self.sessions.get(sid).is_some_and(|slot| {
-            slot.revoked_until.is_some()
-                || access_seq.is_some_and(|seq| slot.access.is_some_and(|mark| seq <= mark.seq))
-        })
+    /// `true` if the access token numbered `seq` of session `sid` is under its session's
+    /// watermark.
+    pub(super) fn is_access_revoked(&self, sid: &str, seq: u64) -> bool {
+        self.watermarks.get(sid).is_some_and(|mark| seq <= mark.seq)
     }
 
     /// The highest revoked access-token number of the session `sid`, if any.
     pub(super) fn access_watermark(&self, sid: &str) -> Option<u64> {
-        self.sessions
-            .get(sid)
-            .and_then(|slot| slot.access.map(|mark| mark.seq))
+        self.watermarks.get(sid).map(|mark| mark.seq)
     }
 
     pub(super) fn subject_cutoff_ms(&self, sub: &str) -> Option<u64> {
@@ -138,25 +121,18 @@ impl DenyList {
         let tokens = live_ids(&self.tokens, now, |jti, expires_at| {
             RevocationEntry::Token { jti, expires_at }
         });
-        let sessions = self.sessions.iter().flat_map(move |e| {
-            let sid = e.key();
-            let revoked = e
-                .revoked_until
-                .filter(|until| *until >= now)
-                .map(|expires_at| RevocationEntry::Session {
-                    sid: sid.to_string(),
-                    expires_at,
-                });
-            let access =
-                e.access
-                    .filter(|mark| mark.until >= now)
-                    .map(|mark| RevocationEntry::Access {
-                        sid: sid.to_string(),
-                        seq: mark.seq,
-                        expires_at: mark.until,
-                    });
-            revoked.into_iter().chain(access)
+        let sessions = live_ids(&self.sessions, now, |sid, expires_at| {
+            RevocationEntry::Session { sid, expires_at }
         });
+        let watermarks =
+            self.watermarks
+                .iter()
+                .filter(|e| e.until >= now)
+                .map(|e| RevocationEntry::Access {
+                    sid: e.key().to_string(),
+                    seq: e.seq,
+                    expires_at: e.until,
+                });
         let subjects = self
             .subjects
             .iter()
@@ -166,7 +142,11 @@ impl DenyList {
                 cutoff_ms: e.cutoff_ms,
                 expires_at: e.expires_at,
             });
-        tokens.chain(sessions).chain(subjects).collect()
+        tokens
+            .chain(sessions)
+            .chain(watermarks)
+            .chain(subjects)
+            .collect()
     }
 
     /// Drops every entry that is no longer live at `now`; returns how many. An entry is kept
@@ -179,23 +159,14 @@ impl DenyList {
             live
         };
         self.tokens.retain(|_, e| keep(*e));
-        self.sessions.retain(|_, slot| {
-            // Each part of the slot is forgotten on its own time.
-            if slot.revoked_until.is_some_and(|until| !keep(until)) {
-                slot.revoked_until = None;
-            }
-            if slot.access.is_some_and(|mark| !keep(mark.until)) {
-                slot.access = None;
-            }
-            slot.entries() > 0
-        });
+        self.sessions.retain(|_, e| keep(*e));
+        self.watermarks.retain(|_, w| keep(w.until));
         self.subjects.retain(|_, c| keep(c.expires_at));
         dropped
     }
 
-    /// The number of entries held (a session revoked and its watermark count as two).
+    /// The number of entries held.
     pub(super) fn len(&self) -> usize {
-        let sessions: usize = self.sessions.iter().map(|slot| slot.entries()).sum();
-        self.tokens.len() + sessions + self.subjects.len()
+        self.tokens.len() + self.sessions.len() + self.watermarks.len() + self.subjects.len()
     }
 }

@@ -170,9 +170,9 @@ impl RevocationStore {
     /// and, for an access token (`access_seq` is its `seq` claim; `None` for a refresh
     /// token), by its session's watermark when that is at or above `access_seq`.
     ///
-    /// Synchronous and allocation-free: the verifier calls it on every request. Three map
-    /// lookups at most: the `jti`, the session (its revocation and its watermark are one
-    /// slot), the subject.
+    /// Synchronous and allocation-free: the verifier calls it on every request. Four map
+    /// lookups at most: the `jti`, the session, its watermark (for an access token), the
+    /// subject.
     ///
     /// ```
     /// use tower_jwt_auth::store::{RevocationEntry, RevocationStore};
@@ -201,7 +201,8 @@ impl RevocationStore {
     ) -> bool {
         let deny = &self.inner.deny;
         deny.is_token_revoked(jti)
-            || deny.covers_session(sid, access_seq)
+            || deny.is_session_revoked(sid)
+            || access_seq.is_some_and(|seq| deny.is_access_revoked(sid, seq))
             || deny
                 .subject_cutoff_ms(sub)
                 .is_some_and(|cutoff_ms| session_started_ms <= cutoff_ms)
@@ -622,7 +623,11 @@ mod tests {
             sid: "s1".into(),
             expires_at: 170,
         });
-        assert_eq!(store.len(), 2, "a revoked session and its watermark");
+        assert_eq!(
+            store.len(),
+            2,
+            "a revoked session and its watermark: two entries"
+        );
         assert!(store.is_revoked("j", "s1", "a", 0, Some(4)));
         assert!(store.is_revoked("r", "s1", "a", 0, None));
         clock.set_secs(171);
