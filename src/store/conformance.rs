@@ -941,7 +941,8 @@ pub async fn access_watermarks_are_one_entry_per_session((a, b): Handles) {
         next_change(&mut feed, |e| *e == mark(3, NOW + 50)).await,
         "a watermark reaches the other handle's feed"
     );
-    for entry in [mark(3, NOW + 50), mark(1, NOW + 60), mark(7, NOW + 40)] {
+    // The lower number comes last, with the later time.
+    for entry in [mark(3, NOW + 50), mark(7, NOW + 40), mark(1, NOW + 60)] {
         b.revoke(&entry).await.expect("revoke is idempotent");
     }
     let loaded = a.load(NOW).await.expect("load");
