@@ -446,7 +446,8 @@ async fn run_async(
     }
 
     // Past every lifetime, purging forgets every local entry, and every token is expired.
-    let beyond = ttl.session + leeway + 1;
+    // A "log out everywhere" cut-off lies the leeway ahead, and is kept the leeway past that.
+    let beyond = ttl.session + 2 * leeway + 1;
     env.advance(beyond);
     model.now_ms += beyond * 1000;
     sessions.purge_expired();
