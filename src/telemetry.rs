@@ -136,10 +136,12 @@ pub(crate) fn refresh_csrf_refused(sub: &str, sid: &str) {
 /// What a revocation covered.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Revoked {
-    /// One token (RFC 7009 revocation of an access token).
+    /// One token by its `jti` (an entry the application records itself).
     Token,
     /// One session (logout, a refused subject, or reuse detection).
     Session,
+    /// A session's access tokens up to one (RFC 7009 revocation of an access token).
+    Access,
     /// Every session of a subject (log out everywhere).
     Subject,
 }
@@ -149,6 +151,7 @@ impl Revoked {
         match self {
             Self::Token => "token",
             Self::Session => "session",
+            Self::Access => "access",
             Self::Subject => "subject",
         }
     }

@@ -314,6 +314,128 @@ async fn revoking_one_token_leaves_the_rest_of_its_session() {
 }
 
 #[tokio::test]
+async fn revoking_an_access_token_revokes_its_sessions_earlier_access_tokens_only() {
+    let env = env();
+    let other = env.login("bob").await;
+    let mut pairs = vec![env.login("alice").await];
+    for _ in 0..3 {
+        env.advance(10);
+        let next = env
+            .sessions
+            .refresh(pairs.last().unwrap().refresh_token())
+            .await
+            .unwrap();
+        pairs.push(next);
+    }
+    let seq = |pair: &TokenPair| {
+        let claims: Claims<Profile> = env
+            .issuer
+            .verifier()
+            .verify_access(pair.access_token())
+            .unwrap();
+        claims.sequence()
+    };
+    let numbers: Vec<_> = pairs.iter().map(seq).collect();
+    assert_eq!(numbers, [Some(0), Some(1), Some(2), Some(3)]);
+
+    env.sessions.revoke(pairs[2].access_token()).await.unwrap();
+    for pair in &pairs[..3] {
+        assert_eq!(access_error(&env, pair), TokenError::Revoked);
+    }
+    assert!(valid(&env, &pairs[3]), "a later pair of the session");
+    assert!(valid(&env, &other), "another session");
+    // The current refresh token refreshes, and its pair is numbered past the watermark.
+    let next = env
+        .sessions
+        .refresh(pairs[3].refresh_token())
+        .await
+        .unwrap();
+    assert_eq!(seq(&next), Some(4));
+    // An earlier token revoked later never lowers the watermark.
+    env.sessions.revoke(pairs[0].access_token()).await.unwrap();
+    assert_eq!(access_error(&env, &pairs[2]), TokenError::Revoked);
+    assert_eq!(
+        env.issuer
+            .revocation()
+            .access_watermark(pairs[0].session_id()),
+        Some(2)
+    );
+}
+
+#[tokio::test]
+async fn revoking_access_tokens_costs_one_entry_per_session() {
+    let env = env();
+    let mut pair = env.login("alice").await;
+    for _ in 0..1_000 {
+        pair = env.sessions.refresh(pair.refresh_token()).await.unwrap();
+        env.sessions.revoke(pair.access_token()).await.unwrap();
+        assert_eq!(access_error(&env, &pair), TokenError::Revoked);
+    }
+    let store = env.issuer.revocation();
+    assert_eq!(store.len(), 1);
+    assert_eq!(store.access_watermark(pair.session_id()), Some(1_000));
+}
+
+#[tokio::test]
+async fn a_watermark_outlives_the_retries_that_mint_its_number_again() {
+    let (env, sessions) = grace_env(10);
+    let first = env.login("alice").await;
+    let pair = sessions.refresh(first.refresh_token()).await.unwrap();
+    // The client lost the answer and retries 9 s later: the same number again, a later `exp`.
+    env.advance(9);
+    let retry = sessions.refresh(first.refresh_token()).await.unwrap();
+    sessions.revoke(pair.access_token()).await.unwrap();
+    assert_eq!(access_error(&env, &retry), TokenError::Revoked);
+    // Up to the retry's last second, after a purge, it stays refused.
+    env.advance(900 - 1);
+    assert_eq!(sessions.purge_expired(), 0);
+    assert_eq!(access_error(&env, &retry), TokenError::Revoked);
+    env.advance(1);
+    assert_eq!(access_error(&env, &retry), TokenError::Expired);
+}
+
+#[tokio::test]
+async fn an_access_token_without_a_number_is_refused() {
+    let backend = Arc::new(MemoryBackend::new());
+    let env = env_with(|b| b.with_revocation_backend(backend.clone()));
+    env.issuer.revocation().load().await.unwrap();
+    let mut claims = env.claims();
+    claims.as_object_mut().unwrap().remove("seq");
+    let token = env.forge("at+jwt", &claims);
+    assert_eq!(
+        env.issuer
+            .verifier()
+            .verify_access::<Profile>(&token)
+            .unwrap_err(),
+        TokenError::MissingClaim("seq")
+    );
+    // Revoking it records nothing: it is refused anyway.
+    assert_eq!(
+        env.sessions.revoke(&token).await.unwrap(),
+        Some(TokenKind::Access)
+    );
+    assert!(env.issuer.revocation().is_empty());
+
+    // A refresh token without one still refreshes, and the next pair is numbered 1.
+    let now = env.clock_secs();
+    let mut refresh = claims.clone();
+    refresh["sexp"] = (now + 3600).into();
+    let session = NewSession::new("sid-1", "alice", now * 1000, "jti-1", now + 3600);
+    backend.create_session(&session).await.unwrap();
+    let next = env
+        .sessions
+        .refresh(&env.forge("refresh+jwt", &refresh))
+        .await
+        .unwrap();
+    let claims: Claims<Profile> = env
+        .issuer
+        .verifier()
+        .verify_access(next.access_token())
+        .unwrap();
+    assert_eq!(claims.sequence(), Some(1));
+}
+
+#[tokio::test]
 async fn revoked_entries_are_purged_once_they_cannot_matter() {
     let env = env_with(|b| {
         b.with_access_ttl(Duration::from_secs(600))
@@ -328,10 +450,7 @@ async fn revoked_entries_are_purged_once_they_cannot_matter() {
         .verifier()
         .verify_access(a.access_token())
         .unwrap();
-    env.sessions
-        .revoke_token(&claims.jti, claims.exp)
-        .await
-        .unwrap();
+    env.sessions.revoke_token(&claims).await.unwrap();
     env.sessions.refresh(a.refresh_token()).await.unwrap();
     env.sessions.logout(b.session_id()).await.unwrap();
     env.sessions.logout_all("carol").await.unwrap();
@@ -340,9 +459,9 @@ async fn revoked_entries_are_purged_once_they_cannot_matter() {
     // Nothing is dropped while what it covers could still be presented.
     env.advance(600);
     assert_eq!(env.sessions.purge_expired(), 0);
-    assert!(store.is_token_revoked(&claims.jti));
+    assert_eq!(store.access_watermark(&claims.sid), Some(0));
     env.advance(1);
-    assert_eq!(env.sessions.purge_expired(), 1, "the revoked access token");
+    assert_eq!(env.sessions.purge_expired(), 1, "the access watermark");
     env.advance(3600 - 601);
     assert_eq!(env.sessions.purge_expired(), 0);
     env.advance(1);
@@ -734,10 +853,7 @@ async fn every_entry_outlives_its_tokens_by_the_leeway() {
         .verifier()
         .verify_access(token.access_token())
         .unwrap();
-    env.sessions
-        .revoke_token(&claims.jti, claims.exp)
-        .await
-        .unwrap();
+    env.sessions.revoke_token(&claims).await.unwrap();
     env.sessions.logout(session.session_id()).await.unwrap();
     env.sessions.logout_all("carol").await.unwrap();
     let next = env.sessions.refresh(reused.refresh_token()).await.unwrap();

@@ -230,6 +230,7 @@ impl Sessions {
                 started_ms,
                 session_exp,
                 csrf: &csrf,
+                seq: 0,
             })
             .map_err(StartError::Issue)?;
         self.make_room(subject).await.map_err(StartError::Store)?;
@@ -336,6 +337,8 @@ impl Sessions {
             started_ms: claims.session_started_millis(),
             session_exp,
             csrf: claims.csrf.as_deref().unwrap_or_default(),
+            // A refresh token minted without a number (by an earlier version) counts as 0.
+            seq: claims.seq.unwrap_or(0).saturating_add(1),
         })?;
         let rotation = Rotation::new(
             &claims.sid,
@@ -451,7 +454,18 @@ impl Sessions {
             .await
     }
 
-    /// Revokes one token by its `jti` until its `exp`.
+    /// Revokes the access token whose verified claims are `claims`, together with every
+    /// access token of its session numbered as it is or lower ([`Claims::sequence`]): the
+    /// session's watermark rises to the token's number (RFC 7009 §2.1 lets a revocation
+    /// cover other tokens of the same grant). The session's refresh token stays valid, and
+    /// so do the pairs it mints afterwards.
+    ///
+    /// Memory grows with sessions, never with tokens: whatever the number of tokens revoked,
+    /// a session costs one entry, kept until the last access token it covers has expired
+    /// (the token's `exp` plus the leeway, plus the reuse grace window and a second when
+    /// there is one, since a retry in the window mints its number again).
+    /// A token without a number (minted by an earlier version) is refused wherever
+    /// revocation is checked, so nothing is recorded for it.
     ///
     /// ```
     /// # use tower_jwt_auth::{Claims, Issuer, KeySet, Sessions, SigningKey, token::NoCustomClaims};
@@ -460,22 +474,40 @@ impl Sessions {
     /// # let sessions = Sessions::new(issuer.clone());
     /// let pair = sessions.start("alice").await?;
     /// let claims: Claims = issuer.verifier().verify_access(pair.access_token())?;
-    /// sessions.revoke_token(&claims.jti, claims.exp).await?;
+    /// sessions.revoke_token(&claims).await?;
     /// assert!(issuer.verifier().verify_access::<NoCustomClaims>(pair.access_token()).is_err());
+    /// // The refresh token still works, and its pair is valid.
+    /// let next = sessions.refresh(pair.refresh_token()).await?;
+    /// assert!(issuer.verifier().verify_access::<NoCustomClaims>(next.access_token()).is_ok());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// # })?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub async fn revoke_token(&self, jti: &str, exp: u64) -> Result<(), RevocationError> {
-        self.deny(exp, |expires_at| RevocationEntry::Token {
-            jti: jti.to_owned(),
-            expires_at,
+    pub async fn revoke_token<T>(&self, claims: &Claims<T>) -> Result<(), RevocationError> {
+        let Some(seq) = claims.seq else {
+            return Ok(());
+        };
+        // A retry inside the reuse grace window mints the same number again, at most the
+        // window after the pair it retries was minted (instances share the window as they
+        // share the lifetimes): the entry outlives the token by that much, and a second for
+        // the rounding of `iat`. Without a window no later token has this number.
+        let retries_secs = match self.grace_ms {
+            0 => 0,
+            grace_ms => grace_ms.div_ceil(1000).saturating_add(1),
+        };
+        self.deny(claims.exp.saturating_add(retries_secs), |expires_at| {
+            RevocationEntry::Access {
+                sid: claims.sid.clone(),
+                seq,
+                expires_at,
+            }
         })
         .await
     }
 
-    /// Revokes a presented token (RFC 7009): an access token by its `jti`; a refresh token
-    /// together with its whole session, as RFC 7009 §2.1 recommends. Returns the kind
+    /// Revokes a presented token (RFC 7009): an access token with the earlier access tokens of
+    /// its session ([`revoke_token`](Self::revoke_token)); a refresh token together with its
+    /// whole session, as RFC 7009 §2.1 recommends. Returns the kind
     /// revoked (revoking a revoked token again is harmless), or `None` for a token that is
     /// invalid or expired, which RFC 7009 answers with success too.
     ///
@@ -496,7 +528,7 @@ impl Sessions {
         let verifier = self.issuer.verifier();
         // Revoking is idempotent: an already-revoked token is revoked again, harmlessly.
         if let Ok(claims) = verifier.verify_unrevoked::<NoCustomClaims>(token, TokenKind::Access) {
-            self.revoke_token(&claims.jti, claims.exp).await?;
+            self.revoke_token(&claims).await?;
             return Ok(Some(TokenKind::Access));
         }
         if let Ok(claims) = verifier.verify_unrevoked::<NoCustomClaims>(token, TokenKind::Refresh) {

@@ -100,7 +100,8 @@ pub(crate) fn decode_change(message: &[u8]) -> Result<Change, serde_json::Error>
 ///   [`list_sessions`](Self::list_sessions), the label given at the start and when the
 ///   session was last refreshed, with an index of the records by subject.
 /// - **Deny-list entries** ([`RevocationEntry`]): a token by `jti`, a session by `sid`, a
-///   subject's "log out everywhere" cut-off. Each has a forget-after time.
+///   session's access watermark, a subject's "log out everywhere" cut-off. Each has a
+///   forget-after time.
 ///
 /// Times are seconds since the Unix epoch unless a name ends in `_ms`. A record or entry is
 /// *live* at `now` while its forget-after time is `>= now`.
@@ -229,6 +230,10 @@ pub trait RevocationBackend: Send + Sync + fmt::Debug + 'static {
     ///   is kept as a revoked tombstone.
     ///   The session is held revoked until the later of `expires_at` and the record's
     ///   forget-after time.
+    /// - [`RevocationEntry::Access`]: the session's watermark: its access tokens numbered
+    ///   `seq` or lower are refused by the verifier. One entry per session: recorded again,
+    ///   the higher number and the later forget-after time win, each on its own. It marks no
+    ///   session record and changes no rotation: the refresh token stays valid.
     /// - [`RevocationEntry::Subject`]: the subject's cut-off: every token of a session of
     ///   `sub` started at or before `cutoff_ms` is refused by the verifier. The backend
     ///   records the cut-off, returns it from [`load`](Self::load) and publishes it; it marks
@@ -241,8 +246,9 @@ pub trait RevocationBackend: Send + Sync + fmt::Debug + 'static {
     fn revoke<'a>(&'a self, entry: &'a RevocationEntry) -> BoxFuture<'a, Result<(), BoxError>>;
 
     /// Every deny-list entry live at `now`, to fill a new store or to catch up after a gap
-    /// in the feed: token entries, subject cut-offs, and one [`RevocationEntry::Session`]
-    /// per revoked session record (with the record's forget-after time).
+    /// in the feed: token entries, access watermarks, subject cut-offs, and one
+    /// [`RevocationEntry::Session`] per revoked session record (with the record's
+    /// forget-after time).
     fn load(&self, now: u64) -> BoxFuture<'_, Result<Vec<RevocationEntry>, BoxError>>;
 
     /// The change feed: every entry recorded by [`revoke`](Self::revoke) or by a reuse in

@@ -188,6 +188,7 @@ where
     rotation_keeps_the_later_forget_after_time(open().await).await;
     revocation_keeps_the_later_forget_after_time(open().await).await;
     subject_cutoffs_are_recorded_and_rotation_ignores_them(open().await).await;
+    access_watermarks_are_one_entry_per_session(open().await).await;
     the_feed_reaches_the_other_handle(open().await).await;
     heartbeats_reach_the_other_handle_in_order(open().await).await;
     purge_keeps_everything_live(open().await).await;
@@ -970,6 +971,61 @@ pub async fn subject_cutoffs_are_recorded_and_rotation_ignores_them((a, b): Hand
     once(rule, &sid, (&*b, "r0", "r1", NOW_MS + 2000, Rotated)).await;
 }
 
+/// A session's access watermark is one entry whatever the number of revocations: recorded
+/// again, the higher number and the later forget-after time win, each on its own. It is
+/// published and loaded, marks no session revoked, changes no rotation (the refresh token
+/// stays valid), and is purged only after its last second.
+pub async fn access_watermarks_are_one_entry_per_session((a, b): Handles) {
+    let sid = session(&*a, "alice", NOW + 100).await;
+    let mark = |seq, expires_at| RevocationEntry::Access {
+        sid: sid.clone(),
+        seq,
+        expires_at,
+    };
+    let marks_of = |entries: &[RevocationEntry]| -> Vec<RevocationEntry> {
+        entries
+            .iter()
+            .filter(|e| matches!(e, RevocationEntry::Access { sid: s, .. } if *s == sid))
+            .cloned()
+            .collect()
+    };
+    let mut feed = b.subscribe().await.expect("subscribe");
+    a.revoke(&mark(3, NOW + 50)).await.expect("revoke");
+    assert!(
+        next_change(&mut feed, |e| *e == mark(3, NOW + 50)).await,
+        "a watermark reaches the other handle's feed"
+    );
+    // The lower number comes last, with the later time.
+    for entry in [mark(3, NOW + 50), mark(7, NOW + 40), mark(1, NOW + 60)] {
+        b.revoke(&entry).await.expect("revoke is idempotent");
+    }
+    let loaded = a.load(NOW).await.expect("load");
+    assert_eq!(
+        marks_of(&loaded),
+        [mark(7, NOW + 60)],
+        "one entry per session; the higher number and the later time win, each on its own"
+    );
+    assert_eq!(
+        session_entry(&loaded, &sid),
+        None,
+        "a watermark revokes no session"
+    );
+    let rule = "a watermark changes no rotation";
+    once(rule, &sid, (&*b, "r0", "r1", NOW_MS, Rotated)).await;
+    a.purge(NOW + 60).await.expect("purge");
+    assert_eq!(
+        marks_of(&b.load(NOW + 60).await.expect("load")),
+        [mark(7, NOW + 60)],
+        "kept through its last second"
+    );
+    a.purge(NOW + 61).await.expect("purge");
+    assert_eq!(
+        marks_of(&b.load(NOW).await.expect("load")),
+        [],
+        "purged after its time"
+    );
+}
+
 /// `purge` returns how many records and entries it deleted. Its times are earlier than
 /// every other check's, so that nothing else in the state is forgotten with them.
 pub async fn purge_counts_what_it_deletes((a, b): Handles) {
@@ -991,6 +1047,12 @@ pub async fn purge_counts_what_it_deletes((a, b): Handles) {
         expires_at: EARLY + 10,
     })
     .await;
+    revoke(RevocationEntry::Access {
+        sid: unique("sid"),
+        seq: 9,
+        expires_at: EARLY + 10,
+    })
+    .await;
     session(a, "alice", EARLY + 20).await;
     revoke(RevocationEntry::Session {
         sid: unique("sid"),
@@ -1007,8 +1069,8 @@ pub async fn purge_counts_what_it_deletes((a, b): Handles) {
     assert_eq!(count(EARLY + 10).await, 0, "nothing is deleted while live");
     assert_eq!(
         count(EARLY + 11).await,
-        3,
-        "a record, a token entry and a subject entry"
+        4,
+        "a record, a token entry, a subject entry and an access watermark"
     );
     assert_eq!(count(EARLY + 11).await, 0, "nothing is deleted twice");
     assert_eq!(count(EARLY + 21).await, 1, "a session record");

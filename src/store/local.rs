@@ -272,9 +272,13 @@ impl RevocationStore {
 
     /// `true` if the token `jti` of session `sid` and subject `sub`, whose session started at
     /// `session_started_ms` (milliseconds since the epoch), is revoked: by its `jti`, its
-    /// session, or a "log out everywhere" of its subject made at or after its session started.
+    /// session, or a "log out everywhere" of its subject made at or after its session started;
+    /// and, for an access token (`access_seq` is its `seq` claim; `None` for a refresh
+    /// token), by its session's watermark when that is at or above `access_seq`.
     ///
-    /// Synchronous and allocation-free: the verifier calls it on every request.
+    /// Synchronous and allocation-free: the verifier calls it on every request. Four map
+    /// lookups at most: the `jti`, the session, its watermark (for an access token), the
+    /// subject.
     ///
     /// ```
     /// use tower_jwt_auth::store::{RevocationEntry, RevocationStore};
@@ -282,16 +286,29 @@ impl RevocationStore {
     /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
     /// let store = RevocationStore::new();
     /// store.revoke(RevocationEntry::Subject { sub: "alice".into(), cutoff_ms: 5_000, expires_at: u64::MAX }).await?;
-    /// assert!(store.is_revoked("j1", "s1", "alice", 4_000));
-    /// assert!(!store.is_revoked("j2", "s2", "alice", 6_000));
+    /// assert!(store.is_revoked("j1", "s1", "alice", 4_000, None));
+    /// assert!(!store.is_revoked("j2", "s2", "alice", 6_000, None));
+    ///
+    /// store.revoke(RevocationEntry::Access { sid: "s2".into(), seq: 3, expires_at: u64::MAX }).await?;
+    /// assert!(store.is_revoked("j3", "s2", "alice", 6_000, Some(3)));
+    /// assert!(!store.is_revoked("j4", "s2", "alice", 6_000, Some(4)));
+    /// assert!(!store.is_revoked("r3", "s2", "alice", 6_000, None), "refresh tokens stay valid");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// # })?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn is_revoked(&self, jti: &str, sid: &str, sub: &str, session_started_ms: u64) -> bool {
+    pub fn is_revoked(
+        &self,
+        jti: &str,
+        sid: &str,
+        sub: &str,
+        session_started_ms: u64,
+        access_seq: Option<u64>,
+    ) -> bool {
         let deny = &self.inner.deny;
         deny.is_token_revoked(jti)
             || deny.is_session_revoked(sid)
+            || access_seq.is_some_and(|seq| deny.is_access_revoked(sid, seq))
             || deny
                 .subject_cutoff_ms(sub)
                 .is_some_and(|cutoff_ms| session_started_ms <= cutoff_ms)
@@ -343,6 +360,11 @@ impl RevocationStore {
         self.inner.deny.is_session_revoked(sid)
     }
 
+    /// The session's watermark: its access tokens numbered this or lower are revoked.
+    pub fn access_watermark(&self, sid: &str) -> Option<u64> {
+        self.inner.deny.access_watermark(sid)
+    }
+
     /// The latest "log out everywhere" cut-off of `sub`, in milliseconds since the epoch.
     pub fn subject_cutoff_ms(&self, sub: &str) -> Option<u64> {
         self.inner.deny.subject_cutoff_ms(sub)
@@ -357,6 +379,9 @@ impl RevocationStore {
             RevocationEntry::Token { .. } => telemetry::revoked(Revoked::Token, None, None),
             RevocationEntry::Session { sid, .. } => {
                 telemetry::revoked(Revoked::Session, None, Some(sid));
+            }
+            RevocationEntry::Access { sid, .. } => {
+                telemetry::revoked(Revoked::Access, None, Some(sid));
             }
             RevocationEntry::Subject { sub, .. } => {
                 telemetry::revoked(Revoked::Subject, Some(sub), None);
@@ -671,7 +696,8 @@ impl RevocationStore {
         }
     }
 
-    /// The number of live local deny-list entries (tokens, sessions and subjects).
+    /// The number of live local deny-list entries (tokens, sessions, access watermarks and
+    /// subjects).
     pub fn len(&self) -> usize {
         self.inner.deny.len()
     }
@@ -863,22 +889,22 @@ mod tests {
     #[test]
     fn each_kind_of_entry_revokes_what_it_covers() {
         let store = RevocationStore::new();
-        assert!(!store.is_revoked("j1", "s1", "alice", 10_000));
+        assert!(!store.is_revoked("j1", "s1", "alice", 10_000, None));
         block_on(store.revoke(RevocationEntry::Token {
             jti: "j1".into(),
             expires_at: 70,
         }))
         .unwrap();
-        assert!(store.is_revoked("j1", "s1", "alice", 10_000));
-        assert!(!store.is_revoked("j2", "s1", "alice", 10_000));
+        assert!(store.is_revoked("j1", "s1", "alice", 10_000, None));
+        assert!(!store.is_revoked("j2", "s1", "alice", 10_000, None));
 
         block_on(store.revoke(RevocationEntry::Session {
             sid: "s1".into(),
             expires_at: 70,
         }))
         .unwrap();
-        assert!(store.is_revoked("j2", "s1", "alice", 10_000));
-        assert!(!store.is_revoked("j3", "s2", "alice", 10_000));
+        assert!(store.is_revoked("j2", "s1", "alice", 10_000, None));
+        assert!(!store.is_revoked("j3", "s2", "alice", 10_000, None));
 
         block_on(store.revoke(RevocationEntry::Subject {
             sub: "alice".into(),
@@ -886,13 +912,71 @@ mod tests {
             expires_at: 100,
         }))
         .unwrap();
-        assert!(store.is_revoked("j3", "s2", "alice", 10_000));
-        assert!(store.is_revoked("j3", "s2", "alice", 10_500));
-        assert!(!store.is_revoked("j3", "s2", "alice", 10_501));
-        assert!(!store.is_revoked("j3", "s2", "bob", 10_000));
+        assert!(store.is_revoked("j3", "s2", "alice", 10_000, None));
+        assert!(store.is_revoked("j3", "s2", "alice", 10_500, None));
+        assert!(!store.is_revoked("j3", "s2", "alice", 10_501, None));
+        assert!(!store.is_revoked("j3", "s2", "bob", 10_000, None));
         // A session that started at the epoch (a token without `auth_time`) is covered by
         // any cut-off.
-        assert!(store.is_revoked("j5", "s4", "alice", 0));
+        assert!(store.is_revoked("j5", "s4", "alice", 0, None));
+    }
+
+    #[test]
+    fn a_watermark_covers_its_sessions_access_tokens_up_to_its_number() {
+        let clock = MockClock::at_secs(100);
+        let store = RevocationStore::builder()
+            .with_clock(clock.clone())
+            .build()
+            .unwrap();
+        let revoke = |entry| block_on(store.revoke(entry)).unwrap();
+        let mark = |seq, expires_at| RevocationEntry::Access {
+            sid: "s1".into(),
+            seq,
+            expires_at,
+        };
+        revoke(mark(3, 150));
+        // Each part keeps the later value on its own.
+        revoke(mark(1, 200));
+        assert_eq!(store.access_watermark("s1"), Some(3));
+        assert_eq!(store.len(), 1, "one entry per session");
+        assert!(store.is_revoked("j", "s1", "a", 0, Some(0)));
+        assert!(store.is_revoked("j", "s1", "a", 0, Some(3)));
+        assert!(!store.is_revoked("j", "s1", "a", 0, Some(4)));
+        assert!(
+            !store.is_revoked("r", "s1", "a", 0, None),
+            "a refresh token"
+        );
+        assert!(
+            !store.is_revoked("j", "s2", "a", 0, Some(0)),
+            "another session"
+        );
+        assert!(!store.is_session_revoked("s1"));
+
+        revoke(RevocationEntry::Session {
+            sid: "s1".into(),
+            expires_at: 170,
+        });
+        assert_eq!(
+            store.len(),
+            2,
+            "a revoked session and its watermark: two entries"
+        );
+        assert!(store.is_revoked("j", "s1", "a", 0, Some(4)));
+        assert!(store.is_revoked("r", "s1", "a", 0, None));
+        clock.set_secs(171);
+        assert_eq!(
+            store.purge_expired(),
+            1,
+            "the revoked session, on its own time"
+        );
+        assert!(!store.is_revoked("j", "s1", "a", 0, Some(4)));
+        assert!(store.is_revoked("j", "s1", "a", 0, Some(3)));
+        clock.set_secs(200);
+        assert_eq!(store.purge_expired(), 0, "kept through its last second");
+        clock.set_secs(201);
+        assert_eq!(store.purge_expired(), 1);
+        assert!(store.is_empty());
+        assert!(!store.is_revoked("j", "s1", "a", 0, Some(0)));
     }
 
     #[test]

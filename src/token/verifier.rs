@@ -99,28 +99,35 @@ impl Verifier {
         kind: TokenKind,
     ) -> Result<Claims<T>, TokenError> {
         let claims = self.verify_unrevoked(token, kind)?;
-        self.check_revocation(&claims)?;
+        self.check_revocation(&claims, kind)?;
         Ok(claims)
     }
 
     /// The checks that depend on the time and on the revocation state rather than on the
-    /// token's bytes: what a token verified before must pass again on every use.
+    /// token's bytes: what an access token verified before must pass again on every use.
     pub(crate) fn check_live<T>(&self, claims: &Claims<T>) -> Result<(), TokenError> {
         self.check_times(claims)?;
-        self.check_revocation(claims)
+        self.check_revocation(claims, TokenKind::Access)
     }
 
-    /// Revocation: the store must be ready, and the token not revoked.
-    fn check_revocation<T>(&self, claims: &Claims<T>) -> Result<(), TokenError> {
+    /// Revocation: the store must be ready, and the token not revoked. An access token
+    /// without a number (`seq`, which every token minted since carries) cannot be placed
+    /// against its session's watermark: it is refused (fail closed).
+    fn check_revocation<T>(&self, claims: &Claims<T>, kind: TokenKind) -> Result<(), TokenError> {
         if let Some(store) = &self.config.revocation {
             if !store.is_ready() {
                 return Err(TokenError::RevocationUnavailable);
             }
+            let access_seq = match kind {
+                TokenKind::Access => Some(claims.seq.ok_or(TokenError::MissingClaim("seq"))?),
+                _ => None,
+            };
             if store.is_revoked(
                 &claims.jti,
                 &claims.sid,
                 &claims.sub,
                 claims.session_started_millis(),
+                access_seq,
             ) {
                 return Err(TokenError::Revoked);
             }

@@ -10,7 +10,8 @@
 //! ```
 //!
 //! In the URI and the header values `$A` stands for a valid access token, and `$R`, `$V`,
-//! `$X`, `$C` for a refresh token, a revoked, an expired and a cut-off one; `$K` for the CSRF
+//! `$U`, `$X`, `$C` for a refresh token, a revoked one, one under its session's watermark, an
+//! expired and a cut-off one; `$K` for the CSRF
 //! value of `$A`'s session and `$W` for another one. The layer must never panic, and a request
 //! it lets through must carry the one valid token. With the cookie transport
 //! (`__Host-access_token`, `X-CSRF-Token`), a request that changes state and is let through
@@ -22,7 +23,10 @@ use std::{
     sync::{Arc, OnceLock},
 };
 
-use crate::{CUT_SUB, Env, Key, Outcome, REVOKED_JTI, T0, block_on, valid_parts};
+use crate::{
+    CUT_SUB, Env, Key, Outcome, REVOKED_JTI, T0, WATERMARK_SEQ, WATERMARK_SID, block_on,
+    valid_parts,
+};
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Method, Request, Response, Uri};
 use http_body_util::Empty;
@@ -51,6 +55,13 @@ fn tokens() -> &'static [(&'static [u8], String)] {
             (
                 b"$V",
                 sign(TokenKind::Access, &|c| c["jti"] = REVOKED_JTI.into()),
+            ),
+            (
+                b"$U",
+                sign(TokenKind::Access, &|c| {
+                    c["sid"] = WATERMARK_SID.into();
+                    c["seq"] = WATERMARK_SEQ.into();
+                }),
             ),
             (b"$X", sign(TokenKind::Access, &|c| c["exp"] = T0.into())),
             (

@@ -4,7 +4,8 @@
 //! `check_accepted`, including "signed by the key its `kid` names, with that key's `alg`".
 
 use crate::{
-    AUD, CUT_SUB, Env, ISS, Key, Outcome, REVOKED_JTI, REVOKED_SID, T0, check_accepted, valid_parts,
+    AUD, CUT_SUB, Env, ISS, Key, Outcome, REVOKED_JTI, REVOKED_SID, T0, WATERMARK_SID,
+    check_accepted, valid_parts,
 };
 use arbitrary::Arbitrary;
 use serde_json::{Map, Value};
@@ -32,6 +33,7 @@ const NAMES: &[&str] = &[
     "scope",
     "auth_time",
     "auth_time_ms",
+    "seq",
     "sat",
     "name",
     "Exp",
@@ -59,6 +61,7 @@ const WORDS: &[&str] = &[
     "rs",
     REVOKED_JTI,
     REVOKED_SID,
+    WATERMARK_SID,
     CUT_SUB,
     "alice",
     "",

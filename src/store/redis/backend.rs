@@ -94,6 +94,7 @@ pub(super) struct Inner {
 /// | `{prefix}:r:{sid}` | the session is revoked | `fa` |
 /// | `{prefix}:t:{jti}` | a revoked token | `fa` |
 /// | `{prefix}:u:{sub}` | a subject's "log out everywhere" cut-off | `c`: the cut-off (ms); `fa` |
+/// | `{prefix}:a:{sid}` | a session's access watermark | `c`: the highest revoked number; `fa` |
 ///
 /// A session record also keeps, for listing a subject's sessions, `sub` (its subject), `st`
 /// (its start, ms), `lb` (its label, empty for none) and `lr` (its last refresh, ms). The
@@ -104,7 +105,7 @@ pub(super) struct Inner {
 /// the sessions' keys: a start writes the record, then (a second script) the index; a
 /// listing reads the index, then each session's keys with single-key commands.
 ///
-/// The braces around the id are literal: `{sid}` is a hash tag, so the two keys of a session
+/// The braces around the id are literal: `{sid}` is a hash tag, so the keys of a session
 /// live in one slot of a Redis Cluster. Every write is one Lua script (run by `EVALSHA`) that
 /// names all its keys, and publishes the change on the channel `{prefix}:feed` in the same
 /// step.
@@ -319,6 +320,20 @@ impl RedisBackend {
                     .arg(expires_at)
                     .arg("c")
                     .arg(cutoff_ms);
+            }
+            RevocationEntry::Access {
+                sid,
+                seq,
+                expires_at,
+            } => {
+                invocation.key(keys.key(Kind::Access, sid));
+                invocation
+                    .arg(&keys.channel)
+                    .arg(message)
+                    .arg("fa")
+                    .arg(expires_at)
+                    .arg("c")
+                    .arg(seq);
             }
         }
         invocation

@@ -70,7 +70,7 @@ impl<'b> Scan<'b> {
 }
 
 impl RedisBackend {
-    /// The forget-after time and cut-off of each key, as far as it still exists.
+    /// The forget-after time and cut-off (or watermark) of each key, as far as it still exists.
     async fn entry_values(
         &self,
         keys: &[(Kind, String, Vec<u8>)],
@@ -118,6 +118,13 @@ impl RedisBackend {
                         sub: id,
                         cutoff_ms: cutoff
                             .ok_or_else(|| unexpected(OP, "a subject entry without its cut-off"))?,
+                        expires_at,
+                    },
+                    Kind::Access => RevocationEntry::Access {
+                        sid: id,
+                        seq: cutoff.ok_or_else(|| {
+                            unexpected(OP, "an access watermark without its number")
+                        })?,
                         expires_at,
                     },
                     Kind::Record | Kind::SubjectSessions => continue,

@@ -25,6 +25,8 @@ pub(super) enum Kind {
     Subject,
     /// A subject's sessions: a sorted set, not a hash (walks of hashes pass it by).
     SubjectSessions,
+    /// A session's access watermark.
+    Access,
 }
 
 impl Kind {
@@ -35,6 +37,7 @@ impl Kind {
             Self::Token => 't',
             Self::Subject => 'u',
             Self::SubjectSessions => 'i',
+            Self::Access => 'a',
         }
     }
 
@@ -45,6 +48,7 @@ impl Kind {
             b't' => Some(Self::Token),
             b'u' => Some(Self::Subject),
             b'i' => Some(Self::SubjectSessions),
+            b'a' => Some(Self::Access),
             _ => None,
         }
     }
@@ -99,6 +103,7 @@ mod tests {
             Kind::Token,
             Kind::Subject,
             Kind::SubjectSessions,
+            Kind::Access,
         ] {
             let key = keys.key(kind, "a}b{c");
             assert_eq!(keys.parse(key.as_bytes()), Some((kind, "a}b{c")));

@@ -9,7 +9,7 @@ use sqlx::{
 
 use super::{
     Cause, Dialect,
-    statements::{SESSION, SUBJECT, Statements, TOKEN, check_prefix, int, token, uint},
+    statements::{ACCESS, SESSION, SUBJECT, Statements, TOKEN, check_prefix, int, token, uint},
 };
 use crate::store::{
     BackendError, BoxError, ChangeStream, Heartbeat, LiveSession, NewSession, RevocationEntry,
@@ -281,6 +281,15 @@ where
                     .bind(sub.as_str())
                     .bind(int(*cutoff_ms))
                     .bind(int(*expires_at)),
+                RevocationEntry::Access {
+                    sid,
+                    seq,
+                    expires_at,
+                } => sqlx::query(AssertSqlSafe(self.sql.revoke_entry.clone()))
+                    .bind(ACCESS)
+                    .bind(sid.as_str())
+                    .bind(int(*seq))
+                    .bind(int(*expires_at)),
             };
             let mut tx = self.pool.begin().await?;
             query.execute(&mut *tx).await?;
@@ -314,6 +323,11 @@ where
                         SUBJECT => Ok(RevocationEntry::Subject {
                             sub: id,
                             cutoff_ms: uint(cutoff_ms),
+                            expires_at,
+                        }),
+                        ACCESS => Ok(RevocationEntry::Access {
+                            sid: id,
+                            seq: uint(cutoff_ms),
                             expires_at,
                         }),
                         // Fail closed: a row the backend cannot read may be a revocation.

@@ -16,6 +16,8 @@ const MAX_PREFIX_LEN: usize = 39;
 pub(super) const TOKEN: &str = "token";
 pub(super) const SUBJECT: &str = "subject";
 pub(super) const SESSION: &str = "session";
+/// Access watermarks: `id` the session, `cutoff_ms` the highest revoked number.
+pub(super) const ACCESS: &str = "access";
 
 /// quoted and never needs to be.
 pub(crate) fn check_prefix(prefix: &str) -> Result<(), &'static str> {
@@ -97,8 +99,9 @@ impl Statements {
                     "CREATE INDEX IF NOT EXISTS {p}sessions_revoked \
                      ON {p}sessions (forget_after) WHERE revoked"
                 )),
-                // Revoked tokens (`kind` 'token', `id` the jti, `cutoff_ms` 0) and "log out
-                // everywhere" cut-offs (`kind` 'subject', `id` the subject).
+                // Revoked tokens (`kind` 'token', `id` the jti, `cutoff_ms` 0), "log out
+                // everywhere" cut-offs (`kind` 'subject', `id` the subject) and access
+                // watermarks (`kind` 'access', `id` the session, `cutoff_ms` the number).
                 sql(format!(
                     "CREATE TABLE IF NOT EXISTS {p}entries (\
                         kind TEXT NOT NULL, \
