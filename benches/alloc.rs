@@ -188,13 +188,18 @@ fn memory() {
     let n = if bench { 200_000 } else { 2_000 };
     let ids: Vec<String> = (0..n).map(|i| format!("j-{i:0>20}")).collect();
     type Make = fn(String) -> RevocationEntry;
-    let entries: [(&str, Make); 2] = [
+    let entries: [(&str, Make); 3] = [
         ("token (`jti`)", |id| RevocationEntry::Token {
             jti: id,
             expires_at: 4_000_000_000,
         }),
         ("session (`sid`)", |id| RevocationEntry::Session {
             sid: id,
+            expires_at: 4_000_000_000,
+        }),
+        ("access watermark (`sid`)", |id| RevocationEntry::Access {
+            sid: id,
+            seq: 7,
             expires_at: 4_000_000_000,
         }),
     ];

@@ -56,6 +56,12 @@ fn lookups(c: &mut Criterion) {
             expires_at: FAR,
         }))
         .unwrap();
+        now(store.revoke(RevocationEntry::Access {
+            sid: id("a-", i),
+            seq: 7,
+            expires_at: FAR,
+        }))
+        .unwrap();
         now(store.revoke(RevocationEntry::Subject {
             sub: id("u-", i),
             cutoff_ms: 1_000,
@@ -63,9 +69,10 @@ fn lookups(c: &mut Criterion) {
         }))
         .unwrap();
     }
-    assert_eq!(store.len(), 3 * n);
+    assert_eq!(store.len(), 4 * n);
 
-    // Claims of a token that is not revoked: all three maps are looked up.
+    // Claims of an access token that is not revoked: all three maps are looked up (the
+    // session map holds revoked sessions and access watermarks, 2n slots).
     let issuer = Issuer::builder(KeySet::new(
         SigningKey::from_secret(Algorithm::HS256, &[7; 32]).unwrap(),
     ))
@@ -80,7 +87,8 @@ fn lookups(c: &mut Criterion) {
         &live.jti,
         &live.sid,
         &live.sub,
-        live.session_started_millis()
+        live.session_started_millis(),
+        live.sequence()
     ));
 
     let mut group = c.benchmark_group("revocation");
@@ -94,6 +102,7 @@ fn lookups(c: &mut Criterion) {
                 &live.sid,
                 &live.sub,
                 live.session_started_millis(),
+                live.sequence(),
             ))
         })
     });
@@ -128,6 +137,7 @@ fn lookups(c: &mut Criterion) {
                     &live.sid,
                     &live.sub,
                     live.session_started_millis(),
+                    live.sequence(),
                 ))
             })
         },

@@ -151,7 +151,10 @@ use dashmap::{DashMap, mapref::entry::Entry};
 use precis_profiles::{UsernameCaseMapped, precis_core::profile::PrecisFastInvocation};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tokio::{net::TcpListener, sync::Semaphore};
+use tokio::{
+    net::TcpListener,
+    sync::{Semaphore, watch},
+};
 #[cfg(feature = "postgres")]
 use tower_jwt_auth::store::PostgresBackend;
 #[cfg(feature = "redis")]
@@ -166,7 +169,10 @@ use tower_jwt_auth::{
     endpoints::{ErrorResponse, JwksService, token_response},
     keys::Algorithm,
     session::StartError,
-    store::RevocationBackend,
+    store::{
+        BoxError, BoxFuture, Change, ChangeStream, Heartbeat, LiveSession, NewSession,
+        RevocationBackend, RevocationEntry, RotateOutcome, Rotation,
+    },
     token_routes,
     transport::CookieTransport,
 };
@@ -458,6 +464,11 @@ pub struct App {
     /// The permits of password hashing: `HASH_CONCURRENCY` of them, one held by each hash
     /// being computed. Whoever holds permits (a test, say) takes hashers away from requests.
     pub hash_permits: Arc<Semaphore>,
+    /// How many signups and logins are waiting for a hasher now (the hash queue's length).
+    pub hash_queue: watch::Receiver<usize>,
+    /// How many revocations from the shared store's change feed this instance has applied
+    /// (its own come back on the feed too); always 0 without a shared store.
+    pub feed_applied: watch::Receiver<u64>,
 }
 
 /// Where the users, sessions and revocations are kept: [`open_stores`] opens them.
@@ -734,6 +745,8 @@ struct Hashers {
     permits: Arc<Semaphore>,
     /// How long a request waits for a permit.
     queue: Duration,
+    /// How many requests are waiting for a permit.
+    waiting: watch::Sender<usize>,
     /// The hashers not in use: never more than there are permits, since a hash takes one
     /// (or makes one) while it holds a permit and puts it back before letting the permit go.
     idle: Arc<Mutex<Vec<Hasher>>>,
@@ -754,13 +767,20 @@ impl Hashers {
         &self,
         work: impl FnOnce(&Hasher) -> T + Send + 'static,
     ) -> Result<T, HashError> {
-        let permit =
-            match tokio::time::timeout(self.queue, self.permits.clone().acquire_owned()).await {
-                Ok(Ok(permit)) => permit,
-                Err(_elapsed) => return Err(HashError::Busy),
-                // The semaphore is never closed.
-                Ok(Err(_closed)) => return Err(HashError::Failed),
-            };
+        let permit = match self.permits.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => {
+                // Counted in the queue while waiting, however the wait ends (even dropped).
+                self.waiting.send_modify(|n| *n += 1);
+                let _queued = Queued(&self.waiting);
+                match tokio::time::timeout(self.queue, self.permits.clone().acquire_owned()).await {
+                    Ok(Ok(permit)) => permit,
+                    Err(_elapsed) => return Err(HashError::Busy),
+                    // The semaphore is never closed.
+                    Ok(Err(_closed)) => return Err(HashError::Failed),
+                }
+            }
+        };
         // The blocking task owns the permit: if the client goes away, the request is dropped
         // but the hash runs on, and its permit stays taken until the hash is done.
         let idle = self.idle.clone();
@@ -774,6 +794,83 @@ impl Hashers {
         })
         .await
         .map_err(|_| HashError::Failed)
+    }
+}
+
+/// One request in the hash queue: leaves it when dropped.
+struct Queued<'a>(&'a watch::Sender<usize>);
+
+impl Drop for Queued<'_> {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n -= 1);
+    }
+}
+
+/// The shared store's backend, counting the revocations that come in on its change feed: an
+/// entry counts once the revocation store has applied it, that is when the store asks the
+/// feed for the next one (it applies each entry before it polls the feed again).
+#[derive(Debug)]
+struct FeedCounted {
+    inner: Arc<dyn RevocationBackend>,
+    applied: watch::Sender<u64>,
+}
+
+impl RevocationBackend for FeedCounted {
+    fn create_session<'a>(
+        &'a self,
+        session: &'a NewSession<'a>,
+    ) -> BoxFuture<'a, Result<(), BoxError>> {
+        self.inner.create_session(session)
+    }
+
+    fn rotate<'a>(
+        &'a self,
+        rotation: &'a Rotation<'a>,
+    ) -> BoxFuture<'a, Result<RotateOutcome, BoxError>> {
+        self.inner.rotate(rotation)
+    }
+
+    fn revoke<'a>(&'a self, entry: &'a RevocationEntry) -> BoxFuture<'a, Result<(), BoxError>> {
+        self.inner.revoke(entry)
+    }
+
+    fn load(&self, now: u64) -> BoxFuture<'_, Result<Vec<RevocationEntry>, BoxError>> {
+        self.inner.load(now)
+    }
+
+    fn subscribe(&self) -> BoxFuture<'_, Result<ChangeStream, BoxError>> {
+        Box::pin(async move {
+            let feed = self.inner.subscribe().await?;
+            let applied = self.applied.clone();
+            let counted = futures::stream::unfold((feed, false), move |(mut feed, delivered)| {
+                let applied = applied.clone();
+                async move {
+                    if delivered {
+                        applied.send_modify(|n| *n += 1);
+                    }
+                    let change = futures::StreamExt::next(&mut feed).await?;
+                    let delivered = matches!(change, Ok(Change::Entry(_)));
+                    Some((change, (feed, delivered)))
+                }
+            });
+            Ok(Box::pin(counted) as ChangeStream)
+        })
+    }
+
+    fn purge(&self, now: u64) -> BoxFuture<'_, Result<u64, BoxError>> {
+        self.inner.purge(now)
+    }
+
+    fn heartbeat<'a>(&'a self, beat: &'a Heartbeat) -> BoxFuture<'a, Result<(), BoxError>> {
+        self.inner.heartbeat(beat)
+    }
+
+    fn list_sessions<'a>(
+        &'a self,
+        sub: &'a str,
+        now: u64,
+    ) -> BoxFuture<'a, Result<Vec<LiveSession>, BoxError>> {
+        self.inner.list_sessions(sub, now)
     }
 }
 
@@ -901,8 +998,12 @@ pub fn app_with(config: &Config, stores: Stores) -> Result<App, String> {
     if let Some(clock) = &config.clock {
         builder = builder.with_clock(clock.clone());
     }
-    if let Some(backend) = stores.backend {
-        builder = builder.with_revocation_backend(backend);
+    let (feed_counter, feed_applied) = watch::channel(0);
+    if let Some(inner) = stores.backend {
+        builder = builder.with_revocation_backend(Arc::new(FeedCounted {
+            inner,
+            applied: feed_counter,
+        }));
     }
     let issuer = builder
         .build()
@@ -916,6 +1017,7 @@ pub fn app_with(config: &Config, stores: Stores) -> Result<App, String> {
         .hash(b"not the password of anyone")
         .map_err(|err| format!("cannot hash a password: {err}"))?;
     let hash_permits = Arc::new(Semaphore::new(config.hash_concurrency));
+    let (hash_waiting, hash_queue) = watch::channel(0);
     // The demo page's transport: plain http here, hence no `Secure` (a warning says so).
     let transport = CookieTransport::builder(format!("{DEMO_PREFIX}/auth/refresh"))
         .allow_insecure_http()
@@ -928,6 +1030,7 @@ pub fn app_with(config: &Config, stores: Stores) -> Result<App, String> {
         hashers: Hashers {
             permits: hash_permits.clone(),
             queue: config.hash_queue,
+            waiting: hash_waiting,
             idle: Arc::new(Mutex::new(vec![hasher])),
         },
         transport: transport.clone(),
@@ -962,6 +1065,8 @@ pub fn app_with(config: &Config, stores: Stores) -> Result<App, String> {
         issuer,
         key_generated,
         hash_permits,
+        hash_queue,
+        feed_applied,
     })
 }
 

@@ -5,9 +5,9 @@ use std::{ops::Deref, sync::Arc};
 
 use axum::{
     Router,
-    extract::{FromRequestParts, OptionalFromRequestParts},
+    extract::{FromRequestParts, OptionalFromRequestParts, Path},
     response::{IntoResponse, Response},
-    routing::{get_service, post, post_service},
+    routing::{delete, get, get_service, post, post_service},
 };
 use http::{StatusCode, request::Parts};
 use serde::de::DeserializeOwned;
@@ -16,10 +16,10 @@ use crate::{
     bearer::{AuthError, Authenticated, BearerAuthLayer, JsonBodyRejection, OnRejection},
     endpoints::{ErrorResponse, JwksService, RefreshService, RevocationService, token_response},
     issuer::TokenPair,
-    session::{Sessions, StartError},
+    session::{SessionInfo, Sessions, StartError},
     store::RevocationError,
     token::{Claims, NoCustomClaims},
-    transport::CookieTransport,
+    transport::{CookieTransport, response::json_response},
 };
 
 /// Why the `Claims<T>` extractor failed.
@@ -270,10 +270,12 @@ impl IntoResponse for ErrorResponse {
 /// | `GET /jwks.json` | the public keys ([`JwksService`]) |
 /// | `POST /logout` | bearer: 204, the token's session ends (this device) |
 /// | `POST /logout-all` | bearer: 204, every session of the token's subject ends |
+/// | `GET /sessions` | bearer: 200, the live sessions of the token's subject ([`SessionInfo`], oldest first, the token's own marked `current`) as `{"sessions":[…]}` |
+/// | `DELETE /sessions/{id}` | bearer: 204, the session `id` of the token's subject ends; 404 for any other id (unknown, ended, or another subject's) |
 ///
-/// The two logout routes authenticate with `auth`, the application's bearer layer, so that
-/// they answer with its realm and rejection; a revocation state that cannot be written is
-/// 503 `temporarily_unavailable`.
+/// The logout and session routes authenticate with `auth`, the application's bearer layer,
+/// so that they answer with its realm and rejection; a revocation state that cannot be read
+/// or written is 503 `temporarily_unavailable`.
 ///
 /// ```
 /// use axum::Router;
@@ -303,8 +305,10 @@ where
 /// | `GET /jwks.json` | the public keys ([`JwksService`]) |
 /// | `POST /logout` | 204, the token's session ends and the cookies are deleted |
 /// | `POST /logout-all` | 204, every session of the token's subject ends and the cookies are deleted |
+/// | `GET /sessions` | 200, the live sessions of the token's subject ([`SessionInfo`], oldest first, the token's own marked `current`) as `{"sessions":[…]}` |
+/// | `DELETE /sessions/{id}` | 204, the session `id` of the token's subject ends (the cookies are deleted when it is the caller's own); 404 for any other id |
 ///
-/// The logout routes authenticate with `auth` under the transport
+/// The logout and session routes authenticate with `auth` under the transport
 /// ([`BearerAuthLayer::with_cookie_transport`]): from the access cookie with the CSRF
 /// header, or from the `Authorization` header. Nest the router so that the refresh route is
 /// at the transport's [`refresh_path`](CookieTransport::refresh_path). The application's
@@ -374,6 +378,28 @@ where
             ended(transport.as_ref(), sessions.logout_all(&claims.sub).await)
         }
     };
+    let list = {
+        let sessions = sessions.clone();
+        move |claims: SharedClaims<U>| async move {
+            listed(sessions.list_sessions(&claims.sub, Some(&claims.sid)).await)
+        }
+    };
+    let end_one = {
+        let sessions = sessions.clone();
+        let transport = transport.cloned();
+        move |claims: SharedClaims<U>, Path(id): Path<String>| async move {
+            match sessions.end_session(&claims.sub, &id).await {
+                // The caller's own session ended: as a logout, its cookies go too.
+                Ok(true) if id == claims.sid => ended(transport.as_ref(), Ok(())),
+                Ok(true) => ended(None, Ok(())),
+                Ok(false) => {
+                    ErrorResponse::new(StatusCode::NOT_FOUND, "not_found", "no such session")
+                        .into_response()
+                }
+                Err(err) => ended(None, Err(err)),
+            }
+        }
+    };
     let mut refresh = RefreshService::new(sessions.clone());
     if let Some(transport) = transport {
         refresh = refresh.with_cookie_transport(transport);
@@ -381,10 +407,32 @@ where
     Router::new()
         .route("/logout", post(logout))
         .route("/logout-all", post(logout_all))
+        .route("/sessions", get(list))
+        .route("/sessions/{id}", delete(end_one))
         .route_layer(auth)
         .route("/refresh", post_service(refresh))
         .route("/revoke", post_service(RevocationService::new(sessions)))
         .route("/jwks.json", get_service(jwks))
+}
+
+/// The body of `GET /sessions`.
+#[derive(serde::Serialize)]
+struct Listed {
+    sessions: Vec<SessionInfo>,
+}
+
+/// 200 with the sessions, never cached; 503 when the revocation state cannot be read.
+fn listed(result: Result<Vec<SessionInfo>, RevocationError>) -> Response {
+    match result {
+        Ok(sessions) => json_response(StatusCode::OK, &Listed { sessions }).into_response(),
+        Err(err) => {
+            tracing::error!(
+                error = &err as &dyn std::error::Error,
+                "listing sessions failed"
+            );
+            ErrorResponse::unavailable().into_response()
+        }
+    }
 }
 
 /// 204 once the sessions are revoked; 503 when the revocation state cannot be written.

@@ -30,6 +30,9 @@ pub enum ConfigError {
     /// A name (such as a table prefix) that is not allowed.
     #[error("invalid name: {0}")]
     Name(&'static str),
+    /// A count limit outside its allowed range.
+    #[error("invalid limit: {0}")]
+    Limit(&'static str),
 }
 
 // Public as `token::DEFAULT_MAX_TOKEN_LEN`; defined here, where the policy defaults are.

@@ -28,6 +28,8 @@ pub(crate) mod names {
     pub(crate) const FEED_GAPS: &str = "tower_jwt_auth_feed_gaps_total";
     pub(crate) const CACHE_HITS: &str = "tower_jwt_auth_cache_hits_total";
     pub(crate) const CACHE_MISSES: &str = "tower_jwt_auth_cache_misses_total";
+    pub(crate) const STALE: &str = "tower_jwt_auth_revocation_stale_total";
+    pub(crate) const STALENESS: &str = "tower_jwt_auth_revocation_staleness_seconds";
 }
 
 /// The bearer layer accepted a request (with claims, or anonymous in optional mode).
@@ -134,10 +136,12 @@ pub(crate) fn refresh_csrf_refused(sub: &str, sid: &str) {
 /// What a revocation covered.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Revoked {
-    /// One token (RFC 7009 revocation of an access token).
+    /// One token by its `jti` (an entry the application records itself).
     Token,
     /// One session (logout, a refused subject, or reuse detection).
     Session,
+    /// A session's access tokens up to one (RFC 7009 revocation of an access token).
+    Access,
     /// Every session of a subject (log out everywhere).
     Subject,
 }
@@ -147,6 +151,7 @@ impl Revoked {
         match self {
             Self::Token => "token",
             Self::Session => "session",
+            Self::Access => "access",
             Self::Subject => "subject",
         }
     }
@@ -170,6 +175,18 @@ pub(crate) fn backend_error(operation: &'static str, error: &dyn std::error::Err
     );
     #[cfg(feature = "metrics")]
     metrics::counter!(names::BACKEND_ERRORS, "operation" => operation).increment(1);
+}
+
+/// The backend keeps nothing across its own restart: sessions, logouts and revocations would
+/// be forgotten, and tokens logged out before it accepted again.
+#[cfg(feature = "redis")]
+pub(crate) fn persists_nothing(backend: &'static str) {
+    tracing::warn!(
+        target: REVOCATION,
+        backend,
+        "the revocation backend persists nothing: a restart of it forgets every session and \
+         revocation (turn on its append-only file or snapshots)",
+    );
 }
 
 /// The revocation backend answered again after a failure.
@@ -223,4 +240,51 @@ pub(crate) fn connect_failed(error: &dyn std::error::Error, retry_in: Duration) 
         retry_in_ms = u64::try_from(retry_in.as_millis()).unwrap_or(u64::MAX),
         "revocation backend unreachable; retrying",
     );
+}
+
+/// The change feed brought none of the store's heartbeats for longer than the staleness
+/// bound: the store drops it, subscribes and loads again.
+pub(crate) fn feed_silent(bound: Duration) {
+    tracing::warn!(
+        target: REVOCATION,
+        bound_ms = millis(bound),
+        "revocation change feed silent past the staleness bound; subscribing again",
+    );
+    #[cfg(feature = "metrics")]
+    metrics::counter!(names::FEED_GAPS).increment(1);
+}
+
+/// The store's state is staler than its bound: tokens are refused with 503 until it catches
+/// up, unless it serves stale.
+pub(crate) fn stale(staleness: Duration, bound: Duration, serving: bool) {
+    tracing::warn!(
+        target: REVOCATION,
+        staleness_ms = millis(staleness),
+        bound_ms = millis(bound),
+        serving,
+        "revocation state stale: other instances' revocations may be missing",
+    );
+    #[cfg(feature = "metrics")]
+    metrics::counter!(names::STALE).increment(1);
+}
+
+/// The store proved its state complete again after it was stale.
+pub(crate) fn caught_up(staleness: Duration) {
+    tracing::info!(
+        target: REVOCATION,
+        staleness_ms = millis(staleness),
+        "revocation state caught up",
+    );
+}
+
+/// How long ago the store last proved its state complete.
+pub(crate) fn staleness(staleness: Duration) {
+    #[cfg(feature = "metrics")]
+    metrics::gauge!(names::STALENESS).set(staleness.as_secs_f64());
+    #[cfg(not(feature = "metrics"))]
+    let _ = staleness;
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }

@@ -104,10 +104,34 @@ async fn log_out_everywhere_reaches_the_other_instance() {
             .await
             .unwrap();
     i.b.sessions.logout_all("alice").await.unwrap();
+    // A refresh on the other instance before the cut-off reaches it may still rotate (the
+    // backend's rotation does not consult cut-offs), but the pair it hands out keeps the
+    // session's start, and is refused once the cut-off arrives.
+    let early = i.a.sessions.refresh(phone.refresh_token()).await;
     settle().await;
     for env in [&i.a, &i.b] {
         assert_eq!(access(env, &phone), Err(TokenError::Revoked));
         assert_eq!(access(env, &laptop), Err(TokenError::Revoked));
+    }
+    // Once it has arrived, no refresh token of the old sessions refreshes, on either.
+    let mut refresh_tokens = vec![phone.refresh_token(), laptop.refresh_token()];
+    match &early {
+        Ok(pair) => {
+            assert_eq!(access(&i.b, pair), Err(TokenError::Revoked));
+            refresh_tokens.push(pair.refresh_token());
+        }
+        Err(err) => assert!(
+            matches!(err, RefreshError::InvalidToken(TokenError::Revoked)),
+            "{err:?}"
+        ),
+    }
+    for env in [&i.a, &i.b] {
+        for token in &refresh_tokens {
+            assert!(matches!(
+                env.sessions.refresh(token).await,
+                Err(RefreshError::InvalidToken(TokenError::Revoked))
+            ));
+        }
     }
     // A new login on the other instance right after it works.
     let again =

@@ -620,5 +620,6 @@ async fn unavailable_revocation_state_is_503_without_a_challenge() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(response.headers().get(header::WWW_AUTHENTICATE).is_none());
+    assert_eq!(response.headers()[header::RETRY_AFTER], "1");
     assert_eq!(calls.load(Ordering::SeqCst), 0);
 }

@@ -571,3 +571,171 @@ async fn csrf_refusals_are_logged_with_their_reason_and_no_secret() {
         assert!(!text.contains(secret), "{text}");
     }
 }
+
+#[tokio::test]
+async fn custom_cookie_names_and_csrf_header_are_used_end_to_end() {
+    let app = app_with(
+        CookieTransport::builder("/auth/refresh")
+            .with_cookie_names("at", "rt", "xsrf")
+            .with_csrf_header("X-XSRF-Token")
+            .build()
+            .unwrap(),
+    );
+    let (access, refresh, csrf_cookie) = ("__Host-at", "__Secure-rt", "__Host-xsrf");
+    assert_eq!(app.transport.access_cookie_name(), Some(access));
+    assert_eq!(app.transport.refresh_cookie_name(), refresh);
+    assert_eq!(app.transport.csrf_cookie_name(), csrf_cookie);
+    assert_eq!(app.transport.csrf_header(), "x-xsrf-token");
+
+    // Login sets the renamed cookies, and only those.
+    let (mut jar, body) = app.login().await;
+    let mut names: Vec<&str> = jar.0.iter().map(|(n, _)| n.as_str()).collect();
+    names.sort_unstable();
+    assert_eq!(names, [access, csrf_cookie, refresh]);
+    let csrf = body["csrf_token"].as_str().unwrap().to_owned();
+    assert_eq!(jar.get(csrf_cookie), Some(csrf.as_str()));
+
+    // A request with `cookies` of the jar and `headers`.
+    let send = |method: Method, path: &str, cookies: String, headers: &[(&str, &str)]| {
+        let mut request = Request::builder().method(method).uri(path);
+        if !cookies.is_empty() {
+            request = request.header(header::COOKIE, cookies);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        app.send(request.body(Body::empty()).unwrap())
+    };
+    let site = |jar: &Jar| jar.header(&[access, csrf_cookie]);
+
+    // The access cookie is read under its new name only.
+    let response = send(Method::GET, "/me", site(&jar), &[]).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let renamed_back = format!("{ACCESS}={}", jar.get(access).unwrap());
+    let response = send(Method::GET, "/me", renamed_back, &[]).await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+
+    // The CSRF value is read from the custom header only: the default one is a missing value.
+    let response = send(
+        Method::POST,
+        "/items",
+        site(&jar),
+        &[("x-csrf-token", &csrf)],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(json_body(response).await["error"], "invalid_csrf_token");
+    let response = send(
+        Method::POST,
+        "/items",
+        site(&jar),
+        &[("X-XSRF-Token", &csrf)],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+
+    // Refresh reads the renamed refresh cookie, with the custom header, and rotates the
+    // renamed cookies.
+    let all = |jar: &Jar| jar.header(&[access, refresh, csrf_cookie]);
+    let response = send(
+        Method::POST,
+        "/auth/refresh",
+        all(&jar),
+        &[("x-csrf-token", &csrf)],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert!(set_cookies(&response).is_empty());
+    let first_refresh = jar.get(refresh).unwrap().to_owned();
+    let response = send(
+        Method::POST,
+        "/auth/refresh",
+        all(&jar),
+        &[("x-xsrf-token", &csrf)],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let mut set: Vec<String> = set_cookies(&response)
+        .iter()
+        .map(|c| c.name().to_owned())
+        .collect();
+    set.sort_unstable();
+    assert_eq!(set, [access, csrf_cookie, refresh]);
+    jar.update(&response);
+    assert_ne!(jar.get(refresh), Some(first_refresh.as_str()));
+    let response = send(Method::GET, "/me", site(&jar), &[]).await;
+    assert_eq!(response.status(), StatusCode::OK);
+
+    // The refresh token under the default cookie name is no refresh token at all.
+    let default_name = format!("{REFRESH}={}", jar.get(refresh).unwrap());
+    let response = send(
+        Method::POST,
+        "/auth/refresh",
+        default_name,
+        &[("x-xsrf-token", &csrf)],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(json_body(response).await["error"], "invalid_request");
+    // ... and that request did not use it up.
+    let response = send(
+        Method::POST,
+        "/auth/refresh",
+        all(&jar),
+        &[("x-xsrf-token", &csrf)],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_session_routes_work_under_the_transport() {
+    let app = app();
+    let (phone, _) = app.login().await;
+    app.env.advance(1);
+    let (laptop, laptop_body) = app.login().await;
+    let csrf = laptop_body["csrf_token"].as_str();
+
+    let response = app.call(Method::GET, "/auth/sessions", &laptop, None).await;
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "a read needs no CSRF header"
+    );
+    let sessions = json_body(response).await["sessions"].clone();
+    let current: Vec<bool> = sessions
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["current"].as_bool().unwrap())
+        .collect();
+    assert_eq!(current, [false, true]);
+    let phone_id = sessions[0]["id"].as_str().unwrap().to_owned();
+
+    let path = format!("/auth/sessions/{phone_id}");
+    let response = app.call(Method::DELETE, &path, &laptop, None).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN, "CSRF guards it");
+    let response = app.call(Method::DELETE, &path, &laptop, csrf).await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert!(
+        set_cookies(&response).is_empty(),
+        "not the caller's session"
+    );
+    assert_eq!(
+        app.call(Method::GET, "/me", &phone, None).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+
+    let own = json_body(app.call(Method::GET, "/auth/sessions", &laptop, None).await).await;
+    let own_id = own["sessions"][0]["id"].as_str().unwrap().to_owned();
+    let response = app
+        .call(
+            Method::DELETE,
+            &format!("/auth/sessions/{own_id}"),
+            &laptop,
+            csrf,
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_eq!(set_cookies(&response).len(), 3, "its own: the cookies go");
+}

@@ -143,6 +143,52 @@ async fn rejected_tokens_are_invalid_grant() {
     );
 }
 
+/// A refresh token that verifies but whose session has no record here: another issuer with
+/// the same keys and its own state, or a shared backend that lost its state (a new, empty
+/// one). Nothing is minted, the answer is `invalid_grant`, and the session where it lives is
+/// untouched.
+#[tokio::test]
+async fn a_verified_refresh_token_of_an_unknown_session_is_invalid_grant() {
+    use std::sync::Arc;
+    use tower_jwt_auth::{session::RefreshError, store::MemoryBackend};
+
+    let home = env();
+    let pair = home.login("alice").await;
+
+    let elsewhere = env();
+    let lost = Arc::new(MemoryBackend::new());
+    let emptied = env_with(|b| b.with_revocation_backend(lost.clone()));
+    emptied.issuer.revocation().load().await.unwrap();
+    for other in [&elsewhere, &emptied] {
+        // The token itself is fine here: same keys, same `iss` and `aud`.
+        assert!(
+            other
+                .issuer
+                .verifier()
+                .verify_refresh::<Profile>(pair.refresh_token())
+                .is_ok()
+        );
+        let err = other.sessions.refresh(pair.refresh_token()).await;
+        assert!(matches!(err, Err(RefreshError::UnknownSession)), "{err:?}");
+
+        let response = refresh(other, form(pair.refresh_token())).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(response.headers()[header::CACHE_CONTROL], "no-store");
+        let body = json_body(response).await;
+        assert_eq!(body["error"], "invalid_grant");
+        assert!(body.get("access_token").is_none(), "{body}");
+        assert!(body.get("refresh_token").is_none(), "{body}");
+        assert!(other.issuer.revocation().is_empty());
+    }
+    assert_eq!(lost.session_count(), 0, "no record was made for it");
+
+    // At home the token was not used up: it refreshes once, and then it is reuse.
+    let response = refresh(&home, form(pair.refresh_token())).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let response = refresh(&home, form(pair.refresh_token())).await;
+    assert_eq!(json_body(response).await["error"], "invalid_grant");
+}
+
 #[tokio::test]
 async fn malformed_refresh_requests_are_4xx_never_5xx() {
     let env = env();

@@ -1,5 +1,6 @@
-//! Memory is O(live sessions): bytes per session record, and nothing retained per refresh.
-//! Counted by a global allocator that tracks the bytes currently allocated.
+//! Memory is O(live sessions): bytes per session record, nothing retained per refresh, and
+//! nothing per revoked access token beyond one watermark per session. Counted by a global
+//! allocator that tracks the bytes currently allocated.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -8,8 +9,9 @@ use std::{alloc::System, sync::Arc};
 use stats_alloc::{INSTRUMENTED_SYSTEM, StatsAlloc};
 use tower_jwt_auth::{
     Issuer, KeySet, Sessions, SigningKey,
+    clock::MockClock,
     keys::Algorithm,
-    store::{MemoryBackend, NewSession, RevocationBackend},
+    store::{MemoryBackend, NewSession, RevocationBackend, RevocationEntry, RevocationStore},
 };
 
 #[global_allocator]
@@ -81,5 +83,91 @@ fn sessions_cost_under_256_bytes_and_refreshes_cost_nothing() {
     assert!(
         retained <= 0,
         "{retained} bytes retained by 10,000 refreshes"
+    );
+
+    revocations(&runtime);
+}
+
+/// Bytes per revoked access token: before, one entry per token (`jti`); now one watermark
+/// per session, whatever the number of tokens revoked.
+fn revocations(runtime: &tokio::runtime::Runtime) {
+    const FAR: u64 = 4_000_000_000;
+    // Both kinds of entry, each in a store over its own in-memory backend (the two copies a
+    // single instance holds), with ids of the issuer's length.
+    let n = 20_000;
+    let per_entry = |make: fn(String) -> RevocationEntry| {
+        let store = RevocationStore::builder()
+            .with_backend(Arc::new(MemoryBackend::new()))
+            .with_clock(MockClock::at_secs(1_000))
+            .build()
+            .unwrap();
+        runtime.block_on(store.load()).unwrap();
+        let ids: Vec<String> = (0..n).map(|i| format!("id-{i:0>19}")).collect();
+        let before = live();
+        runtime.block_on(async {
+            for id in &ids {
+                store.revoke(make(id.clone())).await.unwrap();
+            }
+        });
+        assert_eq!(store.len(), n);
+        (live() - before) as f64 / n as f64
+    };
+    let per_token = per_entry(|jti| RevocationEntry::Token {
+        jti,
+        expires_at: FAR,
+    });
+    let per_session = per_entry(|sid| RevocationEntry::Access {
+        sid,
+        seq: 7,
+        expires_at: FAR,
+    });
+    eprintln!(
+        "bytes per revoked token (`jti` entry, store and backend): {per_token:.1}; \
+         per session watermark (store and backend): {per_session:.1}"
+    );
+    assert!(
+        per_session < 192.0,
+        "{per_session} bytes per session watermark"
+    );
+
+    // 20,000 refresh-and-revoke cycles (RFC 7009) of one session: one entry in the store
+    // and in the backend, and no byte retained beyond the first.
+    let keys = KeySet::new(SigningKey::from_secret(Algorithm::HS256, &[7; 32]).unwrap());
+    let shared = Arc::new(MemoryBackend::new());
+    let issuer = Issuer::builder(keys)
+        .with_clock(MockClock::at_secs(1_800_000_000))
+        .with_revocation_backend(shared.clone())
+        .build()
+        .unwrap();
+    let sessions = Sessions::new(issuer.clone());
+    let (retained, backend_entries) = runtime.block_on(async {
+        issuer.revocation().load().await.unwrap();
+        let mut pair = sessions.start("mallory").await.unwrap();
+        for _ in 0..100 {
+            pair = sessions.refresh(pair.refresh_token()).await.unwrap();
+            sessions.revoke(pair.access_token()).await.unwrap();
+        }
+        let before = live();
+        for _ in 0..20_000 {
+            pair = sessions.refresh(pair.refresh_token()).await.unwrap();
+            sessions.revoke(pair.access_token()).await.unwrap();
+        }
+        assert!(
+            issuer
+                .verifier()
+                .verify_access::<tower_jwt_auth::token::NoCustomClaims>(pair.access_token())
+                .is_err()
+        );
+        drop(pair);
+        let retained = live() - before;
+        (retained, shared.load(0).await.unwrap().len())
+    });
+    eprintln!("bytes retained by 20,000 refresh-and-revoke cycles: {retained}");
+    assert_eq!(issuer.revocation().len(), 1, "one watermark in the store");
+    assert_eq!(backend_entries, 1, "one watermark in the backend");
+    assert_eq!(shared.session_count(), 1);
+    assert!(
+        retained <= 0,
+        "{retained} bytes retained by 20,000 refresh-and-revoke cycles"
     );
 }

@@ -9,7 +9,8 @@
 //! Each HTTP test starts the example's application on 127.0.0.1:0 and talks to it with an
 //! HTTP client. Time is a mock clock handed to the server's configuration: tests move it
 //! forward instead of sleeping. The tests of the bound on password hashing hold the server's
-//! hashing permits themselves instead of racing real hashes against a timer.
+//! hashing permits themselves instead of racing real hashes against a timer, and watch the
+//! server's hash queue instead of waiting for a while.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -39,10 +40,16 @@ use reqwest::{
     header::{CONTENT_TYPE, HeaderMap, RETRY_AFTER},
 };
 use serde_json::{Value, json};
-use tokio::{net::TcpListener, sync::Semaphore};
+use tokio::{
+    net::TcpListener,
+    sync::{Semaphore, watch},
+};
 use tower_jwt_auth::{Issuer, clock::MockClock};
 
 const PASSWORD: &str = "correct horse battery";
+/// How long a test waits for an event before it gives up: a guard against a hang, never a
+/// measure of speed.
+const HANG_GUARD: Duration = Duration::from_secs(60);
 
 // ----- harness -----
 
@@ -54,6 +61,8 @@ struct Server {
     issuer: Issuer,
     /// The permits of the server's password hashing: a test holds them to saturate it.
     hash_permits: Arc<Semaphore>,
+    /// The length of the server's hash queue.
+    hash_queue: watch::Receiver<usize>,
 }
 
 async fn start() -> Server {
@@ -73,6 +82,7 @@ async fn start_with(configure: impl FnOnce(&mut Config)) -> Server {
     let app = app(&config).unwrap();
     let issuer = app.issuer.clone();
     let hash_permits = app.hash_permits.clone();
+    let hash_queue = app.hash_queue.clone();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(serve(listener, app, std::future::pending()));
@@ -85,6 +95,7 @@ async fn start_with(configure: impl FnOnce(&mut Config)) -> Server {
         clock,
         issuer,
         hash_permits,
+        hash_queue,
     }
 }
 
@@ -1003,7 +1014,7 @@ async fn a_login_waits_for_a_hasher_within_the_queue_time() {
     .await;
     server.signup("alice").await;
     let held = server.hash_permits.clone().acquire_owned().await.unwrap();
-    let waiting = {
+    let mut waiting = {
         let http = server.http.clone();
         let url = server.url("/auth/login");
         tokio::spawn(async move {
@@ -1019,15 +1030,26 @@ async fn a_login_waits_for_a_hasher_within_the_queue_time() {
             )
         })
     };
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    assert!(
-        !waiting.is_finished(),
-        "answered while every hasher was busy"
-    );
+    // The login joins the hash queue and stays there while the permit is held: it is not
+    // answered before.
+    let mut queue = server.hash_queue.clone();
+    let queued = tokio::time::timeout(HANG_GUARD, async {
+        tokio::select! {
+            queued = queue.wait_for(|n| *n == 1) => {
+                queued.unwrap();
+            }
+            answered = &mut waiting => {
+                panic!("answered while every hasher was busy: {answered:?}");
+            }
+        }
+    });
+    queued.await.expect("the login never joined the hash queue");
+    assert!(!waiting.is_finished(), "answered while still queued");
     drop(held);
     let (status, retry_after) = waiting.await.unwrap();
     assert_eq!(status, StatusCode::OK);
     assert_eq!(retry_after, None);
+    assert_eq!(*server.hash_queue.borrow(), 0, "the queue is empty again");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,8 +4,9 @@
 //! Both servers run in this process with the same signing key file, each on its own
 //! connections to the store, and are driven over real HTTP. The test checks that a user
 //! signed up on one logs in on the other, that tokens from one work on the other, that a
-//! logout and a logout-all on one are refused on the other within a bound (measured 30 times
-//! each; the p50 and the worst are printed), that a session refreshes alternately on both,
+//! logout and a logout-all on one are refused on the other once the revocation has come in on
+//! its change feed (30 times each; the delays from the 204 to the refusal are printed, never
+//! asserted), that a session refreshes alternately on both,
 //! that replaying on one a refresh token rotated on the other revokes the session on both,
 //! and that after a restart of both every revocation holds and every live session refreshes.
 //! Each run uses keys or tables of its own (a unique `STORE_PREFIX`) and removes them.
@@ -37,20 +38,26 @@ use futures::FutureExt;
 use quickstart::{Config, StoreUrl, app_with, open_stores, serve};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
+use tokio::{
+    net::TcpListener,
+    sync::{oneshot, watch},
+    task::JoinHandle,
+};
 
 const PASSWORD: &str = "correct horse battery";
-/// How many times each propagation is measured.
+/// How many times each propagation is checked.
 const ROUNDS: usize = 30;
-/// The bound the test asserts: far above what loopback shows, so that a loaded machine
-/// does not fail it; the measured figures are printed.
-const BOUND: Duration = Duration::from_secs(1);
+/// How long the test waits for an event (a change from the feed, the store's first load)
+/// before it gives up: a guard against a hang, never a measure of speed.
+const HANG_GUARD: Duration = Duration::from_secs(60);
 
 // ----- harness -----
 
 /// A running quickstart server.
 struct Instance {
     base: String,
+    /// How many revocations from the change feed the instance has applied.
+    feed_applied: watch::Receiver<u64>,
     stop: oneshot::Sender<()>,
     task: JoinHandle<io::Result<()>>,
 }
@@ -61,18 +68,24 @@ impl Instance {
     async fn start(config: &Config) -> Self {
         let app = app_with(config, open_stores(config).await.unwrap()).unwrap();
         let revocation = app.issuer.revocation().clone();
+        let feed_applied = app.feed_applied.clone();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(serve(listener, app, async {
             let _ = stopped.await;
         }));
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + HANG_GUARD;
         while !revocation.is_ready() {
-            assert!(Instant::now() < deadline, "the store did not load in time");
+            assert!(Instant::now() < deadline, "the store never loaded");
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        Self { base, stop, task }
+        Self {
+            base,
+            feed_applied,
+            stop,
+            task,
+        }
     }
 
     /// Stops serving and waits for the server (and its store task) to end.
@@ -144,19 +157,31 @@ impl Client {
         response.status()
     }
 
-    /// How long after `since` the pair's access token is refused at `at`.
+    /// Waits until the pair's access token is refused at `at`, asking again after each
+    /// revocation `at` applies from the change feed (never on a timer); returns the time
+    /// since `since`, for the record. Fails if `at` goes on accepting it and nothing more
+    /// comes in on the feed within the hang guard.
     async fn refused_after(&self, at: &Instance, pair: &Value, since: Instant) -> Duration {
+        let mut feed = at.feed_applied.clone();
         loop {
+            // Changes applied from here on wake the wait below, even those that come in
+            // during the request.
+            let applied = *feed.borrow_and_update();
             match self.me(at, pair).await {
                 StatusCode::UNAUTHORIZED => return since.elapsed(),
                 StatusCode::OK => {}
                 other => panic!("unexpected {other} at {}", at.base),
             }
-            assert!(
-                since.elapsed() < BOUND,
-                "not refused at {} in {BOUND:?}",
-                at.base
-            );
+            tokio::time::timeout(HANG_GUARD, feed.changed())
+                .await
+                .unwrap_or_else(|_| {
+                    panic!(
+                        "still accepted at {} after the {applied} revocations it applied \
+                         from the feed, and no more came in",
+                        at.base
+                    )
+                })
+                .unwrap();
         }
     }
 }
@@ -222,7 +247,8 @@ async fn two_instances_act_as_one(config: &Config, store: &str) {
     }
 
     // A logout (one session) and a logout-all (every session of the user) on A are refused
-    // on B: the delay from A's 204 to B's first 401.
+    // on B once the revocation has come in on B's feed; the delay from A's 204 to B's first
+    // 401 is printed.
     let (status, _) = client.credentials(&a, "/auth/signup", "bob").await;
     assert_eq!(status, StatusCode::CREATED);
     let mut logged_out = Vec::new();

@@ -445,8 +445,10 @@ async fn run_async(
         check_all(&model)?;
     }
 
-    // Past every lifetime, purging forgets every local entry, and every token is expired.
-    let beyond = ttl.session + leeway + 1;
+    // Past every lifetime, purging forgets every local entry, and every token is expired. A
+    // "log out everywhere" cut-off lies the leeway ahead of the clock (it covers sessions
+    // started on an instance whose clock is ahead), so it is kept that much longer.
+    let beyond = ttl.session + 2 * leeway + 1;
     env.advance(beyond);
     model.now_ms += beyond * 1000;
     sessions.purge_expired();

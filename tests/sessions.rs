@@ -17,7 +17,7 @@ use tower_jwt_auth::{
     Claims, Sessions, TokenPair,
     session::{RefreshDecision, RefreshError},
     store::{
-        BoxError, BoxFuture, ChangeStream, MemoryBackend, NewSession, RevocationBackend,
+        BoxError, BoxFuture, ChangeStream, Heartbeat, MemoryBackend, NewSession, RevocationBackend,
         RevocationEntry, RevocationError, RotateOutcome, Rotation,
     },
     token::{TokenError, TokenKind},
@@ -314,6 +314,128 @@ async fn revoking_one_token_leaves_the_rest_of_its_session() {
 }
 
 #[tokio::test]
+async fn revoking_an_access_token_revokes_its_sessions_earlier_access_tokens_only() {
+    let env = env();
+    let other = env.login("bob").await;
+    let mut pairs = vec![env.login("alice").await];
+    for _ in 0..3 {
+        env.advance(10);
+        let next = env
+            .sessions
+            .refresh(pairs.last().unwrap().refresh_token())
+            .await
+            .unwrap();
+        pairs.push(next);
+    }
+    let seq = |pair: &TokenPair| {
+        let claims: Claims<Profile> = env
+            .issuer
+            .verifier()
+            .verify_access(pair.access_token())
+            .unwrap();
+        claims.sequence()
+    };
+    let numbers: Vec<_> = pairs.iter().map(seq).collect();
+    assert_eq!(numbers, [Some(0), Some(1), Some(2), Some(3)]);
+
+    env.sessions.revoke(pairs[2].access_token()).await.unwrap();
+    for pair in &pairs[..3] {
+        assert_eq!(access_error(&env, pair), TokenError::Revoked);
+    }
+    assert!(valid(&env, &pairs[3]), "a later pair of the session");
+    assert!(valid(&env, &other), "another session");
+    // The current refresh token refreshes, and its pair is numbered past the watermark.
+    let next = env
+        .sessions
+        .refresh(pairs[3].refresh_token())
+        .await
+        .unwrap();
+    assert_eq!(seq(&next), Some(4));
+    // An earlier token revoked later never lowers the watermark.
+    env.sessions.revoke(pairs[0].access_token()).await.unwrap();
+    assert_eq!(access_error(&env, &pairs[2]), TokenError::Revoked);
+    assert_eq!(
+        env.issuer
+            .revocation()
+            .access_watermark(pairs[0].session_id()),
+        Some(2)
+    );
+}
+
+#[tokio::test]
+async fn revoking_access_tokens_costs_one_entry_per_session() {
+    let env = env();
+    let mut pair = env.login("alice").await;
+    for _ in 0..1_000 {
+        pair = env.sessions.refresh(pair.refresh_token()).await.unwrap();
+        env.sessions.revoke(pair.access_token()).await.unwrap();
+        assert_eq!(access_error(&env, &pair), TokenError::Revoked);
+    }
+    let store = env.issuer.revocation();
+    assert_eq!(store.len(), 1);
+    assert_eq!(store.access_watermark(pair.session_id()), Some(1_000));
+}
+
+#[tokio::test]
+async fn a_watermark_outlives_the_retries_that_mint_its_number_again() {
+    let (env, sessions) = grace_env(10);
+    let first = env.login("alice").await;
+    let pair = sessions.refresh(first.refresh_token()).await.unwrap();
+    // The client lost the answer and retries 9 s later: the same number again, a later `exp`.
+    env.advance(9);
+    let retry = sessions.refresh(first.refresh_token()).await.unwrap();
+    sessions.revoke(pair.access_token()).await.unwrap();
+    assert_eq!(access_error(&env, &retry), TokenError::Revoked);
+    // Up to the retry's last second, after a purge, it stays refused.
+    env.advance(900 - 1);
+    assert_eq!(sessions.purge_expired(), 0);
+    assert_eq!(access_error(&env, &retry), TokenError::Revoked);
+    env.advance(1);
+    assert_eq!(access_error(&env, &retry), TokenError::Expired);
+}
+
+#[tokio::test]
+async fn an_access_token_without_a_number_is_refused() {
+    let backend = Arc::new(MemoryBackend::new());
+    let env = env_with(|b| b.with_revocation_backend(backend.clone()));
+    env.issuer.revocation().load().await.unwrap();
+    let mut claims = env.claims();
+    claims.as_object_mut().unwrap().remove("seq");
+    let token = env.forge("at+jwt", &claims);
+    assert_eq!(
+        env.issuer
+            .verifier()
+            .verify_access::<Profile>(&token)
+            .unwrap_err(),
+        TokenError::MissingClaim("seq")
+    );
+    // Revoking it records nothing: it is refused anyway.
+    assert_eq!(
+        env.sessions.revoke(&token).await.unwrap(),
+        Some(TokenKind::Access)
+    );
+    assert!(env.issuer.revocation().is_empty());
+
+    // A refresh token without one still refreshes, and the next pair is numbered 1.
+    let now = env.clock_secs();
+    let mut refresh = claims.clone();
+    refresh["sexp"] = (now + 3600).into();
+    let session = NewSession::new("sid-1", "alice", now * 1000, "jti-1", now + 3600);
+    backend.create_session(&session).await.unwrap();
+    let next = env
+        .sessions
+        .refresh(&env.forge("refresh+jwt", &refresh))
+        .await
+        .unwrap();
+    let claims: Claims<Profile> = env
+        .issuer
+        .verifier()
+        .verify_access(next.access_token())
+        .unwrap();
+    assert_eq!(claims.sequence(), Some(1));
+}
+
+#[tokio::test]
 async fn revoked_entries_are_purged_once_they_cannot_matter() {
     let env = env_with(|b| {
         b.with_access_ttl(Duration::from_secs(600))
@@ -328,10 +450,7 @@ async fn revoked_entries_are_purged_once_they_cannot_matter() {
         .verifier()
         .verify_access(a.access_token())
         .unwrap();
-    env.sessions
-        .revoke_token(&claims.jti, claims.exp)
-        .await
-        .unwrap();
+    env.sessions.revoke_token(&claims).await.unwrap();
     env.sessions.refresh(a.refresh_token()).await.unwrap();
     env.sessions.logout(b.session_id()).await.unwrap();
     env.sessions.logout_all("carol").await.unwrap();
@@ -340,9 +459,9 @@ async fn revoked_entries_are_purged_once_they_cannot_matter() {
     // Nothing is dropped while what it covers could still be presented.
     env.advance(600);
     assert_eq!(env.sessions.purge_expired(), 0);
-    assert!(store.is_token_revoked(&claims.jti));
+    assert_eq!(store.access_watermark(&claims.sid), Some(0));
     env.advance(1);
-    assert_eq!(env.sessions.purge_expired(), 1, "the revoked access token");
+    assert_eq!(env.sessions.purge_expired(), 1, "the access watermark");
     env.advance(3600 - 601);
     assert_eq!(env.sessions.purge_expired(), 0);
     env.advance(1);
@@ -535,6 +654,9 @@ impl RevocationBackend for FlakyBackend {
     }
     fn purge(&self, now: u64) -> BoxFuture<'_, Result<u64, BoxError>> {
         self.check(self.inner.purge(now))
+    }
+    fn heartbeat<'a>(&'a self, beat: &'a Heartbeat) -> BoxFuture<'a, Result<(), BoxError>> {
+        self.check(self.inner.heartbeat(beat))
     }
 }
 
@@ -731,10 +853,7 @@ async fn every_entry_outlives_its_tokens_by_the_leeway() {
         .verifier()
         .verify_access(token.access_token())
         .unwrap();
-    env.sessions
-        .revoke_token(&claims.jti, claims.exp)
-        .await
-        .unwrap();
+    env.sessions.revoke_token(&claims).await.unwrap();
     env.sessions.logout(session.session_id()).await.unwrap();
     env.sessions.logout_all("carol").await.unwrap();
     let next = env.sessions.refresh(reused.refresh_token()).await.unwrap();
@@ -761,9 +880,104 @@ async fn every_entry_outlives_its_tokens_by_the_leeway() {
     env.clock.set_secs(T0 + 181);
     assert!(env.sessions.purge_expired() > 0);
     assert!(backend.purge(T0 + 181).await.unwrap() > 0);
+    // The cut-off lies the leeway ahead of the clock (a session started on an instance whose
+    // clock is ahead), so it covers sessions that started until T0 + 120 and last until
+    // T0 + 180, whose tokens verify until T0 + 300.
+    assert_eq!(env.issuer.revocation().len(), 1);
+    assert_eq!(
+        env.issuer.revocation().subject_cutoff_ms("carol"),
+        Some((T0 + 120) * 1000)
+    );
+    env.clock.set_secs(T0 + 301);
+    assert_eq!(env.sessions.purge_expired(), 1);
+    assert_eq!(backend.purge(T0 + 301).await.unwrap(), 1);
     assert!(env.issuer.revocation().is_empty());
     assert_eq!(backend.session_count(), 0);
     for pair in [&token, &session, &subject, &next] {
         assert_eq!(access_error(&env, pair), TokenError::Expired);
     }
+}
+
+/// Two instances over one backend whose clocks differ: `b`'s runs `skew` seconds behind
+/// `a`'s; both with a 5 s leeway and their stores loaded.
+async fn skewed_instances(skew: u64) -> (Env, Env) {
+    let backend = Arc::new(MemoryBackend::new());
+    let instance = || {
+        env_with(|b| {
+            b.with_leeway(Duration::from_secs(5))
+                .with_revocation_backend(backend.clone())
+        })
+    };
+    let (a, b) = (instance(), instance());
+    a.advance(skew);
+    a.issuer.revocation().load().await.unwrap();
+    b.issuer.revocation().load().await.unwrap();
+    (a, b)
+}
+
+#[tokio::test]
+async fn log_out_everywhere_ends_a_session_started_on_an_instance_whose_clock_is_ahead() {
+    let (fast, slow) = skewed_instances(3).await;
+    // Started on the fast instance just before the subject logs out everywhere on the slow one.
+    let before = fast.login("alice").await;
+    slow.sessions.logout_all("alice").await.unwrap();
+    // The fast instance learns of it (as from the change feed).
+    fast.issuer.revocation().load().await.unwrap();
+    for env in [&fast, &slow] {
+        assert_eq!(access_error(env, &before), TokenError::Revoked);
+        assert!(matches!(
+            env.sessions.refresh(before.refresh_token()).await,
+            Err(RefreshError::InvalidToken(TokenError::Revoked))
+        ));
+    }
+    // A login right after it works on every instance, wherever it was made.
+    for at in [&fast, &slow] {
+        let after = at.login("alice").await;
+        for env in [&fast, &slow] {
+            assert!(valid(env, &after));
+        }
+        let next = at.sessions.refresh(after.refresh_token()).await.unwrap();
+        assert!(valid(&fast, &next) && valid(&slow, &next));
+    }
+}
+
+#[tokio::test]
+async fn log_out_everywhere_on_the_fast_instance_admits_a_login_on_the_slow_one_after_it() {
+    let (fast, slow) = skewed_instances(5).await;
+    let before = slow.login("alice").await;
+    fast.sessions.logout_all("alice").await.unwrap();
+    slow.issuer.revocation().load().await.unwrap();
+    assert_eq!(access_error(&slow, &before), TokenError::Revoked);
+    // The slow instance starts the next session past a cut-off 10 s ahead of its own clock.
+    let after = slow.login("alice").await;
+    assert!(valid(&slow, &after) && valid(&fast, &after));
+}
+
+#[tokio::test]
+async fn a_token_whose_session_starts_after_it_was_minted_is_malformed() {
+    let env = env_with(|b| b.with_leeway(Duration::from_secs(5)));
+    let now = env.clock_secs();
+    let token_with_start = |auth_time: u64, auth_time_ms: u64| {
+        let mut claims = env.claims();
+        claims["auth_time"] = auth_time.into();
+        claims["auth_time_ms"] = auth_time_ms.into();
+        env.forge("at+jwt", &claims)
+    };
+    let verify = |token: &str| {
+        env.issuer
+            .verifier()
+            .verify_access::<Profile>(token)
+            .map(drop)
+    };
+    // A day ahead: it would outlive every "log out everywhere" until then.
+    assert!(matches!(
+        verify(&token_with_start(now + 86_400, (now + 86_400) * 1000)),
+        Err(TokenError::Malformed(_))
+    ));
+    // Twice the leeway and the rounding of `iat`: the most a start past a cut-off can lead.
+    verify(&token_with_start(now + 11, (now + 11) * 1000)).unwrap();
+    assert!(matches!(
+        verify(&token_with_start(now + 11, (now + 11) * 1000 + 1)),
+        Err(TokenError::Malformed(_))
+    ));
 }

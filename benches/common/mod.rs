@@ -9,7 +9,7 @@ use std::{
 };
 
 use tower_jwt_auth::store::{
-    BoxError, BoxFuture, ChangeStream, MemoryBackend, NewSession, RevocationBackend,
+    BoxError, BoxFuture, ChangeStream, Heartbeat, MemoryBackend, NewSession, RevocationBackend,
     RevocationEntry, RotateOutcome, Rotation,
 };
 
@@ -36,6 +36,9 @@ impl RevocationBackend for LocalOnly {
     }
     fn purge(&self, now: u64) -> BoxFuture<'_, Result<u64, BoxError>> {
         self.0.purge(now)
+    }
+    fn heartbeat<'a>(&'a self, beat: &'a Heartbeat) -> BoxFuture<'a, Result<(), BoxError>> {
+        self.0.heartbeat(beat)
     }
 }
 

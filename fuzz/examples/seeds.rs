@@ -6,7 +6,9 @@ use std::{fs, path::Path};
 
 use serde_json::{Value, json};
 use tower_jwt_auth::token::{NoCustomClaims, TokenKind};
-use tower_jwt_auth_fuzz::{CUT_SUB, Env, Key, REVOKED_JTI, T0, header, key_set, valid_parts};
+use tower_jwt_auth_fuzz::{
+    CUT_SUB, Env, Key, REVOKED_JTI, T0, WATERMARK_SEQ, WATERMARK_SID, header, key_set, valid_parts,
+};
 
 /// A seed's name, header and change to the valid claims.
 type NearMiss<'a> = (&'a str, Value, &'a dyn Fn(&mut Value));
@@ -54,8 +56,15 @@ fn main() {
         write(&dir, &format!("refresh-{}", key.kid()), refresh.as_bytes());
     }
     let ed = header(TokenKind::Access, Key::Ed);
-    let near: [NearMiss<'_>; 6] = [
+    let near: [NearMiss<'_>; 8] = [
         ("revoked", ed.clone(), &|c| c["jti"] = REVOKED_JTI.into()),
+        ("watermarked", ed.clone(), &|c| {
+            c["sid"] = WATERMARK_SID.into();
+            c["seq"] = WATERMARK_SEQ.into();
+        }),
+        ("no-seq", ed.clone(), &|c| {
+            c.as_object_mut().expect("claims").remove("seq");
+        }),
         ("cut-off", ed.clone(), &|c| c["sub"] = CUT_SUB.into()),
         ("expired", ed.clone(), &|c| c["exp"] = T0.into()),
         ("wrong-aud", ed.clone(), &|c| c["aud"] = json!(["other"])),

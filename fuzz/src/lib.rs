@@ -1,6 +1,7 @@
 //! What the fuzz targets share: fixed keys of four algorithms, a key set and an issuer on a
 //! mock clock with some revocations in place, a signer for arbitrary headers and payloads, and
-//! the checks every accepted token must pass whatever the input was.
+//! the checks every accepted token must pass whatever the input was; and the targets
+//! themselves, in [`targets`].
 
 use std::{future::Future, sync::OnceLock, time::Duration};
 
@@ -20,15 +21,39 @@ use tower_jwt_auth::{
     Claims, Issuer, KeySet, Sessions, SigningKey,
     clock::MockClock,
     keys::{Algorithm, VerifyingKey},
+    store::RevocationEntry,
     token::TokenKind,
 };
+
+pub mod targets;
+
+/// What a target made of one input: it reached the path that accepts (a token verified, a
+/// request got through, a refresh was answered 200, a key loaded), or it was refused there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Accepted,
+    Rejected,
+}
+
+/// An input of a structured target, decoded from its bytes as `fuzz_target!` does
+/// (`None` where libFuzzer's target would return early).
+pub fn decode<T: for<'a> arbitrary::Arbitrary<'a>>(bytes: &[u8]) -> Option<T> {
+    if bytes.len() < T::size_hint(0).0 {
+        return None;
+    }
+    T::arbitrary_take_rest(arbitrary::Unstructured::new(bytes)).ok()
+}
 
 /// The fuzzing "now": 2027-01-15T08:00:00Z.
 pub const T0: u64 = 1_800_000_000;
 pub const ISS: &str = "https://issuer.test";
 pub const AUD: &str = "api";
-/// An access token `jti` revoked by RFC 7009.
+/// A token `jti` revoked by its own entry (which the crate no longer writes, but honours).
 pub const REVOKED_JTI: &str = "revoked-jti";
+/// A session whose access tokens numbered up to `WATERMARK_SEQ` were revoked (RFC 7009).
+pub const WATERMARK_SID: &str = "watermarked-sid";
+/// The highest revoked access-token number of `WATERMARK_SID`.
+pub const WATERMARK_SEQ: u64 = 5;
 /// A session that was logged out.
 pub const REVOKED_SID: &str = "revoked-sid";
 /// A subject that logged out everywhere at `T0` (every session started at or before it).
@@ -160,7 +185,8 @@ impl Signer {
 }
 
 /// The shared, read-only set-up: an issuer (signing with `Ed`) whose key set verifies all four
-/// keys, on a mock clock at `T0`, with `REVOKED_JTI`, `REVOKED_SID` and `CUT_SUB` revoked.
+/// keys, on a mock clock at `T0`, with `REVOKED_JTI`, `REVOKED_SID`, the access tokens of
+/// `WATERMARK_SID` up to `WATERMARK_SEQ` and `CUT_SUB` revoked.
 pub struct Env {
     pub clock: MockClock,
     pub issuer: Issuer,
@@ -233,7 +259,20 @@ impl Env {
         // Carol's sessions all started before her "log out everywhere" at T0.
         clock.advance(Duration::from_secs(3600));
         block_on(async {
-            sessions.revoke_token(REVOKED_JTI, T0 + 86_400).await?;
+            let store = sessions.store();
+            store
+                .revoke(RevocationEntry::Token {
+                    jti: REVOKED_JTI.into(),
+                    expires_at: T0 + 86_400,
+                })
+                .await?;
+            store
+                .revoke(RevocationEntry::Access {
+                    sid: WATERMARK_SID.into(),
+                    seq: WATERMARK_SEQ,
+                    expires_at: T0 + 86_400,
+                })
+                .await?;
             sessions.logout(REVOKED_SID).await?;
             sessions.logout_all(CUT_SUB).await
         })
@@ -345,6 +384,17 @@ pub fn check_accepted<T>(
     assert!(!claims.jti.is_empty() && !claims.sub.is_empty());
     assert_ne!(claims.jti, REVOKED_JTI, "revoked token");
     assert_ne!(claims.sid, REVOKED_SID, "revoked session");
+    if kind == TokenKind::Access {
+        let seq = claims
+            .sequence()
+            .expect("an access token without `seq` is refused");
+        if claims.sid == WATERMARK_SID {
+            assert!(
+                seq > WATERMARK_SEQ,
+                "access token under its session's watermark"
+            );
+        }
+    }
     if claims.sub == CUT_SUB {
         assert!(claims.auth_time.is_some_and(|t| t >= T0), "cut-off subject");
     }

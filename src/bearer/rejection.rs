@@ -196,7 +196,8 @@ impl AuthError {
         body.to_string()
     }
 
-    /// A response with this error's status and challenge, and `body`.
+    /// A response with this error's status and challenge, and `body`; a 503 says
+    /// `Retry-After: 1`.
     ///
     /// ```
     /// use tower_jwt_auth::bearer::AuthError;
@@ -205,6 +206,8 @@ impl AuthError {
     /// assert_eq!(response.status(), 401);
     /// assert_eq!(response.headers()["www-authenticate"], r#"Bearer realm="api""#);
     /// assert_eq!(response.headers()["cache-control"], "no-store");
+    /// let response = AuthError::Unavailable.to_response(None, "");
+    /// assert_eq!(response.headers()["retry-after"], "1");
     /// ```
     pub fn to_response<B>(&self, realm: Option<&str>, body: B) -> Response<B> {
         let mut response = Response::new(body);
@@ -213,6 +216,12 @@ impl AuthError {
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, challenge);
+        }
+        if matches!(self, Self::Unavailable) {
+            // The revocation state is back within about a second of the backend.
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         response
             .headers_mut()

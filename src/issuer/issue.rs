@@ -25,6 +25,8 @@ pub(crate) struct Grant<'a> {
     pub(crate) session_exp: u64,
     /// The session's CSRF value (empty: none, for a session started without one).
     pub(crate) csrf: &'a str,
+    /// The pair's number in the session (`seq`): 0 at login, one more at each refresh.
+    pub(crate) seq: u64,
 }
 
 /// A freshly minted pair, with what the session record needs to know of its refresh token.
@@ -133,6 +135,7 @@ impl Issuer {
             scope: grant.scope,
             sexp: None,
             csrf: grant.csrf,
+            seq: grant.seq,
             custom: grant.custom,
         };
         // One version of the key set signs both tokens, whatever rotation happens meanwhile.

@@ -12,6 +12,8 @@ use crate::{config::ConfigError, issuer::Issuer};
 
 /// The largest reuse grace window a builder accepts, in milliseconds.
 const MAX_GRACE_MS: u64 = 60_000;
+/// The largest per-subject session cap a builder accepts.
+const MAX_SESSIONS_PER_SUBJECT: usize = 10_000;
 
 /// Builds [`Sessions`].
 #[must_use]
@@ -107,9 +109,47 @@ impl SessionsBuilder {
         self
     }
 
+    /// Caps the live sessions of one subject at `max` (1 to 10 000; default: no cap). A start
+    /// that would exceed it first ends the subject's oldest live sessions (by start time), as
+    /// [`logout`](Sessions::logout) does, so that the new one is the `max`-th; their tokens
+    /// are refused from then on. The cap needs a backend that lists sessions
+    /// ([`RevocationBackend::list_sessions`](crate::store::RevocationBackend::list_sessions)):
+    /// when the listing or an ending fails, the start fails and hands out nothing.
+    ///
+    /// Logins of one subject racing each other on several instances may leave it over the
+    /// cap until its next start.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_jwt_auth::{Issuer, KeySet, Sessions, SigningKey, clock::MockClock, token::NoCustomClaims};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+    /// let clock = MockClock::at_secs(1_700_000_000);
+    /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?))
+    ///     .with_clock(clock.clone())
+    ///     .build()?;
+    /// let sessions = Sessions::builder(issuer.clone()).with_max_sessions_per_subject(2).build()?;
+    /// let first = sessions.start("alice").await?;
+    /// clock.advance(Duration::from_secs(1));
+    /// sessions.start("alice").await?;
+    /// clock.advance(Duration::from_secs(1));
+    /// sessions.start("alice").await?; // ends `first`, the oldest
+    /// assert!(issuer.verifier().verify_access::<NoCustomClaims>(first.access_token()).is_err());
+    /// assert_eq!(sessions.list_sessions("alice", None).await?.len(), 2);
+    ///
+    /// assert!(Sessions::builder(issuer).with_max_sessions_per_subject(0).build().is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_max_sessions_per_subject(mut self, max: usize) -> Self {
+        self.sessions.max_per_subject = Some(max);
+        self
+    }
+
     /// Checks the configuration and builds the sessions.
     ///
-    /// Fails on a reuse grace over 60 s.
+    /// Fails on a reuse grace over 60 s, or a session cap outside 1 to 10 000.
     ///
     /// ```
     /// use tower_jwt_auth::{Issuer, KeySet, Sessions, SigningKey};
@@ -123,6 +163,15 @@ impl SessionsBuilder {
         if self.sessions.grace_ms > MAX_GRACE_MS {
             return Err(ConfigError::Lifetime(
                 "the reuse grace window is at most 60 s",
+            ));
+        }
+        if self
+            .sessions
+            .max_per_subject
+            .is_some_and(|max| !(1..=MAX_SESSIONS_PER_SUBJECT).contains(&max))
+        {
+            return Err(ConfigError::Limit(
+                "the sessions per subject are capped at 1 to 10 000",
             ));
         }
         Ok(self.sessions)

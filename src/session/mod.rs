@@ -5,9 +5,11 @@
 mod builder;
 mod error;
 mod hook;
+mod listing;
 mod sessions;
 
 pub use builder::SessionsBuilder;
 pub use error::{RefreshError, StartError};
 pub use hook::{RefreshDecision, RefreshHook};
+pub use listing::{Login, SessionInfo};
 pub use sessions::Sessions;

@@ -58,6 +58,8 @@ pub struct Sessions {
     pub(super) issuer: Issuer,
     pub(super) grace_ms: u64,
     pub(super) hook: Option<Arc<dyn JsonHook>>,
+    /// The most live sessions a subject may have; `None`: no cap.
+    pub(super) max_per_subject: Option<usize>,
 }
 
 impl fmt::Debug for Sessions {
@@ -66,6 +68,7 @@ impl fmt::Debug for Sessions {
             .field("issuer", &self.issuer)
             .field("reuse_grace_ms", &self.grace_ms)
             .field("refresh_hook", &self.hook.is_some())
+            .field("max_sessions_per_subject", &self.max_per_subject)
             .finish()
     }
 }
@@ -88,6 +91,7 @@ impl Sessions {
             issuer,
             grace_ms: 0,
             hook: None,
+            max_per_subject: None,
         }
     }
 
@@ -138,7 +142,7 @@ impl Sessions {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub async fn start(&self, subject: &str) -> Result<TokenPair, StartError> {
-        self.begin(subject, "", JsonClaims::new()).await
+        self.begin(subject, "", JsonClaims::new(), None).await
     }
 
     /// Starts a new session for `subject` with `scope` (space-separated, RFC 6749 §3.3).
@@ -159,7 +163,7 @@ impl Sessions {
         subject: &str,
         scope: &str,
     ) -> Result<TokenPair, StartError> {
-        self.begin(subject, scope, JsonClaims::new()).await
+        self.begin(subject, scope, JsonClaims::new(), None).await
     }
 
     /// Starts a new session for `subject` with `scope` and the application's claims `custom`,
@@ -192,15 +196,17 @@ impl Sessions {
         custom: &T,
     ) -> Result<TokenPair, StartError> {
         let custom = custom_claims(custom).map_err(StartError::Issue)?;
-        self.begin(subject, scope, custom).await
+        self.begin(subject, scope, custom, None).await
     }
 
-    /// Mints the first pair of a new session and writes its record.
-    async fn begin(
+    /// Mints the first pair of a new session and writes its record (with `label`), after
+    /// ending the subject's oldest sessions beyond the cap.
+    pub(super) async fn begin(
         &self,
         subject: &str,
         scope: &str,
         custom: JsonClaims,
+        label: Option<&str>,
     ) -> Result<TokenPair, StartError> {
         let sid = self.issuer.random_id().map_err(StartError::Issue)?;
         let csrf = self.issuer.random_id().map_err(StartError::Issue)?;
@@ -224,16 +230,23 @@ impl Sessions {
                 started_ms,
                 session_exp,
                 csrf: &csrf,
+                seq: 0,
             })
             .map_err(StartError::Issue)?;
+        self.make_room(subject).await.map_err(StartError::Store)?;
+        let mut session = NewSession::new(
+            &sid,
+            subject,
+            started_ms,
+            &minted.refresh_jti,
+            minted.forget_after,
+        );
+        session.label = label;
+        session.last_forget_after = session_exp
+            .saturating_add(self.issuer.verifier().leeway_secs())
+            .max(minted.forget_after);
         store
-            .start_session(&NewSession::new(
-                &sid,
-                subject,
-                started_ms,
-                &minted.refresh_jti,
-                minted.forget_after,
-            ))
+            .start_session(&session)
             .await
             .map_err(StartError::Store)?;
         Ok(minted.pair)
@@ -324,6 +337,8 @@ impl Sessions {
             started_ms: claims.session_started_millis(),
             session_exp,
             csrf: claims.csrf.as_deref().unwrap_or_default(),
+            // A refresh token minted without a number (by an earlier version) counts as 0.
+            seq: claims.seq.unwrap_or(0).saturating_add(1),
         })?;
         let rotation = Rotation::new(
             &claims.sid,
@@ -391,6 +406,11 @@ impl Sessions {
     /// working, with every token it has minted or will mint (a refresh in flight included);
     /// a login made afterwards — even within the same millisecond — works.
     ///
+    /// Instances' clocks may differ by up to the verifier's leeway: the cut-off lies that far
+    /// ahead of this instance's clock, so that it also covers a session started just before
+    /// on an instance whose clock is ahead. A session started afterwards on an instance that
+    /// has learned of the cut-off starts past it (its `auth_time` may then lead its `iat`).
+    ///
     /// ```
     /// # use tower_jwt_auth::{Issuer, KeySet, Sessions, SigningKey, token::NoCustomClaims};
     /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
@@ -408,17 +428,23 @@ impl Sessions {
     pub async fn logout_all(&self, sub: &str) -> Result<(), RevocationError> {
         let clock = self.issuer.clock();
         let store = self.store();
+        let leeway_secs = self.issuer.verifier().leeway_secs();
+        // Instances' clocks differ by up to the leeway: the cut-off reaches the leeway past
+        // this instance's now, so that it covers every session any instance started before
+        // this call. A session started afterwards starts past the cut-off (see `start`).
         // Sessions started since an earlier cut-off in this same millisecond start one tick
-        // after it (see `Issuer`), so a new cut-off must reach past them.
-        let now_ms = clock.now_millis();
+        // after it, so a new cut-off must reach past them too.
+        let ahead_ms = clock
+            .now_millis()
+            .saturating_add(leeway_secs.saturating_mul(1000));
         let cutoff_ms = store
             .subject_cutoff_ms(sub)
-            .map_or(now_ms, |earlier| earlier.saturating_add(1).max(now_ms));
-        // No session started up to now outlives its absolute lifetime.
-        let expires_at = clock
-            .now_secs()
+            .map_or(ahead_ms, |earlier| earlier.saturating_add(1).max(ahead_ms));
+        // No session started up to the cut-off outlives its absolute lifetime, and none of
+        // its tokens verifies past that plus the leeway.
+        let expires_at = (cutoff_ms / 1000)
             .saturating_add(self.issuer.session_ttl_secs())
-            .saturating_add(self.issuer.verifier().leeway_secs());
+            .saturating_add(leeway_secs);
         store
             .revoke(RevocationEntry::Subject {
                 sub: sub.to_owned(),
@@ -428,7 +454,18 @@ impl Sessions {
             .await
     }
 
-    /// Revokes one token by its `jti` until its `exp`.
+    /// Revokes the access token whose verified claims are `claims`, together with every
+    /// access token of its session numbered as it is or lower ([`Claims::sequence`]): the
+    /// session's watermark rises to the token's number (RFC 7009 §2.1 lets a revocation
+    /// cover other tokens of the same grant). The session's refresh token stays valid, and
+    /// so do the pairs it mints afterwards.
+    ///
+    /// Memory grows with sessions, never with tokens: whatever the number of tokens revoked,
+    /// a session costs one entry, kept until the last access token it covers has expired
+    /// (the token's `exp` plus the leeway, plus the reuse grace window and a second when
+    /// there is one, since a retry in the window mints its number again).
+    /// A token without a number (minted by an earlier version) is refused wherever
+    /// revocation is checked, so nothing is recorded for it.
     ///
     /// ```
     /// # use tower_jwt_auth::{Claims, Issuer, KeySet, Sessions, SigningKey, token::NoCustomClaims};
@@ -437,22 +474,40 @@ impl Sessions {
     /// # let sessions = Sessions::new(issuer.clone());
     /// let pair = sessions.start("alice").await?;
     /// let claims: Claims = issuer.verifier().verify_access(pair.access_token())?;
-    /// sessions.revoke_token(&claims.jti, claims.exp).await?;
+    /// sessions.revoke_token(&claims).await?;
     /// assert!(issuer.verifier().verify_access::<NoCustomClaims>(pair.access_token()).is_err());
+    /// // The refresh token still works, and its pair is valid.
+    /// let next = sessions.refresh(pair.refresh_token()).await?;
+    /// assert!(issuer.verifier().verify_access::<NoCustomClaims>(next.access_token()).is_ok());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// # })?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub async fn revoke_token(&self, jti: &str, exp: u64) -> Result<(), RevocationError> {
-        self.deny(exp, |expires_at| RevocationEntry::Token {
-            jti: jti.to_owned(),
-            expires_at,
+    pub async fn revoke_token<T>(&self, claims: &Claims<T>) -> Result<(), RevocationError> {
+        let Some(seq) = claims.seq else {
+            return Ok(());
+        };
+        // A retry inside the reuse grace window mints the same number again, at most the
+        // window after the pair it retries was minted (instances share the window as they
+        // share the lifetimes): the entry outlives the token by that much, and a second for
+        // the rounding of `iat`. Without a window no later token has this number.
+        let retries_secs = match self.grace_ms {
+            0 => 0,
+            grace_ms => grace_ms.div_ceil(1000).saturating_add(1),
+        };
+        self.deny(claims.exp.saturating_add(retries_secs), |expires_at| {
+            RevocationEntry::Access {
+                sid: claims.sid.clone(),
+                seq,
+                expires_at,
+            }
         })
         .await
     }
 
-    /// Revokes a presented token (RFC 7009): an access token by its `jti`; a refresh token
-    /// together with its whole session, as RFC 7009 §2.1 recommends. Returns the kind
+    /// Revokes a presented token (RFC 7009): an access token with the earlier access tokens of
+    /// its session ([`revoke_token`](Self::revoke_token)); a refresh token together with its
+    /// whole session, as RFC 7009 §2.1 recommends. Returns the kind
     /// revoked (revoking a revoked token again is harmless), or `None` for a token that is
     /// invalid or expired, which RFC 7009 answers with success too.
     ///
@@ -473,7 +528,7 @@ impl Sessions {
         let verifier = self.issuer.verifier();
         // Revoking is idempotent: an already-revoked token is revoked again, harmlessly.
         if let Ok(claims) = verifier.verify_unrevoked::<NoCustomClaims>(token, TokenKind::Access) {
-            self.revoke_token(&claims.jti, claims.exp).await?;
+            self.revoke_token(&claims).await?;
             return Ok(Some(TokenKind::Access));
         }
         if let Ok(claims) = verifier.verify_unrevoked::<NoCustomClaims>(token, TokenKind::Refresh) {

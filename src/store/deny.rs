@@ -1,5 +1,5 @@
-//! The deny-list: revoked tokens, revoked sessions and "log out everywhere" cut-offs, each
-//! with the time after which it can be forgotten. The store's local state and the in-process
+//! The deny-list: revoked tokens, revoked sessions, sessions' access watermarks and "log out
+//! everywhere" cut-offs, each with the time after which it can be forgotten. The store's local state and the in-process
 //! backend's shared state are both one.
 
 use dashmap::DashMap;
@@ -12,6 +12,13 @@ struct Cutoff {
     expires_at: u64,
 }
 
+/// The access tokens of a session numbered `seq` or lower are revoked until `until`.
+#[derive(Debug, Clone, Copy)]
+struct Watermark {
+    seq: u64,
+    until: u64,
+}
+
 /// Concurrent maps of deny-list entries. Lookups are synchronous and allocation-free.
 #[derive(Debug, Default)]
 pub(super) struct DenyList {
@@ -19,6 +26,9 @@ pub(super) struct DenyList {
     tokens: DashMap<Box<str>, u64>,
     /// Revoked sessions: `sid` → forget after.
     sessions: DashMap<Box<str>, u64>,
+    /// Access watermarks: `sid` → watermark. A map of its own rather than a part of each
+    /// revoked session's value: a revoked session stays as small as it was.
+    watermarks: DashMap<Box<str>, Watermark>,
     /// "Log out everywhere" cut-offs: `sub` → cut-off.
     subjects: DashMap<Box<str>, Cutoff>,
 }
@@ -35,6 +45,18 @@ impl DenyList {
                 );
             }
             RevocationEntry::Session { sid, expires_at } => self.revoke_session(sid, *expires_at),
+            RevocationEntry::Access {
+                sid,
+                seq,
+                expires_at,
+            } => {
+                let mut mark = self
+                    .watermarks
+                    .entry(sid.as_str().into())
+                    .or_insert(Watermark { seq: 0, until: 0 });
+                keep_later(&mut mark.seq, *seq);
+                keep_later(&mut mark.until, *expires_at);
+            }
             RevocationEntry::Subject {
                 sub,
                 cutoff_ms,
@@ -69,8 +91,27 @@ impl DenyList {
         self.sessions.contains_key(sid)
     }
 
+    /// `true` if the access token numbered `seq` of session `sid` is under its session's
+    /// watermark.
+    pub(super) fn is_access_revoked(&self, sid: &str, seq: u64) -> bool {
+        self.watermarks.get(sid).is_some_and(|mark| seq <= mark.seq)
+    }
+
+    /// The highest revoked access-token number of the session `sid`, if any.
+    pub(super) fn access_watermark(&self, sid: &str) -> Option<u64> {
+        self.watermarks.get(sid).map(|mark| mark.seq)
+    }
+
     pub(super) fn subject_cutoff_ms(&self, sub: &str) -> Option<u64> {
         self.subjects.get(sub).map(|c| c.cutoff_ms)
+    }
+
+    /// The cut-off of `sub` if its entry is live at `now`.
+    pub(super) fn live_subject_cutoff_ms(&self, sub: &str, now: u64) -> Option<u64> {
+        self.subjects
+            .get(sub)
+            .filter(|c| c.expires_at >= now)
+            .map(|c| c.cutoff_ms)
     }
 
     /// Every entry still live at `now` (forget-after time `>= now`).
@@ -91,6 +132,15 @@ impl DenyList {
         let sessions = live_ids(&self.sessions, now, |sid, expires_at| {
             RevocationEntry::Session { sid, expires_at }
         });
+        let watermarks =
+            self.watermarks
+                .iter()
+                .filter(|e| e.until >= now)
+                .map(|e| RevocationEntry::Access {
+                    sid: e.key().to_string(),
+                    seq: e.seq,
+                    expires_at: e.until,
+                });
         let subjects = self
             .subjects
             .iter()
@@ -100,7 +150,11 @@ impl DenyList {
                 cutoff_ms: e.cutoff_ms,
                 expires_at: e.expires_at,
             });
-        tokens.chain(sessions).chain(subjects).collect()
+        tokens
+            .chain(sessions)
+            .chain(watermarks)
+            .chain(subjects)
+            .collect()
     }
 
     /// Drops every entry that is no longer live at `now`; returns how many. An entry is kept
@@ -114,12 +168,13 @@ impl DenyList {
         };
         self.tokens.retain(|_, e| keep(*e));
         self.sessions.retain(|_, e| keep(*e));
+        self.watermarks.retain(|_, w| keep(w.until));
         self.subjects.retain(|_, c| keep(c.expires_at));
         dropped
     }
 
     /// The number of entries held.
     pub(super) fn len(&self) -> usize {
-        self.tokens.len() + self.sessions.len() + self.subjects.len()
+        self.tokens.len() + self.sessions.len() + self.watermarks.len() + self.subjects.len()
     }
 }

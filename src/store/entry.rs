@@ -16,6 +16,11 @@ use serde::{Deserialize, Serialize};
 #[non_exhaustive]
 pub enum RevocationEntry {
     /// One token, by `jti`, kept until that token's `exp`.
+    ///
+    /// The crate no longer writes it: an access token is revoked through its session's
+    /// watermark ([`Access`](Self::Access)), which costs one entry per session whatever the
+    /// number of tokens revoked. It is still honoured, so that what an application or an
+    /// earlier version recorded keeps its effect.
     Token {
         /// The token's `jti`.
         jti: String,
@@ -28,6 +33,20 @@ pub enum RevocationEntry {
         /// The session id (`sid`).
         sid: String,
         /// The session's absolute expiry.
+        expires_at: u64,
+    },
+    /// The access tokens of session `sid` numbered `seq` or lower (their private claim
+    /// `seq`: 0 in the session's first pair, one more in each refreshed pair): the session's
+    /// *watermark*, recorded when one of its access tokens is revoked (RFC 7009 §2.1 lets a
+    /// revocation cover other tokens of the same grant). The session's refresh token and the
+    /// pairs minted after it stay valid. One entry per session: recorded again, the higher
+    /// `seq` and the later forget-after time win, each on its own.
+    Access {
+        /// The session id (`sid`).
+        sid: String,
+        /// The highest revoked sequence number.
+        seq: u64,
+        /// When no access token of the session numbered `seq` or lower can still verify.
         expires_at: u64,
     },
     /// Every session of `sub` started at or before `cutoff_ms` ("log out everywhere"),
@@ -49,6 +68,7 @@ impl RevocationEntry {
         match self {
             Self::Token { expires_at, .. }
             | Self::Session { expires_at, .. }
+            | Self::Access { expires_at, .. }
             | Self::Subject { expires_at, .. } => *expires_at,
         }
     }

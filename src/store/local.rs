@@ -1,31 +1,41 @@
 //! The in-memory revocation state, in front of the backend that holds the session records.
 
 use std::{
+    collections::VecDeque,
     fmt,
     sync::{
         Arc,
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
     },
     task::Poll,
     time::Duration,
 };
 
 use futures::StreamExt;
+use tokio::time::Instant;
 
 use super::{
-    BoxError, BoxFuture, ChangeStream, MemoryBackend, NewSession, RevocationBackend,
-    RevocationEntry, RevocationError, RotateOutcome, Rotation, deny::DenyList,
+    BoxError, BoxFuture, Change, ChangeStream, Heartbeat, LiveSession, MemoryBackend, NewSession,
+    RevocationBackend, RevocationEntry, RevocationError, RotateOutcome, Rotation, deny::DenyList,
 };
 use crate::{
     clock::{Clock, SystemClock},
     config::ConfigError,
+    crypto::{SecureRandom, SystemRandom},
     telemetry::{self, Revoked},
 };
 
 /// How long the store waits before it retries a backend that failed to subscribe or load,
-/// at first and at most (the wait doubles in between).
+/// at first and at most (the wait doubles in between; each wait is shortened by a random
+/// part of up to half, so that instances do not retry in step).
 const RETRY_FIRST: Duration = Duration::from_millis(250);
-const RETRY_MAX: Duration = Duration::from_secs(30);
+const RETRY_MAX: Duration = Duration::from_secs(1);
+/// The default staleness bound.
+const MAX_STALENESS: Duration = Duration::from_secs(3);
+/// The smallest staleness bound accepted (a heartbeat every 100 ms).
+const MIN_STALENESS: Duration = Duration::from_millis(300);
+/// How many heartbeats on their way the store remembers.
+const BEATS_IN_FLIGHT: usize = 16;
 /// The default purge interval.
 const PURGE_EVERY: Duration = Duration::from_secs(60);
 /// The default time limit of one backend call.
@@ -45,6 +55,8 @@ struct Inner {
     deny: DenyList,
     /// False while a shared backend's state has not been loaded: nothing can be trusted yet.
     ready: AtomicBool,
+    /// How fresh the deny-list is known to be.
+    fresh: Freshness,
     backend: Arc<dyn RevocationBackend>,
     clock: Arc<dyn Clock>,
     purge_every: Duration,
@@ -52,6 +64,73 @@ struct Inner {
     /// Set by a failed backend call, cleared by the next successful one: the recovery is
     /// reported once.
     failing: AtomicBool,
+}
+
+/// What the store knows of how stale its deny-list may be: when it last proved that it had
+/// every change published before (a load, or its own heartbeat back on the feed).
+struct Freshness {
+    /// A shared backend: the state can fall behind. The in-process one never does.
+    shared: bool,
+    /// The bound past which the state is not trusted (refused, unless serving stale).
+    max: Duration,
+    serve_stale: bool,
+    /// Set once [`RevocationStore::run`] follows the feed with the bound enforced: a store
+    /// that only [loads](RevocationStore::load) is as fresh as its last load says.
+    enforcing: AtomicBool,
+    /// The time origin of `proven_ns`.
+    epoch: Instant,
+    /// When the state was last proved complete, in nanoseconds since `epoch`.
+    proven_ns: AtomicU64,
+    /// The bound was crossed and reported; cleared (and reported) by the next proof.
+    stale: AtomicBool,
+    /// This store's heartbeats' origin.
+    origin: u64,
+}
+
+impl Freshness {
+    fn nanos(&self, at: Instant) -> u64 {
+        u64::try_from(at.saturating_duration_since(self.epoch).as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    /// How long ago the state was last proved complete, as of `now`.
+    fn staleness(&self, now: Instant) -> Duration {
+        Duration::from_nanos(
+            self.nanos(now)
+                .saturating_sub(self.proven_ns.load(Ordering::Acquire)),
+        )
+    }
+
+    /// When the state was last proved complete.
+    fn proven(&self) -> Instant {
+        self.epoch + Duration::from_nanos(self.proven_ns.load(Ordering::Acquire))
+    }
+
+    /// The hot-path check: two atomic loads and, when the bound is enforced, one clock
+    /// read.
+    #[inline]
+    fn trusted(&self) -> bool {
+        !self.enforcing.load(Ordering::Relaxed) || self.staleness(Instant::now()) <= self.max
+    }
+}
+
+/// A random number, for heartbeat origins and retry jitter; never zero.
+fn random_u64() -> u64 {
+    let mut bytes = [0u8; 8];
+    // Without randomness the jitter is merely regular and the origin the clock's.
+    if SystemRandom::new().fill(&mut bytes).is_err() {
+        bytes = SystemClock.now_millis().to_le_bytes();
+    }
+    u64::from_le_bytes(bytes).max(1)
+}
+
+/// `wait` shortened by a random part of up to half of it (`state` is a xorshift state).
+fn jittered(wait: Duration, state: &mut u64) -> Duration {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    let half = wait / 2;
+    let nanos = u64::try_from(half.as_nanos()).unwrap_or(u64::MAX).max(1);
+    wait - Duration::from_nanos(*state % nanos)
 }
 
 /// The revocation state the verifier consults on every request, in front of the
@@ -68,6 +147,19 @@ struct Inner {
 /// [builder](Self::builder) shares a backend between instances. Then spawn
 /// [`run`](Self::run): it loads the shared state, follows the other instances' revocations
 /// on the backend's change feed and purges. Cloning is cheap and clones share the state.
+///
+/// # Bounded staleness
+///
+/// A store over a shared backend knows how long ago it last proved that it had every
+/// revocation made anywhere: at each load, and each time one of the heartbeats it publishes
+/// through the backend comes back on its change feed (the feed is ordered, so everything
+/// published before the heartbeat was sent has arrived). Past the bound
+/// ([`with_max_staleness`](RevocationStoreBuilder::with_max_staleness), 3 s by default) it
+/// is [not ready](Self::is_ready): the verifier refuses every token with
+/// [`TokenError::RevocationUnavailable`](crate::token::TokenError::RevocationUnavailable)
+/// (HTTP 503 with `Retry-After`) until it has caught up, so a logout made on another
+/// instance is never ignored here for longer than the bound, a network partition included.
+/// [`serve_stale`](RevocationStoreBuilder::serve_stale) trades that for availability.
 ///
 /// # Example
 ///
@@ -102,6 +194,8 @@ impl fmt::Debug for RevocationStore {
             .field("clock", &inner.clock)
             .field("purge_every", &inner.purge_every)
             .field("backend_timeout", &inner.backend_timeout)
+            .field("max_staleness", &inner.fresh.max)
+            .field("serve_stale", &inner.fresh.serve_stale)
             .finish()
     }
 }
@@ -144,6 +238,8 @@ impl RevocationStore {
             clock: Arc::new(SystemClock),
             purge_every: PURGE_EVERY,
             backend_timeout: BACKEND_TIMEOUT,
+            max_staleness: MAX_STALENESS,
+            serve_stale: false,
         }
     }
 
@@ -153,6 +249,16 @@ impl RevocationStore {
             inner: Arc::new(Inner {
                 deny: DenyList::default(),
                 ready: AtomicBool::new(!shared),
+                fresh: Freshness {
+                    shared,
+                    max: builder.max_staleness,
+                    serve_stale: builder.serve_stale,
+                    enforcing: AtomicBool::new(false),
+                    epoch: Instant::now(),
+                    proven_ns: AtomicU64::new(0),
+                    stale: AtomicBool::new(false),
+                    origin: random_u64(),
+                },
                 backend: builder
                     .backend
                     .unwrap_or_else(|| Arc::new(MemoryBackend::new())),
@@ -166,9 +272,13 @@ impl RevocationStore {
 
     /// `true` if the token `jti` of session `sid` and subject `sub`, whose session started at
     /// `session_started_ms` (milliseconds since the epoch), is revoked: by its `jti`, its
-    /// session, or a "log out everywhere" of its subject made at or after its session started.
+    /// session, or a "log out everywhere" of its subject made at or after its session started;
+    /// and, for an access token (`access_seq` is its `seq` claim; `None` for a refresh
+    /// token), by its session's watermark when that is at or above `access_seq`.
     ///
-    /// Synchronous and allocation-free: the verifier calls it on every request.
+    /// Synchronous and allocation-free: the verifier calls it on every request. Four map
+    /// lookups at most: the `jti`, the session, its watermark (for an access token), the
+    /// subject.
     ///
     /// ```
     /// use tower_jwt_auth::store::{RevocationEntry, RevocationStore};
@@ -176,25 +286,68 @@ impl RevocationStore {
     /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
     /// let store = RevocationStore::new();
     /// store.revoke(RevocationEntry::Subject { sub: "alice".into(), cutoff_ms: 5_000, expires_at: u64::MAX }).await?;
-    /// assert!(store.is_revoked("j1", "s1", "alice", 4_000));
-    /// assert!(!store.is_revoked("j2", "s2", "alice", 6_000));
+    /// assert!(store.is_revoked("j1", "s1", "alice", 4_000, None));
+    /// assert!(!store.is_revoked("j2", "s2", "alice", 6_000, None));
+    ///
+    /// store.revoke(RevocationEntry::Access { sid: "s2".into(), seq: 3, expires_at: u64::MAX }).await?;
+    /// assert!(store.is_revoked("j3", "s2", "alice", 6_000, Some(3)));
+    /// assert!(!store.is_revoked("j4", "s2", "alice", 6_000, Some(4)));
+    /// assert!(!store.is_revoked("r3", "s2", "alice", 6_000, None), "refresh tokens stay valid");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// # })?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn is_revoked(&self, jti: &str, sid: &str, sub: &str, session_started_ms: u64) -> bool {
+    pub fn is_revoked(
+        &self,
+        jti: &str,
+        sid: &str,
+        sub: &str,
+        session_started_ms: u64,
+        access_seq: Option<u64>,
+    ) -> bool {
         let deny = &self.inner.deny;
         deny.is_token_revoked(jti)
             || deny.is_session_revoked(sid)
+            || access_seq.is_some_and(|seq| deny.is_access_revoked(sid, seq))
             || deny
                 .subject_cutoff_ms(sub)
                 .is_some_and(|cutoff_ms| session_started_ms <= cutoff_ms)
     }
 
-    /// `true` when the state can be trusted: always for an in-process store, and after the
-    /// first successful [`load`](Self::load) with a shared backend.
+    /// `true` when the state can be trusted: always for an in-process store; with a shared
+    /// backend, once the state has been [loaded](Self::load) and, while [`run`](Self::run)
+    /// follows the change feed, as long as the state is proved no staler than the
+    /// [bound](RevocationStoreBuilder::with_max_staleness) (unless the store
+    /// [serves stale](RevocationStoreBuilder::serve_stale)).
+    ///
+    /// Synchronous and allocation-free (atomic loads and one clock read): the verifier calls
+    /// it on every request.
     pub fn is_ready(&self) -> bool {
-        self.inner.ready.load(Ordering::Acquire)
+        self.inner.ready.load(Ordering::Acquire) && self.inner.fresh.trusted()
+    }
+
+    /// How long ago the store last proved that its deny-list held every revocation made
+    /// through the shared backend (a load, or its heartbeat back on the change feed):
+    /// `None` for an in-process store, which is never behind, and before the first load.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use tower_jwt_auth::store::{MemoryBackend, RevocationStore};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_time().build()?.block_on(async {
+    /// assert_eq!(RevocationStore::new().staleness(), None);
+    /// let shared = RevocationStore::builder().with_backend(Arc::new(MemoryBackend::new())).build()?;
+    /// assert_eq!(shared.staleness(), None, "not loaded yet");
+    /// shared.load().await?;
+    /// assert!(shared.staleness().is_some());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn staleness(&self) -> Option<Duration> {
+        let fresh = &self.inner.fresh;
+        (fresh.shared && self.inner.ready.load(Ordering::Acquire))
+            .then(|| fresh.staleness(Instant::now()))
     }
 
     /// `true` if the token `jti` has been revoked.
@@ -205,6 +358,11 @@ impl RevocationStore {
     /// `true` if the session `sid` has been revoked.
     pub fn is_session_revoked(&self, sid: &str) -> bool {
         self.inner.deny.is_session_revoked(sid)
+    }
+
+    /// The session's watermark: its access tokens numbered this or lower are revoked.
+    pub fn access_watermark(&self, sid: &str) -> Option<u64> {
+        self.inner.deny.access_watermark(sid)
     }
 
     /// The latest "log out everywhere" cut-off of `sub`, in milliseconds since the epoch.
@@ -221,6 +379,9 @@ impl RevocationStore {
             RevocationEntry::Token { .. } => telemetry::revoked(Revoked::Token, None, None),
             RevocationEntry::Session { sid, .. } => {
                 telemetry::revoked(Revoked::Session, None, Some(sid));
+            }
+            RevocationEntry::Access { sid, .. } => {
+                telemetry::revoked(Revoked::Access, None, Some(sid));
             }
             RevocationEntry::Subject { sub, .. } => {
                 telemetry::revoked(Revoked::Subject, Some(sub), None);
@@ -257,6 +418,24 @@ impl RevocationStore {
             });
         }
         Ok(outcome)
+    }
+
+    /// The live sessions of `sub`, oldest first, as the backend lists them now; a session
+    /// this store already knows to be revoked (or cut off) is left out too. Fails closed
+    /// when the backend cannot list them.
+    pub(crate) async fn list_sessions(
+        &self,
+        sub: &str,
+    ) -> Result<Vec<LiveSession>, RevocationError> {
+        let now = self.inner.clock.now_secs();
+        let mut sessions = self
+            .call("list_sessions", self.inner.backend.list_sessions(sub, now))
+            .await?;
+        let cutoff_ms = self.subject_cutoff_ms(sub);
+        sessions.retain(|s| {
+            !self.is_session_revoked(&s.sid) && cutoff_ms.is_none_or(|c| s.started_ms > c)
+        });
+        Ok(sessions)
     }
 
     /// Every backend call passes here: it gets the store's time limit, and its failure is
@@ -308,14 +487,59 @@ impl RevocationStore {
     /// [`run`](Self::run) calls it at start and after every gap in the change feed; call it
     /// yourself only when you do not run that task.
     pub async fn load(&self) -> Result<usize, RevocationError> {
+        let started = Instant::now();
         let now = self.inner.clock.now_secs();
         let entries = self.call("load", self.inner.backend.load(now)).await?;
         let n = entries.len();
         for entry in &entries {
             self.apply(entry);
         }
+        // Everything revoked before the load started is in it.
+        self.proved(started);
         self.inner.ready.store(true, Ordering::Release);
         Ok(n)
+    }
+
+    /// Records that every change published before `at` has been applied; reports the end of
+    /// a stale period.
+    fn proved(&self, at: Instant) {
+        let fresh = &self.inner.fresh;
+        fresh.proven_ns.fetch_max(fresh.nanos(at), Ordering::AcqRel);
+        let staleness = fresh.staleness(Instant::now());
+        if fresh.shared {
+            telemetry::staleness(staleness);
+        }
+        if fresh.stale.load(Ordering::Relaxed) && fresh.stale.swap(false, Ordering::AcqRel) {
+            telemetry::caught_up(staleness);
+        }
+    }
+
+    /// Watches the bound for as long as [`run`](Self::run) runs: reports the crossing once
+    /// (`warn` and a counter), and the staleness as a gauge every heartbeat period.
+    async fn watch_staleness(&self) {
+        let fresh = &self.inner.fresh;
+        let every = fresh.max / 3;
+        loop {
+            let now = Instant::now();
+            let ready = self.inner.ready.load(Ordering::Acquire);
+            let deadline = fresh.proven() + fresh.max;
+            if ready {
+                let staleness = fresh.staleness(now);
+                telemetry::staleness(staleness);
+                if now > deadline && !fresh.stale.swap(true, Ordering::AcqRel) {
+                    telemetry::stale(staleness, fresh.max, fresh.serve_stale);
+                }
+            }
+            // Just past the deadline (the bound is crossed when the staleness exceeds it),
+            // or the next gauge update, whichever comes first.
+            let next = now + every;
+            let wake = if ready && now <= deadline {
+                next.min(deadline + Duration::from_nanos(1))
+            } else {
+                next
+            };
+            tokio::time::sleep_until(wake).await;
+        }
     }
 
     /// Forgets every local entry whose time has passed; returns how many were dropped.
@@ -339,8 +563,13 @@ impl RevocationStore {
     /// It subscribes to the backend's change feed, loads the shared state (until then a
     /// store with a shared backend refuses every token with 503), applies every revocation
     /// the other instances make, and purges what can no longer matter at the purge interval.
-    /// After a gap in the feed (an error, or the feed ending) it subscribes and loads again;
-    /// a backend that cannot be reached is retried with a growing wait (250 ms to 30 s).
+    /// After a gap in the feed (an error, or the feed ending), or when the feed has brought
+    /// none of the store's own heartbeats for longer than the
+    /// [staleness bound](RevocationStoreBuilder::with_max_staleness), it subscribes and loads
+    /// again; a backend that cannot be reached is retried with a growing, jittered wait
+    /// (from 250 ms to at most 1 s), so the store is back about a second after the backend
+    /// is. With a shared backend it publishes a heartbeat every third of the bound, and
+    /// while it runs the bound is enforced ([`is_ready`](Self::is_ready)).
     /// It runs on tokio time, so tests drive it with `tokio::time::pause`.
     ///
     /// ```
@@ -354,22 +583,38 @@ impl RevocationStore {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub async fn run(self) {
+        let fresh = &self.inner.fresh;
+        if fresh.shared && !fresh.serve_stale {
+            fresh.enforcing.store(true, Ordering::Release);
+        }
+        if fresh.shared {
+            tokio::join!(self.follow_always(), self.watch_staleness());
+        } else {
+            self.follow_always().await;
+        }
+    }
+
+    /// Subscribes, loads and follows the feed, again after every gap.
+    async fn follow_always(&self) {
         let mut purges = tokio::time::interval(self.inner.purge_every);
         purges.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut wait = RETRY_FIRST;
+        let mut jitter = self.inner.fresh.origin;
+        let mut beats = 0;
         // Since when the store has not been following the feed: other instances'
         // revocations made since then reach it only with the next load.
-        let mut behind_since = tokio::time::Instant::now();
+        let mut behind_since = Instant::now();
         loop {
             match self.connect(behind_since).await {
                 Ok(feed) => {
                     wait = RETRY_FIRST;
-                    self.follow(feed, &mut purges).await;
-                    behind_since = tokio::time::Instant::now();
+                    self.follow(feed, &mut purges, &mut beats).await;
+                    behind_since = Instant::now();
                 }
                 Err(error) => {
-                    telemetry::connect_failed(&error, wait);
-                    tokio::time::sleep(wait).await;
+                    let pause = jittered(wait, &mut jitter);
+                    telemetry::connect_failed(&error, pause);
+                    tokio::time::sleep(pause).await;
                     wait = (wait * 2).min(RETRY_MAX);
                 }
             }
@@ -378,10 +623,7 @@ impl RevocationStore {
 
     /// Subscribes to the change feed, then loads the state: subscribing first means that
     /// nothing revoked in between is missed.
-    async fn connect(
-        &self,
-        behind_since: tokio::time::Instant,
-    ) -> Result<ChangeStream, RevocationError> {
+    async fn connect(&self, behind_since: Instant) -> Result<ChangeStream, RevocationError> {
         let feed = self
             .call("subscribe", self.inner.backend.subscribe())
             .await?;
@@ -390,21 +632,72 @@ impl RevocationStore {
         Ok(feed)
     }
 
-    /// Applies the feed and purges on time, until the feed has a gap.
-    async fn follow(&self, mut feed: ChangeStream, purges: &mut tokio::time::Interval) {
+    /// Applies the feed, purges on time and, with a shared backend, publishes heartbeats,
+    /// until the feed has a gap or has been silent past the staleness bound. `beats` counts
+    /// the heartbeats sent.
+    async fn follow(
+        &self,
+        mut feed: ChangeStream,
+        purges: &mut tokio::time::Interval,
+        beats: &mut u64,
+    ) {
+        let fresh = &self.inner.fresh;
+        let every = fresh.max / 3;
+        let mut ticks = tokio::time::interval_at(Instant::now() + every, every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // The heartbeats on their way, by sequence number, with when each was sent.
+        let mut sent: VecDeque<(u64, Instant)> = VecDeque::new();
+        // The heartbeat being published: one at a time, never holding up the feed.
+        let mut publishing: Option<BoxFuture<'_, ()>> = None;
         loop {
+            let deadline = fresh.proven() + fresh.max;
             tokio::select! {
                 change = feed.next() => match change {
-                    Some(Ok(entry)) => self.apply(&entry),
+                    Some(Ok(Change::Entry(entry))) => self.apply(&entry),
+                    Some(Ok(Change::Heartbeat(beat))) if beat.origin == fresh.origin => {
+                        while let Some((seq, at)) = sent.pop_front() {
+                            if seq == beat.seq {
+                                self.proved(at);
+                                break;
+                            }
+                            if seq > beat.seq {
+                                sent.push_front((seq, at));
+                                break;
+                            }
+                        }
+                    }
+                    // Another instance's heartbeat.
+                    Some(Ok(Change::Heartbeat(_))) => {}
                     Some(Err(error)) => return telemetry::feed_gap(Some(&*error)),
                     None => return telemetry::feed_gap(None),
                 },
                 _ = purges.tick() => self.purge_everywhere().await,
+                _ = ticks.tick(), if fresh.shared && publishing.is_none() => {
+                    *beats += 1;
+                    let beat = Heartbeat { origin: fresh.origin, seq: *beats };
+                    if sent.len() == BEATS_IN_FLIGHT {
+                        sent.pop_front();
+                    }
+                    sent.push_back((beat.seq, Instant::now()));
+                    publishing = Some(Box::pin(async move {
+                        // A failure is reported; the missing heartbeat shows in the staleness.
+                        let _ = self.call("heartbeat", self.inner.backend.heartbeat(&beat)).await;
+                    }));
+                }
+                () = async {
+                    if let Some(publish) = publishing.as_mut() {
+                        publish.await;
+                    }
+                }, if publishing.is_some() => publishing = None,
+                () = tokio::time::sleep_until(deadline), if fresh.shared => {
+                    return telemetry::feed_silent(fresh.max);
+                }
             }
         }
     }
 
-    /// The number of live local deny-list entries (tokens, sessions and subjects).
+    /// The number of live local deny-list entries (tokens, sessions, access watermarks and
+    /// subjects).
     pub fn len(&self) -> usize {
         self.inner.deny.len()
     }
@@ -423,6 +716,8 @@ pub struct RevocationStoreBuilder {
     clock: Arc<dyn Clock>,
     purge_every: Duration,
     backend_timeout: Duration,
+    max_staleness: Duration,
+    serve_stale: bool,
 }
 
 impl RevocationStoreBuilder {
@@ -501,8 +796,72 @@ impl RevocationStoreBuilder {
         self
     }
 
+    /// The staleness bound (default 3 s, at least 300 ms): how long ago, at most, a store
+    /// over a shared backend may have last proved that its deny-list held every revocation
+    /// made anywhere. [`run`](RevocationStore::run) publishes a heartbeat through the backend
+    /// every third of the bound and watches for it on the change feed; past the bound the
+    /// store is not [ready](RevocationStore::is_ready), every token is refused with
+    /// [`TokenError::RevocationUnavailable`](crate::token::TokenError::RevocationUnavailable)
+    /// (HTTP 503, `Retry-After`), and the store subscribes and loads again (retried at most
+    /// 1 s apart) until it has caught up. Crossing the bound is reported once (a `warn`
+    /// event "revocation state stale", target `tower_jwt_auth::revocation`, and with the
+    /// `metrics` feature the counter `tower_jwt_auth_revocation_stale_total`), catching up
+    /// with an `info` event "revocation state caught up"; the gauge
+    /// `tower_jwt_auth_revocation_staleness_seconds` follows the staleness.
+    ///
+    /// A logout on another instance is thus never ignored here for longer than the bound
+    /// plus the time a heartbeat takes to come back. A store without a shared backend is
+    /// always fresh.
+    ///
+    /// ```
+    /// use std::{sync::Arc, time::Duration};
+    /// use tower_jwt_auth::store::{MemoryBackend, RevocationStore};
+    ///
+    /// let store = RevocationStore::builder()
+    ///     .with_backend(Arc::new(MemoryBackend::new()))
+    ///     .with_max_staleness(Duration::from_secs(5))
+    ///     .build()?;
+    /// # let _ = store;
+    /// assert!(RevocationStore::builder().with_max_staleness(Duration::from_millis(100)).build().is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_max_staleness(mut self, bound: Duration) -> Self {
+        self.max_staleness = bound;
+        self
+    }
+
+    /// Availability first: keeps accepting tokens when the state is staler than the
+    /// [bound](Self::with_max_staleness), instead of refusing them with 503.
+    ///
+    /// **The risk:** while the store cannot follow the shared backend (a network partition,
+    /// a backend down), logouts, revocations and refresh-token reuse detected on other
+    /// instances are not enforced here: a stolen or logged-out token stays usable on this
+    /// instance until it expires or the store catches up. The heartbeats, the resubscribing,
+    /// the events and the metrics go on as without it; only the refusal is off.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use tower_jwt_auth::store::{MemoryBackend, RevocationStore};
+    ///
+    /// let store = RevocationStore::builder()
+    ///     .with_backend(Arc::new(MemoryBackend::new()))
+    ///     .serve_stale()
+    ///     .build()?;
+    /// # let _ = store;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn serve_stale(mut self) -> Self {
+        self.serve_stale = true;
+        self
+    }
+
     /// Checks the configuration and builds the store.
     pub fn build(self) -> Result<RevocationStore, ConfigError> {
+        if self.max_staleness < MIN_STALENESS {
+            return Err(ConfigError::Interval(
+                "the staleness bound is at least 300 ms",
+            ));
+        }
         if self.purge_every < Duration::from_secs(1) {
             return Err(ConfigError::Interval("the purge interval is at least 1 s"));
         }
@@ -530,22 +889,22 @@ mod tests {
     #[test]
     fn each_kind_of_entry_revokes_what_it_covers() {
         let store = RevocationStore::new();
-        assert!(!store.is_revoked("j1", "s1", "alice", 10_000));
+        assert!(!store.is_revoked("j1", "s1", "alice", 10_000, None));
         block_on(store.revoke(RevocationEntry::Token {
             jti: "j1".into(),
             expires_at: 70,
         }))
         .unwrap();
-        assert!(store.is_revoked("j1", "s1", "alice", 10_000));
-        assert!(!store.is_revoked("j2", "s1", "alice", 10_000));
+        assert!(store.is_revoked("j1", "s1", "alice", 10_000, None));
+        assert!(!store.is_revoked("j2", "s1", "alice", 10_000, None));
 
         block_on(store.revoke(RevocationEntry::Session {
             sid: "s1".into(),
             expires_at: 70,
         }))
         .unwrap();
-        assert!(store.is_revoked("j2", "s1", "alice", 10_000));
-        assert!(!store.is_revoked("j3", "s2", "alice", 10_000));
+        assert!(store.is_revoked("j2", "s1", "alice", 10_000, None));
+        assert!(!store.is_revoked("j3", "s2", "alice", 10_000, None));
 
         block_on(store.revoke(RevocationEntry::Subject {
             sub: "alice".into(),
@@ -553,13 +912,71 @@ mod tests {
             expires_at: 100,
         }))
         .unwrap();
-        assert!(store.is_revoked("j3", "s2", "alice", 10_000));
-        assert!(store.is_revoked("j3", "s2", "alice", 10_500));
-        assert!(!store.is_revoked("j3", "s2", "alice", 10_501));
-        assert!(!store.is_revoked("j3", "s2", "bob", 10_000));
+        assert!(store.is_revoked("j3", "s2", "alice", 10_000, None));
+        assert!(store.is_revoked("j3", "s2", "alice", 10_500, None));
+        assert!(!store.is_revoked("j3", "s2", "alice", 10_501, None));
+        assert!(!store.is_revoked("j3", "s2", "bob", 10_000, None));
         // A session that started at the epoch (a token without `auth_time`) is covered by
         // any cut-off.
-        assert!(store.is_revoked("j5", "s4", "alice", 0));
+        assert!(store.is_revoked("j5", "s4", "alice", 0, None));
+    }
+
+    #[test]
+    fn a_watermark_covers_its_sessions_access_tokens_up_to_its_number() {
+        let clock = MockClock::at_secs(100);
+        let store = RevocationStore::builder()
+            .with_clock(clock.clone())
+            .build()
+            .unwrap();
+        let revoke = |entry| block_on(store.revoke(entry)).unwrap();
+        let mark = |seq, expires_at| RevocationEntry::Access {
+            sid: "s1".into(),
+            seq,
+            expires_at,
+        };
+        revoke(mark(3, 150));
+        // Each part keeps the later value on its own.
+        revoke(mark(1, 200));
+        assert_eq!(store.access_watermark("s1"), Some(3));
+        assert_eq!(store.len(), 1, "one entry per session");
+        assert!(store.is_revoked("j", "s1", "a", 0, Some(0)));
+        assert!(store.is_revoked("j", "s1", "a", 0, Some(3)));
+        assert!(!store.is_revoked("j", "s1", "a", 0, Some(4)));
+        assert!(
+            !store.is_revoked("r", "s1", "a", 0, None),
+            "a refresh token"
+        );
+        assert!(
+            !store.is_revoked("j", "s2", "a", 0, Some(0)),
+            "another session"
+        );
+        assert!(!store.is_session_revoked("s1"));
+
+        revoke(RevocationEntry::Session {
+            sid: "s1".into(),
+            expires_at: 170,
+        });
+        assert_eq!(
+            store.len(),
+            2,
+            "a revoked session and its watermark: two entries"
+        );
+        assert!(store.is_revoked("j", "s1", "a", 0, Some(4)));
+        assert!(store.is_revoked("r", "s1", "a", 0, None));
+        clock.set_secs(171);
+        assert_eq!(
+            store.purge_expired(),
+            1,
+            "the revoked session, on its own time"
+        );
+        assert!(!store.is_revoked("j", "s1", "a", 0, Some(4)));
+        assert!(store.is_revoked("j", "s1", "a", 0, Some(3)));
+        clock.set_secs(200);
+        assert_eq!(store.purge_expired(), 0, "kept through its last second");
+        clock.set_secs(201);
+        assert_eq!(store.purge_expired(), 1);
+        assert!(store.is_empty());
+        assert!(!store.is_revoked("j", "s1", "a", 0, Some(0)));
     }
 
     #[test]
@@ -693,6 +1110,9 @@ mod tests {
             fn purge(&self, now: u64) -> BoxFuture<'_, Result<u64, BoxError>> {
                 self.inner.purge(now)
             }
+            fn heartbeat<'a>(&'a self, b: &'a Heartbeat) -> BoxFuture<'a, Result<(), BoxError>> {
+                self.inner.heartbeat(b)
+            }
         }
 
         let backend = Arc::new(Gappy::default());
@@ -751,6 +1171,9 @@ mod tests {
             fn purge(&self, _: u64) -> BoxFuture<'_, Result<u64, BoxError>> {
                 never()
             }
+            fn heartbeat<'a>(&'a self, _: &'a Heartbeat) -> BoxFuture<'a, Result<(), BoxError>> {
+                never()
+            }
         }
 
         let store = RevocationStore::builder()
@@ -758,7 +1181,7 @@ mod tests {
             .with_backend_timeout(Duration::from_millis(300))
             .build()
             .unwrap();
-        let started = tokio::time::Instant::now();
+        let started = Instant::now();
         let err = store.load().await.unwrap_err();
         assert_eq!(started.elapsed(), Duration::from_millis(300));
         let RevocationError::Backend(cause) = &err;

@@ -1,6 +1,7 @@
 //! The in-process reference backend.
 
 use std::{
+    collections::HashSet,
     fmt,
     sync::{Arc, Mutex, PoisonError},
 };
@@ -9,16 +10,16 @@ use dashmap::{DashMap, mapref::entry::Entry};
 use futures::{StreamExt, channel::mpsc, future};
 
 use super::{
-    BoxFuture, ChangeStream, NewSession, RevocationBackend, RevocationEntry, RotateOutcome,
-    Rotation, deny::DenyList, record::refresh_token_id,
+    BoxFuture, Change, ChangeStream, Heartbeat, LiveSession, NewSession, RevocationBackend,
+    RevocationEntry, RotateOutcome, Rotation, deny::DenyList, record::refresh_token_id,
 };
 use crate::store::BoxError;
 
 /// A refresh token as a record keeps it ([`refresh_token_id`]).
 type TokenId = u64;
 
-/// One session record. The subject and start time that [`NewSession`] carries are not kept:
-/// tokens carry them (`sub`, `auth_time`), and nothing here looks a session up by subject.
+/// One session record. The subject, start time and label are kept for listing a subject's
+/// sessions.
 #[derive(Debug)]
 struct Record {
     current: TokenId,
@@ -27,6 +28,11 @@ struct Record {
     /// When `previous` was superseded; `None` before the first rotation.
     superseded_ms: Option<u64>,
     forget_after: u64,
+    sub: Box<str>,
+    started_ms: u64,
+    /// When the latest rotation happened; `None` before the first.
+    last_refreshed_ms: Option<u64>,
+    label: Option<Box<str>>,
 }
 
 #[derive(Debug, Default)]
@@ -35,7 +41,10 @@ struct State {
     /// record; updates to both happen under the record's lock, record first.
     sessions: DashMap<Box<str>, Record>,
     deny: DenyList,
-    feed: Mutex<Vec<mpsc::UnboundedSender<Result<RevocationEntry, BoxError>>>>,
+    feed: Mutex<Vec<mpsc::UnboundedSender<Result<Change, BoxError>>>>,
+    /// The index of the records by subject: `sub` → the `sid`s of its records. Updated
+    /// after the records (never while a subject's entry is held, a record's lock is taken).
+    by_subject: DashMap<Box<str>, HashSet<Box<str>>>,
 }
 
 /// The in-process [`RevocationBackend`]: session records and deny-list entries in concurrent
@@ -46,7 +55,8 @@ struct State {
 /// behave like two instances of an application over one shared database (tests use it so).
 /// Nothing survives the process.
 ///
-/// A record costs under 256 bytes of memory and nothing more per refresh: a rotation
+/// A record costs under 256 bytes of memory, plus its subject and label and an entry in the
+/// index by subject, and nothing more per refresh: a rotation
 /// overwrites the record in place.
 ///
 /// # Example
@@ -99,23 +109,73 @@ impl MemoryBackend {
     }
 
     fn publish(&self, entry: &RevocationEntry) {
+        self.send(&Change::Entry(entry.clone()));
+    }
+
+    /// Sends `change` to every feed, under the feeds' lock: every feed gets the changes in
+    /// one order.
+    fn send(&self, change: &Change) {
         let mut feed = self
             .state
             .feed
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        feed.retain(|tx| tx.unbounded_send(Ok(entry.clone())).is_ok());
+        feed.retain(|tx| tx.unbounded_send(Ok(change.clone())).is_ok());
     }
 
     fn create(&self, session: &NewSession<'_>) {
-        if let Entry::Vacant(slot) = self.state.sessions.entry(session.sid.into()) {
+        let slot = self.state.sessions.entry(session.sid.into());
+        // A session revoked without a record (a tombstone) is a record too: left as it is,
+        // under the record's lock, so that it is never revived once its entry is forgotten.
+        if self.state.deny.is_session_revoked(session.sid) {
+            return;
+        }
+        if let Entry::Vacant(slot) = slot {
             slot.insert(Record {
                 current: refresh_token_id(session.refresh_jti),
                 previous: 0,
                 superseded_ms: None,
                 forget_after: session.forget_after,
+                sub: session.sub.into(),
+                started_ms: session.started_ms,
+                last_refreshed_ms: None,
+                label: session.label.filter(|l| !l.is_empty()).map(Into::into),
             });
+            self.state
+                .by_subject
+                .entry(session.sub.into())
+                .or_default()
+                .insert(session.sid.into());
         }
+    }
+
+    fn list_now(&self, sub: &str, now: u64) -> Vec<LiveSession> {
+        let deny = &self.state.deny;
+        // Copied out first: no subject's entry is held while a record's lock is taken.
+        let sids: Vec<Box<str>> = self
+            .state
+            .by_subject
+            .get(sub)
+            .map(|sids| sids.iter().cloned().collect())
+            .unwrap_or_default();
+        let cutoff_ms = deny.live_subject_cutoff_ms(sub, now);
+        let mut live: Vec<LiveSession> = sids
+            .iter()
+            .filter_map(|sid| {
+                let record = self.state.sessions.get(sid)?;
+                let listed = *record.sub == *sub
+                    && record.forget_after >= now
+                    && !deny.is_session_revoked(sid)
+                    && cutoff_ms.is_none_or(|cutoff| record.started_ms > cutoff);
+                listed.then(|| {
+                    LiveSession::new(sid.as_ref(), record.started_ms)
+                        .with_last_refreshed_ms(record.last_refreshed_ms)
+                        .with_label(record.label.as_deref().map(str::to_owned))
+                })
+            })
+            .collect();
+        live.sort_by(|a, b| (a.started_ms, &a.sid).cmp(&(b.started_ms, &b.sid)));
+        live
     }
 
     fn rotate_now(&self, rotation: &Rotation<'_>) -> RotateOutcome {
@@ -157,6 +217,7 @@ impl MemoryBackend {
         // branch handed out first can no longer refresh.
         record.current = refresh_token_id(rotation.next_jti);
         record.forget_after = record.forget_after.max(rotation.forget_after);
+        record.last_refreshed_ms = Some(rotation.now_ms);
         RotateOutcome::Rotated
     }
 
@@ -177,12 +238,28 @@ impl MemoryBackend {
 
     fn purge_now(&self, now: u64) -> u64 {
         let mut dropped = self.state.deny.purge(now);
-        self.state.sessions.retain(|_, r| {
+        let mut gone = Vec::new();
+        self.state.sessions.retain(|sid, r| {
             let live = r.forget_after >= now;
             dropped += usize::from(!live);
+            if !live {
+                gone.push((r.sub.clone(), sid.clone()));
+            }
             live
         });
+        self.unindex(gone);
         dropped as u64
+    }
+
+    /// Drops purged records from the index by subject.
+    fn unindex(&self, gone: Vec<(Box<str>, Box<str>)>) {
+        let by_subject = &self.state.by_subject;
+        for (sub, sid) in gone {
+            if let Some(mut sids) = by_subject.get_mut(&sub) {
+                sids.remove(&sid);
+            }
+            by_subject.remove_if(&sub, |_, sids| sids.is_empty());
+        }
     }
 }
 
@@ -229,6 +306,21 @@ impl RevocationBackend for MemoryBackend {
 
     fn purge(&self, now: u64) -> BoxFuture<'_, Result<u64, BoxError>> {
         Box::pin(async move { Ok(self.purge_now(now)) })
+    }
+
+    fn heartbeat<'a>(&'a self, beat: &'a Heartbeat) -> BoxFuture<'a, Result<(), BoxError>> {
+        Box::pin(future::lazy(move |_| {
+            self.send(&Change::Heartbeat(*beat));
+            Ok(())
+        }))
+    }
+
+    fn list_sessions<'a>(
+        &'a self,
+        sub: &'a str,
+        now: u64,
+    ) -> BoxFuture<'a, Result<Vec<LiveSession>, BoxError>> {
+        Box::pin(async move { Ok(self.list_now(sub, now)) })
     }
 }
 

@@ -29,7 +29,7 @@ mod sqlite;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use self::redis::{RedisBackend, RedisBackendBuilder};
-pub use backend::{BoxFuture, ChangeStream, RevocationBackend};
+pub use backend::{BoxFuture, Change, ChangeStream, Heartbeat, RevocationBackend};
 pub use entry::RevocationEntry;
 pub use error::{BackendError, BoxError, RevocationError};
 pub use local::{RevocationStore, RevocationStoreBuilder};
@@ -37,7 +37,7 @@ pub use memory::MemoryBackend;
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use postgres::{PostgresBackend, PostgresBackendBuilder};
-pub use record::{NewSession, RotateOutcome, Rotation};
+pub use record::{LiveSession, NewSession, RotateOutcome, Rotation};
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use sqlite::{SqliteBackend, SqliteBackendBuilder};

@@ -9,8 +9,9 @@ use sqlx::postgres::{
 };
 
 use super::{
-    BackendError, BoxError, BoxFuture, ChangeStream, NewSession, RevocationBackend,
-    RevocationEntry, RotateOutcome, Rotation,
+    BackendError, BoxError, BoxFuture, ChangeStream, Heartbeat, LiveSession, NewSession,
+    RevocationBackend, RevocationEntry, RotateOutcome, Rotation,
+    backend::{decode_change, heartbeat_message},
     error::BUILD_TIMEOUT,
     sql::{self, Cause, Dialect, SqlCore},
 };
@@ -33,6 +34,8 @@ impl Dialect for Pg {
     const GREATEST: &'static str = "GREATEST";
     const MIGRATION_LOCK: Option<&'static str> =
         Some("SELECT pg_advisory_xact_lock(hashtext('tower-jwt-auth ' || $1))");
+    const COLUMN_COUNT: &'static str = "SELECT COUNT(*) FROM information_schema.columns \
+         WHERE table_schema = current_schema() AND table_name = $1 AND column_name = $2";
 
     fn open(pool: &PgPool, prefix: &str, timeout: Duration) -> Self {
         Self {
@@ -80,16 +83,33 @@ impl Dialect for Pg {
             Ok(feed(listener))
         })
     }
+
+    /// A `NOTIFY` of its own (its own transaction): PostgreSQL delivers notifications in
+    /// the order their transactions committed.
+    fn heartbeat<'a>(
+        &'a self,
+        pool: &'a PgPool,
+        beat: &'a Heartbeat,
+    ) -> BoxFuture<'a, Result<(), Cause>> {
+        Box::pin(async move {
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(&*self.channel)
+                .bind(heartbeat_message(beat))
+                .execute(pool)
+                .await?;
+            Ok(())
+        })
+    }
 }
 
-/// The notifications of `listener` as revocation entries, until the first error or lost
-/// connection (each ends the feed: the store reloads).
+/// The notifications of `listener` as revocation entries and heartbeats, until the first
+/// error or lost connection (each ends the feed: the store reloads).
 fn feed(listener: PgListener) -> ChangeStream {
     futures::stream::unfold(Some(listener), |listener| async move {
         let mut listener = listener?;
         let cause = match listener.try_recv().await {
-            Ok(Some(notification)) => match serde_json::from_str(notification.payload()) {
-                Ok(entry) => return Some((Ok(entry), Some(listener))),
+            Ok(Some(notification)) => match decode_change(notification.payload().as_bytes()) {
+                Ok(change) => return Some((Ok(change), Some(listener))),
                 Err(err) => Cause::Invalid(format!("undecodable notification: {err}")),
             },
             Ok(None) => Cause::Invalid("the listening connection was lost".into()),
@@ -105,7 +125,9 @@ fn feed(listener: PgListener) -> ChangeStream {
 /// Session records and deny-list entries are rows of two tables (`<prefix>sessions` and
 /// `<prefix>entries`, prefix `tower_jwt_auth_` unless
 /// [set](PostgresBackendBuilder::with_prefix)) that [`build`](PostgresBackendBuilder::build)
-/// creates if they do not exist, with an index on the forget-after time for purging.
+/// creates if they do not exist, with an index on the forget-after time for purging and one
+/// on the subject and start time for listing a subject's sessions (the columns
+/// `last_refreshed_ms` and `label` are added to a sessions table made without them).
 /// A refresh is one `UPDATE … WHERE sid = $1 AND NOT revoked AND (current_token = $2 OR
 /// <a retry inside the grace window>)`: under READ COMMITTED the row's lock decides, and
 /// the affected-row count names the one winner among concurrent refreshes on any instance.
@@ -240,6 +262,18 @@ impl RevocationBackend for PostgresBackend {
 
     fn purge(&self, now: u64) -> BoxFuture<'_, Result<u64, BoxError>> {
         Box::pin(self.core.purge(now))
+    }
+
+    fn heartbeat<'a>(&'a self, beat: &'a Heartbeat) -> BoxFuture<'a, Result<(), BoxError>> {
+        Box::pin(self.core.heartbeat(beat))
+    }
+
+    fn list_sessions<'a>(
+        &'a self,
+        sub: &'a str,
+        now: u64,
+    ) -> BoxFuture<'a, Result<Vec<LiveSession>, BoxError>> {
+        Box::pin(self.core.list_sessions(sub, now))
     }
 }
 

@@ -45,6 +45,14 @@ pub struct NewSession<'a> {
     /// When the record can be forgotten (seconds since the epoch): the expiry of the
     /// session's latest refresh token plus the leeway. Every later rotation moves it forward.
     pub forget_after: u64,
+    /// The label the application gave the session at its start (a device name, say), shown
+    /// when the subject's sessions are listed; `None` without one (an empty label is none).
+    pub label: Option<&'a str>,
+    /// The latest forget-after time the record can reach (seconds since the epoch): the
+    /// session's absolute expiry plus the leeway, past which no rotation moves it. A backend
+    /// keeps what indexes the session by subject at least until then. [`new`](Self::new)
+    /// sets it to `forget_after`.
+    pub last_forget_after: u64,
 }
 
 impl<'a> NewSession<'a> {
@@ -63,7 +71,75 @@ impl<'a> NewSession<'a> {
             started_ms,
             refresh_jti,
             forget_after,
+            label: None,
+            last_forget_after: forget_after,
         }
+    }
+
+    /// The same session with the label `label` (see [`label`](Self::label)).
+    ///
+    /// ```
+    /// use tower_jwt_auth::store::NewSession;
+    ///
+    /// let session = NewSession::new("s1", "alice", 1_000, "r0", 60).with_label("phone");
+    /// assert_eq!(session.label, Some("phone"));
+    /// ```
+    #[must_use]
+    pub fn with_label(mut self, label: &'a str) -> Self {
+        self.label = Some(label);
+        self
+    }
+}
+
+/// A live session of a subject, as a backend lists it
+/// ([`RevocationBackend::list_sessions`](super::RevocationBackend::list_sessions)).
+///
+/// ```
+/// use tower_jwt_auth::store::LiveSession;
+///
+/// let session = LiveSession::new("s1", 1_000).with_last_refreshed_ms(Some(2_000));
+/// assert_eq!((session.sid.as_str(), session.started_ms), ("s1", 1_000));
+/// assert_eq!(session.last_refreshed_ms, Some(2_000));
+/// assert_eq!(session.label, None);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LiveSession {
+    /// The session id (`sid`).
+    pub sid: String,
+    /// When the session started, in milliseconds since the epoch ([`NewSession::started_ms`]).
+    pub started_ms: u64,
+    /// When its refresh token was last rotated, in milliseconds since the epoch; `None`
+    /// before the first refresh.
+    pub last_refreshed_ms: Option<u64>,
+    /// The label given at its start ([`NewSession::label`]).
+    pub label: Option<String>,
+}
+
+impl LiveSession {
+    /// A session started at `started_ms`, never refreshed, without a label (a backend
+    /// builds them when it lists a subject's sessions).
+    pub fn new(sid: impl Into<String>, started_ms: u64) -> Self {
+        Self {
+            sid: sid.into(),
+            started_ms,
+            last_refreshed_ms: None,
+            label: None,
+        }
+    }
+
+    /// The same session, last refreshed at `at_ms` (`None`: never).
+    #[must_use]
+    pub fn with_last_refreshed_ms(mut self, at_ms: Option<u64>) -> Self {
+        self.last_refreshed_ms = at_ms;
+        self
+    }
+
+    /// The same session, with the label `label` (`None`: none).
+    #[must_use]
+    pub fn with_label(mut self, label: Option<String>) -> Self {
+        self.label = label;
+        self
     }
 }
 

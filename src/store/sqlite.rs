@@ -15,8 +15,8 @@ use sqlx::sqlite::{
 use tokio::sync::broadcast::{self, error::RecvError};
 
 use super::{
-    BackendError, BoxError, BoxFuture, ChangeStream, NewSession, RevocationBackend,
-    RevocationEntry, RotateOutcome, Rotation,
+    BackendError, BoxError, BoxFuture, Change, ChangeStream, Heartbeat, LiveSession, NewSession,
+    RevocationBackend, RevocationEntry, RotateOutcome, Rotation,
     error::BUILD_TIMEOUT,
     sql::{self, Cause, Dialect, SqlCore},
 };
@@ -27,7 +27,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// How many changes a feed may fall behind before it has a gap (the store then reloads).
 const FEED_CAPACITY: usize = 1024;
 
-type Feed = broadcast::Sender<RevocationEntry>;
+type Feed = broadcast::Sender<Change>;
 
 /// The feed of the tables named by `prefix` in `file`, while a backend holds it.
 struct SharedFeed {
@@ -91,6 +91,7 @@ impl Dialect for Lite {
     const NAME: &'static str = "sqlite";
     const GREATEST: &'static str = "MAX";
     const MIGRATION_LOCK: Option<&'static str> = None;
+    const COLUMN_COUNT: &'static str = "SELECT COUNT(*) FROM pragma_table_info($1) WHERE name = $2";
 
     fn open(pool: &SqlitePool, prefix: &str, _: Duration) -> Self {
         let file = file_key(pool.connect_options().get_filename());
@@ -113,21 +114,34 @@ impl Dialect for Lite {
 
     fn committed(&self, entry: &RevocationEntry) {
         // An error only says that nobody follows the feed.
-        let _ = self.feed.send(entry.clone());
+        let _ = self.feed.send(Change::Entry(entry.clone()));
     }
 
     fn subscribe(&self) -> BoxFuture<'_, Result<ChangeStream, Cause>> {
         let changes = self.feed.subscribe();
         Box::pin(async move { Ok(feed(changes)) })
     }
+
+    /// On the in-process feed, whose channel orders every send.
+    fn heartbeat<'a>(
+        &'a self,
+        _: &'a SqlitePool,
+        beat: &'a Heartbeat,
+    ) -> BoxFuture<'a, Result<(), Cause>> {
+        Box::pin(async move {
+            // An error only says that nobody follows the feed.
+            let _ = self.feed.send(Change::Heartbeat(*beat));
+            Ok(())
+        })
+    }
 }
 
-/// The entries of `changes`, until it falls behind (a gap: the store reloads).
-fn feed(changes: broadcast::Receiver<RevocationEntry>) -> ChangeStream {
+/// The changes of `changes`, until it falls behind (a gap: the store reloads).
+fn feed(changes: broadcast::Receiver<Change>) -> ChangeStream {
     futures::stream::unfold(Some(changes), |changes| async move {
         let mut changes = changes?;
         match changes.recv().await {
-            Ok(entry) => Some((Ok(entry), Some(changes))),
+            Ok(change) => Some((Ok(change), Some(changes))),
             Err(RecvError::Lagged(skipped)) => {
                 let cause = Cause::Invalid(format!("the feed fell {skipped} changes behind"));
                 Some((Err(sql::feed_gap(Lite::NAME, cause)), None))
@@ -273,6 +287,18 @@ impl RevocationBackend for SqliteBackend {
 
     fn purge(&self, now: u64) -> BoxFuture<'_, Result<u64, BoxError>> {
         Box::pin(self.core.purge(now))
+    }
+
+    fn heartbeat<'a>(&'a self, beat: &'a Heartbeat) -> BoxFuture<'a, Result<(), BoxError>> {
+        Box::pin(self.core.heartbeat(beat))
+    }
+
+    fn list_sessions<'a>(
+        &'a self,
+        sub: &'a str,
+        now: u64,
+    ) -> BoxFuture<'a, Result<Vec<LiveSession>, BoxError>> {
+        Box::pin(self.core.list_sessions(sub, now))
     }
 }
 

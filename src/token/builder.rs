@@ -9,7 +9,7 @@ use super::{Claims, NoCustomClaims};
 /// extensions as [`BearerAuthLayer`](crate::BearerAuthLayer) does, behind an `Arc` (the axum
 /// extractors read an `Arc<Claims<T>>`). Defaults: issued at
 /// 1 700 000 000 s (2023-11-14), valid 15 minutes, `jti` `test-token`, `sid` `test-session`,
-/// no scope, no `iss` or `aud`.
+/// the session's first pair (`seq` 0), no scope, no `iss` or `aud`.
 ///
 /// ```
 /// use tower_jwt_auth::Claims;
@@ -61,6 +61,7 @@ impl Claims {
                 auth_time_ms: Some(IAT * 1000),
                 session_exp: None,
                 csrf: None,
+                seq: Some(0),
             },
         }
     }
@@ -95,6 +96,7 @@ impl<T> ClaimsBuilder<T> {
                 auth_time_ms: c.auth_time_ms,
                 session_exp: c.session_exp,
                 csrf: c.csrf,
+                seq: c.seq,
             },
         }
     }

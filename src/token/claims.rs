@@ -87,6 +87,9 @@ pub struct Claims<T = NoCustomClaims> {
     /// The session's CSRF value (the cookie transport's double-submit value).
     #[serde(rename = "csrf", skip_serializing_if = "Option::is_none")]
     pub(crate) csrf: Option<String>,
+    /// The pair's number in its session: 0 at login, one more at each refresh.
+    #[serde(rename = "seq", skip_serializing_if = "Option::is_none")]
+    pub(crate) seq: Option<u64>,
 }
 
 /// Every claim but the CSRF value, which `Debug` output (logs, panics) must not carry: with
@@ -108,6 +111,7 @@ impl<T: fmt::Debug> fmt::Debug for Claims<T> {
             auth_time_ms,
             session_exp,
             csrf,
+            seq,
         } = self;
         f.debug_struct("Claims")
             .field("iss", iss)
@@ -124,6 +128,7 @@ impl<T: fmt::Debug> fmt::Debug for Claims<T> {
             .field("auth_time_ms", auth_time_ms)
             .field("session_exp", session_exp)
             .field("csrf", &csrf.as_ref().map(|_| Redacted))
+            .field("seq", seq)
             .finish()
     }
 }
@@ -208,6 +213,32 @@ impl<T> Claims<T> {
         self.csrf.as_deref()
     }
 
+    /// The number of the token's pair in its session (private claim `seq`): 0 for the pair
+    /// handed out at login, one more for each refresh (a retry inside the reuse grace window
+    /// mints the same number again). Revoking an access token revokes the access tokens of
+    /// its session numbered as it is or lower, and nothing else
+    /// ([`Sessions::revoke_token`](crate::Sessions::revoke_token)). `None` for a token
+    /// minted without it, by an earlier version: such an access token is refused wherever
+    /// revocation is checked.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+    /// use tower_jwt_auth::{Claims, Issuer, KeySet, Sessions, SigningKey};
+    ///
+    /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
+    /// let sessions = Sessions::new(issuer.clone());
+    /// let first = sessions.start("alice").await?;
+    /// let second = sessions.refresh(first.refresh_token()).await?;
+    /// let claims: Claims = issuer.verifier().verify_access(second.access_token())?;
+    /// assert_eq!(claims.sequence(), Some(1));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn sequence(&self) -> Option<u64> {
+        self.seq
+    }
+
     /// The same claims with the application's part converted by `convert`.
     pub(crate) fn try_map_custom<U, E>(
         self,
@@ -228,6 +259,7 @@ impl<T> Claims<T> {
             auth_time_ms: self.auth_time_ms,
             session_exp: self.session_exp,
             csrf: self.csrf,
+            seq: self.seq,
         })
     }
 
@@ -307,6 +339,8 @@ struct RawClaims<T> {
     sexp: Option<u64>,
     #[serde(default, deserialize_with = "not_null")]
     csrf: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
+    seq: Option<u64>,
     #[serde(flatten)]
     custom: T,
 }
@@ -350,6 +384,7 @@ impl<T: DeserializeOwned> Claims<T> {
             auth_time_ms: raw.auth_time_ms,
             session_exp: raw.sexp,
             csrf: raw.csrf,
+            seq: raw.seq,
         })
     }
 }
@@ -374,6 +409,7 @@ pub(crate) struct OutClaims<'a> {
     pub(crate) sexp: Option<u64>,
     #[serde(skip_serializing_if = "str::is_empty")]
     pub(crate) csrf: &'a str,
+    pub(crate) seq: u64,
     #[serde(flatten)]
     pub(crate) custom: &'a serde_json::Map<String, serde_json::Value>,
 }
@@ -393,6 +429,7 @@ pub(crate) const REGISTERED: &[&str] = &[
     "auth_time_ms",
     "sexp",
     "csrf",
+    "seq",
 ];
 
 #[cfg(test)]

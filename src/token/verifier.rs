@@ -99,28 +99,35 @@ impl Verifier {
         kind: TokenKind,
     ) -> Result<Claims<T>, TokenError> {
         let claims = self.verify_unrevoked(token, kind)?;
-        self.check_revocation(&claims)?;
+        self.check_revocation(&claims, kind)?;
         Ok(claims)
     }
 
     /// The checks that depend on the time and on the revocation state rather than on the
-    /// token's bytes: what a token verified before must pass again on every use.
+    /// token's bytes: what an access token verified before must pass again on every use.
     pub(crate) fn check_live<T>(&self, claims: &Claims<T>) -> Result<(), TokenError> {
         self.check_times(claims)?;
-        self.check_revocation(claims)
+        self.check_revocation(claims, TokenKind::Access)
     }
 
-    /// Revocation: the store must be ready, and the token not revoked.
-    fn check_revocation<T>(&self, claims: &Claims<T>) -> Result<(), TokenError> {
+    /// Revocation: the store must be ready, and the token not revoked. An access token
+    /// without a number (`seq`, which every token minted since carries) cannot be placed
+    /// against its session's watermark: it is refused (fail closed).
+    fn check_revocation<T>(&self, claims: &Claims<T>, kind: TokenKind) -> Result<(), TokenError> {
         if let Some(store) = &self.config.revocation {
             if !store.is_ready() {
                 return Err(TokenError::RevocationUnavailable);
             }
+            let access_seq = match kind {
+                TokenKind::Access => Some(claims.seq.ok_or(TokenError::MissingClaim("seq"))?),
+                _ => None,
+            };
             if store.is_revoked(
                 &claims.jti,
                 &claims.sid,
                 &claims.sub,
                 claims.session_started_millis(),
+                access_seq,
             ) {
                 return Err(TokenError::Revoked);
             }
@@ -179,6 +186,20 @@ impl Verifier {
                     "auth_time_ms does not match auth_time",
                 ));
             }
+        }
+        // A session cannot start after its token was minted. Its start may lead `iat` only
+        // when it was moved past a "log out everywhere" cut-off, which lies at most the
+        // leeway ahead of the clock of the instance that made it, whose clock is at most the
+        // leeway ahead of this token's minter: twice the leeway, plus the second `iat` is
+        // rounded down from.
+        let latest_start_secs = claims
+            .iat
+            .saturating_add(c.leeway.saturating_mul(2))
+            .saturating_add(1);
+        if claims.session_started_millis() > latest_start_secs.saturating_mul(1000) {
+            return Err(TokenError::Malformed(
+                "the session starts after the token was issued",
+            ));
         }
         self.check_times(&claims)?;
         if let Some(expected) = c.issuer.as_deref() {

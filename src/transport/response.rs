@@ -173,7 +173,8 @@ impl ErrorResponse {
     }
 
     /// The JSON response. The `ErrorResponse` also goes into the response's extensions, so
-    /// that an outer `TraceLayer` or the application's logging can report why.
+    /// that an outer `TraceLayer` or the application's logging can report why. A 503 says
+    /// `Retry-After: 1`.
     ///
     /// ```
     /// use tower_jwt_auth::endpoints::ErrorResponse;
@@ -183,11 +184,19 @@ impl ErrorResponse {
     /// assert_eq!(response.headers()["cache-control"], "no-store");
     /// let why = response.extensions().get::<ErrorResponse>().unwrap();
     /// assert_eq!(why.error(), "invalid_request");
+    /// let response = ErrorResponse::unavailable().into_http_response();
+    /// assert_eq!(response.headers()["retry-after"], "1");
     /// ```
     pub fn into_http_response(self) -> Response<Full<Bytes>> {
         let body =
             serde_json::json!({ "error": self.error, "error_description": self.description });
         let mut response = json(self.status, body.to_string().into_bytes());
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            // The revocation state is back within about a second of the backend.
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
         response.extensions_mut().insert(self);
         response
     }

@@ -1,7 +1,7 @@
 //! A revocation backend that cannot be reached: every call fails.
 
 use tower_jwt_auth::store::{
-    BoxError, BoxFuture, ChangeStream, NewSession, RevocationBackend, RevocationEntry,
+    BoxError, BoxFuture, ChangeStream, Heartbeat, NewSession, RevocationBackend, RevocationEntry,
     RotateOutcome, Rotation,
 };
 
@@ -30,6 +30,9 @@ impl RevocationBackend for Down {
         down()
     }
     fn purge(&self, _: u64) -> BoxFuture<'_, Result<u64, BoxError>> {
+        down()
+    }
+    fn heartbeat<'a>(&'a self, _: &'a Heartbeat) -> BoxFuture<'a, Result<(), BoxError>> {
         down()
     }
 }

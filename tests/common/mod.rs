@@ -87,7 +87,7 @@ impl Env {
         let now = self.clock_secs();
         json!({
             "iss": ISS, "sub": "alice", "aud": AUD, "exp": now + 900, "iat": now,
-            "jti": "jti-1", "sid": "sid-1", "scope": "read", "name": "Alice"
+            "jti": "jti-1", "sid": "sid-1", "seq": 0, "scope": "read", "name": "Alice"
         })
     }
 

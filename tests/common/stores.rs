@@ -100,3 +100,39 @@ pub async fn one_of_64_concurrent_refreshes_wins(
         Err(RefreshError::InvalidToken(TokenError::Revoked))
     ));
 }
+
+/// "Log out everywhere" on one instance: once the cut-off reaches the other instance (its
+/// store follows the backend's change feed), no refresh token of the subject's earlier
+/// sessions refreshes there, while a session started after it does.
+pub async fn log_out_everywhere_reaches_the_other_instance(
+    a: Arc<dyn RevocationBackend>,
+    b: Arc<dyn RevocationBackend>,
+) {
+    let (a, b) = two_instances(a, b).await;
+    let tasks = [
+        tokio::spawn(a.issuer.revocation().clone().run()),
+        tokio::spawn(b.issuer.revocation().clone().run()),
+    ];
+    let (phone, laptop) = (a.login("alice").await, b.login("alice").await);
+    let bob = b.login("bob").await;
+    a.sessions.logout_all("alice").await.unwrap();
+    let b_store = b.issuer.revocation();
+    eventually("the cut-off reaches b", Duration::from_secs(20), || {
+        b_store.subject_cutoff_ms("alice").is_some()
+    })
+    .await;
+    for pair in [&phone, &laptop] {
+        assert_eq!(access(&b, pair), Err(TokenError::Revoked));
+        assert!(matches!(
+            b.sessions.refresh(pair.refresh_token()).await,
+            Err(RefreshError::InvalidToken(TokenError::Revoked))
+        ));
+    }
+    // Another subject's session, and a login after the cut-off, refresh.
+    assert!(b.sessions.refresh(bob.refresh_token()).await.is_ok());
+    let again = a.login("alice").await;
+    assert!(b.sessions.refresh(again.refresh_token()).await.is_ok());
+    for task in tasks {
+        task.abort();
+    }
+}

@@ -11,8 +11,9 @@ use super::{
     scripts::{Scripts, reuse_message_head},
 };
 use crate::store::{
-    BoxError, BoxFuture, ChangeStream, NewSession, RevocationBackend, RevocationEntry,
-    RotateOutcome, Rotation, error::OperationError, record::refresh_token_hex,
+    BoxError, BoxFuture, ChangeStream, Heartbeat, LiveSession, NewSession, RevocationBackend,
+    RevocationEntry, RotateOutcome, Rotation, backend::heartbeat_message, error::OperationError,
+    record::refresh_token_hex,
 };
 
 /// The backend's name in its errors.
@@ -93,8 +94,18 @@ pub(super) struct Inner {
 /// | `{prefix}:r:{sid}` | the session is revoked | `fa` |
 /// | `{prefix}:t:{jti}` | a revoked token | `fa` |
 /// | `{prefix}:u:{sub}` | a subject's "log out everywhere" cut-off | `c`: the cut-off (ms); `fa` |
+/// | `{prefix}:a:{sid}` | a session's access watermark | `c`: the highest revoked number; `fa` |
 ///
-/// The braces around the id are literal: `{sid}` is a hash tag, so the two keys of a session
+/// A session record also keeps, for listing a subject's sessions, `sub` (its subject), `st`
+/// (its start, ms), `lb` (its label, empty for none) and `lr` (its last refresh, ms). The
+/// index of sessions by subject is a sorted set, `{prefix}:i:{sub}`: its members are the
+/// `sid`s of the subject's sessions, scored by start; Redis expires it after the last
+/// forget-after time any of them can reach, and a listing drops the members whose record is
+/// gone. Its hash tag is the subject's, so in a Redis Cluster it lives in another slot than
+/// the sessions' keys: a start writes the record, then (a second script) the index; a
+/// listing reads the index, then each session's keys with single-key commands.
+///
+/// The braces around the id are literal: `{sid}` is a hash tag, so the keys of a session
 /// live in one slot of a Redis Cluster. Every write is one Lua script (run by `EVALSHA`) that
 /// names all its keys, and publishes the change on the channel `{prefix}:feed` in the same
 /// step.
@@ -212,13 +223,18 @@ impl RedisBackend {
         let mut invocation = self.inner.scripts.create.prepare_invoke();
         invocation
             .key(self.inner.keys.key(Kind::Record, session.sid))
+            .key(self.inner.keys.key(Kind::RevokedSession, session.sid))
             .arg(refresh_token_hex(session.refresh_jti))
-            .arg(session.forget_after);
+            .arg(session.forget_after)
+            .arg(session.sub)
+            .arg(session.started_ms)
+            .arg(session.label.unwrap_or_default());
         invocation
             .invoke_async::<i64>(&mut self.connection())
             .await
             .map(drop)
-            .map_err(failed("create_session"))
+            .map_err(failed("create_session"))?;
+        self.index(session).await
     }
 
     async fn rotate_once(&self, rotation: &Rotation<'_>) -> Result<RotateOutcome, OperationError> {
@@ -305,12 +321,40 @@ impl RedisBackend {
                     .arg("c")
                     .arg(cutoff_ms);
             }
+            RevocationEntry::Access {
+                sid,
+                seq,
+                expires_at,
+            } => {
+                invocation.key(keys.key(Kind::Access, sid));
+                invocation
+                    .arg(&keys.channel)
+                    .arg(message)
+                    .arg("fa")
+                    .arg(expires_at)
+                    .arg("c")
+                    .arg(seq);
+            }
         }
         invocation
             .invoke_async::<i64>(&mut self.connection())
             .await
             .map(drop)
             .map_err(failed(OP))
+    }
+}
+
+impl RedisBackend {
+    /// `PUBLISH`es a heartbeat on the feed's channel: Redis runs it after every script that
+    /// returned before, so it follows their messages on every subscription.
+    async fn publish_heartbeat(&self, beat: &Heartbeat) -> Result<(), OperationError> {
+        ::redis::cmd("PUBLISH")
+            .arg(&self.inner.keys.channel)
+            .arg(heartbeat_message(beat))
+            .query_async::<i64>(&mut self.connection())
+            .await
+            .map(drop)
+            .map_err(failed("heartbeat"))
     }
 }
 
@@ -352,5 +396,17 @@ impl RevocationBackend for RedisBackend {
 
     fn purge(&self, now: u64) -> BoxFuture<'_, Result<u64, BoxError>> {
         Box::pin(async move { Ok(Self::idempotent(|| self.purge_now(now)).await?) })
+    }
+
+    fn heartbeat<'a>(&'a self, beat: &'a Heartbeat) -> BoxFuture<'a, Result<(), BoxError>> {
+        Box::pin(async move { Ok(Self::idempotent(|| self.publish_heartbeat(beat)).await?) })
+    }
+
+    fn list_sessions<'a>(
+        &'a self,
+        sub: &'a str,
+        now: u64,
+    ) -> BoxFuture<'a, Result<Vec<LiveSession>, BoxError>> {
+        Box::pin(async move { Ok(Self::idempotent(|| self.list_now(sub, now)).await?) })
     }
 }

@@ -14,7 +14,10 @@ use super::{
     keys::{self, Keys},
     scripts::Scripts,
 };
-use crate::store::{BackendError, error::BUILD_TIMEOUT};
+use crate::{
+    store::{BackendError, error::BUILD_TIMEOUT},
+    telemetry,
+};
 
 /// How often an idle change feed checks that its connection still answers.
 const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(15);
@@ -106,9 +109,14 @@ impl RedisBackendBuilder {
         self
     }
 
-    /// How often an idle change feed pings Redis to find a connection that no longer
-    /// answers (default 15 s, at least 100 ms); a ping must answer within the same time. A
-    /// feed that stops answering ends, and the store reloads.
+    /// How long a change feed may go without a message before it pings Redis to find a
+    /// connection that no longer answers (default 15 s, at least 100 ms); a ping must answer
+    /// within the same time. A feed that stops answering ends, and the store reloads.
+    ///
+    /// Every message counts as an answer, the store's own heartbeats included (one every
+    /// third of its [`with_max_staleness`](crate::store::RevocationStoreBuilder::with_max_staleness)
+    /// bound): under a store, a lost connection is found by the missing heartbeats first,
+    /// and the ping only guards a feed followed without one.
     ///
     /// ```
     /// use std::time::Duration;
@@ -163,6 +171,9 @@ impl RedisBackendBuilder {
                 after: self.timeout,
             })?
             .map_err(|err| BackendError::Connect(Box::new(err)))?;
+        if let Some(false) = persists(connection.clone()).await {
+            telemetry::persists_nothing("redis");
+        }
         Ok(RedisBackend {
             inner: Arc::new(Inner {
                 client,
@@ -173,4 +184,27 @@ impl RedisBackendBuilder {
             }),
         })
     }
+}
+
+/// Whether the server keeps its data across a restart (an append-only file or snapshots), as
+/// `CONFIG GET` reports it; `None` when it cannot tell (a managed Redis refuses `CONFIG`).
+async fn persists(mut connection: ConnectionManager) -> Option<bool> {
+    async fn setting(connection: &mut ConnectionManager, name: &str) -> Option<String> {
+        let pair: Vec<String> = ::redis::cmd("CONFIG")
+            .arg("GET")
+            .arg(name)
+            .query_async(connection)
+            .await
+            .ok()?;
+        pair.into_iter().nth(1)
+    }
+    let lookup = async {
+        let append_only = setting(&mut connection, "appendonly").await?;
+        let snapshots = setting(&mut connection, "save").await?;
+        Some(append_only == "yes" || !snapshots.trim().is_empty())
+    };
+    tokio::time::timeout(Duration::from_secs(1), lookup)
+        .await
+        .ok()
+        .flatten()
 }

@@ -14,7 +14,9 @@ use super::{
     backend::{failed, unexpected},
     keys::Kind,
 };
-use crate::store::{BoxError, RevocationEntry, error::OperationError};
+use crate::store::{
+    BoxError, Change, RevocationEntry, backend::decode_change, error::OperationError,
+};
 
 /// Keys asked for per `SCAN` step: each step stays short, so a warm start never blocks Redis.
 const SCAN_COUNT: usize = 1000;
@@ -68,7 +70,7 @@ impl<'b> Scan<'b> {
 }
 
 impl RedisBackend {
-    /// The forget-after time and cut-off of each key, as far as it still exists.
+    /// The forget-after time and cut-off (or watermark) of each key, as far as it still exists.
     async fn entry_values(
         &self,
         keys: &[(Kind, String, Vec<u8>)],
@@ -118,7 +120,14 @@ impl RedisBackend {
                             .ok_or_else(|| unexpected(OP, "a subject entry without its cut-off"))?,
                         expires_at,
                     },
-                    Kind::Record => continue,
+                    Kind::Access => RevocationEntry::Access {
+                        sid: id,
+                        seq: cutoff.ok_or_else(|| {
+                            unexpected(OP, "an access watermark without its number")
+                        })?,
+                        expires_at,
+                    },
+                    Kind::Record | Kind::SubjectSessions => continue,
                 });
             }
         }
@@ -203,8 +212,9 @@ pub(super) struct Feed {
 }
 
 impl Feed {
-    /// The next change; after an error, the end.
-    pub(super) async fn next_change(&mut self) -> Option<Result<RevocationEntry, BoxError>> {
+    /// The next change; after an error, the end. Every message proves the connection alive:
+    /// only a feed idle for a whole period pings.
+    pub(super) async fn next_change(&mut self) -> Option<Result<Change, BoxError>> {
         if !self.open {
             return None;
         }
@@ -214,9 +224,10 @@ impl Feed {
                     let Some(message) = message else {
                         return Some(self.lost("its connection was closed"));
                     };
+                    self.heartbeat.reset();
                     return Some(
-                        match serde_json::from_slice(message.get_payload_bytes()) {
-                            Ok(entry) => Ok(entry),
+                        match decode_change(message.get_payload_bytes()) {
+                            Ok(change) => Ok(change),
                             Err(_) => self.lost("a message could not be decoded"),
                         },
                     );
@@ -232,7 +243,7 @@ impl Feed {
     }
 
     /// Ends the feed with a gap (the store reports it and reloads).
-    fn lost(&mut self, why: &'static str) -> Result<RevocationEntry, BoxError> {
+    fn lost(&mut self, why: &'static str) -> Result<Change, BoxError> {
         self.open = false;
         Err(Box::new(unexpected("change feed", why)))
     }

@@ -23,6 +23,10 @@ pub(super) enum Kind {
     RevokedSession,
     Token,
     Subject,
+    /// A subject's sessions: a sorted set, not a hash (walks of hashes pass it by).
+    SubjectSessions,
+    /// A session's access watermark.
+    Access,
 }
 
 impl Kind {
@@ -32,6 +36,8 @@ impl Kind {
             Self::RevokedSession => 'r',
             Self::Token => 't',
             Self::Subject => 'u',
+            Self::SubjectSessions => 'i',
+            Self::Access => 'a',
         }
     }
 
@@ -41,6 +47,8 @@ impl Kind {
             b'r' => Some(Self::RevokedSession),
             b't' => Some(Self::Token),
             b'u' => Some(Self::Subject),
+            b'i' => Some(Self::SubjectSessions),
+            b'a' => Some(Self::Access),
             _ => None,
         }
     }
@@ -94,6 +102,8 @@ mod tests {
             Kind::RevokedSession,
             Kind::Token,
             Kind::Subject,
+            Kind::SubjectSessions,
+            Kind::Access,
         ] {
             let key = keys.key(kind, "a}b{c");
             assert_eq!(keys.parse(key.as_bytes()), Some((kind, "a}b{c")));

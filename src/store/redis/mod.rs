@@ -3,12 +3,14 @@
 //!
 //! One concept per file: `scripts` (the Lua of every write), `keys` (key naming and the
 //! prefix), `backend` (the backend and its writes), `feed` (the change feed and the `SCAN`
-//! walks of load and purge), `builder` (settings and connecting).
+//! walks of load and purge), `builder` (settings and connecting), `listing` (the index of
+//! sessions by subject and the listing).
 
 mod backend;
 mod builder;
 mod feed;
 mod keys;
+mod listing;
 mod scripts;
 
 pub use backend::RedisBackend;

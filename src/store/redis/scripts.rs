@@ -24,10 +24,13 @@ local function expire_after(key, fa)
 end
 ";
 
-/// `create_session`. KEYS: the record. ARGV: the first refresh token, forget-after.
+/// `create_session`. KEYS: the record, the session's revocation (a revoked session without
+/// a record is left as it is too). ARGV: the first refresh token, forget-after, the
+/// subject, the start (ms), the label (empty: none).
 const CREATE: &str = r"
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+if redis.call('EXISTS', KEYS[1], KEYS[2]) > 0 then return 0 end
 redis.call('HSET', KEYS[1], 'cur', ARGV[1], 'fa', ARGV[2])
+redis.call('HSET', KEYS[1], 'sub', ARGV[3], 'st', ARGV[4], 'lb', ARGV[5])
 expire_after(KEYS[1], ARGV[2])
 return 1
 ";
@@ -56,6 +59,7 @@ if is_current then
 end
 fa = later(fa, ARGV[5])
 redis.call('HSET', KEYS[1], 'cur', ARGV[2], 'fa', fa)
+redis.call('HSET', KEYS[1], 'lr', ARGV[3])
 expire_after(KEYS[1], fa)
 return {'rotated'}
 ";
@@ -84,6 +88,23 @@ if fa and gt(ARGV[1], fa) then return redis.call('DEL', KEYS[1]) end
 return 0
 ";
 
+/// `create_session`, second step: the session in its subject's index, in the subject's slot.
+/// KEYS: the index. ARGV: the start (ms, the score), the session id, the session's last
+/// forget-after time: the index is kept at least until then.
+const INDEX: &str = r"
+local fresh = redis.call('EXISTS', KEYS[1]) == 0
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
+if fresh then
+  expire_after(KEYS[1], ARGV[3])
+  return 1
+end
+local ttl = redis.call('TTL', KEYS[1])
+if ttl < 0 then return 1 end
+local ends = tostring(tonumber(redis.call('TIME')[1]) + ttl)
+if gt(ARGV[3], ends) then expire_after(KEYS[1], ARGV[3]) end
+return 1
+";
+
 /// The scripts, each with the prelude, loaded by `EVALSHA` (and sent again when Redis does
 /// not know them).
 pub(super) struct Scripts {
@@ -91,6 +112,7 @@ pub(super) struct Scripts {
     pub(super) rotate: Script,
     pub(super) revoke: Script,
     pub(super) purge: Script,
+    pub(super) index: Script,
 }
 
 impl Scripts {
@@ -101,6 +123,7 @@ impl Scripts {
             rotate: script(ROTATE),
             revoke: script(REVOKE),
             purge: script(PURGE),
+            index: script(INDEX),
         }
     }
 }

@@ -9,10 +9,11 @@ use sqlx::{
 
 use super::{
     Cause, Dialect,
-    statements::{SESSION, SUBJECT, Statements, TOKEN, check_prefix, int, token, uint},
+    statements::{ACCESS, SESSION, SUBJECT, Statements, TOKEN, check_prefix, int, token, uint},
 };
 use crate::store::{
-    BackendError, BoxError, ChangeStream, NewSession, RevocationEntry, RotateOutcome, Rotation,
+    BackendError, BoxError, ChangeStream, Heartbeat, LiveSession, NewSession, RevocationEntry,
+    RotateOutcome, Rotation,
 };
 
 /// A SQL backend: a pool, the statements for its tables, and its dialect. Clones share the
@@ -101,6 +102,11 @@ impl<D: Dialect> SqlCore<D> {
     pub(crate) async fn subscribe(&self) -> Result<ChangeStream, BoxError> {
         self.run("subscribe", self.dialect.subscribe()).await
     }
+
+    pub(crate) async fn heartbeat(&self, beat: &Heartbeat) -> Result<(), BoxError> {
+        self.run("heartbeat", self.dialect.heartbeat(&self.pool, beat))
+            .await
+    }
 }
 
 impl<D: Dialect> SqlCore<D>
@@ -128,9 +134,64 @@ where
                     .execute(&mut *tx)
                     .await?;
             }
+            self.add_listing_columns(&mut tx).await?;
             tx.commit().await?;
             Ok(())
         }
+    }
+
+    /// Adds the columns of the session listing to a sessions table made without them, and
+    /// their index, in the migration's transaction.
+    async fn add_listing_columns(
+        &self,
+        tx: &mut sqlx::Transaction<'static, D::Db>,
+    ) -> Result<(), Cause> {
+        for (column, kind) in self.sql.listing_columns {
+            let found: i64 = sqlx::query_scalar(D::COLUMN_COUNT)
+                .bind(&*self.sql.sessions_table)
+                .bind(column)
+                .fetch_one(&mut **tx)
+                .await?;
+            if found == 0 {
+                let table = &self.sql.sessions_table;
+                sqlx::query(AssertSqlSafe(format!(
+                    "ALTER TABLE {table} ADD COLUMN {column} {kind}"
+                )))
+                .execute(&mut **tx)
+                .await?;
+            }
+        }
+        sqlx::query(AssertSqlSafe(self.sql.listing_index.clone()))
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn list_sessions(
+        &self,
+        sub: &str,
+        now: u64,
+    ) -> Result<Vec<LiveSession>, BoxError> {
+        self.run("list_sessions", async {
+            let rows: Vec<(String, i64, Option<i64>, Option<String>)> =
+                sqlx::query_as(AssertSqlSafe(self.sql.list_sessions.clone()))
+                    .bind(sub)
+                    .bind(int(now))
+                    .fetch_all(&self.pool)
+                    .await?;
+            let mut live: Vec<LiveSession> = rows
+                .into_iter()
+                .map(|(sid, started_ms, last_refreshed_ms, label)| {
+                    LiveSession::new(sid, uint(started_ms))
+                        .with_last_refreshed_ms(last_refreshed_ms.map(uint))
+                        .with_label(label)
+                })
+                .collect();
+            // Ordered here, by byte, whatever the database's collation.
+            live.sort_by(|a, b| (a.started_ms, &a.sid).cmp(&(b.started_ms, &b.sid)));
+            Ok(live)
+        })
+        .await
     }
 
     pub(crate) async fn create_session(&self, session: &NewSession<'_>) -> Result<(), BoxError> {
@@ -141,6 +202,8 @@ where
                 .bind(int(session.started_ms))
                 .bind(token(session.refresh_jti))
                 .bind(int(session.forget_after))
+                // No label is an empty one, stored as NULL.
+                .bind(session.label.unwrap_or_default())
                 .execute(&self.pool)
                 .await?;
             Ok(())
@@ -218,6 +281,15 @@ where
                     .bind(sub.as_str())
                     .bind(int(*cutoff_ms))
                     .bind(int(*expires_at)),
+                RevocationEntry::Access {
+                    sid,
+                    seq,
+                    expires_at,
+                } => sqlx::query(AssertSqlSafe(self.sql.revoke_entry.clone()))
+                    .bind(ACCESS)
+                    .bind(sid.as_str())
+                    .bind(int(*seq))
+                    .bind(int(*expires_at)),
             };
             let mut tx = self.pool.begin().await?;
             query.execute(&mut *tx).await?;
@@ -251,6 +323,11 @@ where
                         SUBJECT => Ok(RevocationEntry::Subject {
                             sub: id,
                             cutoff_ms: uint(cutoff_ms),
+                            expires_at,
+                        }),
+                        ACCESS => Ok(RevocationEntry::Access {
+                            sid: id,
+                            seq: uint(cutoff_ms),
                             expires_at,
                         }),
                         // Fail closed: a row the backend cannot read may be a revocation.

@@ -15,7 +15,7 @@ use sqlx::{Database, Pool};
 pub(crate) use self::core::{SqlCore, build};
 pub(crate) use statements::DEFAULT_PREFIX;
 
-use super::{BoxError, BoxFuture, ChangeStream, RevocationEntry, error::OperationError};
+use super::{BoxError, BoxFuture, ChangeStream, Heartbeat, RevocationEntry, error::OperationError};
 
 /// The differences between the databases.
 pub(crate) trait Dialect: Clone + Send + Sync + 'static {
@@ -28,6 +28,9 @@ pub(crate) trait Dialect: Clone + Send + Sync + 'static {
     /// A statement that the migration runs first in its transaction, with the table prefix
     /// as `$1`, so that instances migrating at once wait for each other.
     const MIGRATION_LOCK: Option<&'static str>;
+    /// A query that counts the columns named `$2` of the table named `$1` (0 or 1), so that
+    /// the migration adds a column a table made by an earlier version lacks.
+    const COLUMN_COUNT: &'static str;
 
     /// The dialect's state for the tables named by `prefix` on `pool` (its change feed);
     /// `timeout` bounds the connections it opens.
@@ -49,6 +52,13 @@ pub(crate) trait Dialect: Clone + Send + Sync + 'static {
 
     /// A new change feed.
     fn subscribe(&self) -> BoxFuture<'_, Result<ChangeStream, Cause>>;
+
+    /// Publishes `beat` on the change feed, behind every write committed before.
+    fn heartbeat<'a>(
+        &'a self,
+        pool: &'a Pool<Self::Db>,
+        beat: &'a Heartbeat,
+    ) -> BoxFuture<'a, Result<(), Cause>>;
 }
 
 /// Why an operation failed, before the backend and operation are known.

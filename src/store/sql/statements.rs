@@ -16,6 +16,8 @@ const MAX_PREFIX_LEN: usize = 39;
 pub(super) const TOKEN: &str = "token";
 pub(super) const SUBJECT: &str = "subject";
 pub(super) const SESSION: &str = "session";
+/// Access watermarks: `id` the session, `cutoff_ms` the highest revoked number.
+pub(super) const ACCESS: &str = "access";
 
 /// quoted and never needs to be.
 pub(crate) fn check_prefix(prefix: &str) -> Result<(), &'static str> {
@@ -60,6 +62,13 @@ pub(super) struct Statements {
     pub(super) revoke_entry: Arc<str>,
     pub(super) load: Arc<str>,
     pub(super) purge: [Arc<str>; 2],
+    /// The sessions table, and the columns of the session listing that a table made before
+    /// them lacks (name, type): the migration adds those it does not find.
+    pub(super) sessions_table: Arc<str>,
+    pub(super) listing_columns: [(&'static str, &'static str); 2],
+    /// Run after the listing columns exist.
+    pub(super) listing_index: Arc<str>,
+    pub(super) list_sessions: Arc<str>,
 }
 
 impl Statements {
@@ -90,8 +99,9 @@ impl Statements {
                     "CREATE INDEX IF NOT EXISTS {p}sessions_revoked \
                      ON {p}sessions (forget_after) WHERE revoked"
                 )),
-                // Revoked tokens (`kind` 'token', `id` the jti, `cutoff_ms` 0) and "log out
-                // everywhere" cut-offs (`kind` 'subject', `id` the subject).
+                // Revoked tokens (`kind` 'token', `id` the jti, `cutoff_ms` 0), "log out
+                // everywhere" cut-offs (`kind` 'subject', `id` the subject) and access
+                // watermarks (`kind` 'access', `id` the session, `cutoff_ms` the number).
                 sql(format!(
                     "CREATE TABLE IF NOT EXISTS {p}entries (\
                         kind TEXT NOT NULL, \
@@ -106,8 +116,9 @@ impl Statements {
                 )),
             ],
             create: sql(format!(
-                "INSERT INTO {p}sessions (sid, sub, started_ms, current_token, forget_after) \
-                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (sid) DO NOTHING"
+                "INSERT INTO {p}sessions (sid, sub, started_ms, current_token, forget_after, \
+                    label) \
+                 VALUES ($1, $2, $3, $4, $5, NULLIF($6, '')) ON CONFLICT (sid) DO NOTHING"
             )),
             // $1 sid, $2 presented, $3 next, $4 now_ms, $5 grace_ms, $6 forget_after. The
             // presented token is the current one, or the previous one retried inside the
@@ -121,6 +132,7 @@ impl Statements {
                     superseded_ms = CASE WHEN current_token = $2 \
                         THEN $4 ELSE superseded_ms END, \
                     current_token = $3, \
+                    last_refreshed_ms = $4, \
                     forget_after = {greatest}(forget_after, $6) \
                  WHERE sid = $1 AND NOT revoked AND (current_token = $2 OR (\
                     $5 > 0 AND superseded_ms IS NOT NULL AND previous_token = $2 \
@@ -156,6 +168,19 @@ impl Statements {
                 sql(format!("DELETE FROM {p}sessions WHERE forget_after < $1")),
                 sql(format!("DELETE FROM {p}entries WHERE forget_after < $1")),
             ],
+            sessions_table: sql(format!("{p}sessions")),
+            listing_columns: [("last_refreshed_ms", "BIGINT"), ("label", "TEXT")],
+            listing_index: sql(format!(
+                "CREATE INDEX IF NOT EXISTS {p}sessions_sub ON {p}sessions (sub, started_ms)"
+            )),
+            // $1 sub, $2 now. Live, unrevoked records of the subject started after its live
+            // cut-off, if any (tombstones have no subject).
+            list_sessions: sql(format!(
+                "SELECT sid, started_ms, last_refreshed_ms, label FROM {p}sessions \
+                 WHERE sub = $1 AND NOT revoked AND forget_after >= $2 \
+                    AND started_ms > COALESCE((SELECT cutoff_ms FROM {p}entries \
+                        WHERE kind = '{SUBJECT}' AND id = $1 AND forget_after >= $2), -1)"
+            )),
         }
     }
 }
