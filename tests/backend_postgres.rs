@@ -9,6 +9,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+use common::the_session_cap_ends_the_oldest;
 #[path = "common/differential.rs"]
 mod differential;
 #[path = "common/stores.rs"]
@@ -124,6 +125,12 @@ impl Drop for Tables {
             dropped.unwrap().unwrap();
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_session_cap_ends_the_oldest_on_postgres() {
+    let tables = Tables::new().await;
+    the_session_cap_ends_the_oldest(tables.handle().await, tables.handle().await).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

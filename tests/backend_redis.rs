@@ -10,7 +10,7 @@ mod common;
 #[path = "common/differential.rs"]
 mod differential;
 
-use common::Logs;
+use common::{Logs, the_session_cap_ends_the_oldest};
 
 use std::{
     net::SocketAddr,
@@ -170,6 +170,16 @@ impl Drop for Instance {
             task.abort();
         }
     }
+}
+
+#[tokio::test]
+async fn the_session_cap_ends_the_oldest_on_redis() {
+    let prefix = Prefix::new();
+    the_session_cap_ends_the_oldest(
+        Arc::new(backend(&prefix).await),
+        Arc::new(backend(&prefix).await),
+    )
+    .await;
 }
 
 #[tokio::test]

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+use common::the_session_cap_ends_the_oldest;
 #[path = "common/differential.rs"]
 mod differential;
 #[path = "common/stores.rs"]
@@ -55,6 +56,12 @@ async fn migrated() -> TempDb {
     let db = TempDb::new();
     db.open().await;
     db
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_session_cap_ends_the_oldest_on_sqlite() {
+    let db = migrated().await;
+    the_session_cap_ends_the_oldest(db.handle().await, db.handle().await).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

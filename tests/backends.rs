@@ -16,6 +16,12 @@ use tower_jwt_auth::{
 };
 
 #[tokio::test]
+async fn the_session_cap_ends_the_oldest_on_memory() {
+    let shared = MemoryBackend::new();
+    the_session_cap_ends_the_oldest(Arc::new(shared.clone()), Arc::new(shared)).await;
+}
+
+#[tokio::test]
 async fn memory_backend_passes_the_conformance_suite() {
     conformance::run(|| async {
         let shared = MemoryBackend::new();

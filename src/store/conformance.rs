@@ -38,7 +38,6 @@ use super::{
     Change, Heartbeat, LiveSession, NewSession, RevocationBackend, RevocationEntry,
     RevocationStore, RotateOutcome, Rotation,
 };
-use crate::{Issuer, KeySet, Sessions, SigningKey, clock::MockClock, token::NoCustomClaims};
 
 /// A time far from any other test's, in seconds.
 const NOW: u64 = 4_000_000_000;
@@ -197,7 +196,6 @@ where
     sessions_are_listed_by_subject(open().await).await;
     ended_sessions_are_not_listed(open().await).await;
     rotation_records_the_last_refresh(open().await).await;
-    the_session_cap_ends_the_oldest(open().await).await;
 }
 
 /// The current token rotates; every superseded one is reuse and revokes the session.
@@ -1295,53 +1293,4 @@ pub async fn rotation_records_the_last_refresh((a, b): Handles) {
     .await;
     assert_eq!(last(sid).await, Some(Some(NOW_MS + 9_000)));
     assert_eq!(last(other).await, None, "reuse ends the session");
-}
-
-/// Through [`Sessions`] over the backend: a start beyond the per-subject cap ends the
-/// oldest live session first (its tokens refused), and the backend lists the newest.
-pub async fn the_session_cap_ends_the_oldest((a, b): Handles) {
-    let clock = MockClock::at_secs(NOW);
-    let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519().expect("key")))
-        .with_clock(clock.clone())
-        .with_revocation_backend(a)
-        .build()
-        .expect("issuer");
-    issuer.revocation().load().await.expect("load");
-    let sessions = Sessions::builder(issuer.clone())
-        .with_max_sessions_per_subject(2)
-        .build()
-        .expect("sessions");
-    let sub = unique("sub");
-    let mut pairs = Vec::new();
-    for _ in 0..3 {
-        pairs.push(sessions.start(&sub).await.expect("start"));
-        clock.advance(Duration::from_secs(1));
-    }
-    let ids: Vec<&str> = pairs.iter().map(|p| p.session_id()).collect();
-    assert_eq!(
-        listed(&*b, &sub, NOW).await,
-        ids[1..],
-        "the cap ends the oldest, not the newest"
-    );
-    let verifier = issuer.verifier();
-    assert!(
-        verifier
-            .verify_access::<NoCustomClaims>(pairs[0].access_token())
-            .is_err(),
-        "the oldest session's tokens are refused"
-    );
-    assert!(sessions.refresh(pairs[0].refresh_token()).await.is_err());
-    for pair in &pairs[1..] {
-        assert!(
-            verifier
-                .verify_access::<NoCustomClaims>(pair.access_token())
-                .is_ok()
-        );
-    }
-    let next = sessions
-        .refresh(pairs[1].refresh_token())
-        .await
-        .expect("refresh");
-    assert_eq!(next.session_id(), ids[1], "a refresh is not a new session");
-    assert_eq!(listed(&*b, &sub, NOW).await.len(), 2);
 }

@@ -10,12 +10,14 @@
     unreachable_pub
 )]
 
+mod cap;
 mod down;
 mod forge;
 mod logs;
 
 use std::time::Duration;
 
+pub use cap::the_session_cap_ends_the_oldest;
 pub use down::Down;
 pub use forge::*;
 pub use logs::Logs;
@@ -112,4 +114,19 @@ impl Env {
     pub fn advance(&self, secs: u64) {
         self.clock.advance(Duration::from_secs(secs));
     }
+}
+
+/// A name no other test run uses: lower-case letters, digits and `_`.
+pub fn unique_name(what: &str) -> String {
+    use std::{
+        sync::atomic::{AtomicU64, Ordering},
+        time::{SystemTime, UNIX_EPOCH},
+    };
+    static COUNT: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let n = COUNT.fetch_add(1, Ordering::Relaxed);
+    format!("{what}{}_{nanos:x}_{n}_", std::process::id())
 }

@@ -3,13 +3,7 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
-use std::{
-    sync::{
-        Arc,
-        atomic::{AtomicU64, Ordering},
-    },
-    time::{Duration, SystemTime, UNIX_EPOCH},
-};
+use std::{sync::Arc, time::Duration};
 
 use futures::future::join_all;
 use tower_jwt_auth::{
@@ -19,18 +13,8 @@ use tower_jwt_auth::{
     token::{NoCustomClaims, TokenError},
 };
 
+pub use crate::common::unique_name;
 use crate::common::{Env, env_with};
-
-/// A name no other test run uses: lower-case letters, digits and `_`.
-pub fn unique_name(what: &str) -> String {
-    static COUNT: AtomicU64 = AtomicU64::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let n = COUNT.fetch_add(1, Ordering::Relaxed);
-    format!("{what}{}_{nanos:x}_{n}_", std::process::id())
-}
 
 /// Two instances (same keys, same clock) whose stores have loaded the shared state; their
 /// `run` tasks are not started.

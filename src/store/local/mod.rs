@@ -1,4 +1,10 @@
-//! The in-memory revocation state, in front of the backend that holds the session records.
+//! [`RevocationStore`]: the in-memory revocation state, in front of the backend that holds
+//! the session records.
+
+mod builder;
+mod follow;
+
+pub use builder::RevocationStoreBuilder;
 
 use std::{
     collections::VecDeque,
@@ -24,24 +30,6 @@ use crate::{
     crypto::{SecureRandom, SystemRandom},
     telemetry::{self, Revoked},
 };
-
-/// How long the store waits before it retries a backend that failed to subscribe or load,
-/// at first and at most (the wait doubles in between; each wait is shortened by a random
-/// part of up to half, so that instances do not retry in step).
-const RETRY_FIRST: Duration = Duration::from_millis(250);
-const RETRY_MAX: Duration = Duration::from_secs(1);
-/// The default staleness bound.
-const MAX_STALENESS: Duration = Duration::from_secs(3);
-/// The smallest staleness bound accepted (a heartbeat every 100 ms).
-const MIN_STALENESS: Duration = Duration::from_millis(300);
-/// How many heartbeats on their way the store remembers.
-const BEATS_IN_FLIGHT: usize = 16;
-/// The default purge interval.
-const PURGE_EVERY: Duration = Duration::from_secs(60);
-/// The default time limit of one backend call.
-const BACKEND_TIMEOUT: Duration = Duration::from_secs(2);
-/// The shortest time limit of a backend call accepted.
-const MIN_BACKEND_TIMEOUT: Duration = Duration::from_millis(10);
 
 /// A backend call got no answer within the store's time limit; it may or may not have been
 /// applied.
@@ -111,26 +99,6 @@ impl Freshness {
     fn trusted(&self) -> bool {
         !self.enforcing.load(Ordering::Relaxed) || self.staleness(Instant::now()) <= self.max
     }
-}
-
-/// A random number, for heartbeat origins and retry jitter; never zero.
-fn random_u64() -> u64 {
-    let mut bytes = [0u8; 8];
-    // Without randomness the jitter is merely regular and the origin the clock's.
-    if SystemRandom::new().fill(&mut bytes).is_err() {
-        bytes = SystemClock.now_millis().to_le_bytes();
-    }
-    u64::from_le_bytes(bytes).max(1)
-}
-
-/// `wait` shortened by a random part of up to half of it (`state` is a xorshift state).
-fn jittered(wait: Duration, state: &mut u64) -> Duration {
-    *state ^= *state << 13;
-    *state ^= *state >> 7;
-    *state ^= *state << 17;
-    let half = wait / 2;
-    let nanos = u64::try_from(half.as_nanos()).unwrap_or(u64::MAX).max(1);
-    wait - Duration::from_nanos(*state % nanos)
 }
 
 /// The revocation state the verifier consults on every request, in front of the
@@ -216,58 +184,6 @@ impl RevocationStore {
     /// ```
     pub fn new() -> Self {
         Self::from_builder(Self::builder())
-    }
-
-    /// A builder, to share a backend between instances or to set the clock.
-    ///
-    /// ```
-    /// use std::{sync::Arc, time::Duration};
-    /// use tower_jwt_auth::{clock::MockClock, store::{MemoryBackend, RevocationStore}};
-    ///
-    /// let store = RevocationStore::builder()
-    ///     .with_backend(Arc::new(MemoryBackend::new()))
-    ///     .with_clock(MockClock::at_secs(0))
-    ///     .with_purge_interval(Duration::from_secs(30))
-    ///     .build()?;
-    /// assert!(!store.is_ready(), "a shared state is loaded by `run` first");
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn builder() -> RevocationStoreBuilder {
-        RevocationStoreBuilder {
-            backend: None,
-            clock: Arc::new(SystemClock),
-            purge_every: PURGE_EVERY,
-            backend_timeout: BACKEND_TIMEOUT,
-            max_staleness: MAX_STALENESS,
-            serve_stale: false,
-        }
-    }
-
-    fn from_builder(builder: RevocationStoreBuilder) -> Self {
-        let shared = builder.backend.is_some();
-        Self {
-            inner: Arc::new(Inner {
-                deny: DenyList::default(),
-                ready: AtomicBool::new(!shared),
-                fresh: Freshness {
-                    shared,
-                    max: builder.max_staleness,
-                    serve_stale: builder.serve_stale,
-                    enforcing: AtomicBool::new(false),
-                    epoch: Instant::now(),
-                    proven_ns: AtomicU64::new(0),
-                    stale: AtomicBool::new(false),
-                    origin: random_u64(),
-                },
-                backend: builder
-                    .backend
-                    .unwrap_or_else(|| Arc::new(MemoryBackend::new())),
-                clock: builder.clock,
-                purge_every: builder.purge_every,
-                backend_timeout: builder.backend_timeout,
-                failing: AtomicBool::new(false),
-            }),
-        }
     }
 
     /// `true` if the token `jti` of session `sid` and subject `sub`, whose session started at
@@ -500,200 +416,10 @@ impl RevocationStore {
         Ok(n)
     }
 
-    /// Records that every change published before `at` has been applied; reports the end of
-    /// a stale period.
-    fn proved(&self, at: Instant) {
-        let fresh = &self.inner.fresh;
-        fresh.proven_ns.fetch_max(fresh.nanos(at), Ordering::AcqRel);
-        let staleness = fresh.staleness(Instant::now());
-        if fresh.shared {
-            telemetry::staleness(staleness);
-        }
-        if fresh.stale.load(Ordering::Relaxed) && fresh.stale.swap(false, Ordering::AcqRel) {
-            telemetry::caught_up(staleness);
-        }
-    }
-
-    /// Watches the bound for as long as [`run`](Self::run) runs: reports the crossing once
-    /// (`warn` and a counter), and the staleness as a gauge every heartbeat period.
-    async fn watch_staleness(&self) {
-        let fresh = &self.inner.fresh;
-        let every = fresh.max / 3;
-        loop {
-            let now = Instant::now();
-            let ready = self.inner.ready.load(Ordering::Acquire);
-            let deadline = fresh.proven() + fresh.max;
-            if ready {
-                let staleness = fresh.staleness(now);
-                telemetry::staleness(staleness);
-                if now > deadline && !fresh.stale.swap(true, Ordering::AcqRel) {
-                    telemetry::stale(staleness, fresh.max, fresh.serve_stale);
-                }
-            }
-            // Just past the deadline (the bound is crossed when the staleness exceeds it),
-            // or the next gauge update, whichever comes first.
-            let next = now + every;
-            let wake = if ready && now <= deadline {
-                next.min(deadline + Duration::from_nanos(1))
-            } else {
-                next
-            };
-            tokio::time::sleep_until(wake).await;
-        }
-    }
-
     /// Forgets every local entry whose time has passed; returns how many were dropped.
     /// An entry is kept up to and including its forget-after second.
     pub fn purge_expired(&self) -> usize {
         self.inner.deny.purge(self.inner.clock.now_secs())
-    }
-
-    /// Purges locally and in the backend. A backend failure is left for the next purge:
-    /// nothing live is ever dropped, so a late purge only costs memory.
-    async fn purge_everywhere(&self) {
-        self.purge_expired();
-        let now = self.inner.clock.now_secs();
-        // The failure has been reported; the next purge tries again.
-        let _ = self.call("purge", self.inner.backend.purge(now)).await;
-    }
-
-    /// The store's background work, for as long as the returned future runs: spawn it once
-    /// next to the server (`tokio::spawn(store.clone().run())`).
-    ///
-    /// It subscribes to the backend's change feed, loads the shared state (until then a
-    /// store with a shared backend refuses every token with 503), applies every revocation
-    /// the other instances make, and purges what can no longer matter at the purge interval.
-    /// After a gap in the feed (an error, or the feed ending), or when the feed has brought
-    /// none of the store's own heartbeats for longer than the
-    /// [staleness bound](RevocationStoreBuilder::with_max_staleness), it subscribes and loads
-    /// again; a backend that cannot be reached is retried with a growing, jittered wait
-    /// (from 250 ms to at most 1 s), so the store is back about a second after the backend
-    /// is. With a shared backend it publishes a heartbeat every third of the bound, and
-    /// while it runs the bound is enforced ([`is_ready`](Self::is_ready)).
-    /// It runs on tokio time, so tests drive it with `tokio::time::pause`.
-    ///
-    /// ```
-    /// use tower_jwt_auth::store::RevocationStore;
-    ///
-    /// # tokio::runtime::Builder::new_current_thread().enable_time().build()?.block_on(async {
-    /// let store = RevocationStore::new();
-    /// let task = tokio::spawn(store.clone().run());
-    /// task.abort();
-    /// # });
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub async fn run(self) {
-        let fresh = &self.inner.fresh;
-        if fresh.shared && !fresh.serve_stale {
-            fresh.enforcing.store(true, Ordering::Release);
-        }
-        if fresh.shared {
-            tokio::join!(self.follow_always(), self.watch_staleness());
-        } else {
-            self.follow_always().await;
-        }
-    }
-
-    /// Subscribes, loads and follows the feed, again after every gap.
-    async fn follow_always(&self) {
-        let mut purges = tokio::time::interval(self.inner.purge_every);
-        purges.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut wait = RETRY_FIRST;
-        let mut jitter = self.inner.fresh.origin;
-        let mut beats = 0;
-        // Since when the store has not been following the feed: other instances'
-        // revocations made since then reach it only with the next load.
-        let mut behind_since = Instant::now();
-        loop {
-            match self.connect(behind_since).await {
-                Ok(feed) => {
-                    wait = RETRY_FIRST;
-                    self.follow(feed, &mut purges, &mut beats).await;
-                    behind_since = Instant::now();
-                }
-                Err(error) => {
-                    let pause = jittered(wait, &mut jitter);
-                    telemetry::connect_failed(&error, pause);
-                    tokio::time::sleep(pause).await;
-                    wait = (wait * 2).min(RETRY_MAX);
-                }
-            }
-        }
-    }
-
-    /// Subscribes to the change feed, then loads the state: subscribing first means that
-    /// nothing revoked in between is missed.
-    async fn connect(&self, behind_since: Instant) -> Result<ChangeStream, RevocationError> {
-        let feed = self
-            .call("subscribe", self.inner.backend.subscribe())
-            .await?;
-        let entries = self.load().await?;
-        telemetry::loaded(entries, behind_since.elapsed());
-        Ok(feed)
-    }
-
-    /// Applies the feed, purges on time and, with a shared backend, publishes heartbeats,
-    /// until the feed has a gap or has been silent past the staleness bound. `beats` counts
-    /// the heartbeats sent.
-    async fn follow(
-        &self,
-        mut feed: ChangeStream,
-        purges: &mut tokio::time::Interval,
-        beats: &mut u64,
-    ) {
-        let fresh = &self.inner.fresh;
-        let every = fresh.max / 3;
-        let mut ticks = tokio::time::interval_at(Instant::now() + every, every);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        // The heartbeats on their way, by sequence number, with when each was sent.
-        let mut sent: VecDeque<(u64, Instant)> = VecDeque::new();
-        // The heartbeat being published: one at a time, never holding up the feed.
-        let mut publishing: Option<BoxFuture<'_, ()>> = None;
-        loop {
-            let deadline = fresh.proven() + fresh.max;
-            tokio::select! {
-                change = feed.next() => match change {
-                    Some(Ok(Change::Entry(entry))) => self.apply(&entry),
-                    Some(Ok(Change::Heartbeat(beat))) if beat.origin == fresh.origin => {
-                        while let Some((seq, at)) = sent.pop_front() {
-                            if seq == beat.seq {
-                                self.proved(at);
-                                break;
-                            }
-                            if seq > beat.seq {
-                                sent.push_front((seq, at));
-                                break;
-                            }
-                        }
-                    }
-                    // Another instance's heartbeat.
-                    Some(Ok(Change::Heartbeat(_))) => {}
-                    Some(Err(error)) => return telemetry::feed_gap(Some(&*error)),
-                    None => return telemetry::feed_gap(None),
-                },
-                _ = purges.tick() => self.purge_everywhere().await,
-                _ = ticks.tick(), if fresh.shared && publishing.is_none() => {
-                    *beats += 1;
-                    let beat = Heartbeat { origin: fresh.origin, seq: *beats };
-                    if sent.len() == BEATS_IN_FLIGHT {
-                        sent.pop_front();
-                    }
-                    sent.push_back((beat.seq, Instant::now()));
-                    publishing = Some(Box::pin(async move {
-                        // A failure is reported; the missing heartbeat shows in the staleness.
-                        let _ = self.call("heartbeat", self.inner.backend.heartbeat(&beat)).await;
-                    }));
-                }
-                () = async {
-                    if let Some(publish) = publishing.as_mut() {
-                        publish.await;
-                    }
-                }, if publishing.is_some() => publishing = None,
-                () = tokio::time::sleep_until(deadline), if fresh.shared => {
-                    return telemetry::feed_silent(fresh.max);
-                }
-            }
-        }
     }
 
     /// The number of live local deny-list entries (tokens, sessions, access watermarks and
@@ -705,172 +431,6 @@ impl RevocationStore {
     /// `true` when no entry is held.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
-    }
-}
-
-/// Builds a [`RevocationStore`]: configure, build, then share clones.
-#[derive(Debug)]
-#[must_use]
-pub struct RevocationStoreBuilder {
-    backend: Option<Arc<dyn RevocationBackend>>,
-    clock: Arc<dyn Clock>,
-    purge_every: Duration,
-    backend_timeout: Duration,
-    max_staleness: Duration,
-    serve_stale: bool,
-}
-
-impl RevocationStoreBuilder {
-    /// Shares the state through `backend` (a database every instance reaches). The store
-    /// then refuses every token with
-    /// [`TokenError::RevocationUnavailable`](crate::token::TokenError::RevocationUnavailable)
-    /// (HTTP 503) until [`run`](RevocationStore::run) (or [`load`](RevocationStore::load))
-    /// has loaded the state, because revocations made by other instances are not known yet.
-    ///
-    /// ```
-    /// use std::sync::Arc;
-    /// use tower_jwt_auth::store::{MemoryBackend, RevocationStore};
-    ///
-    /// let store = RevocationStore::builder().with_backend(Arc::new(MemoryBackend::new())).build()?;
-    /// # let _ = store;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn with_backend(mut self, backend: Arc<dyn RevocationBackend>) -> Self {
-        self.backend = Some(backend);
-        self
-    }
-
-    /// The clock that decides what purging forgets (default [`SystemClock`]).
-    ///
-    /// ```
-    /// use tower_jwt_auth::{clock::MockClock, store::RevocationStore};
-    ///
-    /// let store = RevocationStore::builder().with_clock(MockClock::at_secs(0)).build()?;
-    /// # let _ = store;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn with_clock(mut self, clock: impl Clock) -> Self {
-        self.clock = Arc::new(clock);
-        self
-    }
-
-    pub(crate) fn with_shared_clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = clock;
-        self
-    }
-
-    /// How often [`run`](RevocationStore::run) purges (default 60 s, at least 1 s).
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use tower_jwt_auth::store::RevocationStore;
-    ///
-    /// assert!(RevocationStore::builder().with_purge_interval(Duration::ZERO).build().is_err());
-    /// ```
-    pub fn with_purge_interval(mut self, every: Duration) -> Self {
-        self.purge_every = every;
-        self
-    }
-
-    /// The time limit of every call to the backend (default 2 s, at least 10 ms). A call
-    /// without an answer in time fails (closed: a write is refused with HTTP 503, and may or
-    /// may not have been applied), and is reported as every backend failure is: one `warn`
-    /// event (target `tower_jwt_auth::revocation`, message "revocation backend error", fields
-    /// `operation` and `error`) and, with the `metrics` feature, the backend-error counter.
-    /// A change feed, once opened, is not bounded by it.
-    ///
-    /// ```
-    /// use std::{sync::Arc, time::Duration};
-    /// use tower_jwt_auth::store::{MemoryBackend, RevocationStore};
-    ///
-    /// let store = RevocationStore::builder()
-    ///     .with_backend(Arc::new(MemoryBackend::new()))
-    ///     .with_backend_timeout(Duration::from_millis(500))
-    ///     .build()?;
-    /// # let _ = store;
-    /// assert!(RevocationStore::builder().with_backend_timeout(Duration::ZERO).build().is_err());
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn with_backend_timeout(mut self, limit: Duration) -> Self {
-        self.backend_timeout = limit;
-        self
-    }
-
-    /// The staleness bound (default 3 s, at least 300 ms): how long ago, at most, a store
-    /// over a shared backend may have last proved that its deny-list held every revocation
-    /// made anywhere. [`run`](RevocationStore::run) publishes a heartbeat through the backend
-    /// every third of the bound and watches for it on the change feed; past the bound the
-    /// store is not [ready](RevocationStore::is_ready), every token is refused with
-    /// [`TokenError::RevocationUnavailable`](crate::token::TokenError::RevocationUnavailable)
-    /// (HTTP 503, `Retry-After`), and the store subscribes and loads again (retried at most
-    /// 1 s apart) until it has caught up. Crossing the bound is reported once (a `warn`
-    /// event "revocation state stale", target `tower_jwt_auth::revocation`, and with the
-    /// `metrics` feature the counter `tower_jwt_auth_revocation_stale_total`), catching up
-    /// with an `info` event "revocation state caught up"; the gauge
-    /// `tower_jwt_auth_revocation_staleness_seconds` follows the staleness.
-    ///
-    /// A logout on another instance is thus never ignored here for longer than the bound
-    /// plus the time a heartbeat takes to come back. A store without a shared backend is
-    /// always fresh.
-    ///
-    /// ```
-    /// use std::{sync::Arc, time::Duration};
-    /// use tower_jwt_auth::store::{MemoryBackend, RevocationStore};
-    ///
-    /// let store = RevocationStore::builder()
-    ///     .with_backend(Arc::new(MemoryBackend::new()))
-    ///     .with_max_staleness(Duration::from_secs(5))
-    ///     .build()?;
-    /// # let _ = store;
-    /// assert!(RevocationStore::builder().with_max_staleness(Duration::from_millis(100)).build().is_err());
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn with_max_staleness(mut self, bound: Duration) -> Self {
-        self.max_staleness = bound;
-        self
-    }
-
-    /// Availability first: keeps accepting tokens when the state is staler than the
-    /// [bound](Self::with_max_staleness), instead of refusing them with 503.
-    ///
-    /// **The risk:** while the store cannot follow the shared backend (a network partition,
-    /// a backend down), logouts, revocations and refresh-token reuse detected on other
-    /// instances are not enforced here: a stolen or logged-out token stays usable on this
-    /// instance until it expires or the store catches up. The heartbeats, the resubscribing,
-    /// the events and the metrics go on as without it; only the refusal is off.
-    ///
-    /// ```
-    /// use std::sync::Arc;
-    /// use tower_jwt_auth::store::{MemoryBackend, RevocationStore};
-    ///
-    /// let store = RevocationStore::builder()
-    ///     .with_backend(Arc::new(MemoryBackend::new()))
-    ///     .serve_stale()
-    ///     .build()?;
-    /// # let _ = store;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn serve_stale(mut self) -> Self {
-        self.serve_stale = true;
-        self
-    }
-
-    /// Checks the configuration and builds the store.
-    pub fn build(self) -> Result<RevocationStore, ConfigError> {
-        if self.max_staleness < MIN_STALENESS {
-            return Err(ConfigError::Interval(
-                "the staleness bound is at least 300 ms",
-            ));
-        }
-        if self.purge_every < Duration::from_secs(1) {
-            return Err(ConfigError::Interval("the purge interval is at least 1 s"));
-        }
-        if self.backend_timeout < MIN_BACKEND_TIMEOUT {
-            return Err(ConfigError::Interval(
-                "the backend time limit is at least 10 ms",
-            ));
-        }
-        Ok(RevocationStore::from_builder(self))
     }
 }
 
