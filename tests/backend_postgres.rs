@@ -470,3 +470,19 @@ proptest::proptest! {
         })?;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sessions_table_from_before_the_listing_is_upgraded() {
+    let tables = Tables::new().await;
+    let p = tables.prefix.clone();
+    let downgrade = async move {
+        let mut conn = options().connect().await.unwrap();
+        conn.execute(AssertSqlSafe(format!(
+            "DROP INDEX {p}sessions_sub; \
+             ALTER TABLE {p}sessions DROP COLUMN last_refreshed_ms, DROP COLUMN label"
+        )))
+        .await
+        .unwrap();
+    };
+    an_old_sessions_table_is_upgraded(tables.handle().await, downgrade, tables.handle()).await;
+}

@@ -166,3 +166,20 @@ proptest::proptest! {
         })?;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sessions_table_from_before_the_listing_is_upgraded() {
+    let db = migrated().await;
+    let old = db.open().await;
+    let pool = old.pool().clone();
+    let downgrade = async move {
+        for statement in [
+            "DROP INDEX tower_jwt_auth_sessions_sub",
+            "ALTER TABLE tower_jwt_auth_sessions DROP COLUMN last_refreshed_ms",
+            "ALTER TABLE tower_jwt_auth_sessions DROP COLUMN label",
+        ] {
+            sqlx::query(statement).execute(&pool).await.unwrap();
+        }
+    };
+    an_old_sessions_table_is_upgraded(Arc::new(old), downgrade, db.handle()).await;
+}

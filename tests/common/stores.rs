@@ -120,3 +120,62 @@ pub async fn log_out_everywhere_reaches_the_other_instance(
         task.abort();
     }
 }
+
+/// A sessions table made before the session listing existed (no `last_refreshed_ms`, no
+/// `label`, no index by subject) is upgraded by the next backend built on it: a session
+/// started before the upgrade keeps refreshing (and its reuse is still caught), the listing
+/// shows it, and a new session carries its label. `downgrade` turns the tables of `old` into
+/// the earlier schema; `reopen` builds a backend on them again (which migrates).
+pub async fn an_old_sessions_table_is_upgraded<D, R>(
+    old: Arc<dyn RevocationBackend>,
+    downgrade: D,
+    reopen: R,
+) where
+    D: Future<Output = ()>,
+    R: Future<Output = Arc<dyn RevocationBackend>>,
+{
+    use tower_jwt_auth::session::Login;
+
+    let before = env_with(|builder| builder.with_revocation_backend(old));
+    before.issuer.revocation().load().await.unwrap();
+    let pair = before.login("alice").await;
+    downgrade.await;
+
+    let upgraded = reopen.await;
+    let clock = before.clock.clone();
+    let after = env_with(|builder| builder.with_clock(clock).with_revocation_backend(upgraded));
+    after.issuer.revocation().load().await.unwrap();
+    after.advance(5);
+    let next = after.sessions.refresh(pair.refresh_token()).await.unwrap();
+    let phone = after
+        .sessions
+        .start_with(Login::new("alice").with_label("phone"))
+        .await
+        .unwrap();
+    let listed = after
+        .sessions
+        .list_sessions("alice", Some(next.session_id()))
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    let old_one = listed.iter().find(|s| s.id == pair.session_id()).unwrap();
+    assert!(old_one.current);
+    assert_eq!(old_one.label, None);
+    assert!(old_one.last_refreshed_ms.is_some(), "{old_one:?}");
+    let new_one = listed.iter().find(|s| s.id == phone.session_id()).unwrap();
+    assert_eq!(new_one.label.as_deref(), Some("phone"));
+    // The session from before the upgrade is still guarded: its spent token is reuse.
+    assert!(matches!(
+        after.sessions.refresh(pair.refresh_token()).await,
+        Err(RefreshError::Reused)
+    ));
+    assert!(
+        after
+            .sessions
+            .list_sessions("alice", None)
+            .await
+            .unwrap()
+            .len()
+            == 1
+    );
+}
