@@ -484,5 +484,6 @@ async fn a_sessions_table_from_before_the_listing_is_upgraded() {
         .await
         .unwrap();
     };
+    let downgrade = Box::pin(downgrade);
     an_old_sessions_table_is_upgraded(tables.handle().await, downgrade, tables.handle()).await;
 }
