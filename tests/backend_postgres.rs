@@ -484,6 +484,7 @@ async fn a_sessions_table_from_before_the_listing_is_upgraded() {
         .await
         .unwrap();
     };
-    let downgrade = Box::pin(downgrade);
-    an_old_sessions_table_is_upgraded(tables.handle().await, downgrade, tables.handle()).await;
+    let upgrade =
+        an_old_sessions_table_is_upgraded(tables.handle().await, downgrade, tables.handle());
+    Box::pin(upgrade).await;
 }
