@@ -230,6 +230,20 @@ impl Verifier {
         &self.config.clock
     }
 
+    /// The `iss` every token must carry, if one is required.
+    ///
+    /// ```
+    /// use tower_jwt_auth::{KeySet, SigningKey, Verifier};
+    ///
+    /// let keys = KeySet::new(SigningKey::generate_ed25519()?);
+    /// let verifier = Verifier::builder(keys).with_issuer("https://auth.example").build()?;
+    /// assert_eq!(verifier.issuer(), Some("https://auth.example"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn issuer(&self) -> Option<&str> {
+        self.config.issuer.as_deref()
+    }
+
     /// The revocation store consulted for every token, if any.
     pub fn revocation(&self) -> Option<&RevocationStore> {
         self.config.revocation.as_ref()
