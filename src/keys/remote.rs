@@ -224,7 +224,7 @@ impl fmt::Debug for RemoteJwks {
 impl RemoteJwks {
     /// A builder for the JWKS at `url` (checked by [`build`](RemoteJwksBuilder::build)).
     ///
-    /// Defaults: refresh between 60 s and 1 h, at most one refetch per 30 s for unknown
+    /// Defaults: refresh between 60 s and 1 h, at most one refetch per 5 s for unknown
     /// `kid`s, 10 s timeout, HTTPS only.
     ///
     /// ```
@@ -240,7 +240,7 @@ impl RemoteJwks {
             discover: false,
             min_refresh: Duration::from_secs(60),
             max_refresh: Duration::from_secs(3600),
-            unknown_kid_interval: Duration::from_secs(30),
+            unknown_kid_interval: Duration::from_secs(5),
             timeout: Duration::from_secs(10),
             allow_http_loopback: false,
         }
@@ -735,7 +735,7 @@ impl RemoteJwksBuilder {
     }
 
     /// The shortest time between a fetch and a refetch for a token naming an unknown `kid`
-    /// (default 30 s): however many such tokens arrive, they cause at most one fetch per
+    /// (default 5 s): however many such tokens arrive, they cause at most one fetch per
     /// interval.
     ///
     /// ```
