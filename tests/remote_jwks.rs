@@ -4,7 +4,7 @@
 //! cannot use, and the `Cache-Control` schedule.
 //!
 //! Token time is a mock clock. The refresh schedule runs on tokio's paused clock
-//! (`start_paused`), with the default intervals (60 s floor, 1 h ceiling, 30 s between
+//! (`start_paused`), with the default intervals (60 s floor, 1 h ceiling, 5 s between
 //! unknown-`kid` refetches): the test sleeps, the clock jumps from timer to timer, and the
 //! server records the exact instant of each fetch. The sockets are real; on loopback the
 //! bytes of a request are ready as soon as they are written, so the runtime never idles (and
@@ -172,7 +172,7 @@ fn remote(url: &str) -> RemoteJwksBuilder {
 
 const FLOOR: Duration = Duration::from_secs(60);
 const CEILING: Duration = Duration::from_secs(3600);
-const INTERVAL: Duration = Duration::from_secs(30);
+const INTERVAL: Duration = Duration::from_secs(5);
 const TIMEOUT: Duration = Duration::from_secs(10);
 
 fn secs(s: u64) -> Duration {
@@ -508,7 +508,8 @@ async fn a_steady_stream_of_forged_kids_is_one_fetch_per_interval() {
         sleep(secs(1)).await;
     }
     sleep(secs(1)).await;
-    assert_gaps(&server.hit_times(), &[INTERVAL; 10]);
+    let gaps = usize::try_from(300 / INTERVAL.as_secs()).unwrap();
+    assert_gaps(&server.hit_times(), &vec![INTERVAL; gaps]);
     task.abort();
 }
 

@@ -101,7 +101,7 @@ impl<T: DeserializeOwned> TokenCache<T> {
     ) -> Result<Arc<Claims<T>>, TokenError> {
         // Read before verifying: a change of the key set between this read and the
         // verification leaves an entry tagged with an older version, which is never a hit.
-        let generation = verifier.keys().generation();
+        let generation = verifier.keys_generation();
         if let Some(entry) = self.map.get(token) {
             if entry.generation == generation {
                 telemetry::cache_lookup(true);

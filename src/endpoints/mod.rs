@@ -4,6 +4,7 @@
 
 mod body;
 mod jwks;
+mod metadata;
 mod refresh;
 mod revoke;
 mod session_endpoint;
@@ -11,6 +12,7 @@ mod session_endpoint;
 pub use crate::transport::response::{ErrorResponse, token_response};
 pub use body::DEFAULT_BODY_LIMIT;
 pub use jwks::JwksService;
+pub use metadata::MetadataService;
 pub use refresh::{Refresh, RefreshService};
 pub use revoke::{RevocationService, Revoke};
 pub use session_endpoint::{Operation, SessionService};

@@ -11,6 +11,8 @@
 
 mod algorithm;
 mod crypto;
+#[cfg(feature = "remote-jwks")]
+mod discovery;
 mod error;
 mod jwk;
 mod public;

@@ -19,7 +19,7 @@ use tokio::{
     time::{Instant, sleep_until},
 };
 
-use super::{Jwk, KeySet, VerifyingKey, unknown_kid::UnknownKid};
+use super::{Jwk, KeySet, VerifyingKey, discovery, unknown_kid::UnknownKid};
 
 /// The largest JWKS document read; a longer answer is refused (and the last good set kept).
 const MAX_DOCUMENT_LEN: usize = 1024 * 1024;
@@ -75,6 +75,14 @@ pub enum RemoteJwksError {
     /// The document is not a JWK set (a JSON object with a `keys` array).
     #[error("the JWKS document is not a JWK set: {0}")]
     InvalidDocument(&'static str),
+    /// Discovery ([`RemoteJwks::discover`]): the issuer's metadata document is not a JSON
+    /// object with `issuer` and `jwks_uri` strings, `jwks_uri` being an absolute URL.
+    #[error("the issuer's metadata is not usable: {0}")]
+    InvalidMetadata(&'static str),
+    /// Discovery ([`RemoteJwks::discover`]): the metadata document names another issuer than
+    /// the configured one (compared character for character).
+    #[error("the metadata document names another issuer")]
+    IssuerMismatch,
 }
 
 /// A resource server's keys: another issuer's JWKS, fetched over HTTPS, cached and refreshed
@@ -137,8 +145,10 @@ pub struct RemoteJwks {
 }
 
 struct Inner {
-    url: Url,
-    /// The URL as logged: scheme, host, port and path only.
+    source: Source,
+    /// Whether `http://` to a loopback host is allowed (for a discovered `jwks_uri` too).
+    allow_http_loopback: bool,
+    /// The configured URL as logged: scheme, host, port and path only.
     shown: String,
     client: reqwest::Client,
     keys: KeySet,
@@ -150,8 +160,24 @@ struct Inner {
     state: Mutex<State>,
 }
 
+/// Where the key set comes from.
+enum Source {
+    /// A JWKS URL, configured.
+    Jwks(Url),
+    /// An issuer whose metadata names the JWKS URL.
+    Issuer {
+        /// The issuer as configured: the metadata's `issuer` must be exactly this.
+        issuer: String,
+        /// The metadata locations, tried in order.
+        metadata: [Url; 2],
+    },
+}
+
 #[derive(Debug, Default)]
 struct State {
+    /// The `jwks_uri` found by discovery; cleared by a failed fetch, so that the next one
+    /// reads the metadata again (the issuer may have moved its keys).
+    discovered: Option<Url>,
     /// When the last fetch started.
     last_fetch: Option<Instant>,
     /// When the next scheduled fetch is due; `None` before the first.
@@ -186,6 +212,7 @@ impl fmt::Debug for RemoteJwks {
         let inner = &*self.inner;
         f.debug_struct("RemoteJwks")
             .field("url", &inner.shown)
+            .field("issuer", &self.issuer())
             .field("min_refresh", &inner.min_refresh)
             .field("max_refresh", &inner.max_refresh)
             .field("unknown_kid_interval", &inner.unknown_kid_interval)
@@ -197,7 +224,7 @@ impl fmt::Debug for RemoteJwks {
 impl RemoteJwks {
     /// A builder for the JWKS at `url` (checked by [`build`](RemoteJwksBuilder::build)).
     ///
-    /// Defaults: refresh between 60 s and 1 h, at most one refetch per 30 s for unknown
+    /// Defaults: refresh between 60 s and 1 h, at most one refetch per 5 s for unknown
     /// `kid`s, 10 s timeout, HTTPS only.
     ///
     /// ```
@@ -210,11 +237,66 @@ impl RemoteJwks {
     pub fn builder(url: impl Into<String>) -> RemoteJwksBuilder {
         RemoteJwksBuilder {
             url: url.into(),
+            discover: false,
             min_refresh: Duration::from_secs(60),
             max_refresh: Duration::from_secs(3600),
-            unknown_kid_interval: Duration::from_secs(30),
+            unknown_kid_interval: Duration::from_secs(5),
             timeout: Duration::from_secs(10),
             allow_http_loopback: false,
+        }
+    }
+
+    /// A builder for the key set of `issuer`, found through its metadata: the OpenID Connect
+    /// discovery document (`{issuer}/.well-known/openid-configuration`) or, when that one is
+    /// not found (404 or 410), the RFC 8414 authorization server metadata
+    /// (`/.well-known/oauth-authorization-server` followed by the issuer's path). The
+    /// document's `issuer` must equal `issuer` exactly, else the fetch fails with
+    /// [`IssuerMismatch`](RemoteJwksError::IssuerMismatch); its `jwks_uri` must obey the same
+    /// rules as a configured URL (`https`, or loopback `http` when allowed).
+    ///
+    /// The metadata is read at the first fetch and again after any failed fetch; the keys
+    /// are then fetched and refreshed from the `jwks_uri` as described on [`RemoteJwks`].
+    /// [`issuer`](Self::issuer) gives the issuer back, for
+    /// [`VerifierBuilder::with_issuer`](crate::token::VerifierBuilder::with_issuer).
+    ///
+    /// ```no_run
+    /// use tower_jwt_auth::{Verifier, keys::RemoteJwks};
+    ///
+    /// # async fn start() -> Result<(), Box<dyn std::error::Error>> {
+    /// let jwks = RemoteJwks::discover("https://auth.example").build()?;
+    /// jwks.refresh_now().await?; // reads the metadata, then the keys
+    /// let verifier = Verifier::builder(jwks.keys())
+    ///     .with_issuer("https://auth.example")
+    ///     .with_audience("api")
+    ///     .build()?;
+    /// tokio::spawn(jwks.run());
+    /// # let _ = verifier;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn discover(issuer: impl Into<String>) -> RemoteJwksBuilder {
+        RemoteJwksBuilder {
+            discover: true,
+            ..Self::builder(issuer)
+        }
+    }
+
+    /// The issuer of a key set built by [`discover`](Self::discover), as configured; `None`
+    /// for one built from a JWKS URL.
+    ///
+    /// ```
+    /// use tower_jwt_auth::keys::RemoteJwks;
+    ///
+    /// let jwks = RemoteJwks::discover("https://auth.example").build()?;
+    /// assert_eq!(jwks.issuer(), Some("https://auth.example"));
+    /// let direct = RemoteJwks::builder("https://auth.example/jwks.json").build()?;
+    /// assert_eq!(direct.issuer(), None);
+    /// # Ok::<(), tower_jwt_auth::keys::RemoteJwksError>(())
+    /// ```
+    pub fn issuer(&self) -> Option<&str> {
+        match &self.inner.source {
+            Source::Jwks(_) => None,
+            Source::Issuer { issuer, .. } => Some(issuer),
         }
     }
 
@@ -318,7 +400,7 @@ impl Inner {
     async fn fetch(&self, state: &mut State) -> Result<(), RemoteJwksError> {
         let started = Instant::now();
         state.last_fetch = Some(started);
-        match self.download().await {
+        match self.download(state).await {
             Ok((keys, fresh_for)) => {
                 let count = keys.len();
                 self.keys.replace_verifying(keys);
@@ -348,6 +430,7 @@ impl Inner {
                 Ok(())
             }
             Err(err) => {
+                state.discovered = None;
                 state.failures = state.failures.saturating_add(1);
                 let retry = backoff(state.failures, self.min_refresh);
                 state.next_due = Some(after(Instant::now(), retry));
@@ -363,12 +446,60 @@ impl Inner {
         }
     }
 
-    /// GETs the document: its usable keys, and how long it is fresh.
-    async fn download(&self) -> Result<(Vec<VerifyingKey>, Duration), RemoteJwksError> {
+    /// GETs the key set: its usable keys, and how long it is fresh. With discovery, reads
+    /// the metadata first when no `jwks_uri` is known.
+    async fn download(
+        &self,
+        state: &mut State,
+    ) -> Result<(Vec<VerifyingKey>, Duration), RemoteJwksError> {
+        let url = match &self.source {
+            Source::Jwks(url) => url,
+            Source::Issuer { issuer, metadata } => {
+                if state.discovered.is_none() {
+                    state.discovered = Some(self.discover(issuer, metadata).await?);
+                }
+                state
+                    .discovered
+                    .as_ref()
+                    .ok_or(RemoteJwksError::InvalidMetadata("no `jwks_uri`"))?
+            }
+        };
+        let (headers, body) = self
+            .get(url, "application/jwk-set+json, application/json")
+            .await?;
+        let fresh_for = freshness(&headers, self.min_refresh, self.max_refresh);
+        Ok((usable_keys(&body, &self.shown)?, fresh_for))
+    }
+
+    /// The `jwks_uri` of `issuer`, from the first of its metadata locations that exists.
+    async fn discover(&self, issuer: &str, metadata: &[Url; 2]) -> Result<Url, RemoteJwksError> {
+        let mut not_found = None;
+        for location in metadata {
+            match self.get(location, "application/json").await {
+                Ok((_, body)) => {
+                    let jwks_uri = discovery::jwks_uri(&body, issuer)?;
+                    check_url(&jwks_uri, self.allow_http_loopback)?;
+                    tracing::debug!(
+                        issuer = %self.shown,
+                        jwks_uri = %shown(&jwks_uri),
+                        "discovered the issuer's JWKS"
+                    );
+                    return Ok(jwks_uri);
+                }
+                // Not at this location: try the next one.
+                Err(err @ RemoteJwksError::Status(404 | 410)) => not_found = Some(err),
+                Err(err) => return Err(err),
+            }
+        }
+        Err(not_found.unwrap_or(RemoteJwksError::Status(404)))
+    }
+
+    /// GETs `url`: the headers and the body of a 2xx answer of at most 1 MiB.
+    async fn get(&self, url: &Url, accept: &str) -> Result<(HeaderMap, Vec<u8>), RemoteJwksError> {
         let mut response = self
             .client
-            .get(self.url.clone())
-            .header(ACCEPT, "application/jwk-set+json, application/json")
+            .get(url.clone())
+            .header(ACCEPT, accept)
             .send()
             .await
             .map_err(request_error)?;
@@ -376,7 +507,6 @@ impl Inner {
         if !status.is_success() {
             return Err(RemoteJwksError::Status(status.as_u16()));
         }
-        let fresh_for = freshness(response.headers(), self.min_refresh, self.max_refresh);
         if response
             .content_length()
             .is_some_and(|len| len > MAX_DOCUMENT_LEN as u64)
@@ -390,7 +520,7 @@ impl Inner {
             }
             body.extend_from_slice(&chunk);
         }
-        Ok((usable_keys(&body, &self.shown)?, fresh_for))
+        Ok((std::mem::take(response.headers_mut()), body))
     }
 }
 
@@ -549,6 +679,7 @@ fn load(value: serde_json::Value) -> Result<Option<VerifyingKey>, Skip> {
 #[must_use]
 pub struct RemoteJwksBuilder {
     url: String,
+    discover: bool,
     min_refresh: Duration,
     max_refresh: Duration,
     unknown_kid_interval: Duration,
@@ -563,6 +694,7 @@ impl fmt::Debug for RemoteJwksBuilder {
                 "url",
                 &Url::parse(&self.url).map_or_else(|_| "[invalid]".to_owned(), |url| shown(&url)),
             )
+            .field("discover", &self.discover)
             .field("allow_http_loopback", &self.allow_http_loopback)
             .finish_non_exhaustive()
     }
@@ -603,7 +735,7 @@ impl RemoteJwksBuilder {
     }
 
     /// The shortest time between a fetch and a refetch for a token naming an unknown `kid`
-    /// (default 30 s): however many such tokens arrive, they cause at most one fetch per
+    /// (default 5 s): however many such tokens arrive, they cause at most one fetch per
     /// interval.
     ///
     /// ```
@@ -677,6 +809,14 @@ impl RemoteJwksBuilder {
         let url = Url::parse(&self.url)
             .map_err(|_| RemoteJwksError::InvalidUrl("not an absolute URL"))?;
         let loopback_http = check_url(&url, self.allow_http_loopback)?;
+        let source = if self.discover {
+            Source::Issuer {
+                metadata: discovery::metadata_urls(&url)?,
+                issuer: self.url,
+            }
+        } else {
+            Source::Jwks(url.clone())
+        };
         if self.min_refresh.is_zero()
             || self.max_refresh.is_zero()
             || self.unknown_kid_interval.is_zero()
@@ -719,7 +859,8 @@ impl RemoteJwksBuilder {
         Ok(RemoteJwks {
             inner: Arc::new(Inner {
                 shown: shown(&url),
-                url,
+                source,
+                allow_http_loopback,
                 client,
                 keys: KeySet::remote(signal.clone()),
                 signal,

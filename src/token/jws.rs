@@ -53,6 +53,30 @@ pub(crate) fn verify_layer<'k, R>(
     with_payload(&compact, payload)
 }
 
+/// Reads the `iss` of a token whose signature is not checked yet, to choose among the
+/// verifiers of several issuers: `choose` gets the claimed issuer (`None` when absent) and
+/// its answer is returned. Nothing else of the payload is trusted or kept.
+pub(crate) fn claimed_issuer<R>(
+    token: &str,
+    max_len: usize,
+    choose: impl FnOnce(Option<&str>) -> R,
+) -> Result<R, TokenError> {
+    #[derive(serde::Deserialize)]
+    struct Claimed<'a> {
+        #[serde(borrow, default)]
+        iss: Option<Cow<'a, str>>,
+    }
+    if token.len() > max_len {
+        return Err(TokenError::TooLarge);
+    }
+    let compact = Compact::split(token)?;
+    with_payload(&compact, |bytes| {
+        let claimed: Claimed<'_> = serde_json::from_slice(bytes)
+            .map_err(|_| TokenError::Malformed("the payload is not a JSON object"))?;
+        Ok(choose(claimed.iss.as_deref()))
+    })
+}
+
 /// The key of `keys` that the header's `kid` names.
 pub(crate) fn key_by_kid<'k>(
     keys: &'k Keys,

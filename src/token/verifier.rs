@@ -17,7 +17,7 @@ use crate::{
     store::RevocationStore,
 };
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Config {
     keys: KeySet,
     clock: Arc<dyn Clock>,
@@ -57,7 +57,9 @@ struct Config {
 /// ```
 #[derive(Clone, Debug)]
 pub struct Verifier {
-    config: Arc<Config>,
+    /// One issuer's configuration; several ([`Verifier::for_issuers`]), each with its `iss`.
+    /// Never empty.
+    configs: Arc<[Config]>,
 }
 
 impl Verifier {
@@ -98,23 +100,133 @@ impl Verifier {
         token: &str,
         kind: TokenKind,
     ) -> Result<Claims<T>, TokenError> {
-        let claims = self.verify_unrevoked(token, kind)?;
-        self.check_revocation(&claims, kind)?;
+        let c = self.select_for(token)?;
+        let claims = c.verify_unrevoked(token, kind)?;
+        c.check_revocation(&claims, kind)?;
         Ok(claims)
+    }
+
+    /// A verifier for tokens of several issuers, each checked only with its own
+    /// verifier: its keys, audience, leeway, size cap and revocation store. A token is
+    /// routed by the `iss` it claims (read before anything is trusted), then verified from
+    /// scratch by that issuer's verifier alone, so a key of one issuer never verifies a
+    /// token claiming another; a token without `iss`, or claiming none of them, is refused.
+    ///
+    /// Each verifier must require an issuer ([`VerifierBuilder::with_issuer`]), no two the
+    /// same, and be a verifier of one issuer: else [`ConfigError::Conflict`].
+    /// [`keys`](Self::keys), [`clock`](Self::clock), [`issuer`](Self::issuer) and
+    /// [`revocation`](Self::revocation) answer for the first one.
+    ///
+    /// ```
+    /// use tower_jwt_auth::{BearerAuthLayer, Claims, Issuer, KeySet, Sessions, SigningKey, Verifier};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+    /// let staff = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?))
+    ///     .with_issuer("https://staff.example").with_audience("api").build()?;
+    /// let customers = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?))
+    ///     .with_issuer("https://customers.example").with_audience("api").build()?;
+    /// let both = Verifier::for_issuers([staff.verifier().clone(), customers.verifier().clone()])?;
+    /// let pair = Sessions::new(customers).start("carol").await?;
+    /// let claims: Claims = both.verify_access(pair.access_token())?;
+    /// assert_eq!(claims.iss.as_deref(), Some("https://customers.example"));
+    /// let layer = BearerAuthLayer::new(both);
+    /// # let _ = layer;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn for_issuers(
+        verifiers: impl IntoIterator<Item = Verifier>,
+    ) -> Result<Verifier, ConfigError> {
+        let mut configs: Vec<Config> = Vec::new();
+        for verifier in verifiers {
+            let [config] = &*verifier.configs else {
+                return Err(ConfigError::Conflict(
+                    "a verifier of several issuers cannot be one of several issuers",
+                ));
+            };
+            let Some(issuer) = config.issuer.as_deref() else {
+                return Err(ConfigError::Conflict(
+                    "each verifier of several issuers must require its `iss`",
+                ));
+            };
+            if configs.iter().any(|c| c.issuer.as_deref() == Some(issuer)) {
+                return Err(ConfigError::Conflict("two verifiers of one issuer"));
+            }
+            configs.push(config.clone());
+        }
+        if configs.is_empty() {
+            return Err(ConfigError::Conflict("no verifier"));
+        }
+        Ok(Verifier {
+            configs: configs.into(),
+        })
+    }
+
+    /// The first (for one issuer, the only) configuration.
+    fn primary(&self) -> &Config {
+        &self.configs[0]
+    }
+
+    /// The configuration that verifies `token`: the only one, or the one of the issuer the
+    /// token claims.
+    fn select_for(&self, token: &str) -> Result<&Config, TokenError> {
+        match &*self.configs {
+            [only] => Ok(only),
+            configs => {
+                let max_len = configs.iter().map(|c| c.max_len).max().unwrap_or(0);
+                jws::claimed_issuer(token, max_len, |iss| self.select_by(iss))?
+            }
+        }
+    }
+
+    /// The configuration of the issuer `iss` (the only one, whatever `iss`, for one issuer:
+    /// it checks `iss` itself).
+    fn select_by(&self, iss: Option<&str>) -> Result<&Config, TokenError> {
+        match &*self.configs {
+            [only] => Ok(only),
+            configs => {
+                let iss = iss.ok_or(TokenError::MissingClaim("iss"))?;
+                configs
+                    .iter()
+                    .find(|c| c.issuer.as_deref() == Some(iss))
+                    .ok_or(TokenError::InvalidIssuer)
+            }
+        }
+    }
+
+    /// A number that changes whenever the keys of any issuer change: each key set's version
+    /// only grows, so their sum does too.
+    pub(crate) fn keys_generation(&self) -> u64 {
+        self.configs
+            .iter()
+            .fold(0u64, |sum, c| sum.wrapping_add(c.keys.generation()))
     }
 
     /// The checks that depend on the time and on the revocation state rather than on the
     /// token's bytes: what an access token verified before must pass again on every use.
     pub(crate) fn check_live<T>(&self, claims: &Claims<T>) -> Result<(), TokenError> {
-        self.check_times(claims)?;
-        self.check_revocation(claims, TokenKind::Access)
+        let c = self.select_by(claims.iss.as_deref())?;
+        c.check_times(claims)?;
+        c.check_revocation(claims, TokenKind::Access)
     }
 
+    /// Every check but revocation.
+    pub(crate) fn verify_unrevoked<T: DeserializeOwned>(
+        &self,
+        token: &str,
+        kind: TokenKind,
+    ) -> Result<Claims<T>, TokenError> {
+        self.select_for(token)?.verify_unrevoked(token, kind)
+    }
+}
+
+impl Config {
     /// Revocation: the store must be ready, and the token not revoked. An access token
     /// without a number (`seq`, which every token minted since carries) cannot be placed
     /// against its session's watermark: it is refused (fail closed).
     fn check_revocation<T>(&self, claims: &Claims<T>, kind: TokenKind) -> Result<(), TokenError> {
-        if let Some(store) = &self.config.revocation {
+        if let Some(store) = &self.revocation {
             if !store.is_ready() {
                 return Err(TokenError::RevocationUnavailable);
             }
@@ -137,7 +249,7 @@ impl Verifier {
 
     /// `exp`, `nbf` and `iat` against the clock, with the leeway.
     fn check_times<T>(&self, claims: &Claims<T>) -> Result<(), TokenError> {
-        let c = &*self.config;
+        let c = self;
         let now = c.clock.now_secs();
         if now >= claims.exp.saturating_add(c.leeway) {
             return Err(TokenError::Expired);
@@ -154,13 +266,13 @@ impl Verifier {
         Ok(())
     }
 
-    /// Every check but revocation.
-    pub(crate) fn verify_unrevoked<T: DeserializeOwned>(
+    /// Every check but revocation, by this configuration.
+    fn verify_unrevoked<T: DeserializeOwned>(
         &self,
         token: &str,
         kind: TokenKind,
     ) -> Result<Claims<T>, TokenError> {
-        let c = &*self.config;
+        let c = self;
         let keys = c.keys.load();
         let claims: Claims<T> = jws::verify_layer(
             token,
@@ -219,25 +331,42 @@ impl Verifier {
         }
         Ok(claims)
     }
+}
 
-    /// The key set this verifier trusts.
+impl Verifier {
+    /// The key set this verifier trusts (of the first issuer, for
+    /// [several](Self::for_issuers)).
     pub fn keys(&self) -> &KeySet {
-        &self.config.keys
+        &self.primary().keys
     }
 
     /// The clock this verifier reads.
     pub fn clock(&self) -> &Arc<dyn Clock> {
-        &self.config.clock
+        &self.primary().clock
+    }
+
+    /// The `iss` every token must carry, if one is required.
+    ///
+    /// ```
+    /// use tower_jwt_auth::{KeySet, SigningKey, Verifier};
+    ///
+    /// let keys = KeySet::new(SigningKey::generate_ed25519()?);
+    /// let verifier = Verifier::builder(keys).with_issuer("https://auth.example").build()?;
+    /// assert_eq!(verifier.issuer(), Some("https://auth.example"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn issuer(&self) -> Option<&str> {
+        self.primary().issuer.as_deref()
     }
 
     /// The revocation store consulted for every token, if any.
     pub fn revocation(&self) -> Option<&RevocationStore> {
-        self.config.revocation.as_ref()
+        self.primary().revocation.as_ref()
     }
 
     /// The configured leeway, in seconds.
     pub(crate) fn leeway_secs(&self) -> u64 {
-        self.config.leeway
+        self.primary().leeway
     }
 }
 
@@ -372,7 +501,7 @@ impl VerifierBuilder {
             max_len,
         } = self.policy;
         Ok(Verifier {
-            config: Arc::new(Config {
+            configs: Arc::new([Config {
                 keys: self.keys,
                 clock,
                 revocation: self.revocation,
@@ -380,7 +509,7 @@ impl VerifierBuilder {
                 audience: audience.map(String::into_boxed_str),
                 leeway: leeway.as_secs(),
                 max_len,
-            }),
+            }]),
         })
     }
 }
