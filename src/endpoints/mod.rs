@@ -3,6 +3,7 @@
 //! plus [`token_response`] for the application's own login and signup handlers.
 
 mod body;
+mod introspect;
 mod jwks;
 mod metadata;
 mod refresh;
@@ -11,6 +12,7 @@ mod session_endpoint;
 
 pub use crate::transport::response::{ErrorResponse, token_response};
 pub use body::DEFAULT_BODY_LIMIT;
+pub use introspect::IntrospectionService;
 pub use jwks::JwksService;
 pub use metadata::MetadataService;
 pub use refresh::{Refresh, RefreshService};
