@@ -270,7 +270,7 @@ impl<T, R: Clone> BearerAuthLayer<T, R> {
     /// use tower_jwt_auth::{BearerAuthLayer, Issuer, KeySet, SigningKey, transport::CookieTransport};
     ///
     /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
-    /// let transport = CookieTransport::builder("/auth/refresh").build()?;
+    /// let transport = CookieTransport::mounted_at("/auth").build()?;
     /// let layer = BearerAuthLayer::new(&issuer).with_cookie_transport(&transport);
     /// # let _ = layer;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
