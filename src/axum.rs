@@ -1,5 +1,42 @@
 //! axum integration (feature `axum`): `Claims<T>` and [`SharedClaims<T>`] as extractors,
 //! responses for the crate's types, and a router of the token endpoints.
+//!
+//! # Per-route rules
+//!
+//! One layer authenticates the router; each route that needs more gets, with `route_layer`,
+//! the same layer with its rules ([`BearerAuthLayer::require_scope`],
+//! [`require_any_scope`](BearerAuthLayer::require_any_scope),
+//! [`require`](BearerAuthLayer::require), [`check`](BearerAuthLayer::check)), so that the
+//! handlers only read the claims:
+//!
+//! ```
+//! use axum::{Router, routing::{delete, get}};
+//! use tower_jwt_auth::{BearerAuthLayer, Claims, Issuer, KeySet, SigningKey};
+//!
+//! #[derive(Clone, serde::Deserialize)]
+//! struct Member { tenant: String, role: String }
+//!
+//! async fn projects(claims: Claims<Member>) -> String {
+//!     format!("the projects of {}", claims.custom.tenant)
+//! }
+//!
+//! let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
+//! let auth = BearerAuthLayer::new(&issuer).with_claims::<Member>();
+//! let app: Router = Router::new()
+//!     // Any valid token.
+//!     .route("/me", get(|claims: Claims<Member>| async move { claims.sub }))
+//!     .route_layer(auth.clone())
+//!     // Either scope.
+//!     .route("/projects", get(projects).route_layer(auth.require_any_scope(["projects:read", "admin"])))
+//!     // A rule on the typed claims.
+//!     .route(
+//!         "/projects/{id}",
+//!         delete(|| async { "deleted" })
+//!             .route_layer(auth.require(|c: &Claims<Member>| c.custom.role == "owner")),
+//!     );
+//! # let _ = app;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::{ops::Deref, sync::Arc};
 
