@@ -1019,7 +1019,7 @@ pub fn app_with(config: &Config, stores: Stores) -> Result<App, String> {
     let hash_permits = Arc::new(Semaphore::new(config.hash_concurrency));
     let (hash_waiting, hash_queue) = watch::channel(0);
     // The demo page's transport: plain http here, hence no `Secure` (a warning says so).
-    let transport = CookieTransport::builder(format!("{DEMO_PREFIX}/auth/refresh"))
+    let transport = CookieTransport::mounted_at(format!("{DEMO_PREFIX}/auth"))
         .allow_insecure_http()
         .build()
         .map_err(|err| format!("invalid cookie transport: {err}"))?;
@@ -1244,11 +1244,7 @@ fn demo_routes(
         .route("/me", get(me))
         .route_layer(browser_auth)
         .route("/signup", post(browser_signup))
-        .route("/login", post(browser_login))
-        .nest(
-            "/auth",
-            cookie_token_routes(sessions.clone(), auth, transport),
-        );
+        .route("/login", post(browser_login));
     Router::new()
         .route(
             "/",
@@ -1259,6 +1255,7 @@ fn demo_routes(
             get(|| async { static_file(DEMO_JS, "text/javascript; charset=utf-8") }),
         )
         .nest(DEMO_PREFIX, api)
+        .merge(cookie_token_routes(sessions.clone(), auth, transport))
 }
 
 /// An embedded file; the page loads scripts from its own origin only.

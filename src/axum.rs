@@ -1,5 +1,42 @@
 //! axum integration (feature `axum`): `Claims<T>` and [`SharedClaims<T>`] as extractors,
 //! responses for the crate's types, and a router of the token endpoints.
+//!
+//! # Per-route rules
+//!
+//! One layer authenticates the router; each route that needs more gets, with `route_layer`,
+//! the same layer with its rules ([`BearerAuthLayer::require_scope`],
+//! [`require_any_scope`](BearerAuthLayer::require_any_scope),
+//! [`require`](BearerAuthLayer::require), [`check`](BearerAuthLayer::check)), so that the
+//! handlers only read the claims:
+//!
+//! ```
+//! use axum::{Router, routing::{delete, get}};
+//! use tower_jwt_auth::{BearerAuthLayer, Claims, Issuer, KeySet, SigningKey};
+//!
+//! #[derive(Clone, serde::Deserialize)]
+//! struct Member { tenant: String, role: String }
+//!
+//! async fn projects(claims: Claims<Member>) -> String {
+//!     format!("the projects of {}", claims.custom.tenant)
+//! }
+//!
+//! let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
+//! let auth = BearerAuthLayer::new(&issuer).with_claims::<Member>();
+//! let app: Router = Router::new()
+//!     // Any valid token.
+//!     .route("/me", get(|claims: Claims<Member>| async move { claims.sub }))
+//!     .route_layer(auth.clone())
+//!     // Either scope.
+//!     .route("/projects", get(projects).route_layer(auth.require_any_scope(["projects:read", "admin"])))
+//!     // A rule on the typed claims.
+//!     .route(
+//!         "/projects/{id}",
+//!         delete(|| async { "deleted" })
+//!             .route_layer(auth.require(|c: &Claims<Member>| c.custom.role == "owner")),
+//!     );
+//! # let _ = app;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::{ops::Deref, sync::Arc};
 
@@ -296,7 +333,9 @@ where
     routes(sessions, auth.clone(), None)
 }
 
-/// [`token_routes`] for browser apps under the cookie transport `transport`:
+/// [`token_routes`] for browser apps under the cookie transport `transport`, already at the
+/// transport's [mount path](CookieTransport::mount_path): merge them into the application's
+/// router with [`Router::merge`]. Routes, under the mount path:
 ///
 /// | route | answer |
 /// | --- | --- |
@@ -310,18 +349,39 @@ where
 ///
 /// The logout and session routes authenticate with `auth` under the transport
 /// ([`BearerAuthLayer::with_cookie_transport`]): from the access cookie with the CSRF
-/// header, or from the `Authorization` header. Nest the router so that the refresh route is
-/// at the transport's [`refresh_path`](CookieTransport::refresh_path). The application's
-/// login and signup answer with [`CookieTransport::token_response`].
+/// header, or from the `Authorization` header. The application's login and signup answer
+/// with [`CookieTransport::token_response`].
+///
+/// The refresh cookie's `Path` is the refresh route by construction: the routes come back as
+/// [`CookieTokenRoutes`], which [`Router::merge`] takes and [`Router::nest`] does not, so they
+/// cannot be mounted under another prefix by mistake. An application that serves everything
+/// under a prefix (`/app`) gives the transport the full path the browser sees
+/// (`/app/auth`) and merges these routes beside its nested router.
 ///
 /// ```
 /// use axum::Router;
 /// use tower_jwt_auth::{BearerAuthLayer, Issuer, KeySet, Sessions, SigningKey, axum::cookie_token_routes, transport::CookieTransport};
 ///
 /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
-/// let transport = CookieTransport::builder("/auth/refresh").build()?;
+/// let transport = CookieTransport::mounted_at("/auth").build()?;
 /// let auth = BearerAuthLayer::new(&issuer);
-/// let app: Router = Router::new().nest("/auth", cookie_token_routes(Sessions::new(issuer), &auth, &transport));
+/// // POST /auth/refresh, POST /auth/logout, …
+/// let app: Router = Router::new().merge(cookie_token_routes(Sessions::new(issuer), &auth, &transport));
+/// # let _ = app;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// Nesting them, which would move the refresh route away from the cookie's `Path`, does not
+/// compile:
+///
+/// ```compile_fail
+/// use axum::Router;
+/// use tower_jwt_auth::{BearerAuthLayer, Issuer, KeySet, Sessions, SigningKey, axum::cookie_token_routes, transport::CookieTransport};
+///
+/// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
+/// let transport = CookieTransport::mounted_at("/auth").build()?;
+/// let auth = BearerAuthLayer::new(&issuer);
+/// let app: Router = Router::new().nest("/api", cookie_token_routes(Sessions::new(issuer), &auth, &transport));
 /// # let _ = app;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -329,17 +389,56 @@ pub fn cookie_token_routes<U, R, S>(
     sessions: Sessions,
     auth: &BearerAuthLayer<U, R>,
     transport: &CookieTransport,
-) -> Router<S>
+) -> CookieTokenRoutes<S>
 where
     U: DeserializeOwned + Clone + Send + Sync + 'static,
     R: OnRejection,
     S: Clone + Send + Sync + 'static,
 {
-    routes(
+    let routes = routes(
         sessions,
         auth.clone().with_cookie_transport(transport),
         Some(transport),
-    )
+    );
+    CookieTokenRoutes {
+        router: match transport.mount_path() {
+            "/" => routes,
+            mount => Router::new().nest(mount, routes),
+        },
+    }
+}
+
+/// The token routes of a [`CookieTransport`], already at its
+/// [mount path](CookieTransport::mount_path) (see [`cookie_token_routes`]): a router that
+/// [`Router::merge`] takes (through `Into<Router<S>>`) and [`Router::nest`] does not, so that
+/// the refresh route stays where the refresh cookie is sent.
+///
+/// ```
+/// use axum::Router;
+/// use tower_jwt_auth::{BearerAuthLayer, Issuer, KeySet, Sessions, SigningKey, axum::cookie_token_routes, transport::CookieTransport};
+///
+/// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
+/// let transport = CookieTransport::mounted_at("/auth").build()?;
+/// let routes = cookie_token_routes(Sessions::new(issuer.clone()), &BearerAuthLayer::new(&issuer), &transport);
+/// let app: Router = Router::new().merge(routes);
+/// # let _ = app;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[must_use = "merge the routes into the application's router"]
+pub struct CookieTokenRoutes<S = ()> {
+    router: Router<S>,
+}
+
+impl<S> std::fmt::Debug for CookieTokenRoutes<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CookieTokenRoutes").finish_non_exhaustive()
+    }
+}
+
+impl<S> From<CookieTokenRoutes<S>> for Router<S> {
+    fn from(routes: CookieTokenRoutes<S>) -> Self {
+        routes.router
+    }
 }
 
 /// The token routes, authenticated by `auth`; under a cookie transport, the refresh route

@@ -40,6 +40,7 @@ use crate::bearer::{AuthError, OnRejection};
 /// | `InvalidToken` | 16 `UNAUTHENTICATED` | `error="invalid_token"` |
 /// | `InvalidRequest` | 16 `UNAUTHENTICATED` | `error="invalid_request"` |
 /// | `InsufficientScope` | 7 `PERMISSION_DENIED` | `error="insufficient_scope"`, `scope` |
+/// | `Csrf`, `Denied` | 7 `PERMISSION_DENIED` | none |
 /// | `Unavailable` | 14 `UNAVAILABLE` | none |
 ///
 /// A malformed credential (two tokens, a `Bearer` header without a well-formed token) is
@@ -108,7 +109,9 @@ impl GrpcRejection {
             AuthError::MissingToken | AuthError::InvalidToken(_) | AuthError::InvalidRequest(_) => {
                 Code::Unauthenticated
             }
-            AuthError::InsufficientScope(_) | AuthError::Csrf(_) => Code::PermissionDenied,
+            AuthError::InsufficientScope(_) | AuthError::Csrf(_) | AuthError::Denied(_) => {
+                Code::PermissionDenied
+            }
             AuthError::Unavailable => Code::Unavailable,
         };
         let message = error.description().unwrap_or("a bearer token is required");

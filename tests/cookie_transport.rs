@@ -66,7 +66,7 @@ fn app_with(transport: CookieTransport) -> App {
         )
         .route_layer(auth.clone())
         .route("/login", post(login))
-        .nest("/auth", cookie_token_routes(sessions, &auth, &transport));
+        .merge(cookie_token_routes(sessions, &auth, &transport));
     App {
         env,
         transport,
@@ -75,7 +75,7 @@ fn app_with(transport: CookieTransport) -> App {
 }
 
 fn app() -> App {
-    app_with(CookieTransport::builder("/auth/refresh").build().unwrap())
+    app_with(CookieTransport::mounted_at("/auth").build().unwrap())
 }
 
 /// What a browser keeps: the cookies last set, by name.
@@ -150,7 +150,8 @@ impl App {
         jar: &Jar,
         csrf: Option<&str>,
     ) -> Response<Body> {
-        let names: &[&str] = if path == "/auth/refresh" {
+        // The browser sends the refresh cookie to its `Path` only.
+        let names: &[&str] = if path == self.transport.refresh_path() {
             &[ACCESS, REFRESH, CSRF]
         } else {
             &[ACCESS, CSRF]
@@ -164,6 +165,56 @@ impl App {
             request = request.header("x-csrf-token", csrf);
         }
         self.send(request.body(Body::empty()).unwrap()).await
+    }
+}
+
+/// The refresh route is where the browser sends the refresh cookie, wherever the transport
+/// mounts the routes: the application gives the path once, and the routes cannot be nested
+/// elsewhere (`CookieTokenRoutes` is merged, not nested: see the `compile_fail` example of
+/// `cookie_token_routes`).
+#[tokio::test]
+async fn the_refresh_route_is_where_the_refresh_cookie_is_sent() {
+    for (mount, refresh_path) in [
+        ("/api/v1/auth", "/api/v1/auth/refresh"),
+        ("/api/v1/auth/", "/api/v1/auth/refresh"),
+        ("/", "/refresh"),
+    ] {
+        let app = app_with(CookieTransport::mounted_at(mount).build().unwrap());
+        assert_eq!(app.transport.refresh_path(), refresh_path);
+        let response = app
+            .send(Request::post("/login").body(Body::empty()).unwrap())
+            .await;
+        // The path the browser will send the refresh cookie to, as the response sets it.
+        let cookie_path = set_cookies(&response)
+            .iter()
+            .find(|c| c.name() == REFRESH)
+            .unwrap()
+            .path()
+            .unwrap()
+            .to_owned();
+        assert_eq!(cookie_path, refresh_path);
+        let mut jar = Jar::default();
+        jar.update(&response);
+        let csrf = json_body(response).await["csrf_token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+
+        let response = app
+            .call(Method::POST, &cookie_path, &jar, Some(&csrf))
+            .await;
+        assert_eq!(response.status(), StatusCode::OK, "{mount}");
+        assert!(
+            set_cookies(&response).iter().any(|c| c.name() == REFRESH),
+            "{mount}: the next refresh token, in the cookie"
+        );
+        // Nothing answers where the old hand-made nesting would have put it.
+        if refresh_path != "/auth/refresh" {
+            let response = app
+                .call(Method::POST, "/auth/refresh", &jar, Some(&csrf))
+                .await;
+            assert_eq!(response.status(), StatusCode::NOT_FOUND, "{mount}");
+        }
     }
 }
 
@@ -227,7 +278,7 @@ async fn login_sets_three_cookies_with_their_attributes_and_lifetimes() {
 #[tokio::test]
 async fn the_access_token_can_go_in_the_body_and_attributes_follow_the_configuration() {
     let app = app_with(
-        CookieTransport::builder("/auth/refresh")
+        CookieTransport::mounted_at("/auth")
             .with_access_in_body()
             .with_same_site(SameSite::Lax)
             .with_domain("example.test")
@@ -260,7 +311,7 @@ async fn the_access_token_can_go_in_the_body_and_attributes_follow_the_configura
     let logs = Logs::default();
     let transport = {
         let _capture = logs.capture();
-        CookieTransport::builder("/auth/refresh")
+        CookieTransport::mounted_at("/auth")
             .allow_insecure_http()
             .build()
             .unwrap()
@@ -575,7 +626,7 @@ async fn csrf_refusals_are_logged_with_their_reason_and_no_secret() {
 #[tokio::test]
 async fn custom_cookie_names_and_csrf_header_are_used_end_to_end() {
     let app = app_with(
-        CookieTransport::builder("/auth/refresh")
+        CookieTransport::mounted_at("/auth")
             .with_cookie_names("at", "rt", "xsrf")
             .with_csrf_header("X-XSRF-Token")
             .build()

@@ -5,21 +5,18 @@ use std::{fmt, sync::Arc};
 use tower_layer::Layer;
 
 use super::{
-    BearerAuth, DefaultRejection,
+    BearerAuth, DefaultRejection, Denied,
     cache::{CacheSettings, TokenCache},
+    rules::{self, Rules},
     source::Sources,
 };
-use crate::token::{NoCustomClaims, Verifier};
+use crate::token::{Claims, NoCustomClaims, Verifier};
 
 pub(crate) struct Config<R> {
     pub(crate) verifier: Verifier,
     pub(crate) sources: Sources,
     pub(crate) realm: Option<Arc<str>>,
     pub(crate) optional: bool,
-    /// Scopes every token must carry (empty: none).
-    pub(crate) scopes: Box<[Box<str>]>,
-    /// `scopes`, space-separated, for the 403 challenge.
-    pub(crate) scopes_joined: Arc<str>,
     pub(crate) on_rejection: R,
     pub(crate) cache: CacheSettings,
 }
@@ -46,7 +43,7 @@ pub(crate) struct Config<R> {
 /// [`publish`](crate::KeySet::publish), [`sign_with`](crate::KeySet::sign_with),
 /// [`retire`](crate::KeySet::retire), a remote JWKS refresh — makes every kept token verify
 /// again from its bytes), its `exp`, `nbf` and `iat` against the clock, the revocation store
-/// (unavailable: 503, as without the cache) and the layer's scopes. Failures are never kept.
+/// (unavailable: 503, as without the cache) and the layer's rules. Failures are never kept.
 /// Each layer value has its own cache, shared by its clones and the services it makes; see
 /// [`with_cache_capacity`](Self::with_cache_capacity),
 /// [`with_cache_max_token_len`](Self::with_cache_max_token_len) and
@@ -72,6 +69,8 @@ pub struct BearerAuthLayer<T = NoCustomClaims, R = DefaultRejection> {
     pub(crate) config: Arc<Config<R>>,
     /// `None` when the cache is off.
     pub(crate) cache: Option<Arc<TokenCache<T>>>,
+    /// Scopes and checks beyond a valid token.
+    pub(crate) rules: Arc<Rules<T>>,
 }
 
 impl<T, R> Clone for BearerAuthLayer<T, R> {
@@ -79,6 +78,7 @@ impl<T, R> Clone for BearerAuthLayer<T, R> {
         Self {
             config: self.config.clone(),
             cache: self.cache.clone(),
+            rules: self.rules.clone(),
         }
     }
 }
@@ -90,7 +90,7 @@ impl<T, R> fmt::Debug for BearerAuthLayer<T, R> {
             .field("sources", &self.config.sources)
             .field("realm", &self.config.realm)
             .field("optional", &self.config.optional)
-            .field("scopes", &self.config.scopes_joined)
+            .field("rules", &self.rules)
             .field("cache", &self.cache)
             .finish_non_exhaustive()
     }
@@ -123,12 +123,11 @@ impl BearerAuthLayer {
                 sources: Sources::default(),
                 realm: None,
                 optional: false,
-                scopes: Box::default(),
-                scopes_joined: Arc::from(""),
                 on_rejection: DefaultRejection,
                 cache,
             }),
             cache: TokenCache::new(cache),
+            rules: Arc::default(),
         }
     }
 }
@@ -136,6 +135,11 @@ impl BearerAuthLayer {
 impl<T, R: Clone> BearerAuthLayer<T, R> {
     /// Deserialises the application's claims of every token as `U` (a token whose claims do
     /// not fit `U` is `invalid_token`). Handlers then extract `Claims<U>`.
+    ///
+    /// Call it before [`require`](Self::require) and [`check`](Self::check): their closures
+    /// read the claims type of the layer they were added to, so a layer that had some refuses
+    /// every token once its claims type changes (fail closed, logged as an error). Scope rules
+    /// carry over.
     ///
     /// ```
     /// # use tower_jwt_auth::{BearerAuthLayer, Issuer, KeySet, SigningKey};
@@ -150,6 +154,7 @@ impl<T, R: Clone> BearerAuthLayer<T, R> {
     pub fn with_claims<U>(self) -> BearerAuthLayer<U, R> {
         BearerAuthLayer {
             cache: TokenCache::new(self.config.cache),
+            rules: Arc::new(self.rules.retyped()),
             config: self.config,
         }
     }
@@ -161,7 +166,15 @@ impl<T, R: Clone> BearerAuthLayer<T, R> {
         Self {
             cache: TokenCache::new(config.cache),
             config: Arc::new(config),
+            rules: self.rules,
         }
+    }
+
+    /// A new layer value with `rules`: a token is required, and the layer has its own cache.
+    fn with_rules(&self, rules: Rules<T>) -> Self {
+        let mut layer = self.clone().map(|c| c.optional = false);
+        layer.rules = Arc::new(rules);
+        layer
     }
 
     /// Keeps up to `tokens` verified tokens (default 4096); 0 turns the cache off. A kept
@@ -257,7 +270,7 @@ impl<T, R: Clone> BearerAuthLayer<T, R> {
     /// use tower_jwt_auth::{BearerAuthLayer, Issuer, KeySet, SigningKey, transport::CookieTransport};
     ///
     /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
-    /// let transport = CookieTransport::builder("/auth/refresh").build()?;
+    /// let transport = CookieTransport::mounted_at("/auth").build()?;
     /// let layer = BearerAuthLayer::new(&issuer).with_cookie_transport(&transport);
     /// # let _ = layer;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -295,12 +308,23 @@ impl<T, R: Clone> BearerAuthLayer<T, R> {
     }
 
     /// A layer that also requires every scope of `scopes` (in addition to any required
-    /// already), answering 403 `insufficient_scope` naming them otherwise. It is this layer
-    /// with one more rule — same verifier, claims type, token sources, realm and rejection —
-    /// so it cannot disagree with it, and it authenticates on its own: put it on the routes
-    /// that need the scopes, in place of the plain layer (axum: `route_layer` on the route,
-    /// after the plain layer's `route_layer`, so that no route is verified twice). A token is
-    /// always required, even if this layer is [`optional`](Self::optional).
+    /// already: `require_scope` twice requires both sets), answering 403 `insufficient_scope`
+    /// naming them otherwise. It is this layer with one more rule — same verifier, claims
+    /// type, token sources, realm and rejection — so it cannot disagree with it, and it
+    /// authenticates on its own: put it on the routes that need the scopes, in place of the
+    /// plain layer (axum: `route_layer` on the route, after the plain layer's `route_layer`,
+    /// so that no route is verified twice). A token is always required, even if this layer
+    /// is [`optional`](Self::optional).
+    ///
+    /// # Rules
+    ///
+    /// `require_scope`, [`require_any_scope`](Self::require_any_scope),
+    /// [`require`](Self::require) and [`check`](Self::check) each return a layer with one
+    /// more rule; a token must pass every rule of the layer. They are checked on every
+    /// request after the token is verified, tokens served by the verified-token cache
+    /// included, in this order: the scopes of `require_scope`, each `require_any_scope`,
+    /// then `require` and `check` in the order they were added; the first that fails
+    /// answers.
     ///
     /// ```
     /// use axum::{Router, routing::get};
@@ -321,19 +345,126 @@ impl<T, R: Clone> BearerAuthLayer<T, R> {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        let mut all = self.config.scopes.to_vec();
-        for scope in scopes {
-            let scope = scope.into();
-            if !scope.is_empty() && !all.iter().any(|s| **s == *scope) {
-                all.push(scope.into_boxed_str());
-            }
-        }
-        let joined: Arc<str> = all.join(" ").into();
-        self.clone().map(|c| {
-            c.optional = false;
-            c.scopes = all.into_boxed_slice();
-            c.scopes_joined = joined;
-        })
+        self.with_rules(self.rules.with_all(scopes.into_iter().map(Into::into)))
+    }
+
+    /// A layer that also requires at least one scope of `scopes`, answering 403
+    /// `insufficient_scope` otherwise, whose `scope` lists them (any one of them suffices).
+    /// Each call adds one such rule: `require_any_scope(["a", "b"])` then
+    /// `require_any_scope(["c", "d"])` requires (a or b) and (c or d). An empty list is a rule
+    /// no token passes. See [`require_scope`](Self::require_scope) for where to put the layer
+    /// and how rules combine.
+    ///
+    /// ```
+    /// use axum::{Router, routing::{get, post}};
+    /// use tower_jwt_auth::{BearerAuthLayer, Issuer, KeySet, SigningKey};
+    ///
+    /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
+    /// let auth = BearerAuthLayer::new(&issuer);
+    /// let app: Router = Router::new()
+    ///     .route("/reports", get(|| async { "the reports" }))
+    ///     .route_layer(auth.require_any_scope(["reports:read", "admin"]))
+    ///     .route(
+    ///         "/reports/new",
+    ///         post(|| async { "filed" }).route_layer(auth.require_any_scope(["reports:write", "admin"])),
+    ///     );
+    /// # let _ = app;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn require_any_scope<I, S>(&self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.with_rules(self.rules.with_any(scopes.into_iter().map(Into::into)))
+    }
+
+    /// A layer that also requires `predicate` to hold for the token's claims, typed with the
+    /// layer's claims type (call [`with_claims`](Self::with_claims) first), answering 403
+    /// `insufficient_scope` (naming no scope) otherwise. The predicate is stored once, shared
+    /// by the layer's clones, and runs on every request, also for tokens served by the
+    /// verified-token cache; it must be quick and must not block. See
+    /// [`require_scope`](Self::require_scope) for how rules combine, and [`check`](Self::check)
+    /// to answer with the application's own error.
+    ///
+    /// ```
+    /// use axum::{Router, routing::get};
+    /// use tower_jwt_auth::{BearerAuthLayer, Claims, Issuer, KeySet, SigningKey};
+    ///
+    /// #[derive(Clone, serde::Deserialize)]
+    /// struct Staff { tenant: String, role: String }
+    ///
+    /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
+    /// let auth = BearerAuthLayer::new(&issuer).with_claims::<Staff>();
+    /// let acme_admins = auth.require(|claims: &Claims<Staff>| {
+    ///     claims.custom.tenant == "acme" && claims.custom.role == "admin"
+    /// });
+    /// let app: Router = Router::new()
+    ///     .route("/acme/billing", get(|| async { "the invoices" }))
+    ///     .route_layer(acme_admins);
+    /// # let _ = app;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn require<F>(&self, predicate: F) -> Self
+    where
+        F: Fn(&Claims<T>) -> bool + Send + Sync + 'static,
+    {
+        self.with_rules(self.rules.with_check(rules::predicate(predicate)))
+    }
+
+    /// A layer that also runs `check` on the token's claims, typed with the layer's claims
+    /// type, and refuses the request with the application's own error when it fails: the
+    /// error becomes a [`Denied`] (403 unless [`Denied::with_status`] says otherwise, no
+    /// challenge), which the rejection handler gets as
+    /// [`AuthError::Denied`](super::AuthError::Denied) and renders. Like
+    /// [`require`](Self::require), it runs on every request, cache hits included; see
+    /// [`require_scope`](Self::require_scope) for how rules combine.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use http::StatusCode;
+    /// use tower_jwt_auth::{
+    ///     BearerAuthLayer, Claims, Issuer, KeySet, SigningKey,
+    ///     bearer::{AuthError, Denied},
+    /// };
+    ///
+    /// #[derive(Clone, serde::Deserialize)]
+    /// struct Tenant { tenant: String }
+    ///
+    /// #[derive(Debug, thiserror::Error)]
+    /// #[error("this account belongs to another tenant")]
+    /// struct WrongTenant;
+    ///
+    /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
+    /// let acme = BearerAuthLayer::new(&issuer)
+    ///     .with_claims::<Tenant>()
+    ///     .on_rejection(|err: &AuthError, realm: Option<&str>| match err {
+    ///         // The application renders its own error…
+    ///         AuthError::Denied(denied) if denied.downcast_ref::<WrongTenant>().is_some() => {
+    ///             err.to_response(realm, Bytes::from_static(b"wrong tenant"))
+    ///         }
+    ///         // …and the crate's RFC 6750 responses the rest.
+    ///         _ => err.to_response(realm, Bytes::new()),
+    ///     })
+    ///     .check(|claims: &Claims<Tenant>| {
+    ///         if claims.custom.tenant == "acme" {
+    ///             Ok(())
+    ///         } else {
+    ///             Err(Denied::new(WrongTenant).with_status(StatusCode::NOT_FOUND))
+    ///         }
+    ///     });
+    /// # let _ = acme;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn check<F, E>(&self, check: F) -> Self
+    where
+        F: Fn(&Claims<T>) -> Result<(), E> + Send + Sync + 'static,
+        E: Into<Denied>,
+    {
+        self.with_rules(self.rules.with_check(rules::check(check)))
     }
 
     /// Lets requests without any token through without claims (a handler may then behave
@@ -388,11 +519,10 @@ impl<T, R: Clone> BearerAuthLayer<T, R> {
                 sources: config.sources,
                 realm: config.realm,
                 optional: config.optional,
-                scopes: config.scopes,
-                scopes_joined: config.scopes_joined,
                 on_rejection,
                 cache: config.cache,
             }),
+            rules: self.rules,
         }
     }
 }
@@ -404,8 +534,6 @@ impl<R: Clone> Clone for Config<R> {
             sources: self.sources.clone(),
             realm: self.realm.clone(),
             optional: self.optional,
-            scopes: self.scopes.clone(),
-            scopes_joined: self.scopes_joined.clone(),
             on_rejection: self.on_rejection.clone(),
             cache: self.cache,
         }
@@ -420,6 +548,7 @@ impl<S, T, R> Layer<S> for BearerAuthLayer<T, R> {
             inner,
             config: self.config.clone(),
             cache: self.cache.clone(),
+            rules: self.rules.clone(),
         }
     }
 }

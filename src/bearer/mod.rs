@@ -2,7 +2,9 @@
 //! `http::Request`, verifies the access token of every request and either hands the typed
 //! [`Claims`](crate::Claims) to the inner service (in the request extensions, as an
 //! `Arc<Claims<T>>`) or answers with the RFC 6750 response itself.
-//! [`BearerAuthLayer::require_scope`] makes the layer of the routes that need scopes. Tokens
+//! [`BearerAuthLayer::require_scope`], [`require_any_scope`](BearerAuthLayer::require_any_scope),
+//! [`require`](BearerAuthLayer::require) and [`check`](BearerAuthLayer::check) make the layer
+//! of the routes that need scopes or a rule on the claims. Tokens
 //! that verified once are kept by the layer's verified-token cache (see [`BearerAuthLayer`]).
 //!
 //! # Composing with tower-http
@@ -24,13 +26,14 @@ mod cache;
 mod future;
 mod layer;
 mod rejection;
+mod rules;
 mod service;
 mod source;
 
 pub use body::ResponseBody;
 pub use future::ResponseFuture;
 pub use layer::BearerAuthLayer;
-pub use rejection::{AuthError, DefaultRejection, JsonBodyRejection, OnRejection};
+pub use rejection::{AuthError, DefaultRejection, Denied, JsonBodyRejection, OnRejection};
 pub use service::BearerAuth;
 
 /// Inserted into the request extensions by [`BearerAuth`] on a request it lets through without

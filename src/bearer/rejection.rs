@@ -1,6 +1,6 @@
 //! Why a request was refused, and the RFC 6750 response that says so.
 
-use std::{borrow::Cow, fmt};
+use std::{borrow::Cow, error::Error, fmt, sync::Arc};
 
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
@@ -32,8 +32,10 @@ pub enum AuthError {
     InvalidRequest(&'static str),
     /// The token is bad, expired, revoked or of the wrong type (401 `invalid_token`).
     InvalidToken(TokenError),
-    /// The token lacks a required scope (403 `insufficient_scope`); holds the space-separated
-    /// scopes the resource requires.
+    /// The token lacks a required scope, or fails a
+    /// [`require`](super::BearerAuthLayer::require) rule on its claims (403
+    /// `insufficient_scope`); holds the space-separated scopes the resource requires (empty
+    /// for a rule on the claims).
     InsufficientScope(Cow<'static, str>),
     /// The revocation state cannot be read, so no token can be trusted (503).
     Unavailable,
@@ -42,6 +44,9 @@ pub enum AuthError {
     /// without the session's CSRF value in the CSRF header, or with another one (403, JSON
     /// error `invalid_csrf_token`, no challenge: the token itself is fine).
     Csrf(&'static str),
+    /// A [`check`](super::BearerAuthLayer::check) of the application refused the claims: its
+    /// own error, with its status (403 unless it chose another), no challenge.
+    Denied(Denied),
 }
 
 impl AuthError {
@@ -58,6 +63,7 @@ impl AuthError {
             Self::InvalidRequest(_) => StatusCode::BAD_REQUEST,
             Self::InsufficientScope(_) | Self::Csrf(_) => StatusCode::FORBIDDEN,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Denied(denied) => denied.status(),
         }
     }
 
@@ -71,7 +77,7 @@ impl AuthError {
     /// ```
     pub fn error_code(&self) -> Option<&'static str> {
         match self {
-            Self::MissingToken | Self::Unavailable | Self::Csrf(_) => None,
+            Self::MissingToken | Self::Unavailable | Self::Csrf(_) | Self::Denied(_) => None,
             Self::InvalidRequest(_) => Some("invalid_request"),
             Self::InvalidToken(_) => Some("invalid_token"),
             Self::InsufficientScope(_) => Some("insufficient_scope"),
@@ -94,12 +100,13 @@ impl AuthError {
             Self::InsufficientScope(_) => Some("the token lacks a required scope"),
             Self::Unavailable => Some("authentication is temporarily unavailable"),
             Self::Csrf(why) => Some(why),
+            Self::Denied(_) => Some("access denied"),
         }
     }
 
     /// A stable, machine-readable code for why the request was refused, for logs and metrics
     /// labels: `missing_token`, `invalid_request`, `insufficient_scope`, `unavailable`,
-    /// `invalid_csrf_token`, or for
+    /// `invalid_csrf_token`, `access_denied` (an application's check), or for
     /// a bad token the [`TokenError::reason`] (`expired`, `revoked`, `invalid_signature`, …).
     /// It never contains the token.
     ///
@@ -125,6 +132,7 @@ impl AuthError {
             Self::InsufficientScope(_) => "insufficient_scope",
             Self::Unavailable => "unavailable",
             Self::Csrf(_) => "invalid_csrf_token",
+            Self::Denied(_) => "access_denied",
         }
     }
 
@@ -138,7 +146,7 @@ impl AuthError {
     /// assert!(AuthError::Unavailable.www_authenticate(None).is_none());
     /// ```
     pub fn www_authenticate(&self, realm: Option<&str>) -> Option<HeaderValue> {
-        if matches!(self, Self::Unavailable | Self::Csrf(_)) {
+        if matches!(self, Self::Unavailable | Self::Csrf(_) | Self::Denied(_)) {
             return None;
         }
         let mut value = String::from("Bearer");
@@ -166,13 +174,16 @@ impl AuthError {
         if let Some(description) = self.description() {
             param("error_description", description);
         }
-        if let Self::InsufficientScope(scope) = self {
+        if let Self::InsufficientScope(scope) = self
+            && !scope.is_empty()
+        {
             param("scope", scope);
         }
         HeaderValue::from_str(&value).ok()
     }
 
-    /// The JSON body `{"error": …, "error_description": …}` (RFC 6749 §5.2 style).
+    /// The JSON body `{"error": …, "error_description": …}` (RFC 6749 §5.2 style); for
+    /// [`Denied`](Self::Denied), `access_denied` and the application's error message.
     ///
     /// ```
     /// use tower_jwt_auth::bearer::AuthError;
@@ -186,11 +197,17 @@ impl AuthError {
         let code = self.error_code().unwrap_or(match self {
             Self::Unavailable => "temporarily_unavailable",
             Self::Csrf(_) => "invalid_csrf_token",
+            Self::Denied(_) => "access_denied",
             _ => "unauthorized",
         });
-        let description = self.description().unwrap_or("a bearer token is required");
+        let description = match self {
+            Self::Denied(denied) => Cow::Owned(denied.error().to_string()),
+            _ => Cow::Borrowed(self.description().unwrap_or("a bearer token is required")),
+        };
         let mut body = serde_json::json!({ "error": code, "error_description": description });
-        if let Self::InsufficientScope(scope) = self {
+        if let Self::InsufficientScope(scope) = self
+            && !scope.is_empty()
+        {
             body["scope"] = serde_json::Value::String(scope.to_string());
         }
         body.to_string()
@@ -239,11 +256,130 @@ impl fmt::Display for AuthError {
             Self::InsufficientScope(scope) => write!(f, "insufficient scope: requires {scope}"),
             Self::Unavailable => f.write_str("revocation state unavailable"),
             Self::Csrf(why) => write!(f, "CSRF check failed: {why}"),
+            Self::Denied(denied) => write!(f, "denied: {}", denied.error()),
         }
     }
 }
 
-impl std::error::Error for AuthError {}
+impl Error for AuthError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        match self {
+            Self::InvalidToken(err) => Some(err),
+            Self::Denied(denied) => Some(denied.error()),
+            _ => None,
+        }
+    }
+}
+
+/// The application's refusal from a [`check`](super::BearerAuthLayer::check): its own error
+/// and the status of the response (403 unless set otherwise). The rejection handler
+/// ([`OnRejection`]) gets it as [`AuthError::Denied`] and can render the application's error
+/// from [`downcast_ref`](Self::downcast_ref); [`DefaultRejection`] sends the status with an
+/// empty body, [`JsonBodyRejection`] `{"error":"access_denied","error_description":` the
+/// error's message `}`. Any `std::error::Error + Send + Sync` converts into it (with `?` or
+/// `Into`).
+///
+/// ```
+/// use http::StatusCode;
+/// use tower_jwt_auth::bearer::Denied;
+///
+/// #[derive(Debug, thiserror::Error)]
+/// #[error("no such tenant")]
+/// struct UnknownTenant;
+///
+/// let denied = Denied::new(UnknownTenant).with_status(StatusCode::NOT_FOUND);
+/// assert_eq!(denied.status(), 404);
+/// assert!(denied.downcast_ref::<UnknownTenant>().is_some());
+/// assert_eq!(Denied::from(UnknownTenant).status(), 403);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Denied {
+    status: StatusCode,
+    error: Arc<dyn Error + Send + Sync + 'static>,
+}
+
+impl Denied {
+    /// A 403 refusal with the application's `error`.
+    ///
+    /// ```
+    /// use tower_jwt_auth::bearer::Denied;
+    ///
+    /// let denied = Denied::new(std::fmt::Error);
+    /// assert_eq!(denied.status(), 403);
+    /// ```
+    pub fn new(error: impl Error + Send + Sync + 'static) -> Self {
+        Self {
+            status: StatusCode::FORBIDDEN,
+            error: Arc::new(error),
+        }
+    }
+
+    /// The response's status instead of 403 (say 404, so as not to reveal that a resource
+    /// exists). A status that is not an error (below 400) is ignored: a refusal is never a
+    /// success.
+    ///
+    /// ```
+    /// use http::StatusCode;
+    /// use tower_jwt_auth::bearer::Denied;
+    ///
+    /// assert_eq!(Denied::new(std::fmt::Error).with_status(StatusCode::NOT_FOUND).status(), 404);
+    /// assert_eq!(Denied::new(std::fmt::Error).with_status(StatusCode::OK).status(), 403);
+    /// ```
+    #[must_use]
+    pub fn with_status(mut self, status: StatusCode) -> Self {
+        if status.is_client_error() || status.is_server_error() {
+            self.status = status;
+        }
+        self
+    }
+
+    /// The status of the response.
+    ///
+    /// ```
+    /// # use tower_jwt_auth::bearer::Denied;
+    /// assert_eq!(Denied::new(std::fmt::Error).status(), 403);
+    /// ```
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The application's error.
+    ///
+    /// ```
+    /// # use tower_jwt_auth::bearer::Denied;
+    /// assert_eq!(Denied::new(std::fmt::Error).error().to_string(), std::fmt::Error.to_string());
+    /// ```
+    pub fn error(&self) -> &(dyn Error + Send + Sync + 'static) {
+        &*self.error
+    }
+
+    /// The application's error as its own type `E`, if it is one.
+    ///
+    /// ```
+    /// # use tower_jwt_auth::bearer::Denied;
+    /// let denied = Denied::new(std::fmt::Error);
+    /// assert!(denied.downcast_ref::<std::fmt::Error>().is_some());
+    /// assert!(denied.downcast_ref::<std::io::Error>().is_none());
+    /// ```
+    pub fn downcast_ref<E: Error + 'static>(&self) -> Option<&E> {
+        self.error.downcast_ref::<E>()
+    }
+}
+
+impl<E: Error + Send + Sync + 'static> From<E> for Denied {
+    fn from(error: E) -> Self {
+        Self::new(error)
+    }
+}
+
+/// The same refusal: the same status and the very same error value.
+impl PartialEq for Denied {
+    fn eq(&self, other: &Self) -> bool {
+        self.status == other.status && Arc::ptr_eq(&self.error, &other.error)
+    }
+}
+
+impl Eq for Denied {}
 
 /// Turns an [`AuthError`] into the response the client gets: the hook that customises
 /// rejections.

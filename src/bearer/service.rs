@@ -1,7 +1,6 @@
 //! [`BearerAuth`]: the bearer middleware service.
 
 use std::{
-    borrow::Cow,
     fmt,
     sync::Arc,
     task::{Context, Poll},
@@ -13,7 +12,7 @@ use tower_service::Service;
 
 use super::{
     AuthError, Authenticated, OnRejection, ResponseBody, ResponseFuture, cache::TokenCache,
-    layer::Config,
+    layer::Config, rules::Rules,
 };
 use crate::{
     telemetry,
@@ -28,6 +27,7 @@ pub struct BearerAuth<S, T, R> {
     pub(crate) inner: S,
     pub(crate) config: Arc<Config<R>>,
     pub(crate) cache: Option<Arc<TokenCache<T>>>,
+    pub(crate) rules: Arc<Rules<T>>,
 }
 
 impl<S: Clone, T, R> Clone for BearerAuth<S, T, R> {
@@ -36,6 +36,7 @@ impl<S: Clone, T, R> Clone for BearerAuth<S, T, R> {
             inner: self.inner.clone(),
             config: self.config.clone(),
             cache: self.cache.clone(),
+            rules: self.rules.clone(),
         }
     }
 }
@@ -83,11 +84,8 @@ where
             request.headers(),
             claims.csrf_token(),
         )?;
-        if !claims.has_all_scopes(config.scopes.iter().map(|s| &**s)) {
-            return Err(AuthError::InsufficientScope(Cow::Owned(
-                config.scopes_joined.to_string(),
-            )));
-        }
+        // On every request too: scopes and the application's checks.
+        self.rules.check(&claims)?;
         Ok(Some(claims))
     }
 }

@@ -69,7 +69,7 @@ impl RefreshService {
     ///
     /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
     /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
-    /// let transport = CookieTransport::builder("/auth/refresh").build()?;
+    /// let transport = CookieTransport::mounted_at("/auth").build()?;
     /// let sessions = Sessions::new(issuer);
     /// let service = RefreshService::new(sessions.clone()).with_cookie_transport(&transport);
     ///

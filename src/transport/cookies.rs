@@ -15,7 +15,7 @@ use crate::{config::ConfigError, issuer::TokenPair};
 /// ```
 /// use tower_jwt_auth::transport::{CookieTransport, SameSite};
 ///
-/// let transport = CookieTransport::builder("/auth/refresh").with_same_site(SameSite::Lax).build()?;
+/// let transport = CookieTransport::mounted_at("/auth").with_same_site(SameSite::Lax).build()?;
 /// # let _ = transport;
 /// # Ok::<(), tower_jwt_auth::ConfigError>(())
 /// ```
@@ -41,6 +41,9 @@ impl SameSite {
 }
 
 struct Config {
+    /// Where the token routes are mounted: `/auth`, or empty for the root.
+    mount: Box<str>,
+    /// `mount` + `/refresh`.
     refresh_path: Box<str>,
     /// `None`: the access token goes in the response body.
     access_cookie: Option<Box<str>>,
@@ -63,7 +66,10 @@ struct Config {
 /// reads the access cookie and checks the CSRF header, and
 /// [`RefreshService::with_cookie_transport`](crate::endpoints::RefreshService::with_cookie_transport)
 /// (or, with axum, [`cookie_token_routes`](crate::axum::cookie_token_routes)) reads the refresh
-/// cookie. The application's login handler answers with
+/// cookie. The transport also knows where the token routes are mounted
+/// ([`mounted_at`](Self::mounted_at)): the refresh cookie's `Path` is its refresh route, and
+/// `cookie_token_routes` returns the routes already there, so the two always agree. The
+/// application's login handler answers with
 /// [`token_response`](Self::token_response).
 ///
 /// The cookies, secure by default:
@@ -81,7 +87,7 @@ struct Config {
 /// ```
 /// use tower_jwt_auth::transport::CookieTransport;
 ///
-/// let transport = CookieTransport::builder("/auth/refresh").build()?;
+/// let transport = CookieTransport::mounted_at("/auth").build()?;
 /// assert_eq!(transport.access_cookie_name(), Some("__Host-access_token"));
 /// assert_eq!(transport.refresh_cookie_name(), "__Secure-refresh_token");
 /// assert_eq!(transport.csrf_cookie_name(), "__Host-csrf_token");
@@ -97,7 +103,7 @@ impl fmt::Debug for CookieTransport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let c = &*self.config;
         f.debug_struct("CookieTransport")
-            .field("refresh_path", &c.refresh_path)
+            .field("mount_path", &self.mount_path())
             .field("access_cookie", &c.access_cookie)
             .field("refresh_cookie", &c.refresh_cookie)
             .field("csrf_cookie", &c.csrf_cookie)
@@ -109,10 +115,10 @@ impl fmt::Debug for CookieTransport {
     }
 }
 
-/// Builds a [`CookieTransport`]; see [`CookieTransport::builder`].
+/// Builds a [`CookieTransport`]; see [`CookieTransport::mounted_at`].
 #[derive(Debug, Clone)]
 pub struct CookieTransportBuilder {
-    refresh_path: String,
+    mount: String,
     access_in_body: bool,
     names: [String; 3],
     csrf_header: String,
@@ -130,20 +136,22 @@ fn is_token(name: &str) -> bool {
 }
 
 impl CookieTransport {
-    /// A transport whose refresh cookie is sent to `refresh_path` only: the path where the
-    /// refresh endpoint is mounted, as the browser sees it (`"/auth/refresh"` for
-    /// [`cookie_token_routes`](crate::axum::cookie_token_routes) nested under `/auth`).
+    /// A transport whose token routes are mounted at `path`, as the browser sees it: the
+    /// refresh route is `path` + `/refresh`, and the refresh cookie is sent there only.
+    /// [`cookie_token_routes`](crate::axum::cookie_token_routes) returns its routes already at
+    /// `path`, to merge into the application's router; `"/"` mounts them at the root.
     ///
     /// ```
     /// use tower_jwt_auth::transport::CookieTransport;
     ///
-    /// let transport = CookieTransport::builder("/auth/refresh").build()?;
+    /// let transport = CookieTransport::mounted_at("/auth").build()?;
+    /// assert_eq!(transport.mount_path(), "/auth");
     /// assert_eq!(transport.refresh_path(), "/auth/refresh");
     /// # Ok::<(), tower_jwt_auth::ConfigError>(())
     /// ```
-    pub fn builder(refresh_path: impl Into<String>) -> CookieTransportBuilder {
+    pub fn mounted_at(path: impl Into<String>) -> CookieTransportBuilder {
         CookieTransportBuilder {
-            refresh_path: refresh_path.into(),
+            mount: path.into(),
             access_in_body: false,
             names: [
                 "access_token".to_owned(),
@@ -157,11 +165,27 @@ impl CookieTransport {
         }
     }
 
-    /// The path of the refresh endpoint, the refresh cookie's `Path`.
+    /// Where the token routes are mounted (`"/"` for the root).
     ///
     /// ```
     /// # use tower_jwt_auth::transport::CookieTransport;
-    /// let transport = CookieTransport::builder("/api/token/refresh").build()?;
+    /// assert_eq!(CookieTransport::mounted_at("/api/token/").build()?.mount_path(), "/api/token");
+    /// assert_eq!(CookieTransport::mounted_at("/").build()?.mount_path(), "/");
+    /// # Ok::<(), tower_jwt_auth::ConfigError>(())
+    /// ```
+    pub fn mount_path(&self) -> &str {
+        match &*self.config.mount {
+            "" => "/",
+            mount => mount,
+        }
+    }
+
+    /// The path of the refresh route, the refresh cookie's `Path`: the
+    /// [mount path](Self::mount_path) + `/refresh`.
+    ///
+    /// ```
+    /// # use tower_jwt_auth::transport::CookieTransport;
+    /// let transport = CookieTransport::mounted_at("/api/token").build()?;
     /// assert_eq!(transport.refresh_path(), "/api/token/refresh");
     /// # Ok::<(), tower_jwt_auth::ConfigError>(())
     /// ```
@@ -174,7 +198,7 @@ impl CookieTransport {
     ///
     /// ```
     /// # use tower_jwt_auth::transport::CookieTransport;
-    /// let transport = CookieTransport::builder("/auth/refresh").with_access_in_body().build()?;
+    /// let transport = CookieTransport::mounted_at("/auth").with_access_in_body().build()?;
     /// assert_eq!(transport.access_cookie_name(), None);
     /// # Ok::<(), tower_jwt_auth::ConfigError>(())
     /// ```
@@ -186,7 +210,7 @@ impl CookieTransport {
     ///
     /// ```
     /// # use tower_jwt_auth::transport::CookieTransport;
-    /// let transport = CookieTransport::builder("/auth/refresh").allow_insecure_http().build()?;
+    /// let transport = CookieTransport::mounted_at("/auth").allow_insecure_http().build()?;
     /// assert_eq!(transport.refresh_cookie_name(), "refresh_token");
     /// # Ok::<(), tower_jwt_auth::ConfigError>(())
     /// ```
@@ -198,7 +222,7 @@ impl CookieTransport {
     ///
     /// ```
     /// # use tower_jwt_auth::transport::CookieTransport;
-    /// let transport = CookieTransport::builder("/auth/refresh").with_domain("example.com").build()?;
+    /// let transport = CookieTransport::mounted_at("/auth").with_domain("example.com").build()?;
     /// assert_eq!(transport.csrf_cookie_name(), "__Secure-csrf_token");
     /// # Ok::<(), tower_jwt_auth::ConfigError>(())
     /// ```
@@ -210,7 +234,7 @@ impl CookieTransport {
     ///
     /// ```
     /// # use tower_jwt_auth::transport::CookieTransport;
-    /// let transport = CookieTransport::builder("/auth/refresh").with_csrf_header("x-xsrf-token").build()?;
+    /// let transport = CookieTransport::mounted_at("/auth").with_csrf_header("x-xsrf-token").build()?;
     /// assert_eq!(transport.csrf_header(), "x-xsrf-token");
     /// # Ok::<(), tower_jwt_auth::ConfigError>(())
     /// ```
@@ -248,7 +272,7 @@ impl CookieTransport {
     ///
     /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
     /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
-    /// let transport = CookieTransport::builder("/auth/refresh").build()?;
+    /// let transport = CookieTransport::mounted_at("/auth").build()?;
     /// let mut headers = HeaderMap::new();
     /// transport.set_cookies(&tower_jwt_auth::Sessions::new(issuer.clone()).start("alice").await?, &mut headers);
     /// assert_eq!(headers.get_all("set-cookie").iter().count(), 3);
@@ -281,7 +305,7 @@ impl CookieTransport {
     /// use http::HeaderMap;
     /// use tower_jwt_auth::transport::CookieTransport;
     ///
-    /// let transport = CookieTransport::builder("/auth/refresh").build()?;
+    /// let transport = CookieTransport::mounted_at("/auth").build()?;
     /// let mut headers = HeaderMap::new();
     /// transport.clear_cookies(&mut headers);
     /// assert!(headers.get_all("set-cookie").iter().all(|v| v.to_str().unwrap().contains("Max-Age=0")));
@@ -312,7 +336,7 @@ impl CookieTransport {
     ///
     /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
     /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
-    /// let transport = CookieTransport::builder("/auth/refresh").build()?;
+    /// let transport = CookieTransport::mounted_at("/auth").build()?;
     /// let pair = tower_jwt_auth::Sessions::new(issuer.clone()).start("alice").await?;
     /// let response = transport.token_response(StatusCode::CREATED, &pair);
     /// assert_eq!(response.status(), StatusCode::CREATED);
@@ -375,7 +399,7 @@ impl CookieTransportBuilder {
     ///
     /// ```
     /// # use tower_jwt_auth::transport::CookieTransport;
-    /// let transport = CookieTransport::builder("/auth/refresh").with_access_in_body().build()?;
+    /// let transport = CookieTransport::mounted_at("/auth").with_access_in_body().build()?;
     /// assert!(transport.access_cookie_name().is_none());
     /// # Ok::<(), tower_jwt_auth::ConfigError>(())
     /// ```
@@ -390,7 +414,7 @@ impl CookieTransportBuilder {
     ///
     /// ```
     /// # use tower_jwt_auth::transport::CookieTransport;
-    /// let transport = CookieTransport::builder("/auth/refresh").with_cookie_names("at", "rt", "xsrf").build()?;
+    /// let transport = CookieTransport::mounted_at("/auth").with_cookie_names("at", "rt", "xsrf").build()?;
     /// assert_eq!(transport.csrf_cookie_name(), "__Host-xsrf");
     /// # Ok::<(), tower_jwt_auth::ConfigError>(())
     /// ```
@@ -409,7 +433,7 @@ impl CookieTransportBuilder {
     ///
     /// ```
     /// # use tower_jwt_auth::transport::CookieTransport;
-    /// let transport = CookieTransport::builder("/auth/refresh").with_csrf_header("X-XSRF-Token").build()?;
+    /// let transport = CookieTransport::mounted_at("/auth").with_csrf_header("X-XSRF-Token").build()?;
     /// assert_eq!(transport.csrf_header(), "x-xsrf-token");
     /// # Ok::<(), tower_jwt_auth::ConfigError>(())
     /// ```
@@ -427,7 +451,7 @@ impl CookieTransportBuilder {
     ///
     /// ```
     /// # use tower_jwt_auth::transport::{CookieTransport, SameSite};
-    /// let transport = CookieTransport::builder("/auth/refresh").with_same_site(SameSite::Lax).build()?;
+    /// let transport = CookieTransport::mounted_at("/auth").with_same_site(SameSite::Lax).build()?;
     /// # let _ = transport;
     /// # Ok::<(), tower_jwt_auth::ConfigError>(())
     /// ```
@@ -442,7 +466,7 @@ impl CookieTransportBuilder {
     ///
     /// ```
     /// # use tower_jwt_auth::transport::CookieTransport;
-    /// let transport = CookieTransport::builder("/auth/refresh").with_domain("example.com").build()?;
+    /// let transport = CookieTransport::mounted_at("/auth").with_domain("example.com").build()?;
     /// assert_eq!(transport.access_cookie_name(), Some("__Secure-access_token"));
     /// # Ok::<(), tower_jwt_auth::ConfigError>(())
     /// ```
@@ -460,7 +484,7 @@ impl CookieTransportBuilder {
     ///
     /// ```
     /// # use tower_jwt_auth::transport::CookieTransport;
-    /// let transport = CookieTransport::builder("/auth/refresh").allow_insecure_http().build()?;
+    /// let transport = CookieTransport::mounted_at("/auth").allow_insecure_http().build()?;
     /// assert_eq!(transport.access_cookie_name(), Some("access_token"));
     /// # Ok::<(), tower_jwt_auth::ConfigError>(())
     /// ```
@@ -470,32 +494,37 @@ impl CookieTransportBuilder {
         self
     }
 
-    /// The transport, or why the configuration is refused: a refresh path that is not an
-    /// absolute path, a cookie name that is not an HTTP token (or carries a prefix already),
+    /// The transport, or why the configuration is refused: a mount path that is not an
+    /// absolute path or holds a character other than letters, digits and `/-._~!$&'()+,=@%`
+    /// (no route parameters, `;`, spaces or controls), a cookie name that is not an HTTP token (or carries a prefix already),
     /// two cookies of the same name, a CSRF header name that is not a header name, an empty
     /// or malformed domain, or `SameSite=None` without `Secure`.
     ///
     /// ```
     /// use tower_jwt_auth::transport::{CookieTransport, SameSite};
     ///
-    /// let refused = CookieTransport::builder("/auth/refresh")
+    /// let refused = CookieTransport::mounted_at("/auth")
     ///     .allow_insecure_http()
     ///     .with_same_site(SameSite::None)
     ///     .build();
     /// assert!(refused.is_err());
-    /// assert!(CookieTransport::builder("auth/refresh").build().is_err());
+    /// assert!(CookieTransport::mounted_at("auth").build().is_err());
+    /// assert!(CookieTransport::mounted_at("/{tenant}/auth").build().is_err());
     /// ```
     pub fn build(self) -> Result<CookieTransport, ConfigError> {
-        let path = self.refresh_path;
-        if !path.starts_with('/')
-            || path
+        let mount = self.mount.trim_end_matches('/');
+        if !self.mount.starts_with('/')
+            || mount.contains("//")
+            || !mount
                 .bytes()
-                .any(|b| b.is_ascii_control() || b == b';' || b == b' ')
+                .all(|b| b.is_ascii_alphanumeric() || b"/-._~!$&'()+,=@%".contains(&b))
         {
             return Err(ConfigError::Name(
-                "the refresh path must be an absolute path without `;`, spaces or controls",
+                "the mount path must be an absolute path of letters, digits and \
+                 `/-._~!$&'()+,=@%`",
             ));
         }
+        let path = format!("{mount}/refresh");
         if self.same_site == SameSite::None && !self.secure {
             return Err(ConfigError::Conflict("SameSite=None requires Secure"));
         }
@@ -547,6 +576,7 @@ impl CookieTransportBuilder {
                 access_cookie: (!self.access_in_body).then(|| prefixed(access, "/")),
                 refresh_cookie: prefixed(refresh, &path),
                 csrf_cookie: prefixed(csrf, "/"),
+                mount: mount.into(),
                 refresh_path: path.into(),
                 csrf_header,
                 secure: self.secure,
@@ -563,11 +593,16 @@ mod tests {
 
     #[test]
     fn invalid_configurations_are_refused() {
-        let b = || CookieTransport::builder("/auth/refresh");
+        let b = || CookieTransport::mounted_at("/auth");
         for refused in [
-            CookieTransport::builder("auth/refresh").build(),
-            CookieTransport::builder("/a;b").build(),
-            CookieTransport::builder("").build(),
+            CookieTransport::mounted_at("auth").build(),
+            CookieTransport::mounted_at("/a;b").build(),
+            CookieTransport::mounted_at("").build(),
+            CookieTransport::mounted_at("/a b").build(),
+            CookieTransport::mounted_at("/{tenant}").build(),
+            CookieTransport::mounted_at("/*rest").build(),
+            CookieTransport::mounted_at("/a//b").build(),
+            CookieTransport::mounted_at("/a?b").build(),
             b().with_same_site(SameSite::None)
                 .allow_insecure_http()
                 .build(),
@@ -587,15 +622,16 @@ mod tests {
 
     #[test]
     fn prefixes_follow_the_attributes() {
-        let t = CookieTransport::builder("/").build().unwrap();
-        assert_eq!(t.refresh_cookie_name(), "__Host-refresh_token");
-        let t = CookieTransport::builder("/auth/refresh")
+        let t = CookieTransport::mounted_at("/").build().unwrap();
+        assert_eq!(t.refresh_path(), "/refresh");
+        assert_eq!(t.refresh_cookie_name(), "__Secure-refresh_token");
+        let t = CookieTransport::mounted_at("/auth")
             .with_domain("example.com")
             .build()
             .unwrap();
         assert_eq!(t.refresh_cookie_name(), "__Secure-refresh_token");
         assert_eq!(t.csrf_cookie_name(), "__Secure-csrf_token");
-        let t = CookieTransport::builder("/auth/refresh")
+        let t = CookieTransport::mounted_at("/auth")
             .allow_insecure_http()
             .build()
             .unwrap();
@@ -605,7 +641,7 @@ mod tests {
 
     #[test]
     fn the_refresh_cookie_is_found_once() {
-        let t = CookieTransport::builder("/r")
+        let t = CookieTransport::mounted_at("/r")
             .allow_insecure_http()
             .build()
             .unwrap();

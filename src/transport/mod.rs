@@ -23,14 +23,14 @@
 //! };
 //!
 //! let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
-//! let transport = CookieTransport::builder("/auth/refresh").build()?;
+//! let transport = CookieTransport::mounted_at("/auth").build()?;
 //! let auth = BearerAuthLayer::new(&issuer)
 //!     .on_rejection(JsonBodyRejection)
 //!     .with_cookie_transport(&transport);
 //! let app: Router = Router::new()
 //!     .route("/me", get(|claims: Claims| async move { claims.sub }))
 //!     .route_layer(auth.clone())
-//!     .nest("/auth", cookie_token_routes(Sessions::new(issuer), &auth, &transport));
+//!     .merge(cookie_token_routes(Sessions::new(issuer), &auth, &transport));
 //! # let _ = app;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```

@@ -87,7 +87,7 @@ fn csrf() -> &'static str {
 fn transport() -> &'static CookieTransport {
     static TRANSPORT: OnceLock<CookieTransport> = OnceLock::new();
     TRANSPORT.get_or_init(|| {
-        CookieTransport::builder("/auth/refresh")
+        CookieTransport::mounted_at("/auth")
             .build()
             .expect("transport")
     })
