@@ -8,6 +8,7 @@
 
 mod backend;
 mod builder;
+mod connection;
 mod feed;
 mod keys;
 mod listing;
