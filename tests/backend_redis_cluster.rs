@@ -9,17 +9,19 @@
 
 mod common;
 
-use common::the_session_cap_ends_the_oldest;
+use common::{Logs, the_session_cap_ends_the_oldest};
 
 use std::{collections::BTreeSet, sync::Arc, time::Duration};
 
 use futures::StreamExt;
 use redis::Value;
+use tokio::sync::RwLock;
 use tower_jwt_auth::{
     Issuer, Sessions,
     clock::MockClock,
     store::{
-        Change, RedisBackend, RevocationBackend, RevocationEntry, RevocationStore, conformance,
+        Change, Heartbeat, RedisBackend, RevocationBackend, RevocationEntry, RevocationStore,
+        conformance,
     },
     token::{NoCustomClaims, TokenError},
 };
@@ -137,6 +139,10 @@ async fn backend(prefix: &Prefix) -> RedisBackend {
         .unwrap_or_else(|err| panic!("Redis Cluster at {} ({err}): is it running?", seed_addr()))
 }
 
+/// The feed test closes every subscription of the cluster: the other tests hold this shared,
+/// it holds it alone.
+static FEEDS: RwLock<()> = RwLock::const_new(());
+
 async fn eventually(what: &str, check: impl Fn() -> bool) {
     let deadline = tokio::time::Instant::now() + WAIT;
     while !check() {
@@ -147,6 +153,7 @@ async fn eventually(what: &str, check: impl Fn() -> bool) {
 
 #[tokio::test]
 async fn redis_cluster_backend_passes_the_conformance_suite() {
+    let _shared = FEEDS.read().await;
     let prefix = Prefix::new();
     conformance::run(|| async {
         // Two clients, two connections: two instances of an application.
@@ -159,6 +166,7 @@ async fn redis_cluster_backend_passes_the_conformance_suite() {
 
 #[tokio::test]
 async fn the_session_cap_ends_the_oldest_on_a_redis_cluster() {
+    let _shared = FEEDS.read().await;
     let prefix = Prefix::new();
     the_session_cap_ends_the_oldest(
         Arc::new(backend(&prefix).await),
@@ -169,6 +177,7 @@ async fn the_session_cap_ends_the_oldest_on_a_redis_cluster() {
 
 #[tokio::test]
 async fn keys_spread_over_every_primary_and_load_and_purge_find_them_all() {
+    let _shared = FEEDS.read().await;
     let prefix = Prefix::new();
     let backend = backend(&prefix).await;
     let mut revoked = Vec::new();
@@ -264,6 +273,7 @@ impl Drop for Instance {
 
 #[tokio::test]
 async fn two_instances_share_the_state_through_the_cluster() {
+    let _shared = FEEDS.read().await;
     let prefix = Prefix::new();
     let clock = MockClock::at_secs(NOW);
     let a = Instance::start(&clock, backend(&prefix).await).await;
@@ -307,6 +317,7 @@ async fn two_instances_share_the_state_through_the_cluster() {
 
 #[tokio::test]
 async fn a_change_feed_that_loses_its_node_reports_a_gap_and_subscribes_again() {
+    let _alone = FEEDS.write().await;
     let prefix = Prefix::new();
     let backend = backend(&prefix).await;
     let mut feed = backend.subscribe().await.unwrap();
@@ -346,6 +357,7 @@ async fn a_change_feed_that_loses_its_node_reports_a_gap_and_subscribes_again() 
 
 #[tokio::test]
 async fn debug_output_names_the_nodes_and_prefix_only() {
+    let _shared = FEEDS.read().await;
     let prefix = Prefix::new();
     let shown = format!("{:?}", backend(&prefix).await);
     assert!(shown.contains(&seed_addr()), "{shown}");
@@ -369,4 +381,83 @@ async fn a_cluster_without_nodes_or_with_a_bad_url_is_refused_at_build() {
         RedisBackend::cluster_builder(["not a url"]).build().await,
         Err(tower_jwt_auth::store::BackendError::Url(_))
     ));
+}
+
+#[tokio::test]
+async fn a_heartbeat_reaches_the_feed_once_after_every_primary_published_it() {
+    let _shared = FEEDS.read().await;
+    let prefix = Prefix::new();
+    let backend = backend(&prefix).await;
+    let mut feed = backend.subscribe().await.unwrap();
+    let beats = [1, 2].map(|seq| Heartbeat { origin: 7, seq });
+    for beat in &beats {
+        backend.heartbeat(beat).await.unwrap();
+    }
+    for beat in beats {
+        let change = tokio::time::timeout(WAIT, feed.next()).await.unwrap();
+        assert!(
+            matches!(change, Some(Ok(Change::Heartbeat(seen))) if seen == beat),
+            "{change:?}"
+        );
+    }
+    // Each primary published each heartbeat: the copies are not passed on again.
+    let entry = RevocationEntry::Token {
+        jti: "after-the-heartbeats".into(),
+        expires_at: NOW,
+    };
+    backend.revoke(&entry).await.unwrap();
+    let change = tokio::time::timeout(WAIT, feed.next()).await.unwrap();
+    assert!(
+        matches!(&change, Some(Ok(Change::Entry(seen))) if *seen == entry),
+        "{change:?}"
+    );
+}
+
+/// Sets `save` on the primaries at `addrs`.
+fn set_save(addrs: &[String], value: &str) {
+    for addr in addrs {
+        let client = redis::Client::open(format!("redis://{addr}/")).unwrap();
+        let mut con = client.get_connection().unwrap();
+        let _: () = redis::cmd("CONFIG")
+            .arg("SET")
+            .arg("save")
+            .arg(value)
+            .query(&mut con)
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_cluster_with_a_primary_that_persists_nothing_is_reported_at_build() {
+    let _alone = FEEDS.write().await;
+    let prefix = Prefix::new();
+    let warned = |logs: &Logs| logs.text().contains("persists nothing");
+    let primaries: Vec<String> = primaries().into_iter().collect();
+    // The test cluster runs without an append-only file and without snapshots.
+    set_save(&primaries, "");
+    let logs = Logs::default();
+    {
+        let _capture = logs.capture();
+        backend(&prefix).await;
+    }
+    let none = warned(&logs);
+    // Snapshots on every primary but the last: still one that forgets everything.
+    set_save(&primaries[..primaries.len() - 1], "3600 1");
+    let logs = Logs::default();
+    {
+        let _capture = logs.capture();
+        backend(&prefix).await;
+    }
+    let all_but_one = warned(&logs);
+    set_save(&primaries, "3600 1");
+    let logs = Logs::default();
+    {
+        let _capture = logs.capture();
+        backend(&prefix).await;
+    }
+    let all = warned(&logs);
+    set_save(&primaries, "");
+    assert!(none, "no primary persists");
+    assert!(all_but_one, "one primary persists nothing");
+    assert!(!all, "every primary persists");
 }

@@ -127,6 +127,19 @@ pub(super) struct Inner {
 /// names all its keys, and publishes the change on the channel `{prefix}:feed` in the same
 /// step.
 ///
+/// # Redis Cluster
+///
+/// [`cluster_builder`](Self::cluster_builder) builds the same backend on a Redis Cluster,
+/// with the same keys. Every script touches the keys of one slot; a start writes the
+/// session's record, then its subject's index (two slots, two steps: a start that fails
+/// between them fails as a whole). A warm start and a purge walk every primary with `SCAN`
+/// (and try again when the slots moved during the walk), the persistence check asks every
+/// primary. The change feed subscribes on one node, since the cluster forwards every
+/// `PUBLISH` to every node; each heartbeat is published by every primary and counts once all
+/// their copies arrived, so a node that stopped receiving one primary's messages never
+/// proves the feed current. When the feed's node fails, the feed ends with a gap (the store
+/// reloads) and subscribes again on another node.
+///
 /// # Time
 ///
 /// Redis forgets an entry by its own clock, at the end of its forget-after second: keep the
