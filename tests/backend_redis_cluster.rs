@@ -461,3 +461,50 @@ async fn a_cluster_with_a_primary_that_persists_nothing_is_reported_at_build() {
     assert!(all_but_one, "one primary persists nothing");
     assert!(!all, "every primary persists");
 }
+
+/// A sync connection to the node at `addr`.
+fn node(addr: &str) -> redis::Connection {
+    redis::Client::open(format!("redis://{addr}/"))
+        .unwrap()
+        .get_connection()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_warm_start_during_a_resharding_fails_closed() {
+    let _alone = FEEDS.write().await;
+    let prefix = Prefix::new();
+    let backend = backend(&prefix).await;
+    let primaries: Vec<String> = primaries().into_iter().collect();
+    let ids: Vec<String> = primaries
+        .iter()
+        .map(|addr| {
+            redis::cmd("CLUSTER")
+                .arg("MYID")
+                .query(&mut node(addr))
+                .unwrap()
+        })
+        .collect();
+    // Slot 0 starts moving from its owner to another primary (no key moves).
+    let owner = (0..primaries.len())
+        .find(|&i| {
+            let to = &ids[(i + 1) % ids.len()];
+            redis::cmd("CLUSTER")
+                .arg("SETSLOT")
+                .arg(0)
+                .arg("MIGRATING")
+                .arg(to)
+                .query::<()>(&mut node(&primaries[i]))
+                .is_ok()
+        })
+        .expect("the owner of slot 0");
+    let during = backend.load(NOW).await;
+    let _: () = redis::cmd("CLUSTER")
+        .arg("SETSLOT")
+        .arg(0)
+        .arg("STABLE")
+        .query(&mut node(&primaries[owner]))
+        .unwrap();
+    assert!(during.is_err(), "a walk while slots move may miss keys");
+    assert!(backend.load(NOW).await.is_ok());
+}

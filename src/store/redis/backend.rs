@@ -132,9 +132,10 @@ pub(super) struct Inner {
 /// [`cluster_builder`](Self::cluster_builder) builds the same backend on a Redis Cluster,
 /// with the same keys. Every script touches the keys of one slot; a start writes the
 /// session's record, then its subject's index (two slots, two steps: a start that fails
-/// between them fails as a whole). A warm start and a purge walk every primary with `SCAN`
-/// (and try again when the slots moved during the walk), the persistence check asks every
-/// primary. The change feed subscribes on one node, since the cluster forwards every
+/// between them fails as a whole). A warm start and a purge walk every primary with `SCAN`;
+/// while a resharding is under way, or when the slots moved during the walk, they fail (a
+/// moved key could have been missed) and the store tries again. The persistence check asks
+/// every primary. The change feed subscribes on one node, since the cluster forwards every
 /// `PUBLISH` to every node; each heartbeat is published by every primary and counts once all
 /// their copies arrived, so a node that stopped receiving one primary's messages never
 /// proves the feed current. When the feed's node fails, the feed ends with a gap (the store

@@ -146,6 +146,19 @@ impl Connection {
         Ok(self.slot_map().await?.map(|slots| primaries_of(&slots)))
     }
 
+    /// Whether `node` of a cluster is moving slots to or from another node (a resharding
+    /// under way): its own line of `CLUSTER NODES` names a migrating (`->-`) or importing
+    /// (`-<-`) slot.
+    pub(super) async fn is_resharding(&self, node: &Node) -> RedisResult<bool> {
+        let mut command = ::redis::cmd("CLUSTER");
+        command.arg("NODES");
+        let nodes: String = self.on_node(Some(node), command).await?;
+        Ok(nodes
+            .lines()
+            .filter(|line| line.contains("myself"))
+            .any(|line| line.contains("->-") || line.contains("-<-")))
+    }
+
     /// Runs `command` on every primary of a cluster (or on the one Redis); fails unless each
     /// runs it.
     pub(super) async fn on_every_primary(&self, command: Cmd) -> RedisResult<()> {

@@ -30,8 +30,9 @@ const SCAN_COUNT: usize = 1000;
 
 /// A walk over the keys under the prefix with `SCAN`: short steps, so that it never blocks
 /// Redis. A key may be found twice. On a cluster it walks each primary in turn, and fails
-/// when the slots moved between its start and its end (a key moved during the walk could
-/// have been missed: the caller tries again).
+/// when a resharding is under way at its start or its end, or the slots moved in between:
+/// a key moved during the walk could have been missed (the caller tries again, and a warm
+/// start fails closed until the resharding is over).
 struct Scan<'b> {
     backend: &'b RedisBackend,
     operation: &'static str,
@@ -55,6 +56,7 @@ impl<'b> Scan<'b> {
             .await
             .map_err(failed(operation))?;
         let mut nodes = slots.as_ref().map(primaries_of).unwrap_or_default();
+        check_no_resharding(backend, operation, &nodes).await?;
         nodes.reverse();
         Ok(Self {
             backend,
@@ -87,6 +89,7 @@ impl<'b> Scan<'b> {
                         "the cluster's slots moved during the walk",
                     ));
                 }
+                check_no_resharding(self.backend, self.operation, &primaries_of(&before)).await?;
             }
             return Ok(None);
         };
@@ -117,6 +120,28 @@ impl<'b> Scan<'b> {
                 .collect(),
         ))
     }
+}
+
+/// Fails when one of the cluster's `primaries` is moving slots.
+async fn check_no_resharding(
+    backend: &RedisBackend,
+    operation: &'static str,
+    primaries: &[Node],
+) -> Result<(), OperationError> {
+    let connection = backend.connection();
+    for node in primaries {
+        if connection
+            .is_resharding(node)
+            .await
+            .map_err(failed(operation))?
+        {
+            return Err(unexpected(
+                operation,
+                "a resharding of the cluster is under way",
+            ));
+        }
+    }
+    Ok(())
 }
 
 impl RedisBackend {

@@ -20,7 +20,8 @@
 //!
 //! Reads over many keys (a warm start's and a purge's values, a listing's records) are one
 //! pipeline on one Redis and one command per key on a cluster, a bounded number in flight.
-//! A walk (`SCAN`) visits every primary, and fails when the slot map changed meanwhile.
+//! A walk (`SCAN`) visits every primary, and fails while a resharding is under way or when
+//! the slot map changed meanwhile.
 //! The change feed subscribes on one node, heartbeats are published by every primary and
 //! passed on once all copies arrived (see `feed`).
 
