@@ -1,12 +1,18 @@
 //! [`RedisBackend`]: its state, and the operations of the backend contract.
 
-use std::{fmt, future::Future, sync::Arc, time::Duration};
+use std::{
+    fmt,
+    future::Future,
+    sync::{Arc, atomic::AtomicUsize},
+    time::Duration,
+};
 
-use ::redis::{Client, IntoConnectionInfo, RedisError, aio::ConnectionManager};
+use ::redis::{Client, ConnectionInfo, IntoConnectionInfo, RedisError};
 use futures::{StreamExt, stream};
 
 use super::{
     RedisBackendBuilder,
+    connection::Connection,
     keys::{Keys, Kind},
     scripts::{Scripts, reuse_message_head},
 };
@@ -40,9 +46,20 @@ fn is_connection_lost(err: &OperationError) -> bool {
     })
 }
 
+/// Where the backend's Redis is.
+pub(super) enum Target {
+    /// One Redis.
+    Single(Client),
+    /// A Redis Cluster: its seed nodes, and the seed the next change feed tries first.
+    Cluster {
+        seeds: Vec<ConnectionInfo>,
+        next_feed: AtomicUsize,
+    },
+}
+
 pub(super) struct Inner {
-    pub(super) client: Client,
-    pub(super) connection: ConnectionManager,
+    pub(super) target: Target,
+    pub(super) connection: Connection,
     pub(super) keys: Keys,
     pub(super) scripts: Scripts,
     pub(super) heartbeat: Duration,
@@ -110,6 +127,20 @@ pub(super) struct Inner {
 /// names all its keys, and publishes the change on the channel `{prefix}:feed` in the same
 /// step.
 ///
+/// # Redis Cluster
+///
+/// [`cluster_builder`](Self::cluster_builder) builds the same backend on a Redis Cluster,
+/// with the same keys. Every script touches the keys of one slot; a start writes the
+/// session's record, then its subject's index (two slots, two steps: a start that fails
+/// between them fails as a whole). A warm start and a purge walk every primary with `SCAN`;
+/// while a resharding is under way, or when the slots moved during the walk, they fail (a
+/// moved key could have been missed) and the store tries again. The persistence check asks
+/// every primary. The change feed subscribes on one node, since the cluster forwards every
+/// `PUBLISH` to every node; each heartbeat is published by every primary and counts once all
+/// their copies arrived, so a node that stopped receiving one primary's messages never
+/// proves the feed current. When the feed's node fails, the feed ends with a gap (the store
+/// reloads) and subscribes again on another node.
+///
 /// # Time
 ///
 /// Redis forgets an entry by its own clock, at the end of its forget-after second: keep the
@@ -144,10 +175,20 @@ pub struct RedisBackend {
 
 impl fmt::Debug for RedisBackend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let info = self.inner.client.get_connection_info();
-        f.debug_struct("RedisBackend")
-            .field("addr", &info.addr().to_string())
-            .field("db", &info.redis_settings().db())
+        let mut shown = f.debug_struct("RedisBackend");
+        match &self.inner.target {
+            Target::Single(client) => {
+                let info = client.get_connection_info();
+                shown
+                    .field("addr", &info.addr().to_string())
+                    .field("db", &info.redis_settings().db());
+            }
+            Target::Cluster { seeds, .. } => {
+                let addrs: Vec<String> = seeds.iter().map(|seed| seed.addr().to_string()).collect();
+                shown.field("cluster", &addrs);
+            }
+        }
+        shown
             .field("prefix", &self.inner.keys.prefix)
             .field("heartbeat", &self.inner.heartbeat)
             .finish()
@@ -187,6 +228,35 @@ impl RedisBackend {
         RedisBackendBuilder::new(Ok(client))
     }
 
+    /// A builder for a backend on a Redis Cluster, reached through any of its `nodes` (one
+    /// URL each, as for [`builder`](Self::builder); one node is enough, a few survive its
+    /// loss). The cluster's other nodes are found from them. A URL that does not parse, or no
+    /// URL at all, is reported by [`build`](RedisBackendBuilder::build).
+    ///
+    /// Every setting of the builder applies; the backend behaves as on one Redis. Each write
+    /// is one script on the keys of one hash slot; a warm start, a purge and the persistence
+    /// check visit every primary; the change feed subscribes on one node (a cluster
+    /// forwards every `PUBLISH` to all of them) and, when that node fails, ends with a gap
+    /// and subscribes again on another.
+    ///
+    /// ```
+    /// use tower_jwt_auth::store::RedisBackend;
+    ///
+    /// let builder = RedisBackend::cluster_builder(["redis://10.0.0.1:7000/", "redis://10.0.0.2:7000/"])
+    ///     .with_prefix("myapp");
+    /// assert!(format!("{builder:?}").contains("10.0.0.2:7000"));
+    /// ```
+    pub fn cluster_builder<T: IntoConnectionInfo>(
+        nodes: impl IntoIterator<Item = T>,
+    ) -> RedisBackendBuilder {
+        RedisBackendBuilder::new_cluster(
+            nodes
+                .into_iter()
+                .map(IntoConnectionInfo::into_connection_info)
+                .collect(),
+        )
+    }
+
     /// The key prefix.
     ///
     /// ```no_run
@@ -215,7 +285,7 @@ impl RedisBackend {
         }
     }
 
-    pub(super) fn connection(&self) -> ConnectionManager {
+    pub(super) fn connection(&self) -> Connection {
         self.inner.connection.clone()
     }
 
@@ -347,13 +417,19 @@ impl RedisBackend {
 impl RedisBackend {
     /// `PUBLISH`es a heartbeat on the feed's channel: Redis runs it after every script that
     /// returned before, so it follows their messages on every subscription.
+    ///
+    /// On a cluster, each primary publishes it: a script's message travels from its primary
+    /// to the subscribed node on that primary's own link, in order, so the heartbeat follows
+    /// it only on the same link. The feed passes a heartbeat on once every primary's copy
+    /// arrived: a node cut off from one primary's messages never proves the feed current.
     async fn publish_heartbeat(&self, beat: &Heartbeat) -> Result<(), OperationError> {
-        ::redis::cmd("PUBLISH")
+        let mut publish = ::redis::cmd("PUBLISH");
+        publish
             .arg(&self.inner.keys.channel)
-            .arg(heartbeat_message(beat))
-            .query_async::<i64>(&mut self.connection())
+            .arg(heartbeat_message(beat));
+        self.connection()
+            .on_every_primary(publish)
             .await
-            .map(drop)
             .map_err(failed("heartbeat"))
     }
 }

@@ -1,16 +1,22 @@
 //! [`RedisBackendBuilder`]: the settings of a [`RedisBackend`], checked and connected by
 //! [`build`](RedisBackendBuilder::build).
 
-use std::{fmt, sync::Arc, time::Duration};
+use std::{
+    fmt,
+    sync::{Arc, atomic::AtomicUsize},
+    time::Duration,
+};
 
 use ::redis::{
-    Client, RedisError,
+    Client, ConnectionInfo, RedisError,
     aio::{ConnectionManager, ConnectionManagerConfig},
+    cluster::ClusterClientBuilder,
 };
 
 use super::{
     RedisBackend,
-    backend::Inner,
+    backend::{Inner, Target},
+    connection::{Connection, Node},
     keys::{self, Keys},
     scripts::Scripts,
 };
@@ -42,20 +48,34 @@ const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(15);
 /// ```
 #[must_use]
 pub struct RedisBackendBuilder {
-    client: Result<Client, RedisError>,
+    target: Result<Seeds, RedisError>,
     prefix: String,
     timeout: Duration,
     heartbeat: Duration,
 }
 
+/// What a builder connects to: one Redis, or a cluster through its seed nodes.
+enum Seeds {
+    Single(Client),
+    Cluster(Vec<ConnectionInfo>),
+}
+
 impl fmt::Debug for RedisBackendBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let addr = self
-            .client
-            .as_ref()
-            .map(|client| client.get_connection_info().addr().to_string());
-        f.debug_struct("RedisBackendBuilder")
-            .field("addr", &addr.as_deref().unwrap_or("(invalid URL)"))
+        let mut shown = f.debug_struct("RedisBackendBuilder");
+        match &self.target {
+            Ok(Seeds::Single(client)) => {
+                shown.field("addr", &client.get_connection_info().addr().to_string());
+            }
+            Ok(Seeds::Cluster(seeds)) => {
+                let addrs: Vec<String> = seeds.iter().map(|seed| seed.addr().to_string()).collect();
+                shown.field("cluster", &addrs);
+            }
+            Err(_) => {
+                shown.field("addr", &"(invalid URL)");
+            }
+        }
+        shown
             .field("prefix", &self.prefix)
             .field("timeout", &self.timeout)
             .field("heartbeat", &self.heartbeat)
@@ -65,8 +85,16 @@ impl fmt::Debug for RedisBackendBuilder {
 
 impl RedisBackendBuilder {
     pub(super) fn new(client: Result<Client, RedisError>) -> Self {
+        Self::with_target(client.map(Seeds::Single))
+    }
+
+    pub(super) fn new_cluster(seeds: Result<Vec<ConnectionInfo>, RedisError>) -> Self {
+        Self::with_target(seeds.map(Seeds::Cluster))
+    }
+
+    fn with_target(target: Result<Seeds, RedisError>) -> Self {
         Self {
-            client,
+            target,
             prefix: keys::DEFAULT_PREFIX.to_owned(),
             timeout: BUILD_TIMEOUT,
             heartbeat: DEFAULT_HEARTBEAT,
@@ -154,29 +182,29 @@ impl RedisBackendBuilder {
                 "the feed heartbeat is at least 100 ms",
             ));
         }
-        let client = self
-            .client
+        let target = self
+            .target
             .map_err(|err| BackendError::Url(Box::new(err)))?;
-        // No response timeout of the connection's own: the store bounds each call.
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(self.timeout))
-            .set_response_timeout(None)
-            .set_number_of_retries(2)
-            .set_min_delay(Duration::from_millis(50))
-            .set_max_delay(self.timeout);
-        let connect = ConnectionManager::new_with_config(client.clone(), config);
-        let connection = tokio::time::timeout(self.timeout, connect)
-            .await
-            .map_err(|_| BackendError::Timeout {
-                after: self.timeout,
-            })?
-            .map_err(|err| BackendError::Connect(Box::new(err)))?;
-        if let Some(false) = persists(connection.clone()).await {
+        let (target, connection) = match target {
+            Seeds::Single(client) => {
+                let connection = connect_single(&client, self.timeout).await?;
+                (Target::Single(client), connection)
+            }
+            Seeds::Cluster(seeds) => {
+                let connection = connect_cluster(&seeds, self.timeout).await?;
+                let target = Target::Cluster {
+                    seeds,
+                    next_feed: AtomicUsize::new(0),
+                };
+                (target, connection)
+            }
+        };
+        if let Some(false) = persists(&connection).await {
             telemetry::persists_nothing("redis");
         }
         Ok(RedisBackend {
             inner: Arc::new(Inner {
-                client,
+                target,
                 connection,
                 keys: Keys::new(self.prefix),
                 scripts: Scripts::new(),
@@ -186,22 +214,78 @@ impl RedisBackendBuilder {
     }
 }
 
+/// Connects to one Redis, within `timeout`.
+async fn connect_single(client: &Client, timeout: Duration) -> Result<Connection, BackendError> {
+    // No response timeout of the connection's own: the store bounds each call.
+    let config = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(timeout))
+        .set_response_timeout(None)
+        .set_number_of_retries(2)
+        .set_min_delay(Duration::from_millis(50))
+        .set_max_delay(timeout);
+    let connect = ConnectionManager::new_with_config(client.clone(), config);
+    let connection = tokio::time::timeout(timeout, connect)
+        .await
+        .map_err(|_| BackendError::Timeout { after: timeout })?
+        .map_err(|err| BackendError::Connect(Box::new(err)))?;
+    Ok(Connection::Single(connection))
+}
+
+/// Connects to a Redis Cluster through its seed nodes, within `timeout`.
+async fn connect_cluster(
+    seeds: &[ConnectionInfo],
+    timeout: Duration,
+) -> Result<Connection, BackendError> {
+    if seeds.is_empty() {
+        return Err(BackendError::Config(
+            "a Redis Cluster needs at least one node",
+        ));
+    }
+    // No response timeout of the connection's own: the store bounds each call.
+    let client = ClusterClientBuilder::new(seeds.to_vec())
+        .connection_timeout(timeout)
+        .overall_response_timeout(None)
+        .retries(2)
+        .build()
+        .map_err(|err| BackendError::Url(Box::new(err)))?;
+    let connection = tokio::time::timeout(timeout, client.get_async_connection())
+        .await
+        .map_err(|_| BackendError::Timeout { after: timeout })?
+        .map_err(|err| BackendError::Connect(Box::new(err)))?;
+    Ok(Connection::Cluster(connection))
+}
+
 /// Whether the server keeps its data across a restart (an append-only file or snapshots), as
-/// `CONFIG GET` reports it; `None` when it cannot tell (a managed Redis refuses `CONFIG`).
-async fn persists(mut connection: ConnectionManager) -> Option<bool> {
-    async fn setting(connection: &mut ConnectionManager, name: &str) -> Option<String> {
-        let pair: Vec<String> = ::redis::cmd("CONFIG")
-            .arg("GET")
-            .arg(name)
-            .query_async(connection)
-            .await
-            .ok()?;
+/// `CONFIG GET` reports it; on a cluster, whether every primary does. `None` when it cannot
+/// tell (a managed Redis refuses `CONFIG`).
+async fn persists(connection: &Connection) -> Option<bool> {
+    async fn setting(connection: &Connection, node: Option<&Node>, name: &str) -> Option<String> {
+        let mut command = ::redis::cmd("CONFIG");
+        command.arg("GET").arg(name);
+        let pair: Vec<String> = connection.on_node(node, command).await.ok()?;
         pair.into_iter().nth(1)
     }
-    let lookup = async {
-        let append_only = setting(&mut connection, "appendonly").await?;
-        let snapshots = setting(&mut connection, "save").await?;
+    async fn node_persists(connection: &Connection, node: Option<&Node>) -> Option<bool> {
+        let append_only = setting(connection, node, "appendonly").await?;
+        let snapshots = setting(connection, node, "save").await?;
         Some(append_only == "yes" || !snapshots.trim().is_empty())
+    }
+    let lookup = async {
+        match connection.primaries().await.ok()? {
+            None => node_persists(connection, None).await,
+            Some(primaries) => {
+                // One primary that persists nothing is enough to warn.
+                let mut all = Some(true);
+                for node in &primaries {
+                    match node_persists(connection, Some(node)).await {
+                        Some(false) => return Some(false),
+                        Some(true) => {}
+                        None => all = None,
+                    }
+                }
+                all
+            }
+        }
     };
     tokio::time::timeout(Duration::from_secs(1), lookup)
         .await

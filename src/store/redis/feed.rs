@@ -1,58 +1,111 @@
 //! The Redis backend's reads of the whole state: the pub/sub change feed, and the `SCAN`
 //! walks of a warm start ([`load`](crate::store::RevocationBackend::load)) and of a purge.
 
-use std::time::Duration;
+use std::{
+    sync::atomic::{AtomicUsize, Ordering},
+    time::Duration,
+};
 
 use ::redis::{
-    Value,
-    aio::{PubSubSink, PubSubStream},
+    Client, ConnectionInfo, Value,
+    aio::{PubSub, PubSubSink, PubSubStream},
 };
 use futures::StreamExt;
 
 use super::{
     RedisBackend,
-    backend::{failed, unexpected},
+    backend::{Target, failed, unexpected},
+    connection::{Node, SlotMap, primaries_of},
     keys::Kind,
 };
 use crate::store::{
-    BoxError, Change, RevocationEntry, backend::decode_change, error::OperationError,
+    BoxError, Change, Heartbeat, RevocationEntry, backend::decode_change, error::OperationError,
 };
+
+/// Heartbeats of which only some copies arrived, kept at most (the oldest go first).
+const MAX_PENDING: usize = 64;
 
 /// Keys asked for per `SCAN` step: each step stays short, so a warm start never blocks Redis.
 const SCAN_COUNT: usize = 1000;
 
 /// A walk over the keys under the prefix with `SCAN`: short steps, so that it never blocks
-/// Redis. A key may be found twice.
+/// Redis. A key may be found twice. On a cluster it walks each primary in turn, and fails
+/// when a resharding is under way at its start or its end, or the slots moved in between:
+/// a key moved during the walk could have been missed (the caller tries again, and a warm
+/// start fails closed until the resharding is over).
 struct Scan<'b> {
     backend: &'b RedisBackend,
     operation: &'static str,
+    /// The node walked now: `None` on one Redis.
+    node: Option<Node>,
+    /// The primaries still to walk, the next last.
+    nodes: Vec<Node>,
     cursor: Option<u64>,
+    /// The cluster's slot map at the start, checked again at the end.
+    slots: Option<SlotMap>,
 }
 
 impl<'b> Scan<'b> {
-    fn new(backend: &'b RedisBackend, operation: &'static str) -> Self {
-        Self {
+    async fn start(
+        backend: &'b RedisBackend,
+        operation: &'static str,
+    ) -> Result<Self, OperationError> {
+        let slots = backend
+            .connection()
+            .slot_map()
+            .await
+            .map_err(failed(operation))?;
+        let mut nodes = slots.as_ref().map(primaries_of).unwrap_or_default();
+        check_no_resharding(backend, operation, &nodes).await?;
+        nodes.reverse();
+        Ok(Self {
             backend,
             operation,
+            node: nodes.pop(),
+            nodes,
             cursor: Some(0),
-        }
+            slots,
+        })
     }
 
     /// The next step's keys of this backend (kind, id, key), or `None` at the end.
     async fn next_batch(&mut self) -> Result<Option<Vec<(Kind, String, Vec<u8>)>>, OperationError> {
         let Some(cursor) = self.cursor else {
+            if let Some(node) = self.nodes.pop() {
+                self.node = Some(node);
+                self.cursor = Some(0);
+                return Ok(Some(Vec::new()));
+            }
+            if let Some(before) = self.slots.take() {
+                let after = self
+                    .backend
+                    .connection()
+                    .slot_map()
+                    .await
+                    .map_err(failed(self.operation))?;
+                if after.as_ref() != Some(&before) {
+                    return Err(unexpected(
+                        self.operation,
+                        "the cluster's slots moved during the walk",
+                    ));
+                }
+                check_no_resharding(self.backend, self.operation, &primaries_of(&before)).await?;
+            }
             return Ok(None);
         };
         let keys = &self.backend.inner.keys;
-        let (next, found): (u64, Vec<Vec<u8>>) = ::redis::cmd("SCAN")
-            .arg(cursor)
+        let mut scan = ::redis::cmd("SCAN");
+        scan.arg(cursor)
             .arg("MATCH")
             .arg(&keys.pattern)
             .arg("COUNT")
             .arg(SCAN_COUNT)
             .arg("TYPE")
-            .arg("hash")
-            .query_async(&mut self.backend.connection())
+            .arg("hash");
+        let (next, found): (u64, Vec<Vec<u8>>) = self
+            .backend
+            .connection()
+            .on_node(self.node.as_ref(), scan)
             .await
             .map_err(failed(self.operation))?;
         self.cursor = (next != 0).then_some(next);
@@ -69,6 +122,28 @@ impl<'b> Scan<'b> {
     }
 }
 
+/// Fails when one of the cluster's `primaries` is moving slots.
+async fn check_no_resharding(
+    backend: &RedisBackend,
+    operation: &'static str,
+    primaries: &[Node],
+) -> Result<(), OperationError> {
+    let connection = backend.connection();
+    for node in primaries {
+        if connection
+            .is_resharding(node)
+            .await
+            .map_err(failed(operation))?
+        {
+            return Err(unexpected(
+                operation,
+                "a resharding of the cluster is under way",
+            ));
+        }
+    }
+    Ok(())
+}
+
 impl RedisBackend {
     /// The forget-after time and cut-off (or watermark) of each key, as far as it still exists.
     async fn entry_values(
@@ -78,11 +153,16 @@ impl RedisBackend {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
-        let mut pipe = ::redis::pipe();
-        for (.., key) in keys {
-            pipe.cmd("HMGET").arg(key).arg("fa").arg("c");
-        }
-        pipe.query_async(&mut self.connection())
+        let reads = keys
+            .iter()
+            .map(|(.., key)| {
+                let mut read = ::redis::cmd("HMGET");
+                read.arg(key).arg("fa").arg("c");
+                read
+            })
+            .collect();
+        self.connection()
+            .query_each(reads)
             .await
             .map_err(failed("load"))
     }
@@ -90,7 +170,7 @@ impl RedisBackend {
     pub(super) async fn load_now(&self, now: u64) -> Result<Vec<RevocationEntry>, OperationError> {
         const OP: &str = "load";
         let mut entries = Vec::new();
-        let mut scan = Scan::new(self, OP);
+        let mut scan = Scan::start(self, OP).await?;
         let mut batch = scan.next_batch().await?;
         while let Some(keys) = batch {
             let keys: Vec<_> = keys
@@ -147,17 +227,22 @@ impl RedisBackend {
             return Ok(0);
         }
         let mut purged = 0;
-        let mut scan = Scan::new(self, OP);
+        let mut scan = Scan::start(self, OP).await?;
         while let Some(keys) = scan.next_batch().await? {
             if keys.is_empty() {
                 continue;
             }
-            let mut pipe = ::redis::pipe();
-            for (.., key) in &keys {
-                pipe.cmd("HGET").arg(key).arg("fa");
-            }
-            let times: Vec<Option<u64>> = pipe
-                .query_async(&mut self.connection())
+            let reads = keys
+                .iter()
+                .map(|(.., key)| {
+                    let mut read = ::redis::cmd("HGET");
+                    read.arg(key).arg("fa");
+                    read
+                })
+                .collect();
+            let times: Vec<Option<u64>> = self
+                .connection()
+                .query_each(reads)
                 .await
                 .map_err(failed(OP))?;
             for ((.., key), fa) in keys.iter().zip(times) {
@@ -178,12 +263,10 @@ impl RedisBackend {
 
     pub(super) async fn open_feed(&self) -> Result<Feed, OperationError> {
         const OP: &str = "subscribe";
-        let mut pubsub = self
-            .inner
-            .client
-            .get_async_pubsub()
-            .await
-            .map_err(failed(OP))?;
+        let (mut pubsub, copies) = match &self.inner.target {
+            Target::Single(client) => (client.get_async_pubsub().await.map_err(failed(OP))?, 1),
+            Target::Cluster { seeds, next_feed } => self.cluster_pubsub(seeds, next_feed).await?,
+        };
         pubsub
             .subscribe(&self.inner.keys.channel)
             .await
@@ -196,7 +279,56 @@ impl RedisBackend {
             heartbeat: tokio::time::interval_at(tokio::time::Instant::now() + every, every),
             every,
             open: true,
+            copies,
+            pending: Vec::new(),
         })
+    }
+}
+
+impl RedisBackend {
+    /// A pub/sub connection to one node of the cluster (the primaries it reports, then the
+    /// seeds, each tried in turn from a place that moves on at every call, so that a feed
+    /// lost with its node subscribes again on another), and the number of primaries: the
+    /// copies of each heartbeat.
+    async fn cluster_pubsub(
+        &self,
+        seeds: &[ConnectionInfo],
+        next_feed: &AtomicUsize,
+    ) -> Result<(PubSub, usize), OperationError> {
+        const OP: &str = "subscribe";
+        let Some(first_seed) = seeds.first() else {
+            return Err(unexpected(OP, "a cluster without nodes"));
+        };
+        let primaries = self
+            .connection()
+            .primaries()
+            .await
+            .map_err(failed(OP))?
+            .unwrap_or_default();
+        if primaries.is_empty() {
+            return Err(unexpected(OP, "a cluster without primaries"));
+        }
+        let mut candidates: Vec<ConnectionInfo> = primaries
+            .iter()
+            .map(|node| node.connection_info(first_seed))
+            .collect();
+        for seed in seeds {
+            if !candidates.iter().any(|known| known.addr() == seed.addr()) {
+                candidates.push(seed.clone());
+            }
+        }
+        let start = next_feed.fetch_add(1, Ordering::Relaxed) % candidates.len();
+        candidates.rotate_left(start);
+        let mut last = None;
+        for info in candidates {
+            let connect = async { Client::open(info)?.get_async_pubsub().await };
+            match tokio::time::timeout(self.inner.heartbeat, connect).await {
+                Ok(Ok(pubsub)) => return Ok((pubsub, primaries.len())),
+                Ok(Err(err)) => last = Some(failed(OP)(err)),
+                Err(_) => last = Some(unexpected(OP, "no node answered in time")),
+            }
+        }
+        Err(last.unwrap_or_else(|| unexpected(OP, "a cluster without nodes")))
     }
 }
 
@@ -209,6 +341,10 @@ pub(super) struct Feed {
     /// The heartbeat's period, also the time a ping has to answer.
     every: Duration,
     open: bool,
+    /// The copies of each heartbeat to wait for: one per primary of a cluster.
+    copies: usize,
+    /// The heartbeats of which some copies arrived, with their count.
+    pending: Vec<(Heartbeat, usize)>,
 }
 
 impl Feed {
@@ -225,12 +361,11 @@ impl Feed {
                         return Some(self.lost("its connection was closed"));
                     };
                     self.heartbeat.reset();
-                    return Some(
-                        match decode_change(message.get_payload_bytes()) {
-                            Ok(change) => Ok(change),
-                            Err(_) => self.lost("a message could not be decoded"),
-                        },
-                    );
+                    return Some(match decode_change(message.get_payload_bytes()) {
+                        Ok(Change::Heartbeat(beat)) if !self.all_copies(beat) => continue,
+                        Ok(change) => Ok(change),
+                        Err(_) => self.lost("a message could not be decoded"),
+                    });
                 }
                 _ = self.heartbeat.tick() => {
                     let ping = tokio::time::timeout(self.every, self.sink.ping::<Value>()).await;
@@ -240,6 +375,26 @@ impl Feed {
                 }
             }
         }
+    }
+
+    /// Counts a copy of `beat`: `true` once every primary's copy arrived.
+    fn all_copies(&mut self, beat: Heartbeat) -> bool {
+        if self.copies <= 1 {
+            return true;
+        }
+        let Some(at) = self.pending.iter().position(|(seen, _)| *seen == beat) else {
+            if self.pending.len() == MAX_PENDING {
+                self.pending.remove(0);
+            }
+            self.pending.push((beat, 1));
+            return false;
+        };
+        self.pending[at].1 += 1;
+        if self.pending[at].1 < self.copies {
+            return false;
+        }
+        self.pending.remove(at);
+        true
     }
 
     /// Ends the feed with a gap (the store reports it and reloads).

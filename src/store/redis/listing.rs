@@ -59,25 +59,21 @@ impl RedisBackend {
             .await
             .map_err(failed(OP))?;
         let cutoff_ms = cutoff_ms.filter(|_| cutoff_fa.is_some_and(|fa| fa >= now));
-        let mut records = ::redis::pipe();
-        let mut revoked = ::redis::pipe();
+        // The sessions' keys live in their own slots: on a cluster, one command each.
+        let mut records = Vec::with_capacity(sids.len());
+        let mut revoked = Vec::with_capacity(sids.len());
         for sid in &sids {
-            records
-                .cmd("HMGET")
+            let mut record = ::redis::cmd("HMGET");
+            record
                 .arg(keys.key(Kind::Record, sid))
                 .arg(&["sub", "st", "lr", "lb", "fa"]);
-            revoked
-                .cmd("EXISTS")
-                .arg(keys.key(Kind::RevokedSession, sid));
+            records.push(record);
+            let mut exists = ::redis::cmd("EXISTS");
+            exists.arg(keys.key(Kind::RevokedSession, sid));
+            revoked.push(exists);
         }
-        let fields: Vec<RecordFields> = records
-            .query_async(&mut connection)
-            .await
-            .map_err(failed(OP))?;
-        let revoked: Vec<bool> = revoked
-            .query_async(&mut connection)
-            .await
-            .map_err(failed(OP))?;
+        let fields: Vec<RecordFields> = connection.query_each(records).await.map_err(failed(OP))?;
+        let revoked: Vec<bool> = connection.query_each(revoked).await.map_err(failed(OP))?;
         if fields.len() != sids.len() || revoked.len() != sids.len() {
             return Err(unexpected(OP, "a reply of another length"));
         }
