@@ -13,7 +13,7 @@ use http::{StatusCode, request::Parts};
 use serde::de::DeserializeOwned;
 
 use crate::{
-    bearer::{AuthError, Authenticated, BearerAuthLayer, JsonBodyRejection, OnRejection},
+    bearer::{AuthError, Authenticated, BearerAuthLayer, DefaultRejection, OnRejection},
     endpoints::{ErrorResponse, JwksService, RefreshService, RevocationService, token_response},
     issuer::{IssueError, TokenPair},
     keys::KeyError,
@@ -226,7 +226,7 @@ where
 /// The RFC 6750 response with a JSON body.
 impl IntoResponse for AuthError {
     fn into_response(self) -> Response {
-        JsonBodyRejection
+        DefaultRejection
             .on_rejection(&self, None)
             .map(axum::body::Body::from)
     }

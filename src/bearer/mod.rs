@@ -30,7 +30,7 @@ mod source;
 pub use body::ResponseBody;
 pub use future::ResponseFuture;
 pub use layer::BearerAuthLayer;
-pub use rejection::{AuthError, DefaultRejection, JsonBodyRejection, OnRejection};
+pub use rejection::{AuthError, DefaultRejection, EmptyBodyRejection, OnRejection};
 pub use service::BearerAuth;
 
 /// Inserted into the request extensions by [`BearerAuth`] on a request it lets through without

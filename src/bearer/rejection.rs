@@ -248,8 +248,8 @@ impl std::error::Error for AuthError {}
 /// Turns an [`AuthError`] into the response the client gets: the hook that customises
 /// rejections.
 ///
-/// [`DefaultRejection`] sends the RFC 6750 status and `WWW-Authenticate` with an empty body;
-/// [`JsonBodyRejection`] adds a JSON body. Any `Fn(&AuthError, Option<&str>) -> Response<Bytes>`
+/// [`DefaultRejection`] sends the RFC 6750 status and `WWW-Authenticate` with a small JSON
+/// body; [`EmptyBodyRejection`] sends no body. Any `Fn(&AuthError, Option<&str>) -> Response<Bytes>`
 /// (error, realm) is a handler too. The body is bytes whatever the inner service's body is:
 /// the middleware answers with its own [`ResponseBody`](super::ResponseBody).
 ///
@@ -272,31 +272,25 @@ pub trait OnRejection: Clone + Send + Sync + 'static {
     fn on_rejection(&self, error: &AuthError, realm: Option<&str>) -> Response<Bytes>;
 }
 
-/// Status and `WWW-Authenticate` per RFC 6750, empty body.
+/// The default: status and `WWW-Authenticate` per RFC 6750, plus a small JSON body
+/// `{"error": …, "error_description": …}` ([`AuthError::json_body`]) with
+/// `Content-Type: application/json`, so that `curl -s` shows why a request was refused.
+///
+/// ```
+/// use tower_jwt_auth::{bearer::{AuthError, DefaultRejection, OnRejection}, token::TokenError};
+///
+/// let response = DefaultRejection.on_rejection(&AuthError::InvalidToken(TokenError::Expired), None);
+/// assert_eq!(response.status(), 401);
+/// assert_eq!(response.headers()["content-type"], "application/json");
+/// assert_eq!(
+///     response.body().as_ref(),
+///     br#"{"error":"invalid_token","error_description":"token expired"}"#
+/// );
+/// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct DefaultRejection;
 
 impl OnRejection for DefaultRejection {
-    fn on_rejection(&self, error: &AuthError, realm: Option<&str>) -> Response<Bytes> {
-        error.to_response(realm, Bytes::new())
-    }
-}
-
-/// Status and `WWW-Authenticate` per RFC 6750, plus a JSON body
-/// `{"error": …, "error_description": …}` and `Content-Type: application/json`.
-///
-/// ```
-/// use tower_jwt_auth::{BearerAuthLayer, Issuer, KeySet, SigningKey, bearer::JsonBodyRejection};
-///
-/// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
-/// let layer = BearerAuthLayer::new(&issuer).on_rejection(JsonBodyRejection);
-/// # let _ = layer;
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-#[derive(Debug, Clone, Copy, Default)]
-pub struct JsonBodyRejection;
-
-impl OnRejection for JsonBodyRejection {
     fn on_rejection(&self, error: &AuthError, realm: Option<&str>) -> Response<Bytes> {
         let mut response = error.to_response(realm, Bytes::from(error.json_body()));
         response.headers_mut().insert(
@@ -304,6 +298,26 @@ impl OnRejection for JsonBodyRejection {
             HeaderValue::from_static("application/json"),
         );
         response
+    }
+}
+
+/// Status and `WWW-Authenticate` per RFC 6750 with an empty body, for clients that read
+/// only the status and the challenge.
+///
+/// ```
+/// use tower_jwt_auth::{BearerAuthLayer, Issuer, KeySet, SigningKey, bearer::EmptyBodyRejection};
+///
+/// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
+/// let layer = BearerAuthLayer::new(&issuer).on_rejection(EmptyBodyRejection);
+/// # let _ = layer;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EmptyBodyRejection;
+
+impl OnRejection for EmptyBodyRejection {
+    fn on_rejection(&self, error: &AuthError, realm: Option<&str>) -> Response<Bytes> {
+        error.to_response(realm, Bytes::new())
     }
 }
 
