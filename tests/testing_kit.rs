@@ -15,6 +15,7 @@ use serde_json::Value;
 use tower_jwt_auth::{
     Claims, Sessions,
     axum::cookie_token_routes,
+    endpoints::RefreshService,
     testing::{TestClient, TestEnv},
     token_routes,
     transport::CookieTransport,
@@ -226,5 +227,22 @@ async fn an_expired_cookie_is_no_longer_sent() -> Result {
     assert!(client.cookie_names("/me").contains(&access));
     env.advance(Duration::from_secs(1));
     assert!(!client.cookie_names("/me").contains(&access));
+    Ok(())
+}
+
+#[tokio::test]
+async fn any_tower_service_is_a_client_target() -> Result {
+    let env = TestEnv::new()?;
+    let client = TestClient::new(RefreshService::new(env.sessions().clone()));
+    let pair = env.login("alice").await?;
+    let form = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", pair.refresh_token()),
+    ];
+    let refreshed = client.post("/token").form(&form).send().await?;
+    assert_eq!(refreshed.status(), StatusCode::OK);
+    assert_eq!(refreshed.headers()["cache-control"], "no-store");
+    let reused = client.post("/token").form(&form).send().await?;
+    assert_eq!(reused.json::<Value>()?["error"], "invalid_grant");
     Ok(())
 }

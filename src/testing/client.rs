@@ -26,7 +26,9 @@ use crate::{
 /// `__Secure-` prefixes) and sends them back, with the CSRF header of the crate's cookie
 /// transport on every request that changes state.
 ///
-/// Clones share the jar. Responses are read whole.
+/// Clones share the jar. Responses are read whole. The service is called with a
+/// `Request<Full<Bytes>>` (http-body-util), which an axum `Router` and the crate's endpoints
+/// take; wrap a service that wants another body type with tower's `MapRequest`.
 ///
 /// ```
 /// use axum::{Router, routing::post};
