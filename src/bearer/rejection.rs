@@ -189,11 +189,24 @@ impl AuthError {
             _ => "unauthorized",
         });
         let description = self.description().unwrap_or("a bearer token is required");
-        let mut body = serde_json::json!({ "error": code, "error_description": description });
-        if let Self::InsufficientScope(scope) = self {
-            body["scope"] = serde_json::Value::String(scope.to_string());
+        // One allocation: the default rejection builds this for every refused request.
+        let scope = match self {
+            Self::InsufficientScope(scope) => Some(&**scope),
+            _ => None,
+        };
+        let mut body = String::with_capacity(
+            48 + code.len() + description.len() + scope.map_or(0, |s| s.len() + 12),
+        );
+        body.push_str(r#"{"error":"#);
+        push_json_string(&mut body, code);
+        body.push_str(r#","error_description":"#);
+        push_json_string(&mut body, description);
+        if let Some(scope) = scope {
+            body.push_str(r#","scope":"#);
+            push_json_string(&mut body, scope);
         }
-        body.to_string()
+        body.push('}');
+        body
     }
 
     /// A response with this error's status and challenge, and `body`; a 503 says
@@ -228,6 +241,23 @@ impl AuthError {
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         response
     }
+}
+
+/// Appends `value` as a JSON string (RFC 8259 §7).
+fn push_json_string(out: &mut String, value: &str) {
+    out.push('"');
+    for c in value.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c < ' ' => {
+                use fmt::Write as _;
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
 }
 
 impl fmt::Display for AuthError {
@@ -357,6 +387,29 @@ mod tests {
         assert_eq!(
             h(AuthError::MissingToken, Some("a\"b\\c")).unwrap(),
             r#"Bearer realm="abc""#
+        );
+    }
+
+    #[test]
+    fn json_bodies_are_json() {
+        for err in [
+            AuthError::MissingToken,
+            AuthError::InvalidRequest("a \"quoted\" \\ why\n"),
+            AuthError::InvalidToken(TokenError::Expired),
+            AuthError::InsufficientScope("read write".into()),
+            AuthError::Unavailable,
+        ] {
+            let body: serde_json::Value = serde_json::from_str(&err.json_body()).unwrap();
+            assert_eq!(
+                body["error_description"],
+                err.description().unwrap_or("a bearer token is required")
+            );
+            let scope = matches!(err, AuthError::InsufficientScope(_));
+            assert_eq!(body.get("scope").is_some(), scope, "{body}");
+        }
+        assert_eq!(
+            AuthError::InsufficientScope("read write".into()).json_body(),
+            r#"{"error":"insufficient_scope","error_description":"the token lacks a required scope","scope":"read write"}"#
         );
     }
 
