@@ -20,9 +20,7 @@ use hyper::{body::Incoming, server::conn::http1};
 use hyper_util::{rt::TokioIo, service::TowerToHyperService};
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
-use tower_jwt_auth::{
-    BearerAuthLayer, Claims, Issuer, KeySet, Sessions, SigningKey, bearer::JsonBodyRejection,
-};
+use tower_jwt_auth::{BearerAuthLayer, Claims, Issuer, KeySet, Sessions, SigningKey};
 
 /// `GET /`: greets the subject of the verified token.
 async fn hello(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
@@ -53,11 +51,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .await?;
 
     let service = ServiceBuilder::new()
-        .layer(
-            BearerAuthLayer::new(&issuer)
-                .with_realm("hyper-example")
-                .on_rejection(JsonBodyRejection),
-        )
+        .layer(BearerAuthLayer::new(&issuer).with_realm("hyper-example"))
         .service_fn(hello);
 
     let addr = std::env::var("ADDR").unwrap_or_else(|_| "127.0.0.1:3001".to_owned());

@@ -164,7 +164,7 @@ use tower_jwt_auth::store::SqliteBackend;
 use tower_jwt_auth::{
     BearerAuthLayer, Claims, Issuer, KeySet, Sessions, SigningKey,
     axum::cookie_token_routes,
-    bearer::{AuthError, JsonBodyRejection},
+    bearer::AuthError,
     clock::Clock,
     endpoints::{ErrorResponse, JwksService, token_response},
     keys::Algorithm,
@@ -1036,9 +1036,7 @@ pub fn app_with(config: &Config, stores: Stores) -> Result<App, String> {
         transport: transport.clone(),
     };
 
-    let auth = BearerAuthLayer::new(&issuer)
-        .with_realm(REALM)
-        .on_rejection(JsonBodyRejection);
+    let auth = BearerAuthLayer::new(&issuer).with_realm(REALM);
     let router = Router::new()
         .route("/me", get(me))
         // `route_layer`: only matched routes require a token, so unknown paths stay 404.
@@ -1236,7 +1234,7 @@ const DEMO_JS: &str = include_str!("quickstart/app.js");
 /// with cookies, `/me` and the token routes under the cookie transport.
 fn demo_routes(
     sessions: &Sessions,
-    auth: &BearerAuthLayer<tower_jwt_auth::token::NoCustomClaims, JsonBodyRejection>,
+    auth: &BearerAuthLayer,
     transport: &CookieTransport,
 ) -> Router<AppState> {
     let browser_auth = auth.clone().with_cookie_transport(transport);

@@ -50,10 +50,11 @@ use http::{StatusCode, request::Parts};
 use serde::de::DeserializeOwned;
 
 use crate::{
-    bearer::{AuthError, Authenticated, BearerAuthLayer, JsonBodyRejection, OnRejection},
+    bearer::{AuthError, Authenticated, BearerAuthLayer, DefaultRejection, OnRejection},
     endpoints::{ErrorResponse, JwksService, RefreshService, RevocationService, token_response},
-    issuer::TokenPair,
-    session::{SessionInfo, Sessions, StartError},
+    issuer::{IssueError, TokenPair},
+    keys::KeyError,
+    session::{RefreshError, SessionInfo, Sessions, StartError},
     store::RevocationError,
     token::{Claims, NoCustomClaims},
     transport::{CookieTransport, response::json_response},
@@ -262,7 +263,7 @@ where
 /// The RFC 6750 response with a JSON body.
 impl IntoResponse for AuthError {
     fn into_response(self) -> Response {
-        JsonBodyRejection
+        DefaultRejection
             .on_rejection(&self, None)
             .map(axum::body::Body::from)
     }
@@ -276,19 +277,60 @@ impl IntoResponse for TokenPair {
     }
 }
 
-/// 503 `temporarily_unavailable` when the session could not be recorded (the client may
-/// retry), 500 `server_error` otherwise; the cause is logged, never sent.
+/// The [`ErrorResponse`] of the error: 503 `temporarily_unavailable` when the session could
+/// not be recorded (the client may retry), 500 `server_error` otherwise; the cause is logged,
+/// never sent.
 impl IntoResponse for StartError {
     fn into_response(self) -> Response {
-        tracing::error!(
-            error = &self as &dyn std::error::Error,
-            "no session could be started"
-        );
-        match self {
-            Self::Store(_) => ErrorResponse::unavailable(),
-            _ => ErrorResponse::server_error(),
-        }
-        .into_response()
+        ErrorResponse::from(self).into_response()
+    }
+}
+
+/// The [`ErrorResponse`] of the error: 400 `invalid_grant` for the client's bad refresh
+/// token, 503 `temporarily_unavailable` when the state could not be read, 500 otherwise.
+///
+/// ```
+/// use axum::{Json, extract::State, response::Result};
+/// use tower_jwt_auth::{Sessions, TokenPair};
+///
+/// #[derive(serde::Deserialize)]
+/// struct Grant {
+///     refresh_token: String,
+/// }
+///
+/// async fn refresh(State(sessions): State<Sessions>, Json(grant): Json<Grant>) -> Result<TokenPair> {
+///     Ok(sessions.refresh(&grant.refresh_token).await?)
+/// }
+/// # let _: axum::Router = axum::Router::new()
+/// #     .route("/refresh", axum::routing::post(refresh))
+/// #     .with_state(tower_jwt_auth::Sessions::new(tower_jwt_auth::Issuer::builder(
+/// #         tower_jwt_auth::KeySet::new(tower_jwt_auth::SigningKey::generate_ed25519()?)).build()?));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+impl IntoResponse for RefreshError {
+    fn into_response(self) -> Response {
+        ErrorResponse::from(self).into_response()
+    }
+}
+
+/// The [`ErrorResponse`] of the error: 500 `server_error`; the cause is logged, never sent.
+impl IntoResponse for IssueError {
+    fn into_response(self) -> Response {
+        ErrorResponse::from(self).into_response()
+    }
+}
+
+/// The [`ErrorResponse`] of the error: 503 `temporarily_unavailable` with `Retry-After: 1`.
+impl IntoResponse for RevocationError {
+    fn into_response(self) -> Response {
+        ErrorResponse::from(self).into_response()
+    }
+}
+
+/// The [`ErrorResponse`] of the error: 500 `server_error`; the cause is logged, never sent.
+impl IntoResponse for KeyError {
+    fn into_response(self) -> Response {
+        ErrorResponse::from(self).into_response()
     }
 }
 

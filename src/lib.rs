@@ -88,8 +88,12 @@
 //!
 //! # Testing handlers
 //!
-//! With the `test-util` feature, `clock::MockClock` moves time (expire a token without
-//! sleeping) and `Claims::builder` makes claims to put in a request (behind an `Arc`), as
+//! With the `test-util` feature, `testing::TestEnv` sets up an issuer, its sessions and a
+//! bearer layer on a `clock::MockClock` in one call (expire a token without sleeping), and
+//! `testing::TestClient` sends requests to any tower service, an axum `Router` included,
+//! with a bearer token, JSON or a form, keeping the cookies it is given (per `Path` and
+//! `Max-Age`) and sending the CSRF header of the cookie transport; see the README's *Testing
+//! your handlers*. `Claims::builder` makes claims to put in a request (behind an `Arc`), as
 //! the layer would.
 //!
 //! # Where things are
@@ -133,7 +137,7 @@
 //! | `tonic` | no | `grpc::GrpcRejection`: rejections as gRPC statuses (`UNAUTHENTICATED`, `PERMISSION_DENIED`) with the challenge in the metadata |
 //! | `redis` | no | `store::RedisBackend`: session records and revocations in Redis, shared by every instance, with a pub/sub change feed |
 //! | `remote-jwks` | no | `keys::RemoteJwks`: a resource server's keys, fetched from another issuer's JWKS over HTTPS (reqwest with rustls, no OpenSSL), cached per `Cache-Control` within a floor and a ceiling, refetched at most once per interval for unknown `kid`s, the last good set kept while the issuer is down |
-//! | `test-util` | no | `clock::MockClock`, `Claims::builder`, `store::conformance` (the suite every backend passes), and `token::verify_signature_only` / `verify_signature_only_with_key` (the signature layer alone, for key-loading tests against public vectors) |
+//! | `test-util` | no | `testing::TestEnv` and `testing::TestClient` (the testing kit), `clock::MockClock`, `Claims::builder`, `store::conformance` (the suite every backend passes), and `token::verify_signature_only` / `verify_signature_only_with_key` (the signature layer alone, for key-loading tests against public vectors) |
 //! | `postgres` | no | `store::PostgresBackend`: sessions and revocations in PostgreSQL (sqlx 0.9, which needs Rust 1.94), LISTEN/NOTIFY as the change feed |
 //! | `sqlite` | no | `store::SqliteBackend`: the same in one SQLite file (bundled, WAL) for a single node, with its change feed in process |
 //! | `metrics` | no | counters through the `metrics` facade: accepted and refused requests by reason, refresh outcomes, reuse detections, revocations, backend errors, change-feed gaps, cache hits and misses (names in the README's *Observability*) |
@@ -164,6 +168,9 @@ mod redact;
 pub mod session;
 pub mod store;
 mod telemetry;
+#[cfg(feature = "test-util")]
+#[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
+pub mod testing;
 pub mod token;
 pub mod transport;
 

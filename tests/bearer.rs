@@ -22,7 +22,7 @@ use http_body_util::BodyExt;
 use serde_json::json;
 use tower::{Layer, ServiceBuilder, ServiceExt, service_fn};
 use tower_jwt_auth::{
-    BearerAuthLayer, Claims, TokenPair, bearer::JsonBodyRejection, session::StartError,
+    BearerAuthLayer, Claims, TokenPair, bearer::EmptyBodyRejection, session::StartError,
 };
 
 type Inner = tower::util::BoxCloneService<Request<Body>, Response<Body>, Infallible>;
@@ -353,9 +353,9 @@ async fn optional_mode_admits_anonymous_requests_but_not_bad_tokens() {
 }
 
 #[tokio::test]
-async fn json_rejections_carry_the_same_headers_and_a_body() {
+async fn rejections_carry_the_rfc6750_headers_and_a_json_body_by_default() {
     let h = Harness::new();
-    let layer = h.layer().on_rejection(JsonBodyRejection);
+    let layer = h.layer();
     for (auth, status, error) in [
         (
             "Bearer not-a-jwt",
@@ -385,6 +385,27 @@ async fn json_rejections_carry_the_same_headers_and_a_body() {
                 .is_some_and(|d| !d.is_empty())
         );
     }
+}
+
+#[tokio::test]
+async fn the_empty_body_rejection_keeps_the_headers_and_sends_no_body() {
+    let h = Harness::new();
+    let layer = h.layer().on_rejection(EmptyBodyRejection);
+    let response = layer
+        .layer(echo(h.calls.clone()))
+        .oneshot(
+            Request::get("/")
+                .header(header::AUTHORIZATION, "Bearer not-a-jwt")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert!(challenge(&response).contains(r#"error="invalid_token""#));
+    assert!(response.headers().get(header::CONTENT_TYPE).is_none());
+    assert_eq!(text(response).await, "");
+    assert_eq!(h.calls(), 0);
 }
 
 fn app(h: &Harness) -> Router {

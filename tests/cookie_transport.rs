@@ -22,7 +22,6 @@ use tower::ServiceExt;
 use tower_jwt_auth::{
     BearerAuthLayer, Claims, Sessions,
     axum::cookie_token_routes,
-    bearer::JsonBodyRejection,
     transport::{CookieTransport, SameSite},
 };
 
@@ -42,9 +41,7 @@ fn app_with(transport: CookieTransport) -> App {
             .with_refresh_ttl(Duration::from_secs(3600))
     });
     let sessions = Sessions::new(env.issuer.clone());
-    let auth = BearerAuthLayer::new(&env.issuer)
-        .on_rejection(JsonBodyRejection)
-        .with_cookie_transport(&transport);
+    let auth = BearerAuthLayer::new(&env.issuer).with_cookie_transport(&transport);
     let login = {
         let issuer = env.issuer.clone();
         let transport = transport.clone();

@@ -91,3 +91,27 @@ async fn the_readme_program_answers_as_documented() {
         StatusCode::UNAUTHORIZED
     );
 }
+
+/// The README's "Testing your handlers" block.
+fn testing_block() -> String {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let section = readme
+        .split("## Testing your handlers")
+        .nth(1)
+        .expect("the section");
+    let block = section.split("```rust\n").nth(1).expect("a rust block");
+    block.split("```").next().unwrap().to_owned()
+}
+
+#[test]
+fn the_readme_testing_section_is_tests_readme_testing_verbatim_in_at_most_40_lines() {
+    let file = include_str!("readme_testing.rs");
+    let code = file.split_once("\n\n").unwrap().1;
+    assert_eq!(testing_block(), code);
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let section = readme.split("## Testing your handlers").nth(1).unwrap();
+    let lines = section.split("\n## ").next().unwrap().lines().count();
+    assert!(lines <= 40, "{lines} lines");
+}

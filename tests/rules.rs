@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use tower::{Layer, ServiceExt, service_fn, util::BoxCloneService};
 use tower_jwt_auth::{
     BearerAuthLayer, Claims,
-    bearer::{AuthError, Denied, JsonBodyRejection, OnRejection},
+    bearer::{AuthError, Denied, EmptyBodyRejection, OnRejection},
 };
 
 type Service = BoxCloneService<Request<Body>, Response<Body>, Infallible>;
@@ -245,23 +245,25 @@ async fn the_applications_own_error_is_the_response() {
     // The crate's own refusals still go through the same handler.
     assert_eq!(status(&svc, "a.b.c").await, StatusCode::UNAUTHORIZED);
 
-    // The default handler: the application's status, no challenge, empty body.
-    let svc = service(&staff(&env).check(acme_only));
+    // The empty-body handler: the application's status, no challenge, no body.
+    let svc = service(
+        &staff(&env)
+            .on_rejection(EmptyBodyRejection)
+            .check(acme_only),
+    );
     let response = call(&svc, &globex).await;
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     assert_eq!(challenge(&response), None);
     assert!(body(response).await.is_empty());
 
-    // The JSON handler: the application's message; any error type converts (403).
-    let svc = service(&staff(&env).on_rejection(JsonBodyRejection).check(
-        |claims: &Claims<Staff>| {
-            if claims.custom.tenant == "acme" {
-                Ok(())
-            } else {
-                Err(WrongTenant)
-            }
-        },
-    ));
+    // The default handler: the application's message as JSON; any error type converts (403).
+    let svc = service(&staff(&env).check(|claims: &Claims<Staff>| {
+        if claims.custom.tenant == "acme" {
+            Ok(())
+        } else {
+            Err(WrongTenant)
+        }
+    }));
     let response = call(&svc, &globex).await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     assert_eq!(

@@ -98,7 +98,8 @@ impl<T, R> fmt::Debug for BearerAuthLayer<T, R> {
 
 impl BearerAuthLayer {
     /// A layer that requires a valid access token, read from the `Authorization: Bearer`
-    /// header only, and answers rejections with an empty body. The claims carry no
+    /// header only, and answers rejections with a small JSON body
+    /// ([`DefaultRejection`](super::DefaultRejection)). The claims carry no
     /// application claims until [`with_claims`](Self::with_claims) names their type.
     ///
     /// Takes the [`Issuer`](crate::Issuer) whose tokens it accepts (`&issuer`), or any
@@ -500,13 +501,13 @@ impl<T, R: Clone> BearerAuthLayer<T, R> {
     }
 
     /// Replaces how rejections are turned into responses:
-    /// [`JsonBodyRejection`](super::JsonBodyRejection) for a JSON body, or any
+    /// [`EmptyBodyRejection`](super::EmptyBodyRejection) for an empty body, or any
     /// `Fn(&AuthError, Option<&str>) -> Response<Bytes>` (see [`OnRejection`](super::OnRejection)).
     ///
     /// ```
-    /// # use tower_jwt_auth::{BearerAuthLayer, Issuer, KeySet, SigningKey, bearer::JsonBodyRejection};
+    /// # use tower_jwt_auth::{BearerAuthLayer, Issuer, KeySet, SigningKey, bearer::EmptyBodyRejection};
     /// # let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
-    /// let layer = BearerAuthLayer::new(&issuer).on_rejection(JsonBodyRejection);
+    /// let layer = BearerAuthLayer::new(&issuer).on_rejection(EmptyBodyRejection);
     /// # let _ = layer;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```

@@ -33,7 +33,7 @@ mod source;
 pub use body::ResponseBody;
 pub use future::ResponseFuture;
 pub use layer::BearerAuthLayer;
-pub use rejection::{AuthError, DefaultRejection, Denied, JsonBodyRejection, OnRejection};
+pub use rejection::{AuthError, DefaultRejection, Denied, EmptyBodyRejection, OnRejection};
 pub use service::BearerAuth;
 
 /// Inserted into the request extensions by [`BearerAuth`] on a request it lets through without

@@ -204,13 +204,24 @@ impl AuthError {
             Self::Denied(denied) => Cow::Owned(denied.error().to_string()),
             _ => Cow::Borrowed(self.description().unwrap_or("a bearer token is required")),
         };
-        let mut body = serde_json::json!({ "error": code, "error_description": description });
-        if let Self::InsufficientScope(scope) = self
-            && !scope.is_empty()
-        {
-            body["scope"] = serde_json::Value::String(scope.to_string());
+        // One allocation: the default rejection builds this for every refused request.
+        let scope = match self {
+            Self::InsufficientScope(scope) if !scope.is_empty() => Some(&**scope),
+            _ => None,
+        };
+        let mut body = String::with_capacity(
+            48 + code.len() + description.len() + scope.map_or(0, |s| s.len() + 12),
+        );
+        body.push_str(r#"{"error":"#);
+        push_json_string(&mut body, code);
+        body.push_str(r#","error_description":"#);
+        push_json_string(&mut body, &description);
+        if let Some(scope) = scope {
+            body.push_str(r#","scope":"#);
+            push_json_string(&mut body, scope);
         }
-        body.to_string()
+        body.push('}');
+        body
     }
 
     /// A response with this error's status and challenge, and `body`; a 503 says
@@ -247,6 +258,23 @@ impl AuthError {
     }
 }
 
+/// Appends `value` as a JSON string (RFC 8259 §7).
+fn push_json_string(out: &mut String, value: &str) {
+    out.push('"');
+    for c in value.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c < ' ' => {
+                use fmt::Write as _;
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
 impl fmt::Display for AuthError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -274,9 +302,9 @@ impl Error for AuthError {
 /// The application's refusal from a [`check`](super::BearerAuthLayer::check): its own error
 /// and the status of the response (403 unless set otherwise). The rejection handler
 /// ([`OnRejection`]) gets it as [`AuthError::Denied`] and can render the application's error
-/// from [`downcast_ref`](Self::downcast_ref); [`DefaultRejection`] sends the status with an
-/// empty body, [`JsonBodyRejection`] `{"error":"access_denied","error_description":` the
-/// error's message `}`. Any `std::error::Error + Send + Sync` converts into it (with `?` or
+/// from [`downcast_ref`](Self::downcast_ref); [`DefaultRejection`] sends the status with
+/// `{"error":"access_denied","error_description":` the error's message `}`,
+/// [`EmptyBodyRejection`] the status alone. Any `std::error::Error + Send + Sync` converts into it (with `?` or
 /// `Into`).
 ///
 /// ```
@@ -384,8 +412,8 @@ impl Eq for Denied {}
 /// Turns an [`AuthError`] into the response the client gets: the hook that customises
 /// rejections.
 ///
-/// [`DefaultRejection`] sends the RFC 6750 status and `WWW-Authenticate` with an empty body;
-/// [`JsonBodyRejection`] adds a JSON body. Any `Fn(&AuthError, Option<&str>) -> Response<Bytes>`
+/// [`DefaultRejection`] sends the RFC 6750 status and `WWW-Authenticate` with a small JSON
+/// body; [`EmptyBodyRejection`] sends no body. Any `Fn(&AuthError, Option<&str>) -> Response<Bytes>`
 /// (error, realm) is a handler too. The body is bytes whatever the inner service's body is:
 /// the middleware answers with its own [`ResponseBody`](super::ResponseBody).
 ///
@@ -408,31 +436,25 @@ pub trait OnRejection: Clone + Send + Sync + 'static {
     fn on_rejection(&self, error: &AuthError, realm: Option<&str>) -> Response<Bytes>;
 }
 
-/// Status and `WWW-Authenticate` per RFC 6750, empty body.
+/// The default: status and `WWW-Authenticate` per RFC 6750, plus a small JSON body
+/// `{"error": …, "error_description": …}` ([`AuthError::json_body`]) with
+/// `Content-Type: application/json`, so that `curl -s` shows why a request was refused.
+///
+/// ```
+/// use tower_jwt_auth::{bearer::{AuthError, DefaultRejection, OnRejection}, token::TokenError};
+///
+/// let response = DefaultRejection.on_rejection(&AuthError::InvalidToken(TokenError::Expired), None);
+/// assert_eq!(response.status(), 401);
+/// assert_eq!(response.headers()["content-type"], "application/json");
+/// assert_eq!(
+///     response.body().as_ref(),
+///     br#"{"error":"invalid_token","error_description":"token expired"}"#
+/// );
+/// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct DefaultRejection;
 
 impl OnRejection for DefaultRejection {
-    fn on_rejection(&self, error: &AuthError, realm: Option<&str>) -> Response<Bytes> {
-        error.to_response(realm, Bytes::new())
-    }
-}
-
-/// Status and `WWW-Authenticate` per RFC 6750, plus a JSON body
-/// `{"error": …, "error_description": …}` and `Content-Type: application/json`.
-///
-/// ```
-/// use tower_jwt_auth::{BearerAuthLayer, Issuer, KeySet, SigningKey, bearer::JsonBodyRejection};
-///
-/// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
-/// let layer = BearerAuthLayer::new(&issuer).on_rejection(JsonBodyRejection);
-/// # let _ = layer;
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-#[derive(Debug, Clone, Copy, Default)]
-pub struct JsonBodyRejection;
-
-impl OnRejection for JsonBodyRejection {
     fn on_rejection(&self, error: &AuthError, realm: Option<&str>) -> Response<Bytes> {
         let mut response = error.to_response(realm, Bytes::from(error.json_body()));
         response.headers_mut().insert(
@@ -440,6 +462,26 @@ impl OnRejection for JsonBodyRejection {
             HeaderValue::from_static("application/json"),
         );
         response
+    }
+}
+
+/// Status and `WWW-Authenticate` per RFC 6750 with an empty body, for clients that read
+/// only the status and the challenge.
+///
+/// ```
+/// use tower_jwt_auth::{BearerAuthLayer, Issuer, KeySet, SigningKey, bearer::EmptyBodyRejection};
+///
+/// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
+/// let layer = BearerAuthLayer::new(&issuer).on_rejection(EmptyBodyRejection);
+/// # let _ = layer;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EmptyBodyRejection;
+
+impl OnRejection for EmptyBodyRejection {
+    fn on_rejection(&self, error: &AuthError, realm: Option<&str>) -> Response<Bytes> {
+        error.to_response(realm, Bytes::new())
     }
 }
 
@@ -479,6 +521,29 @@ mod tests {
         assert_eq!(
             h(AuthError::MissingToken, Some("a\"b\\c")).unwrap(),
             r#"Bearer realm="abc""#
+        );
+    }
+
+    #[test]
+    fn json_bodies_are_json() {
+        for err in [
+            AuthError::MissingToken,
+            AuthError::InvalidRequest("a \"quoted\" \\ why\n"),
+            AuthError::InvalidToken(TokenError::Expired),
+            AuthError::InsufficientScope("read write".into()),
+            AuthError::Unavailable,
+        ] {
+            let body: serde_json::Value = serde_json::from_str(&err.json_body()).unwrap();
+            assert_eq!(
+                body["error_description"],
+                err.description().unwrap_or("a bearer token is required")
+            );
+            let scope = matches!(err, AuthError::InsufficientScope(_));
+            assert_eq!(body.get("scope").is_some(), scope, "{body}");
+        }
+        assert_eq!(
+            AuthError::InsufficientScope("read write".into()).json_body(),
+            r#"{"error":"insufficient_scope","error_description":"the token lacks a required scope","scope":"read write"}"#
         );
     }
 

@@ -12,8 +12,8 @@ use super::{
 use crate::{
     session::{RefreshError, Sessions},
     telemetry,
-    token::{Claims, NoCustomClaims, TokenError, TokenKind},
-    transport::{CookieTransport, csrf},
+    token::{Claims, NoCustomClaims, TokenKind},
+    transport::{CookieTransport, csrf, response::refresh_error},
 };
 
 /// A tower service for refresh requests.
@@ -101,22 +101,6 @@ pub struct Refresh;
 pub struct RefreshRequest {
     grant_type: Option<String>,
     refresh_token: Option<String>,
-}
-
-/// The refresh exchange's error as an OAuth response.
-fn refresh_error(err: &RefreshError) -> ErrorResponse {
-    match err {
-        RefreshError::InvalidToken(TokenError::RevocationUnavailable)
-        | RefreshError::Hook(_)
-        | RefreshError::Revocation(_) => ErrorResponse::unavailable(),
-        RefreshError::InvalidToken(_) => ErrorResponse::invalid_grant("refresh token is invalid"),
-        RefreshError::Reused => {
-            ErrorResponse::invalid_grant("refresh token was already used; session revoked")
-        }
-        RefreshError::Refused => ErrorResponse::invalid_grant("refresh refused"),
-        RefreshError::UnknownSession => ErrorResponse::invalid_grant("unknown session"),
-        RefreshError::Issue(_) | RefreshError::ClaimsType(_) => ErrorResponse::server_error(),
-    }
 }
 
 impl Operation for Refresh {

@@ -19,13 +19,12 @@
 //! use axum::{Router, routing::get};
 //! use tower_jwt_auth::{
 //!     BearerAuthLayer, Claims, Issuer, KeySet, Sessions, SigningKey, axum::cookie_token_routes,
-//!     bearer::JsonBodyRejection, transport::CookieTransport,
+//!     transport::CookieTransport,
 //! };
 //!
 //! let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
 //! let transport = CookieTransport::mounted_at("/auth").build()?;
 //! let auth = BearerAuthLayer::new(&issuer)
-//!     .on_rejection(JsonBodyRejection)
 //!     .with_cookie_transport(&transport);
 //! let app: Router = Router::new()
 //!     .route("/me", get(|claims: Claims| async move { claims.sub }))

@@ -6,7 +6,13 @@ use http::{HeaderValue, Response, StatusCode, header};
 use http_body_util::Full;
 use serde::Serialize;
 
-use crate::issuer::TokenPair;
+use crate::{
+    issuer::{IssueError, TokenPair},
+    keys::KeyError,
+    session::{RefreshError, StartError},
+    store::RevocationError,
+    token::TokenError,
+};
 
 /// `body` as a JSON response with `status` that no cache keeps (RFC 6749 §5.1), or a 500
 /// `server_error` when it cannot be serialised.
@@ -59,6 +65,25 @@ pub fn token_response(status: StatusCode, pair: &TokenPair) -> Response<Full<Byt
 ///
 /// let response = ErrorResponse::invalid_request("missing refresh_token").into_http_response();
 /// assert_eq!(response.status(), 400);
+/// ```
+///
+/// Every error a handler meets converts into one, so that `?` works in a handler that returns
+/// `Result<_, ErrorResponse>`:
+///
+/// | error | response |
+/// | --- | --- |
+/// | [`RefreshError`] the client caused (bad, expired, reused, refused token) | 400 `invalid_grant` |
+/// | [`RefreshError`] the server caused, [`RevocationError`], [`StartError::Store`] | 503 `temporarily_unavailable`, `Retry-After: 1` |
+/// | [`IssueError`], [`KeyError`], [`StartError::Issue`], a refresh's claims that do not fit | 500 `server_error` |
+///
+/// The description never carries the cause: a server fault is logged (`tracing`, level
+/// error), never sent.
+///
+/// ```
+/// use tower_jwt_auth::{endpoints::ErrorResponse, session::RefreshError};
+///
+/// let refused = ErrorResponse::from(RefreshError::Reused);
+/// assert_eq!((refused.status().as_u16(), refused.error()), (400, "invalid_grant"));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ErrorResponse {
@@ -199,5 +224,114 @@ impl ErrorResponse {
         }
         response.extensions_mut().insert(self);
         response
+    }
+}
+
+/// The refresh exchange's error as an OAuth response (RFC 6749 §5.2): the client's bad grant is
+/// 400 `invalid_grant`, a state that cannot be read 503, a server fault 500.
+pub(crate) fn refresh_error(err: &RefreshError) -> ErrorResponse {
+    match err {
+        RefreshError::InvalidToken(TokenError::RevocationUnavailable)
+        | RefreshError::Hook(_)
+        | RefreshError::Revocation(_) => ErrorResponse::unavailable(),
+        RefreshError::InvalidToken(_) => ErrorResponse::invalid_grant("refresh token is invalid"),
+        RefreshError::Reused => {
+            ErrorResponse::invalid_grant("refresh token was already used; session revoked")
+        }
+        RefreshError::Refused => ErrorResponse::invalid_grant("refresh refused"),
+        RefreshError::UnknownSession => ErrorResponse::invalid_grant("unknown session"),
+        RefreshError::Issue(_) | RefreshError::ClaimsType(_) => ErrorResponse::server_error(),
+    }
+}
+
+/// Logs a server fault that the response does not explain.
+fn server_fault(err: &(dyn std::error::Error + 'static), what: &'static str) -> ErrorResponse {
+    tracing::error!(error = err, "{what}");
+    ErrorResponse::server_error()
+}
+
+/// 400 `invalid_grant` when the client presented a bad, expired, reused or refused refresh
+/// token; 503 `temporarily_unavailable` when the revocation state or the refresh hook failed
+/// (the token was not used up: the client may retry); 500 `server_error` when the next pair
+/// could not be minted. The session layer has already logged the failure.
+///
+/// ```
+/// use tower_jwt_auth::{endpoints::ErrorResponse, session::RefreshError, token::TokenError};
+///
+/// let expired = ErrorResponse::from(RefreshError::InvalidToken(TokenError::Expired));
+/// assert_eq!(expired.status(), 400);
+/// assert_eq!(expired.error(), "invalid_grant");
+/// ```
+impl From<RefreshError> for ErrorResponse {
+    fn from(err: RefreshError) -> Self {
+        refresh_error(&err)
+    }
+}
+
+/// 503 `temporarily_unavailable` when the session record could not be written (the client may
+/// retry the login), 500 `server_error` when the first pair could not be minted; the cause is
+/// logged, never sent.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+/// use tower_jwt_auth::{Issuer, KeySet, Sessions, SigningKey, endpoints::ErrorResponse};
+///
+/// let sessions = Sessions::new(Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?);
+/// let err = sessions.start("").await.unwrap_err();
+/// assert_eq!(ErrorResponse::from(err).error(), "server_error");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+impl From<StartError> for ErrorResponse {
+    fn from(err: StartError) -> Self {
+        match err {
+            StartError::Store(err) => Self::from(err),
+            _ => server_fault(&err, "no session could be started"),
+        }
+    }
+}
+
+/// 500 `server_error`: the application passed something the issuer refuses, or the key set
+/// cannot sign; the cause is logged, never sent.
+///
+/// ```
+/// use tower_jwt_auth::{endpoints::ErrorResponse, issuer::IssueError};
+///
+/// let response = ErrorResponse::from(IssueError::NoSigningKey).into_http_response();
+/// assert_eq!(response.status(), 500);
+/// ```
+impl From<IssueError> for ErrorResponse {
+    fn from(err: IssueError) -> Self {
+        server_fault(&err, "no token could be issued")
+    }
+}
+
+/// 503 `temporarily_unavailable` with `Retry-After: 1`: the revocation state could not be read
+/// or written, so the operation failed closed; the store has logged the cause.
+///
+/// ```
+/// use tower_jwt_auth::{endpoints::ErrorResponse, store::RevocationError};
+///
+/// let down = RevocationError::Backend("connection refused".into());
+/// assert_eq!(ErrorResponse::from(down).status(), 503);
+/// ```
+impl From<RevocationError> for ErrorResponse {
+    fn from(_: RevocationError) -> Self {
+        Self::unavailable()
+    }
+}
+
+/// 500 `server_error`: a key could not be loaded or the key set changed wrongly, a fault of the
+/// server's configuration; the cause is logged, never sent.
+///
+/// ```
+/// use tower_jwt_auth::{endpoints::ErrorResponse, keys::KeyError};
+///
+/// assert_eq!(ErrorResponse::from(KeyError::Rng).error(), "server_error");
+/// ```
+impl From<KeyError> for ErrorResponse {
+    fn from(err: KeyError) -> Self {
+        server_fault(&err, "a key operation failed")
     }
 }
