@@ -142,11 +142,38 @@ where
                     .config
                     .on_rejection
                     .on_rejection(&error, self.config.realm.as_deref());
+                if let Some(param) = &self.config.resource_metadata {
+                    add_challenge_param(response.headers_mut(), param);
+                }
                 // The reason (never the token) for an outer TraceLayer or the app's logging.
                 response.extensions_mut().insert(error);
                 ResponseFuture::rejected(response)
             }
         }
+    }
+}
+
+/// Appends `param` (`name="value"`, built at layer build) to a `Bearer` challenge, whichever
+/// rejection handler made it (RFC 9728 §5.1).
+fn add_challenge_param(headers: &mut http::HeaderMap, param: &[u8]) {
+    let Some(challenge) = headers.get_mut(header::WWW_AUTHENTICATE) else {
+        return;
+    };
+    let old = challenge.as_bytes();
+    let scheme = b"Bearer";
+    if old.len() < scheme.len() || !old[..scheme.len()].eq_ignore_ascii_case(scheme) {
+        return;
+    }
+    let bare = old.len() == scheme.len();
+    if !bare && old[scheme.len()] != b' ' {
+        return;
+    }
+    let mut value = Vec::with_capacity(old.len() + 2 + param.len());
+    value.extend_from_slice(old);
+    value.extend_from_slice(if bare { b" " } else { b", " });
+    value.extend_from_slice(param);
+    if let Ok(value) = http::HeaderValue::from_maybe_shared(bytes::Bytes::from(value)) {
+        *challenge = value;
     }
 }
 
