@@ -184,3 +184,39 @@ fn mark_sensitive(headers: &mut http::HeaderMap, name: header::HeaderName) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use http::{HeaderMap, HeaderValue, header::WWW_AUTHENTICATE};
+
+    use super::add_challenge_param;
+
+    fn with_param(challenge: Option<&'static str>) -> Option<String> {
+        let mut headers = HeaderMap::new();
+        if let Some(challenge) = challenge {
+            headers.insert(WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+        }
+        add_challenge_param(&mut headers, br#"resource_metadata="https://r.example/m""#);
+        headers
+            .get(WWW_AUTHENTICATE)
+            .map(|v| v.to_str().unwrap().to_owned())
+    }
+
+    #[test]
+    fn only_bearer_challenges_get_the_parameter() {
+        assert_eq!(
+            with_param(Some("Bearer")).unwrap(),
+            r#"Bearer resource_metadata="https://r.example/m""#
+        );
+        assert_eq!(
+            with_param(Some(r#"Bearer realm="api""#)).unwrap(),
+            r#"Bearer realm="api", resource_metadata="https://r.example/m""#
+        );
+        // A handler's own scheme is left alone, and no challenge is added where none was.
+        assert_eq!(with_param(Some("Basic")).unwrap(), "Basic");
+        assert_eq!(with_param(Some("Bearerish")).unwrap(), "Bearerish");
+        assert_eq!(with_param(None), None);
+    }
+}
