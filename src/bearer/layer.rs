@@ -2,6 +2,7 @@
 
 use std::{fmt, sync::Arc};
 
+use bytes::Bytes;
 use tower_layer::Layer;
 
 use super::{
@@ -10,12 +11,17 @@ use super::{
     rules::{self, Rules},
     source::Sources,
 };
-use crate::token::{Claims, NoCustomClaims, Verifier};
+use crate::{
+    endpoints::ProtectedResourceMetadata,
+    token::{Claims, NoCustomClaims, Verifier},
+};
 
 pub(crate) struct Config<R> {
     pub(crate) verifier: Verifier,
     pub(crate) sources: Sources,
     pub(crate) realm: Option<Arc<str>>,
+    /// The `resource_metadata="…"` challenge parameter (RFC 9728 §5.1), built once.
+    pub(crate) resource_metadata: Option<Bytes>,
     pub(crate) optional: bool,
     pub(crate) on_rejection: R,
     pub(crate) cache: CacheSettings,
@@ -89,6 +95,7 @@ impl<T, R> fmt::Debug for BearerAuthLayer<T, R> {
             .field("verifier", &self.config.verifier)
             .field("sources", &self.config.sources)
             .field("realm", &self.config.realm)
+            .field("resource_metadata", &self.config.resource_metadata)
             .field("optional", &self.config.optional)
             .field("rules", &self.rules)
             .field("cache", &self.cache)
@@ -123,6 +130,7 @@ impl BearerAuthLayer {
                 verifier: verifier.into(),
                 sources: Sources::default(),
                 realm: None,
+                resource_metadata: None,
                 optional: false,
                 on_rejection: DefaultRejection,
                 cache,
@@ -238,6 +246,44 @@ impl<T, R: Clone> BearerAuthLayer<T, R> {
     pub fn with_realm(self, realm: impl Into<String>) -> Self {
         let realm: Arc<str> = realm.into().into();
         self.map(|c| c.realm = Some(realm))
+    }
+
+    /// Names the resource's RFC 9728 metadata in every `WWW-Authenticate: Bearer` challenge
+    /// the layer sends (401, and 403 `insufficient_scope`): `resource_metadata="` the
+    /// document's [`url`](ProtectedResourceMetadata::url) `"` (RFC 9728 §5.1), so that a client
+    /// refused for want of a token finds the authorization servers that issue one. Whatever
+    /// the rejection handler, a response whose challenge is `Bearer` gets the parameter; the
+    /// parameter is built once, here. (The 401 of axum's `Claims` extractor, for an anonymous
+    /// request through an [`optional`](Self::optional) layer, is not the layer's: it names
+    /// neither the realm nor the metadata.)
+    ///
+    /// ```
+    /// use http::Request;
+    /// use tower::{ServiceBuilder, ServiceExt, service_fn};
+    /// use tower_jwt_auth::{BearerAuthLayer, Issuer, KeySet, SigningKey, endpoints::ProtectedResourceMetadata};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+    /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
+    /// let metadata = ProtectedResourceMetadata::builder("https://api.example")
+    ///     .with_authorization_server("https://auth.example")
+    ///     .build()?;
+    /// let auth = BearerAuthLayer::new(&issuer).with_resource_metadata(&metadata);
+    /// let service = ServiceBuilder::new().layer(auth).service(service_fn(|_: Request<()>| async {
+    ///     Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
+    /// }));
+    /// let refused = service.oneshot(Request::get("/").body(())?).await?;
+    /// assert_eq!(
+    ///     refused.headers()["www-authenticate"],
+    ///     r#"Bearer resource_metadata="https://api.example/.well-known/oauth-protected-resource""#
+    /// );
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn with_resource_metadata(self, metadata: &ProtectedResourceMetadata) -> Self {
+        let param = metadata.challenge_param();
+        self.map(|c| c.resource_metadata = Some(param))
     }
 
     /// Also reads the token from the cookie `name` (for browser clients).
@@ -519,6 +565,7 @@ impl<T, R: Clone> BearerAuthLayer<T, R> {
                 verifier: config.verifier,
                 sources: config.sources,
                 realm: config.realm,
+                resource_metadata: config.resource_metadata,
                 optional: config.optional,
                 on_rejection,
                 cache: config.cache,
@@ -534,6 +581,7 @@ impl<R: Clone> Clone for Config<R> {
             verifier: self.verifier.clone(),
             sources: self.sources.clone(),
             realm: self.realm.clone(),
+            resource_metadata: self.resource_metadata.clone(),
             optional: self.optional,
             on_rejection: self.on_rejection.clone(),
             cache: self.cache,

@@ -142,6 +142,9 @@ where
                     .config
                     .on_rejection
                     .on_rejection(&error, self.config.realm.as_deref());
+                if let Some(param) = &self.config.resource_metadata {
+                    add_challenge_param(response.headers_mut(), param);
+                }
                 // The reason (never the token) for an outer TraceLayer or the app's logging.
                 response.extensions_mut().insert(error);
                 ResponseFuture::rejected(response)
@@ -150,10 +153,70 @@ where
     }
 }
 
+/// Appends `param` (`name="value"`, built at layer build) to a `Bearer` challenge, whichever
+/// rejection handler made it (RFC 9728 §5.1).
+fn add_challenge_param(headers: &mut http::HeaderMap, param: &[u8]) {
+    let Some(challenge) = headers.get_mut(header::WWW_AUTHENTICATE) else {
+        return;
+    };
+    let old = challenge.as_bytes();
+    let scheme = b"Bearer";
+    if old.len() < scheme.len() || !old[..scheme.len()].eq_ignore_ascii_case(scheme) {
+        return;
+    }
+    let bare = old.len() == scheme.len();
+    if !bare && old[scheme.len()] != b' ' {
+        return;
+    }
+    let mut value = Vec::with_capacity(old.len() + 2 + param.len());
+    value.extend_from_slice(old);
+    value.extend_from_slice(if bare { b" " } else { b", " });
+    value.extend_from_slice(param);
+    if let Ok(value) = http::HeaderValue::from_maybe_shared(bytes::Bytes::from(value)) {
+        *challenge = value;
+    }
+}
+
 fn mark_sensitive(headers: &mut http::HeaderMap, name: header::HeaderName) {
     if let header::Entry::Occupied(mut entry) = headers.entry(name) {
         for value in entry.iter_mut() {
             value.set_sensitive(true);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use http::{HeaderMap, HeaderValue, header::WWW_AUTHENTICATE};
+
+    use super::add_challenge_param;
+
+    fn with_param(challenge: Option<&'static str>) -> Option<String> {
+        let mut headers = HeaderMap::new();
+        if let Some(challenge) = challenge {
+            headers.insert(WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+        }
+        add_challenge_param(&mut headers, br#"resource_metadata="https://r.example/m""#);
+        headers
+            .get(WWW_AUTHENTICATE)
+            .map(|v| v.to_str().unwrap().to_owned())
+    }
+
+    #[test]
+    fn only_bearer_challenges_get_the_parameter() {
+        assert_eq!(
+            with_param(Some("Bearer")).unwrap(),
+            r#"Bearer resource_metadata="https://r.example/m""#
+        );
+        assert_eq!(
+            with_param(Some(r#"Bearer realm="api""#)).unwrap(),
+            r#"Bearer realm="api", resource_metadata="https://r.example/m""#
+        );
+        // A handler's own scheme is left alone, and no challenge is added where none was.
+        assert_eq!(with_param(Some("Basic")).unwrap(), "Basic");
+        assert_eq!(with_param(Some("Bearerish")).unwrap(), "Bearerish");
+        assert_eq!(with_param(None), None);
     }
 }

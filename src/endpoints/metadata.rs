@@ -128,7 +128,7 @@ impl MetadataService {
 
 /// The `scheme://authority` part of an issuer URL allowed in metadata: `https`, or `http` on
 /// a loopback host; no query, fragment nor credentials.
-fn origin(iss: &str) -> Option<&str> {
+pub(super) fn origin(iss: &str) -> Option<&str> {
     let (scheme, rest) = iss.split_once("://")?;
     let authority_len = rest.find('/').unwrap_or(rest.len());
     let authority = &rest[..authority_len];
