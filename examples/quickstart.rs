@@ -62,12 +62,29 @@
 //! A username is normalised and checked as RFC 8265 says (the PRECIS `UsernameCaseMapped`
 //! profile): full-width letters become their usual width, upper case becomes lower case, and
 //! accents are composed (NFC), so `Alice`, `ALICE`, `ａlice` and `alice` are one account,
-//! and so are an `é` sent composed or decomposed. The normalised name is the account and the
-//! `sub` of its tokens. Letters and digits of any script and printable ASCII are allowed;
+//! and so are an `é` sent composed or decomposed. The normalised name is the account; its
+//! tokens carry it as `preferred_username`. Letters and digits of any script and printable ASCII are allowed;
 //! spaces, control characters, symbols and invisible or direction-changing characters (a
 //! zero-width space, a soft hyphen, a byte order mark, a right-to-left override, …) are
 //! refused: signup answers 400, and a login with such a name finds no account (401). At most
 //! 64 characters once normalised.
+//!
+//! # User ids
+//!
+//! The `sub` of an account's tokens is not its name but a user id drawn at signup (128 random
+//! bits, URL-safe base64), stored with the account: in memory, in the Redis hash
+//! `STORE_PREFIX:user_ids`, or in the `user_id` column of the users table. A name signed up
+//! again, in a new store or after a Redis restart, gets a new id, so tokens of the old account,
+//! still validly signed by the same `SIGNING_KEY_FILE`, never pass for the new one. A users
+//! table made before the user ids gets the column at start, and its accounts an id at their
+//! next login (their earlier tokens keep the name as `sub`).
+//!
+//! # Sessions a user can see and end
+//!
+//! Signup and login label the new session with the request's `User-Agent` (cut to 256
+//! bytes). `GET /auth/sessions` lists the caller's live sessions with their labels, its own
+//! marked `current`; `DELETE /auth/sessions/{id}` ends one of them (another user's session is
+//! `404`, as an unknown one). The demo page shows them as "where you are signed in".
 //!
 //! # Endpoints
 //!
@@ -80,7 +97,9 @@
 //! | `POST /auth/revoke` `{"token"}` (or the RFC 7009 form) | none | 200, also for unknown tokens |
 //! | `POST /auth/logout` | bearer | 204: this session's tokens stop working |
 //! | `POST /auth/logout-all` | bearer | 204: every session of the user stops |
-//! | `GET /me` | bearer | 200 `{"sub","sid","scope","exp"}` |
+//! | `GET /auth/sessions` | bearer | 200 `{"sessions":[{"id","started_ms","last_refreshed_ms","label","current"}]}` |
+//! | `DELETE /auth/sessions/{id}` | bearer | 204: that session of the user ends; 404 for any other id |
+//! | `GET /me` | bearer | 200 `{"sub","preferred_username","sid","scope","exp"}` |
 //! | `GET /admin` | bearer, scope `admin` | 200; 403 `insufficient_scope` otherwise |
 //! | `GET /.well-known/jwks.json` | none | the public key set |
 //!
@@ -98,6 +117,8 @@
 //! | `GET /browser/me` | access cookie | as `/me` |
 //! | `POST /browser/auth/refresh` | refresh cookie + `X-CSRF-Token` | the next pair, in cookies |
 //! | `POST /browser/auth/logout`, `/browser/auth/logout-all` | access cookie + `X-CSRF-Token` | 204, cookies deleted |
+//! | `GET /browser/auth/sessions` | access cookie | as `/auth/sessions` |
+//! | `DELETE /browser/auth/sessions/{id}` | access cookie + `X-CSRF-Token` | as `/auth/sessions/{id}` (cookies deleted when it is the caller's own) |
 //!
 //! The quickstart serves plain http, so its cookies go without `Secure` (and without the
 //! `__Host-` prefix, which needs it); a real deployment serves https and keeps the default.
@@ -140,8 +161,8 @@ use axum::{
     Json, Router,
     extract::{DefaultBodyLimit, Request, State, rejection::JsonRejection as BodyRejection},
     http::{
-        HeaderValue, StatusCode,
-        header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, RETRY_AFTER},
+        HeaderMap, HeaderValue, StatusCode,
+        header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, RETRY_AFTER, USER_AGENT},
     },
     middleware::{self, Next},
     response::{IntoResponse, Response},
@@ -149,7 +170,7 @@ use axum::{
 };
 use dashmap::{DashMap, mapref::entry::Entry};
 use precis_profiles::{UsernameCaseMapped, precis_core::profile::PrecisFastInvocation};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::{
     net::TcpListener,
@@ -168,7 +189,7 @@ use tower_jwt_auth::{
     clock::Clock,
     endpoints::{ErrorResponse, JwksService, token_response},
     keys::Algorithm,
-    session::StartError,
+    session::{Login, StartError},
     store::{
         BoxError, BoxFuture, Change, ChangeStream, Heartbeat, LiveSession, NewSession,
         RevocationBackend, RevocationEntry, RotateOutcome, Rotation,
@@ -192,6 +213,8 @@ pub const MAX_USERNAME_CHARS: usize = 64;
 /// The longest username a request may send, in bytes, before it is normalised: bounds the
 /// work (a decomposed name is longer as sent than once normalised).
 pub const MAX_USERNAME_BYTES: usize = 1024;
+/// The longest session label, in bytes: a longer `User-Agent` is cut.
+pub const MAX_LABEL_BYTES: usize = 256;
 /// The shortest password, in characters.
 pub const MIN_PASSWORD_CHARS: usize = 8;
 /// The longest password, in characters (bounds the hashing work a request can ask for).
@@ -506,11 +529,18 @@ pub async fn open_stores(config: &Config) -> Result<Stores, String> {
                 .await
                 .map_err(|err| redis(&err))?
                 .map_err(|err| redis(&err))?;
+            if backend.persists() == Some(false) {
+                eprintln!(
+                    "REDIS_URL: this Redis persists nothing (no append-only file, no \
+                     snapshots): a restart of it forgets every user, session and revocation"
+                );
+            }
             Stores {
                 backend: Some(Arc::new(backend)),
                 users: Users::Redis {
                     connection,
                     key: format!("{prefix}:users").into(),
+                    ids: format!("{prefix}:user_ids").into(),
                 },
             }
         }
@@ -568,16 +598,18 @@ fn failed(var: &str, err: &dyn std::error::Error) -> String {
     message
 }
 
-/// The accounts: username (normalised) → argon2 hash in PHC string format. Every account has
-/// the scopes [`USER_SCOPE`].
+/// The accounts: username (normalised) → the user's id and argon2 hash in PHC string format.
+/// Every account has the scopes [`USER_SCOPE`].
 #[derive(Clone)]
 enum Users {
-    Memory(Arc<DashMap<String, String>>),
-    /// The hash `key`, a field per user.
+    Memory(Arc<DashMap<String, Account>>),
+    /// The hash `key` (a field per user: the password hash) and the hash `ids` (a field per
+    /// user: the user id).
     #[cfg(feature = "redis")]
     Redis {
         connection: ::redis::aio::ConnectionManager,
         key: Arc<str>,
+        ids: Arc<str>,
     },
     #[cfg(feature = "postgres")]
     Postgres(SqlUsers<sqlx::Postgres>),
@@ -594,48 +626,130 @@ impl Default for Users {
 /// A user store that failed or did not answer in time: 503.
 struct StoreError;
 
+/// What the user store keeps of an account besides its name.
+#[derive(Clone)]
+struct Account {
+    password_hash: String,
+    /// The `sub` of the account's tokens; `None` for an account stored before the user ids
+    /// (it gets one at its next login).
+    user_id: Option<String>,
+}
+
+/// A new user id: 128 random bits, URL-safe base64 (22 characters). It is the `sub` of the
+/// account's tokens, never the username: a name signed up again in a new store gets a new
+/// id, so tokens of the old account never pass for the new one.
+fn new_user_id() -> String {
+    use argon2::password_hash::rand_core::RngCore;
+    use base64::Engine;
+    let mut bytes = [0u8; 16];
+    OsRng.fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
 impl Users {
-    /// The password hash of `username`, if it has an account.
-    async fn password_hash(&self, username: &str) -> Result<Option<String>, StoreError> {
+    /// The account of `username`, if it has one.
+    async fn account(&self, username: &str) -> Result<Option<Account>, StoreError> {
         match self {
-            Self::Memory(users) => Ok(users.get(username).map(|hash| hash.clone())),
+            Self::Memory(users) => Ok(users.get(username).map(|account| account.clone())),
             #[cfg(feature = "redis")]
-            Self::Redis { connection, key } => {
-                let query = ::redis::cmd("HGET").arg(&**key).arg(username).clone();
-                timed(async move { query.query_async(&mut connection.clone()).await }).await
+            Self::Redis {
+                connection,
+                key,
+                ids,
+            } => {
+                let query = ::redis::pipe()
+                    .hget(&**key, username)
+                    .hget(&**ids, username)
+                    .clone();
+                let (hash, user_id): (Option<String>, Option<String>) =
+                    timed(async move { query.query_async(&mut connection.clone()).await }).await?;
+                Ok(hash.map(|password_hash| Account {
+                    password_hash,
+                    user_id,
+                }))
             }
             #[cfg(feature = "postgres")]
-            Self::Postgres(users) => timed(users.password_hash(username)).await,
+            Self::Postgres(users) => timed(users.account(username)).await,
             #[cfg(feature = "sqlite")]
-            Self::Sqlite(users) => timed(users.password_hash(username)).await,
+            Self::Sqlite(users) => timed(users.account(username)).await,
         }
     }
 
-    /// Creates the account unless the name is taken (`false`): of two signups of one name,
-    /// wherever they run, one creates it and the other finds it taken.
-    async fn create(&self, username: &str, password_hash: String) -> Result<bool, StoreError> {
+    /// Creates the account with `user_id` unless the name is taken (`false`): of two signups
+    /// of one name, wherever they run, one creates it and the other finds it taken.
+    async fn create(
+        &self,
+        username: &str,
+        user_id: &str,
+        password_hash: String,
+    ) -> Result<bool, StoreError> {
         match self {
             // The entry holds its shard's lock while it decides.
             Self::Memory(users) => match users.entry(username.to_owned()) {
                 Entry::Occupied(_) => Ok(false),
                 Entry::Vacant(slot) => {
-                    slot.insert(password_hash);
+                    slot.insert(Account {
+                        password_hash,
+                        user_id: Some(user_id.to_owned()),
+                    });
                     Ok(true)
                 }
             },
+            // Both fields in one transaction: a name just created has no id yet, so its id
+            // is this one. On a taken name the second `HSETNX` only gives an account stored
+            // before the user ids one.
             #[cfg(feature = "redis")]
-            Self::Redis { connection, key } => {
-                let query = ::redis::cmd("HSETNX")
-                    .arg(&**key)
-                    .arg(username)
-                    .arg(password_hash)
+            Self::Redis {
+                connection,
+                key,
+                ids,
+            } => {
+                let query = ::redis::pipe()
+                    .atomic()
+                    .hset_nx(&**key, username, password_hash)
+                    .hset_nx(&**ids, username, user_id)
                     .clone();
-                timed(async move { query.query_async(&mut connection.clone()).await }).await
+                let (created, _): (bool, bool) =
+                    timed(async move { query.query_async(&mut connection.clone()).await }).await?;
+                Ok(created)
             }
             #[cfg(feature = "postgres")]
-            Self::Postgres(users) => timed(users.create(username, &password_hash)).await,
+            Self::Postgres(users) => timed(users.create(username, user_id, &password_hash)).await,
             #[cfg(feature = "sqlite")]
-            Self::Sqlite(users) => timed(users.create(username, &password_hash)).await,
+            Self::Sqlite(users) => timed(users.create(username, user_id, &password_hash)).await,
+        }
+    }
+
+    /// The user id of `username`: the one stored, or, for an account stored before the user
+    /// ids, `fresh`, stored now. Of two logins giving one account an id at once, both get the
+    /// same.
+    async fn user_id(&self, username: &str, fresh: &str) -> Result<String, StoreError> {
+        match self {
+            Self::Memory(users) => match users.get_mut(username) {
+                Some(mut account) => Ok(account
+                    .user_id
+                    .get_or_insert_with(|| fresh.to_owned())
+                    .clone()),
+                None => Err(StoreError),
+            },
+            #[cfg(feature = "redis")]
+            Self::Redis {
+                connection, ids, ..
+            } => {
+                let query = ::redis::pipe()
+                    .atomic()
+                    .hset_nx(&**ids, username, fresh)
+                    .ignore()
+                    .hget(&**ids, username)
+                    .clone();
+                let (user_id,): (String,) =
+                    timed(async move { query.query_async(&mut connection.clone()).await }).await?;
+                Ok(user_id)
+            }
+            #[cfg(feature = "postgres")]
+            Self::Postgres(users) => timed(users.user_id(username, fresh)).await,
+            #[cfg(feature = "sqlite")]
+            Self::Sqlite(users) => timed(users.user_id(username, fresh)).await,
         }
     }
 }
@@ -665,6 +779,8 @@ struct SqlUsers<Db: sqlx::Database> {
     pool: sqlx::Pool<Db>,
     select: Arc<str>,
     insert: Arc<str>,
+    select_id: Arc<str>,
+    assign_id: Arc<str>,
 }
 
 // By hand: a derive would require `Db: Clone`.
@@ -675,6 +791,8 @@ impl<Db: sqlx::Database> Clone for SqlUsers<Db> {
             pool: self.pool.clone(),
             select: self.select.clone(),
             insert: self.insert.clone(),
+            select_id: self.select_id.clone(),
+            assign_id: self.assign_id.clone(),
         }
     }
 }
@@ -687,43 +805,97 @@ where
     String: sqlx::Type<Db> + for<'r> sqlx::Decode<'r, Db>,
     for<'a> &'a str: sqlx::Type<Db> + sqlx::Encode<'a, Db>,
     usize: sqlx::ColumnIndex<<Db as sqlx::Database>::Row>,
+    for<'r> (String, Option<String>): sqlx::FromRow<'r, <Db as sqlx::Database>::Row>,
 {
-    /// Creates the table if it does not exist.
+    /// Creates the table if it does not exist, and gives a table made before the user ids
+    /// its `user_id` column (its accounts get an id at their next login).
     async fn open(pool: sqlx::Pool<Db>, prefix: &str) -> Result<Self, sqlx::Error> {
         let table = format!("{prefix}_users");
         let create = format!(
             "CREATE TABLE IF NOT EXISTS {table} \
-             (username TEXT PRIMARY KEY, password_hash TEXT NOT NULL)"
+             (username TEXT PRIMARY KEY, password_hash TEXT NOT NULL, user_id TEXT)"
         );
         sqlx::query(sqlx::AssertSqlSafe(create))
             .execute(&pool)
             .await?;
+        let probe = format!("SELECT user_id FROM {table} WHERE 1 = 0");
+        let has_column = |pool: sqlx::Pool<Db>| {
+            let probe = probe.clone();
+            async move {
+                sqlx::query(sqlx::AssertSqlSafe(probe))
+                    .execute(&pool)
+                    .await
+                    .is_ok()
+            }
+        };
+        if !has_column(pool.clone()).await {
+            let alter = format!("ALTER TABLE {table} ADD COLUMN user_id TEXT");
+            let altered = sqlx::query(sqlx::AssertSqlSafe(alter)).execute(&pool).await;
+            // Another instance starting at the same time may have added it first.
+            if let Err(err) = altered
+                && !has_column(pool.clone()).await
+            {
+                return Err(err);
+            }
+        }
         Ok(Self {
             pool,
-            select: format!("SELECT password_hash FROM {table} WHERE username = $1").into(),
+            select: format!("SELECT password_hash, user_id FROM {table} WHERE username = $1")
+                .into(),
             insert: format!(
-                "INSERT INTO {table} (username, password_hash) VALUES ($1, $2) \
+                "INSERT INTO {table} (username, password_hash, user_id) VALUES ($1, $2, $3) \
                  ON CONFLICT (username) DO NOTHING RETURNING username"
+            )
+            .into(),
+            select_id: format!("SELECT user_id FROM {table} WHERE username = $1").into(),
+            assign_id: format!(
+                "UPDATE {table} SET user_id = $1 WHERE username = $2 AND user_id IS NULL"
             )
             .into(),
         })
     }
 
-    async fn password_hash(&self, username: &str) -> Result<Option<String>, sqlx::Error> {
-        sqlx::query_scalar(sqlx::AssertSqlSafe(self.select.clone()))
-            .bind(username)
-            .fetch_optional(&self.pool)
-            .await
+    async fn account(&self, username: &str) -> Result<Option<Account>, sqlx::Error> {
+        let row: Option<(String, Option<String>)> =
+            sqlx::query_as(sqlx::AssertSqlSafe(self.select.clone()))
+                .bind(username)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(|(password_hash, user_id)| Account {
+            password_hash,
+            user_id,
+        }))
     }
 
     /// `true` if the row was inserted: `RETURNING` yields nothing on a conflict.
-    async fn create(&self, username: &str, password_hash: &str) -> Result<bool, sqlx::Error> {
+    async fn create(
+        &self,
+        username: &str,
+        user_id: &str,
+        password_hash: &str,
+    ) -> Result<bool, sqlx::Error> {
         let inserted: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(self.insert.clone()))
             .bind(username)
             .bind(password_hash)
+            .bind(user_id)
             .fetch_optional(&self.pool)
             .await?;
         Ok(inserted.is_some())
+    }
+
+    /// Stores `fresh` as the id of an account that has none, then reads the id back.
+    async fn user_id(&self, username: &str, fresh: &str) -> Result<String, sqlx::Error> {
+        sqlx::query(sqlx::AssertSqlSafe(self.assign_id.clone()))
+            .bind(fresh)
+            .bind(username)
+            .execute(&self.pool)
+            .await?;
+        let user_id: Option<String> =
+            sqlx::query_scalar(sqlx::AssertSqlSafe(self.select_id.clone()))
+                .bind(username)
+                .fetch_one(&self.pool)
+                .await?;
+        user_id.ok_or(sqlx::Error::RowNotFound)
     }
 }
 
@@ -1037,6 +1209,7 @@ pub fn app_with(config: &Config, stores: Stores) -> Result<App, String> {
     };
 
     let auth = BearerAuthLayer::new(&issuer)
+        .with_claims::<Profile>()
         .with_realm(REALM)
         .on_rejection(JsonBodyRejection);
     let router = Router::new()
@@ -1117,21 +1290,24 @@ async fn health() -> Json<Value> {
 
 async fn signup(
     State(state): State<AppState>,
+    headers: HeaderMap,
     body: Result<Json<Credentials>, BodyRejection>,
 ) -> Response {
-    sign_up(&state, body, None).await
+    sign_up(&state, &headers, body, None).await
 }
 
 async fn login(
     State(state): State<AppState>,
+    headers: HeaderMap,
     body: Result<Json<Credentials>, BodyRejection>,
 ) -> Response {
-    log_in(&state, body, None).await
+    log_in(&state, &headers, body, None).await
 }
 
 /// Signup, answered with the tokens in the body, or in the cookies of `transport`.
 async fn sign_up(
     state: &AppState,
+    headers: &HeaderMap,
     body: Result<Json<Credentials>, BodyRejection>,
     transport: Option<&CookieTransport>,
 ) -> Response {
@@ -1148,7 +1324,7 @@ async fn sign_up(
         Err(why) => return error(StatusCode::BAD_REQUEST, "invalid_request", why),
     };
     // A cheap early answer; `create` below makes the decision.
-    match state.users.password_hash(&username).await {
+    match state.users.account(&username).await {
         Ok(Some(_)) => return username_taken(),
         Ok(None) => {}
         Err(StoreError) => return ErrorResponse::unavailable().into_response(),
@@ -1162,17 +1338,24 @@ async fn sign_up(
         Err(HashError::Busy) => return busy(),
         Ok(Err(_)) | Err(HashError::Failed) => return server_error(),
     };
-    match state.users.create(&username, password_hash).await {
+    let user_id = new_user_id();
+    match state.users.create(&username, &user_id, password_hash).await {
         Ok(true) => {}
         Ok(false) => return username_taken(),
         Err(StoreError) => return ErrorResponse::unavailable().into_response(),
     }
-    issue(state, &username, USER_SCOPE, StatusCode::CREATED, transport).await
+    let user = User {
+        id: &user_id,
+        name: &username,
+        scope: USER_SCOPE,
+    };
+    issue(state, &user, headers, StatusCode::CREATED, transport).await
 }
 
 /// Login, answered with the tokens in the body, or in the cookies of `transport`.
 async fn log_in(
     state: &AppState,
+    headers: &HeaderMap,
     body: Result<Json<Credentials>, BodyRejection>,
     transport: Option<&CookieTransport>,
 ) -> Response {
@@ -1182,14 +1365,14 @@ async fn log_in(
     };
     // A name that cannot be a username names no account.
     let known = match normalise_username(&username) {
-        Ok(username) => match state.users.password_hash(&username).await {
-            Ok(hash) => hash.map(|hash| (username, hash)),
+        Ok(username) => match state.users.account(&username).await {
+            Ok(account) => account.map(|account| (username, account)),
             Err(StoreError) => return ErrorResponse::unavailable().into_response(),
         },
         Err(_) => None,
     };
     let (account, hash) = match known {
-        Some((username, hash)) => (Some((username, USER_SCOPE)), hash),
+        Some((username, account)) => (Some((username, account.user_id)), account.password_hash),
         // Unknown user: the same work as for a wrong password, then the same answer.
         None => (None, state.dummy_hash.to_string()),
     };
@@ -1198,8 +1381,21 @@ async fn log_in(
         .run(move |hasher| hasher.verify(password.as_bytes(), &hash))
         .await;
     match (matches, account) {
-        (Ok(true), Some((username, scope))) => {
-            issue(state, &username, scope, StatusCode::OK, transport).await
+        (Ok(true), Some((username, user_id))) => {
+            let user_id = match user_id {
+                Some(user_id) => user_id,
+                // An account stored before the user ids gets one now.
+                None => match state.users.user_id(&username, &new_user_id()).await {
+                    Ok(user_id) => user_id,
+                    Err(StoreError) => return ErrorResponse::unavailable().into_response(),
+                },
+            };
+            let user = User {
+                id: &user_id,
+                name: &username,
+                scope: USER_SCOPE,
+            };
+            issue(state, &user, headers, StatusCode::OK, transport).await
         }
         (Ok(_), _) => error(
             StatusCode::UNAUTHORIZED,
@@ -1211,17 +1407,19 @@ async fn log_in(
     }
 }
 
-async fn me(claims: Claims) -> Json<Value> {
+async fn me(claims: Claims<Profile>) -> Json<Value> {
     Json(json!({
         "sub": claims.sub,
+        "preferred_username": claims.custom.preferred_username,
         "sid": claims.sid,
         "scope": claims.scope,
         "exp": claims.exp,
     }))
 }
 
-async fn admin(claims: Claims) -> Json<Value> {
-    Json(json!({ "message": format!("hello, administrator {}", claims.sub) }))
+async fn admin(claims: Claims<Profile>) -> Json<Value> {
+    let name = claims.custom.preferred_username.unwrap_or(claims.sub);
+    Json(json!({ "message": format!("hello, administrator {name}") }))
 }
 
 // ----- the demo page -----
@@ -1236,7 +1434,7 @@ const DEMO_JS: &str = include_str!("quickstart/app.js");
 /// with cookies, `/me` and the token routes under the cookie transport.
 fn demo_routes(
     sessions: &Sessions,
-    auth: &BearerAuthLayer<tower_jwt_auth::token::NoCustomClaims, JsonBodyRejection>,
+    auth: &BearerAuthLayer<Profile, JsonBodyRejection>,
     transport: &CookieTransport,
 ) -> Router<AppState> {
     let browser_auth = auth.clone().with_cookie_transport(transport);
@@ -1278,16 +1476,18 @@ fn static_file(body: &'static str, content_type: &'static str) -> Response {
 
 async fn browser_signup(
     State(state): State<AppState>,
+    headers: HeaderMap,
     body: Result<Json<Credentials>, BodyRejection>,
 ) -> Response {
-    sign_up(&state, body, Some(&state.transport)).await
+    sign_up(&state, &headers, body, Some(&state.transport)).await
 }
 
 async fn browser_login(
     State(state): State<AppState>,
+    headers: HeaderMap,
     body: Result<Json<Credentials>, BodyRejection>,
 ) -> Response {
-    log_in(&state, body, Some(&state.transport)).await
+    log_in(&state, &headers, body, Some(&state.transport)).await
 }
 
 // ----- helpers -----
@@ -1324,16 +1524,51 @@ fn check_password(password: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
-/// A new session for `username`: the token response with `status`, or the cookies of
-/// `transport`.
+/// The account a session is started for.
+struct User<'a> {
+    /// The user id: the tokens' `sub`.
+    id: &'a str,
+    /// The normalised username: the tokens' `preferred_username`.
+    name: &'a str,
+    scope: &'a str,
+}
+
+/// The application's claims of every token: the username, for display. The account is the
+/// `sub`, a user id.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Profile {
+    /// The normalised username (absent from tokens minted without it, such as an operator's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preferred_username: Option<String>,
+}
+
+/// The session label a request's `User-Agent` gives: trimmed, cut to [`MAX_LABEL_BYTES`]
+/// (a header value that is text is ASCII, so bytes are characters); none if empty.
+fn session_label(headers: &HeaderMap) -> Option<&str> {
+    let agent = headers.get(USER_AGENT)?.to_str().ok()?.trim();
+    let agent = agent.get(..agent.len().min(MAX_LABEL_BYTES))?.trim_end();
+    (!agent.is_empty()).then_some(agent)
+}
+
+/// A new session for `user`, labelled by the request's `User-Agent`: the token response
+/// with `status`, or the cookies of `transport`.
 async fn issue(
     state: &AppState,
-    username: &str,
-    scope: &str,
+    user: &User<'_>,
+    headers: &HeaderMap,
     status: StatusCode,
     transport: Option<&CookieTransport>,
 ) -> Response {
-    match state.sessions.start_with_scope(username, scope).await {
+    let profile = Profile {
+        preferred_username: Some(user.name.to_owned()),
+    };
+    let mut login = Login::new(user.id)
+        .with_scope(user.scope)
+        .with_claims(&profile);
+    if let Some(label) = session_label(headers) {
+        login = login.with_label(label);
+    }
+    match state.sessions.start_with(login).await {
         Ok(pair) => match transport {
             Some(transport) => transport.token_response(status, &pair).into_response(),
             None => token_response(status, &pair).into_response(),

@@ -171,7 +171,8 @@ impl RedisBackendBuilder {
                 after: self.timeout,
             })?
             .map_err(|err| BackendError::Connect(Box::new(err)))?;
-        if let Some(false) = persists(connection.clone()).await {
+        let persists = persists(connection.clone()).await;
+        if persists == Some(false) {
             telemetry::persists_nothing("redis");
         }
         Ok(RedisBackend {
@@ -181,6 +182,7 @@ impl RedisBackendBuilder {
                 keys: Keys::new(self.prefix),
                 scripts: Scripts::new(),
                 heartbeat: self.heartbeat,
+                persists,
             }),
         })
     }
