@@ -1,4 +1,4 @@
-//! The quickstart program (`examples/quickstart.rs`): its configuration, its signup and login,
+//! The quickstart package: its configuration, its signup and login,
 //! that every documented route is mounted with the documented authentication and answer, and
 //! one user journey end to end.
 //!
@@ -14,11 +14,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-#[path = "../examples/quickstart.rs"]
-#[allow(dead_code, unreachable_pub)]
-mod quickstart;
+mod support;
 
 use std::{
     path::{Path, PathBuf},
@@ -33,13 +29,13 @@ use argon2::{
     Algorithm, Argon2, Params, PasswordHash, PasswordHasher, PasswordVerifier, Version,
     password_hash::{SaltString, rand_core::OsRng},
 };
-use common::{Forger, T0, b64, ed25519_spki, jws_part, pem, rfc8037_pkcs8};
 use quickstart::{Config, Hasher, MAX_LABEL_BYTES, app, serve};
 use reqwest::{
     Response, StatusCode,
     header::{CONTENT_TYPE, HeaderMap, RETRY_AFTER},
 };
 use serde_json::{Value, json};
+use support::{T0, b64, ed25519_spki, jws_part, pem, rfc8037_pkcs8, rfc8037_public};
 use tokio::{
     net::TcpListener,
     sync::{Semaphore, watch},
@@ -436,7 +432,7 @@ fn the_app_generates_a_key_only_without_a_key_file() {
 fn unusable_key_files_are_refused_naming_signing_key_file() {
     let missing = std::env::temp_dir().join("quickstart-test-no-such-key.pem");
     let garbage = KeyFile::new("not a key");
-    let public = Forger::ed25519(&rfc8037_pkcs8()).public_key();
+    let public = rfc8037_public();
     let public = KeyFile::new(&pem("PUBLIC KEY", &ed25519_spki(&public)));
     for path in [missing.as_path(), garbage.path(), public.path()] {
         let err = app(&Config {
@@ -452,8 +448,16 @@ fn unusable_key_files_are_refused_naming_signing_key_file() {
 async fn the_key_file_signs_the_tokens_and_is_published() {
     let key = KeyFile::new(&pem("PRIVATE KEY", &rfc8037_pkcs8()));
     let server = start_with(|c| c.signing_key_file = Some(key.path().to_owned())).await;
-    let expected_kid = common::env().kid;
-    let expected_x = b64(Forger::ed25519(&rfc8037_pkcs8()).public_key());
+    let expected_kid = tower_jwt_auth::KeySet::new(
+        tower_jwt_auth::SigningKey::from_pem(
+            tower_jwt_auth::keys::Algorithm::EdDSA,
+            pem("PRIVATE KEY", &rfc8037_pkcs8()).as_bytes(),
+        )
+        .unwrap(),
+    )
+    .signing_kid()
+    .unwrap();
+    let expected_x = b64(rfc8037_public());
 
     let pair = server.signup("alice").await;
     assert_eq!(jws_part(access(&pair), 0)["kid"], expected_kid);
@@ -1371,7 +1375,7 @@ async fn a_user_journey_from_signup_to_logging_out_everywhere() {
 
 #[tokio::test]
 async fn every_request_is_one_info_line_naming_why_it_was_refused() {
-    let logs = common::Logs::default();
+    let logs = support::Logs::default();
     let _capture = logs.capture();
     let server = start().await;
     let pair = server.signup("alice").await;
