@@ -4,7 +4,10 @@ use std::{num::NonZeroUsize, path::PathBuf, sync::Arc, time::Duration};
 
 use tower_jwt_auth::clock::Clock;
 
-use crate::{MAX_HASH_CONCURRENCY, MAX_HASH_QUEUE, MAX_STORE_PREFIX_LEN};
+use crate::{
+    MAX_CONNECTION_TIMEOUT, MAX_CONNECTIONS, MAX_HASH_CONCURRENCY, MAX_HASH_QUEUE,
+    MAX_STORE_PREFIX_LEN,
+};
 
 /// The server's configuration: [`Config::from_env`] reads it, [`Default`] gives the documented
 /// defaults.
@@ -33,6 +36,18 @@ pub struct Config {
     pub store: Option<StoreUrl>,
     /// The prefix of the shared store's keys or tables (`STORE_PREFIX`).
     pub store_prefix: String,
+    /// How long a connection may take to send a request's headers, its first one included
+    /// (`HEADER_READ_TIMEOUT_SECS`).
+    pub header_read_timeout: Duration,
+    /// How long a connection may stay open without a request in progress before it is
+    /// closed (`IDLE_TIMEOUT_SECS`).
+    pub idle_timeout: Duration,
+    /// The most connections served at once; one more is closed as soon as it is accepted
+    /// (`MAX_CONNECTIONS`).
+    pub max_connections: usize,
+    /// How long a shutdown waits for requests in progress before it closes their
+    /// connections (`SHUTDOWN_DRAIN_SECS`).
+    pub shutdown_drain: Duration,
     /// The clock tokens are issued and checked with; `None` is the system clock. Tests put a
     /// mock clock here to move time forward instead of sleeping.
     pub clock: Option<Arc<dyn Clock>>,
@@ -119,13 +134,17 @@ impl Default for Config {
             hash_queue: Duration::from_millis(250),
             store: None,
             store_prefix: "quickstart".to_owned(),
+            header_read_timeout: Duration::from_secs(5),
+            idle_timeout: Duration::from_secs(10),
+            max_connections: 1000,
+            shutdown_drain: Duration::from_secs(10),
             clock: None,
         }
     }
 }
 
 /// The environment variables [`Config::from_env`] reads.
-pub const ENV_VARS: [&str; 12] = [
+pub const ENV_VARS: [&str; 16] = [
     "ADDR",
     "ACCESS_TTL_SECS",
     "REFRESH_TTL_SECS",
@@ -138,6 +157,10 @@ pub const ENV_VARS: [&str; 12] = [
     "REDIS_URL",
     "DATABASE_URL",
     "STORE_PREFIX",
+    "HEADER_READ_TIMEOUT_SECS",
+    "IDLE_TIMEOUT_SECS",
+    "MAX_CONNECTIONS",
+    "SHUTDOWN_DRAIN_SECS",
 ];
 
 impl Config {
@@ -195,6 +218,13 @@ impl Config {
             store: StoreUrl::from_vars(get("REDIS_URL"), get("DATABASE_URL"))?,
             store_prefix: get("STORE_PREFIX")
                 .map_or(defaults.store_prefix, |p| p.trim().to_owned()),
+            header_read_timeout: secs("HEADER_READ_TIMEOUT_SECS", defaults.header_read_timeout)?,
+            idle_timeout: secs("IDLE_TIMEOUT_SECS", defaults.idle_timeout)?,
+            max_connections: match number("MAX_CONNECTIONS", "connections")? {
+                None => defaults.max_connections,
+                Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
+            },
+            shutdown_drain: secs("SHUTDOWN_DRAIN_SECS", defaults.shutdown_drain)?,
             clock: None,
         };
         config.check()?;
@@ -233,6 +263,28 @@ impl Config {
             return Err(format!(
                 "HASH_QUEUE_MS must be at most {}",
                 MAX_HASH_QUEUE.as_millis()
+            ));
+        }
+        for (name, timeout) in [
+            ("HEADER_READ_TIMEOUT_SECS", self.header_read_timeout),
+            ("IDLE_TIMEOUT_SECS", self.idle_timeout),
+        ] {
+            if timeout.is_zero() || timeout > MAX_CONNECTION_TIMEOUT {
+                return Err(format!(
+                    "{name} must be between 1 and {}",
+                    MAX_CONNECTION_TIMEOUT.as_secs()
+                ));
+            }
+        }
+        if self.shutdown_drain > MAX_CONNECTION_TIMEOUT {
+            return Err(format!(
+                "SHUTDOWN_DRAIN_SECS must be at most {}",
+                MAX_CONNECTION_TIMEOUT.as_secs()
+            ));
+        }
+        if !(1..=MAX_CONNECTIONS).contains(&self.max_connections) {
+            return Err(format!(
+                "MAX_CONNECTIONS must be between 1 and {MAX_CONNECTIONS}"
             ));
         }
         let mut prefix = self.store_prefix.bytes();

@@ -63,7 +63,7 @@ pub(crate) fn static_file(body: &'static str, content_type: &'static str) -> Res
     headers.insert(
         CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(
-            "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; connect-src 'self'; form-action 'self'",
+            "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'",
         ),
     );
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));

@@ -28,6 +28,10 @@
 //! | `DATABASE_URL` | none | keep them in `postgres://…` (feature `postgres`) or `sqlite://PATH` (feature `sqlite`) |
 //! | `RUST_LOG` | `info` | log filter (`tracing-subscriber` directives); logs go to standard error, one line per request at `info` |
 //! | `STORE_PREFIX` | `quickstart` | prefix of the shared store's keys or tables (`a-z`, `0-9`, `_`; at most 30) |
+//! | `HEADER_READ_TIMEOUT_SECS` | `5` | a connection that has not sent a request's headers by then is closed (1 to 3600) |
+//! | `IDLE_TIMEOUT_SECS` | `10` | a connection without a request in progress for that long is closed (1 to 3600) |
+//! | `MAX_CONNECTIONS` | `1000` | connections served at once; one more is closed as soon as accepted |
+//! | `SHUTDOWN_DRAIN_SECS` | `10` | on SIGINT or SIGTERM, how long requests in progress may take to finish |
 //!
 //! Without `SIGNING_KEY_FILE` a new key is generated at every start (a line on standard error
 //! says so), and tokens from an earlier run no longer verify. An empty variable counts as unset;
@@ -170,7 +174,7 @@ pub use config::{Config, ENV_VARS, StoreUrl};
 pub use demo::DEMO_PREFIX;
 pub use hashing::Hasher;
 pub use routes::Profile;
-pub use serve::serve;
+pub use serve::{Limits, serve};
 pub use users::{Stores, open_stores};
 
 use crate::{
@@ -212,6 +216,10 @@ pub const MAX_HASH_QUEUE: Duration = Duration::from_secs(10);
 pub const MAX_STORE_PREFIX_LEN: usize = 30;
 /// How long one operation on the user store may take before it fails (closed, with 503).
 pub const STORE_TIMEOUT: Duration = Duration::from_secs(5);
+/// The longest `HEADER_READ_TIMEOUT_SECS`, `IDLE_TIMEOUT_SECS` and `SHUTDOWN_DRAIN_SECS`.
+pub const MAX_CONNECTION_TIMEOUT: Duration = Duration::from_secs(3600);
+/// The largest `MAX_CONNECTIONS`.
+pub const MAX_CONNECTIONS: usize = 1 << 20;
 /// The `Retry-After` of a 503 answered because every hasher was busy, in seconds.
 pub const BUSY_RETRY_AFTER_SECS: u64 = 1;
 
@@ -232,6 +240,8 @@ pub struct App {
     /// How many revocations from the shared store's change feed this instance has applied
     /// (its own come back on the feed too); always 0 without a shared store.
     pub feed_applied: watch::Receiver<u64>,
+    /// The bounds of serving: timeouts, connection cap, shutdown drain.
+    pub limits: Limits,
 }
 
 #[derive(Clone)]
@@ -353,6 +363,12 @@ pub fn app_with(config: &Config, stores: Stores) -> Result<App, String> {
         .layer(middleware::from_fn(log_request))
         .with_state(state);
     Ok(App {
+        limits: Limits {
+            header_read_timeout: config.header_read_timeout,
+            idle_timeout: config.idle_timeout,
+            max_connections: config.max_connections,
+            shutdown_drain: config.shutdown_drain,
+        },
         router,
         issuer,
         key_generated,
