@@ -1,7 +1,9 @@
 //! The accounts and the stores: users in memory, in Redis or in a database table, next to
 //! the revocation backend of the same store.
 
-use std::{future::Future, sync::Arc};
+#[cfg(any(feature = "redis", feature = "postgres", feature = "sqlite"))]
+use std::future::Future;
+use std::sync::Arc;
 
 use argon2::password_hash::rand_core::OsRng;
 use dashmap::{DashMap, mapref::entry::Entry};
@@ -13,9 +15,11 @@ use tower_jwt_auth::store::RevocationBackend;
 #[cfg(feature = "sqlite")]
 use tower_jwt_auth::store::SqliteBackend;
 
+use crate::Config;
 #[cfg(any(feature = "postgres", feature = "sqlite"))]
 use crate::sql::SqlUsers;
-use crate::{Config, STORE_TIMEOUT, StoreUrl};
+#[cfg(any(feature = "redis", feature = "postgres", feature = "sqlite"))]
+use crate::{STORE_TIMEOUT, StoreUrl};
 
 /// Where the users, sessions and revocations are kept: [`open_stores`] opens them.
 #[derive(Clone, Default)]
