@@ -104,7 +104,11 @@ async fn a_connection_that_never_sends_its_headers_is_closed_after_the_header_ti
 
 #[tokio::test]
 async fn a_kept_alive_connection_is_closed_once_idle() {
-    let addr = start(|c| c.idle_timeout = Duration::from_secs(1)).await;
+    let addr = start(|c| {
+        c.idle_timeout = Duration::from_secs(1);
+        c.header_read_timeout = Duration::from_secs(60);
+    })
+    .await;
     let mut stream = TcpStream::connect(&addr).await.unwrap();
     stream
         .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
