@@ -3,7 +3,7 @@
 //! keeps fresh in the background (rotation included) with `keys::RemoteJwks`.
 //!
 //! ```sh
-//! cargo run --example quickstart       # the issuer, on 127.0.0.1:3000; log in there
+//! cargo run -p quickstart       # the issuer, on 127.0.0.1:3000; log in there
 //! cargo run --example resource_server --features remote-jwks     # on 127.0.0.1:3002
 //! curl -s 127.0.0.1:3002/me -H "authorization: Bearer $AT"       # a quickstart access token
 //! ```

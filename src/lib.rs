@@ -141,7 +141,6 @@
 //! | `postgres` | no | `store::PostgresBackend`: sessions and revocations in PostgreSQL (sqlx 0.9, which needs Rust 1.94), LISTEN/NOTIFY as the change feed |
 //! | `sqlite` | no | `store::SqliteBackend`: the same in one SQLite file (bundled, WAL) for a single node, with its change feed in process |
 //! | `metrics` | no | counters through the `metrics` facade: accepted and refused requests by reason, refresh outcomes, reuse detections, revocations, backend errors, change-feed gaps, cache hits and misses (names in the README's *Observability*) |
-//! | `browser-test` | no | nothing in the library: the crate's own test of the quickstart's demo page in Chromium |
 //!
 //! # Observability
 //!

@@ -570,3 +570,23 @@ proptest::proptest! {
         })?;
     }
 }
+
+#[tokio::test]
+async fn persists_reports_what_the_server_is_configured_to_keep() {
+    let prefix = Prefix::new();
+    let backend = backend(&prefix).await;
+    let client = redis::Client::open(format!("redis://{}/", redis_addr())).unwrap();
+    let mut con = client.get_connection().unwrap();
+    let setting = |con: &mut redis::Connection, name: &str| -> String {
+        let pair: Vec<String> = redis::cmd("CONFIG")
+            .arg("GET")
+            .arg(name)
+            .query(con)
+            .unwrap();
+        pair[1].clone()
+    };
+    let append_only = setting(&mut con, "appendonly");
+    let snapshots = setting(&mut con, "save");
+    let expected = append_only == "yes" || !snapshots.trim().is_empty();
+    assert_eq!(backend.persists(), Some(expected));
+}

@@ -63,6 +63,9 @@ pub(super) struct Inner {
     pub(super) keys: Keys,
     pub(super) scripts: Scripts,
     pub(super) heartbeat: Duration,
+    /// Whether the server keeps its data across a restart, as it said when the backend was
+    /// built.
+    pub(super) persists: Option<bool>,
 }
 
 /// A [`RevocationBackend`] in Redis: every instance of an application that points at the
@@ -270,6 +273,27 @@ impl RedisBackend {
     /// ```
     pub fn prefix(&self) -> &str {
         &self.inner.keys.prefix
+    }
+
+    /// Whether the Redis server keeps its data across its own restart (an append-only file
+    /// or snapshots), as `CONFIG GET` reported it when the backend was built: `Some(false)`
+    /// means a Redis restart forgets every session and revocation (the build also logs a
+    /// warning then); `None` when the server would not tell (a managed Redis often refuses
+    /// `CONFIG`). An application can say so at start.
+    ///
+    /// ```no_run
+    /// use tower_jwt_auth::store::RedisBackend;
+    ///
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// let backend = RedisBackend::builder("redis://127.0.0.1/").build().await?;
+    /// if backend.persists() == Some(false) {
+    ///     eprintln!("Redis persists nothing: its restart ends every session");
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn persists(&self) -> Option<bool> {
+        self.inner.persists
     }
 
     /// Runs an operation that can safely run twice: tried again once on a new connection

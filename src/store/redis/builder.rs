@@ -199,7 +199,8 @@ impl RedisBackendBuilder {
                 (target, connection)
             }
         };
-        if let Some(false) = persists(&connection).await {
+        let persists = persists(&connection).await;
+        if persists == Some(false) {
             telemetry::persists_nothing("redis");
         }
         Ok(RedisBackend {
@@ -209,6 +210,7 @@ impl RedisBackendBuilder {
                 keys: Keys::new(self.prefix),
                 scripts: Scripts::new(),
                 heartbeat: self.heartbeat,
+                persists,
             }),
         })
     }

@@ -56,11 +56,12 @@ function signedOut() {
   $("signed-out").classList.remove("hidden");
   $("expires").textContent = "–";
   $("me").textContent = "";
+  $("sessions").replaceChildren();
 }
 
 function signedIn(me) {
   document.body.className = "in";
-  $("status").textContent = "signed in as " + me.sub;
+  $("status").textContent = "signed in as " + (me.preferred_username || me.sub);
   $("me").textContent = JSON.stringify(me, null, 2);
   $("signed-out").classList.add("hidden");
   $("signed-in").classList.remove("hidden");
@@ -113,9 +114,52 @@ async function me() {
   const { status, json } = await call("GET", "/me");
   if (status === 200) {
     signedIn(json);
+    await sessions();
     return true;
   }
   return false;
+}
+
+// The user's live sessions: where they are signed in, this one marked, each other one with a
+// button that ends it. Built with text nodes only: a label is whatever a User-Agent said.
+async function sessions() {
+  const { status, json } = await call("GET", "/auth/sessions");
+  if (status !== 200) {
+    return;
+  }
+  const items = json.sessions.map((session) => {
+    const item = document.createElement("li");
+    item.dataset.id = session.id;
+    const started = new Date(session.started_ms).toLocaleString();
+    item.append((session.label || "unnamed device") + ", since " + started);
+    if (session.current) {
+      const mark = document.createElement("span");
+      mark.className = "current";
+      mark.textContent = " (this browser)";
+      item.append(mark);
+    } else {
+      const end = document.createElement("button");
+      end.type = "button";
+      end.className = "secondary end-session";
+      end.textContent = "End";
+      end.addEventListener("click", () => endSession(session.id));
+      item.append(end);
+    }
+    return item;
+  });
+  $("sessions").replaceChildren(...items);
+}
+
+async function endSession(id) {
+  const { status, json } = await call("DELETE", "/auth/sessions/" + encodeURIComponent(id));
+  if (status === 204 || status === 404) {
+    showError(null);
+    await sessions();
+  } else if (status === 401 && (await refresh())) {
+    await endSession(id);
+  } else {
+    showError(json);
+  }
 }
 
 // On load, and after a reload: the cookies, not the page, hold the session.

@@ -15,17 +15,13 @@
 //! `TOWER_JWT_AUTH_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/test`).
 //!
 //! ```sh
-//! cargo test --test quickstart_instances --features redis,postgres -- --nocapture
+//! cargo test -p quickstart --test instances --features redis,postgres -- --nocapture
 //! ```
 
 #![cfg(any(feature = "redis", feature = "postgres"))]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-#[path = "../examples/quickstart.rs"]
-#[allow(dead_code, unreachable_pub)]
-mod quickstart;
+mod support;
 
 use std::{
     io,
@@ -33,11 +29,11 @@ use std::{
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
-use common::{pem, rfc8037_pkcs8};
 use futures::FutureExt;
 use quickstart::{Config, StoreUrl, app_with, open_stores, serve};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use support::{pem, rfc8037_pkcs8};
 use tokio::{
     net::TcpListener,
     sync::{oneshot, watch},

@@ -1,4 +1,4 @@
-//! The quickstart program (`examples/quickstart.rs`): its configuration, its signup and login,
+//! The quickstart package: its configuration, its signup and login,
 //! that every documented route is mounted with the documented authentication and answer, and
 //! one user journey end to end.
 //!
@@ -14,11 +14,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-#[path = "../examples/quickstart.rs"]
-#[allow(dead_code, unreachable_pub)]
-mod quickstart;
+mod support;
 
 use std::{
     path::{Path, PathBuf},
@@ -33,13 +29,13 @@ use argon2::{
     Algorithm, Argon2, Params, PasswordHash, PasswordHasher, PasswordVerifier, Version,
     password_hash::{SaltString, rand_core::OsRng},
 };
-use common::{Forger, T0, b64, ed25519_spki, jws_part, pem, rfc8037_pkcs8};
-use quickstart::{Config, Hasher, app, serve};
+use quickstart::{Config, Hasher, MAX_LABEL_BYTES, app, serve};
 use reqwest::{
     Response, StatusCode,
     header::{CONTENT_TYPE, HeaderMap, RETRY_AFTER},
 };
 use serde_json::{Value, json};
+use support::{T0, b64, ed25519_spki, jws_part, pem, rfc8037_pkcs8, rfc8037_public};
 use tokio::{
     net::TcpListener,
     sync::{Semaphore, watch},
@@ -436,7 +432,7 @@ fn the_app_generates_a_key_only_without_a_key_file() {
 fn unusable_key_files_are_refused_naming_signing_key_file() {
     let missing = std::env::temp_dir().join("quickstart-test-no-such-key.pem");
     let garbage = KeyFile::new("not a key");
-    let public = Forger::ed25519(&rfc8037_pkcs8()).public_key();
+    let public = rfc8037_public();
     let public = KeyFile::new(&pem("PUBLIC KEY", &ed25519_spki(&public)));
     for path in [missing.as_path(), garbage.path(), public.path()] {
         let err = app(&Config {
@@ -452,8 +448,16 @@ fn unusable_key_files_are_refused_naming_signing_key_file() {
 async fn the_key_file_signs_the_tokens_and_is_published() {
     let key = KeyFile::new(&pem("PRIVATE KEY", &rfc8037_pkcs8()));
     let server = start_with(|c| c.signing_key_file = Some(key.path().to_owned())).await;
-    let expected_kid = common::env().kid;
-    let expected_x = b64(Forger::ed25519(&rfc8037_pkcs8()).public_key());
+    let expected_kid = tower_jwt_auth::KeySet::new(
+        tower_jwt_auth::SigningKey::from_pem(
+            tower_jwt_auth::keys::Algorithm::EdDSA,
+            pem("PRIVATE KEY", &rfc8037_pkcs8()).as_bytes(),
+        )
+        .unwrap(),
+    )
+    .signing_kid()
+    .unwrap();
+    let expected_x = b64(rfc8037_public());
 
     let pair = server.signup("alice").await;
     assert_eq!(jws_part(access(&pair), 0)["kid"], expected_kid);
@@ -550,7 +554,82 @@ async fn access_tokens_are_eddsa_with_the_quickstart_issuer_and_audience() {
     let claims = jws_part(access(&pair), 1);
     assert_eq!(claims["iss"], "quickstart");
     assert_eq!(claims["aud"], "quickstart-api");
-    assert_eq!(claims["sub"], "alice");
+    assert_eq!(claims["preferred_username"], "alice");
+}
+
+// ----- user ids -----
+
+/// A user id as signup draws it: 128 random bits in URL-safe base64 without padding.
+fn assert_user_id(sub: &Value) {
+    let sub = sub.as_str().unwrap();
+    assert_eq!(sub.len(), 22, "{sub}");
+    assert!(
+        sub.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
+        "{sub}"
+    );
+}
+
+#[tokio::test]
+async fn the_sub_is_a_random_user_id_not_the_username() {
+    let server = start().await;
+    let alice = server.signup("alice").await;
+    let bob = server.signup("bob").await;
+    assert_ne!(subject(&alice), "alice");
+    assert_user_id(&subject(&alice));
+    assert_user_id(&subject(&bob));
+    assert_ne!(subject(&alice), subject(&bob));
+    // The account keeps its id: every login and refresh carries the same `sub`.
+    let again = server.login("ALICE").await;
+    assert_eq!(subject(&again), subject(&alice));
+    let refreshed: Value = server
+        .refresh(refresh_token(&again))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(subject(&refreshed), subject(&alice));
+    assert_eq!(name(&refreshed), "alice");
+}
+
+#[tokio::test]
+async fn a_name_signed_up_again_in_a_new_store_is_a_new_account() {
+    // Two servers with one key file and a store each: a restart over memory.
+    let key = KeyFile::new(&pem("PRIVATE KEY", &rfc8037_pkcs8()));
+    let key_file = Some(key.path().to_owned());
+    let before = start_with(|c| c.signing_key_file = key_file.clone()).await;
+    let after = start_with(|c| c.signing_key_file = key_file.clone()).await;
+    let old = before.signup("alice").await;
+    let new = after.signup("alice").await;
+    assert_ne!(subject(&old), subject(&new));
+
+    // The old token still verifies (same key), but it is not the new account's.
+    let me: Value = after
+        .get_bearer("/me", access(&old))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["sub"], subject(&old));
+    let listed: Value = after
+        .get_bearer("/auth/sessions", access(&old))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["sessions"], json!([]), "{listed}");
+    let new_sid = jws_part(access(&new), 1)["sid"].clone();
+    let response = after
+        .http
+        .delete(after.url(&format!("/auth/sessions/{}", new_sid.as_str().unwrap())))
+        .bearer_auth(access(&old))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    let response = after.post_bearer("/auth/logout-all", access(&old)).await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_eq!(after.me_status(access(&new)).await, StatusCode::OK);
 }
 
 #[tokio::test]
@@ -816,11 +895,16 @@ fn subject(pair: &Value) -> Value {
     jws_part(access(pair), 1)["sub"].clone()
 }
 
+/// The username an access token carries.
+fn name(pair: &Value) -> Value {
+    jws_part(access(pair), 1)["preferred_username"].clone()
+}
+
 #[tokio::test]
 async fn look_alikes_of_a_username_are_the_same_account_or_refused() {
     let server = start().await;
     let alice = server.signup("alice").await;
-    assert_eq!(subject(&alice), "alice");
+    assert_eq!(name(&alice), "alice");
 
     for (case, name) in SAME_AS_ALICE {
         let response = server
@@ -830,7 +914,8 @@ async fn look_alikes_of_a_username_are_the_same_account_or_refused() {
         assert_eq!(status, StatusCode::CONFLICT, "{case}");
         assert_eq!(body["error"], "username_taken", "{case}");
         let pair = server.login(name).await;
-        assert_eq!(subject(&pair), "alice", "{case}");
+        assert_eq!(self::name(&pair), "alice", "{case}");
+        assert_eq!(subject(&pair), subject(&alice), "{case}");
     }
 
     for (case, name) in REFUSED_LOOK_ALIKES {
@@ -854,13 +939,14 @@ async fn look_alikes_of_a_username_are_the_same_account_or_refused() {
 async fn composed_and_decomposed_accents_are_one_account() {
     let server = start().await;
     let decomposed = server.signup("rene\u{301}").await;
-    assert_eq!(subject(&decomposed), "ren\u{e9}");
+    assert_eq!(name(&decomposed), "ren\u{e9}");
     let response = server
         .post_json("/auth/signup", &credentials("ren\u{e9}", PASSWORD))
         .await;
     assert_eq!(response.status(), StatusCode::CONFLICT);
     let composed = server.login("REN\u{c9}").await;
-    assert_eq!(subject(&composed), "ren\u{e9}");
+    assert_eq!(name(&composed), "ren\u{e9}");
+    assert_eq!(subject(&composed), subject(&decomposed));
 }
 
 #[tokio::test]
@@ -873,7 +959,8 @@ async fn the_normalised_username_is_the_identity_of_every_session() {
         .json()
         .await
         .unwrap();
-    assert_eq!(me["sub"], "alice");
+    assert_eq!(me["preferred_username"], "alice");
+    assert_eq!(me["sub"], subject(&phone));
     let laptop = server.login("\u{ff41}LICE").await;
     // Logging out everywhere from one spelling ends the sessions of every other.
     let response = server.post_bearer("/auth/logout-all", access(&phone)).await;
@@ -1135,7 +1222,8 @@ async fn me_answers_with_the_callers_claims() {
     let response = server.get_bearer("/me", access(&pair)).await;
     assert_eq!(response.status(), StatusCode::OK);
     let me: Value = response.json().await.unwrap();
-    assert_eq!(me["sub"], "alice");
+    assert_eq!(me["sub"], subject(&pair));
+    assert_eq!(me["preferred_username"], "alice");
     assert_eq!(me["sid"], jws_part(access(&pair), 1)["sid"]);
     assert_eq!(me["scope"], "read write");
     assert_eq!(me["exp"], T0 + 900);
@@ -1287,7 +1375,7 @@ async fn a_user_journey_from_signup_to_logging_out_everywhere() {
 
 #[tokio::test]
 async fn every_request_is_one_info_line_naming_why_it_was_refused() {
-    let logs = common::Logs::default();
+    let logs = support::Logs::default();
     let _capture = logs.capture();
     let server = start().await;
     let pair = server.signup("alice").await;
@@ -1331,7 +1419,8 @@ async fn every_request_is_one_info_line_naming_why_it_was_refused() {
         .find(|line| line.contains("reuse detected"))
         .expect("reuse detection is logged");
     assert!(
-        warning.contains("WARN") && warning.contains(r#"sub="alice""#),
+        warning.contains("WARN")
+            && warning.contains(&format!("sub={:?}", subject(&pair).as_str().unwrap())),
         "{warning}"
     );
     for token in [access(&pair), refresh_token(&pair)] {
@@ -1339,4 +1428,127 @@ async fn every_request_is_one_info_line_naming_why_it_was_refused() {
             assert!(!text.contains(part), "a token was logged:\n{text}");
         }
     }
+}
+
+// ----- sessions a user can see and end -----
+
+impl Server {
+    async fn sessions(&self, access_token: &str) -> Vec<Value> {
+        let response = self.get_bearer("/auth/sessions", access_token).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let listed: Value = response.json().await.unwrap();
+        listed["sessions"].as_array().unwrap().clone()
+    }
+
+    async fn end_session(&self, access_token: &str, id: &str) -> StatusCode {
+        self.http
+            .delete(self.url(&format!("/auth/sessions/{id}")))
+            .bearer_auth(access_token)
+            .send()
+            .await
+            .unwrap()
+            .status()
+    }
+
+    async fn login_as(&self, username: &str, user_agent: &str) -> Value {
+        let response = self
+            .http
+            .post(self.url("/auth/login"))
+            .header("user-agent", user_agent)
+            .json(&credentials(username, PASSWORD))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json().await.unwrap()
+    }
+}
+
+fn sid(pair: &Value) -> String {
+    jws_part(access(pair), 1)["sid"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn sessions_are_labelled_by_the_user_agent_and_listed_with_the_current_one_marked() {
+    let server = start().await;
+    server.signup("alice").await;
+    let phone = server.login_as("alice", "  Phone/1.0 (Android)  ").await;
+    let long = "L".repeat(300);
+    let laptop = server.login_as("alice", &long).await;
+    let listed = server.sessions(access(&laptop)).await;
+    assert_eq!(listed.len(), 3, "{listed:?}");
+    let of = |pair: &Value| {
+        listed
+            .iter()
+            .find(|s| s["id"] == sid(pair))
+            .unwrap_or_else(|| panic!("{listed:?}"))
+            .clone()
+    };
+    assert_eq!(of(&phone)["label"], "Phone/1.0 (Android)");
+    assert_eq!(of(&phone)["current"], false);
+    assert_eq!(of(&laptop)["label"], "L".repeat(MAX_LABEL_BYTES));
+    assert_eq!(of(&laptop)["current"], true);
+}
+
+#[tokio::test]
+async fn a_user_ends_another_of_its_sessions() {
+    let server = start().await;
+    let phone = server.signup("alice").await;
+    let laptop = server.login("alice").await;
+    assert_eq!(
+        server.end_session(access(&laptop), &sid(&phone)).await,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        server.me_status(access(&phone)).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        server.refresh(refresh_token(&phone)).await.status(),
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(server.me_status(access(&laptop)).await, StatusCode::OK);
+    let listed = server.sessions(access(&laptop)).await;
+    assert_eq!(listed.len(), 1, "{listed:?}");
+}
+
+#[tokio::test]
+async fn one_user_neither_sees_nor_ends_another_users_sessions() {
+    let server = start().await;
+    let alice = server.signup("alice").await;
+    let bob = server.signup("bob").await;
+    let listed = server.sessions(access(&bob)).await;
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["id"], sid(&bob));
+
+    // Ending alice's session with bob's token: 404, as for an unknown id, and alice stays.
+    assert_eq!(
+        server.end_session(access(&bob), &sid(&alice)).await,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(server.me_status(access(&alice)).await, StatusCode::OK);
+    assert_eq!(
+        server.refresh(refresh_token(&alice)).await.status(),
+        StatusCode::OK
+    );
+    // The same through the demo page's cookie routes, with bob's token as a bearer.
+    let response = server
+        .http
+        .delete(server.url(&format!("/browser/auth/sessions/{}", sid(&alice))))
+        .bearer_auth(access(&bob))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    let listed: Value = server
+        .get_bearer("/browser/auth/sessions", access(&bob))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["sessions"].as_array().unwrap().len(), 1, "{listed}");
+    assert_eq!(server.sessions(access(&alice)).await.len(), 1);
 }

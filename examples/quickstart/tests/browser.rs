@@ -2,7 +2,7 @@
 //! `chromedriver` (WebDriver), against the quickstart on 127.0.0.1 with a three-second access
 //! lifetime.
 //!
-//! Run with `cargo test --features browser-test --test browser` (CI runs it as part of
+//! Run with `cargo test -p quickstart --features browser-test --test browser` (CI runs it as part of
 //! `cargo test --all-features`). Without `/usr/bin/chromium` and `/usr/bin/chromedriver` the
 //! test fails, saying how to install them: `apt-get install chromium chromium-driver`.
 //!
@@ -11,10 +11,6 @@
 //! the signed-in page to `target/browser-demo.png`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
-
-#[path = "../examples/quickstart.rs"]
-#[allow(dead_code, unreachable_pub)]
-mod quickstart;
 
 use std::{
     net::TcpListener as StdListener,
