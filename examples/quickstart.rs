@@ -46,6 +46,28 @@
 //! the variable. When the store fails, the requests that need it are answered `503
 //! temporarily_unavailable` (fail closed).
 //!
+//! Two instances over Redis, or over PostgreSQL:
+//!
+//! ```sh
+//! openssl genpkey -algorithm ed25519 -out signing-key.pem
+//!
+//! # terminal 1
+//! SIGNING_KEY_FILE=signing-key.pem REDIS_URL=redis://127.0.0.1:6379/ ADDR=127.0.0.1:3000 \
+//!     cargo run --example quickstart --features redis
+//! # terminal 2
+//! SIGNING_KEY_FILE=signing-key.pem REDIS_URL=redis://127.0.0.1:6379/ ADDR=127.0.0.1:3001 \
+//!     cargo run --example quickstart --features redis
+//!
+//! # or over PostgreSQL, in each terminal with its own ADDR:
+//! SIGNING_KEY_FILE=signing-key.pem DATABASE_URL=postgres://postgres@127.0.0.1:5432/test \
+//!     ADDR=127.0.0.1:3000 cargo run --example quickstart --features postgres
+//!
+//! curl -s 127.0.0.1:3000/auth/signup -H 'content-type: application/json' \
+//!      -d '{"username":"alice","password":"correct horse"}'     # on the first instance
+//! curl -s 127.0.0.1:3001/auth/login -H 'content-type: application/json' \
+//!      -d '{"username":"alice","password":"correct horse"}'     # works on the second
+//! ```
+//!
 //! # Password hashing under load
 //!
 //! Each argon2 hash takes 19 MiB and a core for a few milliseconds, so signup and login
@@ -111,11 +133,29 @@
 //! # Try it
 //!
 //! ```sh
-//! curl -s localhost:3000/auth/signup -H 'content-type: application/json' \
-//!      -d '{"username":"alice","password":"correct horse"}'
-//! curl -s localhost:3000/me -H "authorization: Bearer $ACCESS_TOKEN"
-//! curl -s localhost:3000/auth/refresh -H 'content-type: application/json' \
-//!      -d "{\"refresh_token\":\"$REFRESH_TOKEN\"}"
+//! cargo run --example quickstart            # prints: listening on http://127.0.0.1:3000
+//! B=http://127.0.0.1:3000
+//!
+//! curl -s $B/auth/signup -H 'content-type: application/json' \
+//!      -d '{"username":"alice","password":"correct horse"}'          # 201 + token response
+//! login() { curl -s $B/auth/login -H 'content-type: application/json' \
+//!      -d '{"username":"alice","password":"correct horse"}'; }
+//! field() { sed "s/.*\"$1\":\"\([^\"]*\)\".*/\1/"; }
+//! LOGIN=$(login); AT=$(echo "$LOGIN" | field access_token); RT=$(echo "$LOGIN" | field refresh_token)
+//!
+//! curl -s $B/me -H "authorization: Bearer $AT"                      # {"sub":"alice",...}
+//! curl -si $B/admin -H "authorization: Bearer $AT"                  # 403 insufficient_scope
+//! curl -s $B/auth/refresh -d grant_type=refresh_token -d refresh_token=$RT   # the next pair
+//! curl -s $B/auth/refresh -d grant_type=refresh_token -d refresh_token=$RT   # reuse: invalid_grant,
+//! curl -si $B/me -H "authorization: Bearer $AT"                     # and the session is dead: 401
+//!
+//! AT=$(login | field access_token)                                   # a new session
+//! curl -si -X POST $B/auth/logout -H "authorization: Bearer $AT"    # 204: this device only
+//! AT=$(login | field access_token)
+//! curl -si -X POST $B/auth/logout-all -H "authorization: Bearer $AT" # 204: every device
+//! AT=$(login | field access_token)                                   # logging in again works
+//! curl -s $B/auth/revoke -d token=$AT                                # 200 (RFC 7009)
+//! curl -s $B/.well-known/jwks.json                                   # the public keys
 //! ```
 
 use std::{
