@@ -140,7 +140,7 @@
 //! | `test-util` | no | `testing::TestEnv` and `testing::TestClient` (the testing kit), `clock::MockClock`, `Claims::builder`, `store::conformance` (the suite every backend passes), and `token::verify_signature_only` / `verify_signature_only_with_key` (the signature layer alone, for key-loading tests against public vectors) |
 //! | `postgres` | no | `store::PostgresBackend`: sessions and revocations in PostgreSQL (sqlx 0.9, which needs Rust 1.94), LISTEN/NOTIFY as the change feed |
 //! | `sqlite` | no | `store::SqliteBackend`: the same in one SQLite file (bundled, WAL) for a single node, with its change feed in process |
-//! | `metrics` | no | counters through the `metrics` facade: accepted and refused requests by reason, refresh outcomes, reuse detections, revocations, backend errors, change-feed gaps, cache hits and misses (names in the README's *Observability*) |
+//! | `metrics` | no | counters through the `metrics` facade: accepted and refused requests by reason, refresh outcomes, reuse detections, revocations, backend errors, change-feed gaps, cache hits and misses (names under *Observability* below) |
 //!
 //! # Observability
 //!
@@ -149,7 +149,42 @@
 //! [`reason`](bearer::AuthError::reason), refresh-token reuse at `warn` on
 //! `tower_jwt_auth::session` with `sub` and `sid`, revocations and backend failures on
 //! `tower_jwt_auth::revocation`. A refused response carries its
-//! [`AuthError`](bearer::AuthError) in its extensions for an outer logging layer.
+//! [`AuthError`](bearer::AuthError) in its extensions for an outer logging layer, and a token
+//! endpoint's error response its [`ErrorResponse`](endpoints::ErrorResponse), so that an outer
+//! `TraceLayer` or the application's own middleware can log why
+//! ([`AuthError::reason`](bearer::AuthError::reason) is a stable code) without parsing bodies.
+//! No event carries a token, a key or a claim value other than the subject and session
+//! identifiers an operator needs to act.
+//!
+//! | target | level | event | fields |
+//! | --- | --- | --- | --- |
+//! | `tower_jwt_auth::bearer` | `debug` | a refused request (inside the `authenticate` span) | `reason` (`missing_token`, `expired`, `revoked`, `invalid_signature`, `insufficient_scope`, `invalid_csrf_token`, …), `status` |
+//! | `tower_jwt_auth::bearer` | `warn` | a request refused because the revocation state cannot be read (503) | `reason="unavailable"`, `status` |
+//! | `tower_jwt_auth::session` | `warn` | **refresh-token reuse**: a spent refresh token came back, the session is revoked; the token was probably stolen | `sub`, `sid` |
+//! | `tower_jwt_auth::session` | `debug` / `warn` | a refresh rotated, was refused (`invalid_grant`, or `invalid_csrf_token` from the refresh cookie), or failed on the server | `sub`, `sid`, `reason` |
+//! | `tower_jwt_auth::revocation` | `info` | a revocation written (logout, log out everywhere, RFC 7009) | `what` (`access`, `session`, `subject`; `token` for an entry by `jti` the application writes), `sub` or `sid` |
+//! | `tower_jwt_auth::revocation` | `warn` | a backend operation failed (the caller fails closed), the change feed broke, the backend is unreachable | `operation`, `error`, `retry_in_ms` |
+//! | `tower_jwt_auth::revocation` | `info` | the shared state (re)loaded | `entries`, `behind_ms`: how long the instance had not been following the feed |
+//!
+//! The quickstart example logs one `info` line per request on standard error, with the level
+//! from `RUST_LOG`:
+//!
+//! ```text
+//! INFO quickstart: request refused method=GET path="/me" status=401 micros=112 reason="expired"
+//! WARN tower_jwt_auth::session: refresh token reuse detected: the token was probably stolen; session revoked sub="bob" sid="HDs4Qg_lqO69tKjJDOk0Tw"
+//! INFO quickstart: request failed method=POST path="/auth/refresh" status=400 micros=373 error="invalid_grant" why="refresh token was already used; session revoked"
+//! ```
+//!
+//! With the `metrics` feature the same decisions are counted through the `metrics` facade
+//! (install any recorder, e.g. a Prometheus exporter): `tower_jwt_auth_accepted_total{anonymous}`,
+//! `tower_jwt_auth_rejected_total{reason}`, `tower_jwt_auth_refresh_total{outcome}` (`rotated`,
+//! `reused`, or the refusal's reason), `tower_jwt_auth_reuse_detected_total`,
+//! `tower_jwt_auth_revocations_total{what}`, `tower_jwt_auth_backend_errors_total{operation}`,
+//! `tower_jwt_auth_feed_gaps_total`, `tower_jwt_auth_revocation_stale_total` (the revocation
+//! state went staler than its bound) with the gauge
+//! `tower_jwt_auth_revocation_staleness_seconds`, and the verified-token cache's
+//! `tower_jwt_auth_cache_hits_total` and `tower_jwt_auth_cache_misses_total`. Without a
+//! recorder a counter costs an atomic load.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(feature = "axum")]

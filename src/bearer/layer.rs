@@ -43,8 +43,8 @@ pub(crate) struct Config<R> {
 ///
 /// On by default: a token that verified once is recognised on later requests by its exact
 /// bytes, and its claims are reused, so that the signature check and the JSON parse are
-/// skipped (memory for CPU: about 1 KiB per kept 500-byte token; see the README's
-/// "Performance").
+/// skipped (memory for CPU: about 1 KiB per kept 500-byte token; see BENCHMARKING.md in the
+/// repository).
 /// On every request, a kept token is still checked against the key set (any change —
 /// [`publish`](crate::KeySet::publish), [`sign_with`](crate::KeySet::sign_with),
 /// [`retire`](crate::KeySet::retire), a remote JWKS refresh — makes every kept token verify

@@ -8,6 +8,55 @@
 //!
 //! With the feature `remote-jwks`, `RemoteJwks` feeds a resource server's verify-only
 //! [`KeySet`] from another issuer's JWKS, fetched over HTTPS and kept fresh.
+//!
+//! # Rotating keys without a restart
+//!
+//! The issuer, the bearer layer and the JWKS endpoint share one [`KeySet`]; a change is seen
+//! by all of them at once, and sessions and revocations are untouched:
+//!
+//! ```
+//! use tower_jwt_auth::{KeySet, SigningKey, endpoints::JwksService};
+//!
+//! async fn rotate(keys: &KeySet, jwks: &JwksService, old_kid: &str) -> Result<(), tower_jwt_auth::keys::KeyError> {
+//!     // Published in the JWKS now, signing once every verifier can have fetched it (the
+//!     // served max-age, 300 s by default, plus 5 s):
+//!     jwks.rotate_to(SigningKey::generate_ed25519()?).await?;
+//!     // ... once the longest-lived token signed with the old key has expired:
+//!     keys.retire(old_kid)
+//! }
+//! ```
+//!
+//! [`KeySet::sign_with`] switches at once, for an issuer whose only verifiers share its
+//! `KeySet`; a resource server that fetches the JWKS would refuse the first tokens of the new
+//! key until its next fetch.
+//!
+//! A resource server that only verifies another service's tokens builds its set from that
+//! service's JWKS document: [`KeySet::from_jwks`] (no signing key), then
+//! [`Verifier::builder`](crate::Verifier::builder) and
+//! [`BearerAuthLayer::new`](crate::BearerAuthLayer::new); to fetch the document and follow the
+//! issuer's rotations, `RemoteJwks` (feature `remote-jwks`).
+//!
+//! # Resource servers
+//!
+//! **Discovery.** `RemoteJwks::discover("https://auth.example")` needs only the issuer's URL:
+//! it reads the OpenID Connect discovery document (else the RFC 8414 metadata), refuses one
+//! whose `issuer` is not exactly that URL, and fetches the keys from its `jwks_uri`;
+//! `jwks.issuer()` is what `with_issuer` takes. An issuer of this crate serves its own
+//! metadata with [`MetadataService::new(&issuer, "/auth")`](crate::endpoints::MetadataService::new).
+//!
+//! **Several issuers.** [`Verifier::for_issuers([staff, customers])`](crate::Verifier::for_issuers)
+//! puts the verifiers of several issuers (each with its own keys, `with_issuer`, audience and
+//! store) behind one layer: a token is checked by the verifier of the issuer it claims, and by
+//! no other.
+//!
+//! **Revocations are not in the key set.** A resource server that only fetches keys accepts
+//! a logged-out token until it expires. To refuse it at once, give its `Verifier` a
+//! `RevocationStore` over the issuer's own backend
+//! ([`with_revocation`](crate::token::VerifierBuilder::with_revocation)): it follows the
+//! issuer's revocations on the change feed, with the same staleness bound. A service that
+//! cannot reach that store asks the issuer instead: mount
+//! [`IntrospectionService`](crate::endpoints::IntrospectionService) (RFC 7662, clients with
+//! HTTP Basic credentials) there.
 
 mod algorithm;
 mod crypto;

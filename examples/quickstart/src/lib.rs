@@ -135,13 +135,8 @@
 //!
 //! # Try it
 //!
-//! ```sh
-//! curl -s localhost:3000/auth/signup -H 'content-type: application/json' \
-//!      -d '{"username":"alice","password":"correct horse"}'
-//! curl -s localhost:3000/me -H "authorization: Bearer $ACCESS_TOKEN"
-//! curl -s localhost:3000/auth/refresh -H 'content-type: application/json' \
-//!      -d "{\"refresh_token\":\"$REFRESH_TOKEN\"}"
-//! ```
+//! The package's `README.md` walks through every endpoint with curl, and starts two instances
+//! over one Redis or PostgreSQL.
 
 mod config;
 mod demo;
