@@ -26,7 +26,7 @@
 //! | `HASH_QUEUE_MS` | `250` | how long a signup or login waits for a free hasher (at most 10000) |
 //! | `REDIS_URL` | none | keep users, sessions and revocations in Redis (feature `redis`) |
 //! | `DATABASE_URL` | none | keep them in `postgres://…` (feature `postgres`) or `sqlite://PATH` (feature `sqlite`) |
-//! | `RUST_LOG` | `info` | log filter (`tracing-subscriber` directives); logs go to standard error, one line per request at `info` |
+//! | `RUST_LOG` | `info` | log filter: a level, or `target=level` directives separated by commas; logs go to standard error, one line per request at `info` |
 //! | `STORE_PREFIX` | `quickstart` | prefix of the shared store's keys or tables (`a-z`, `0-9`, `_`; at most 30) |
 //! | `HEADER_READ_TIMEOUT_SECS` | `5` | a connection that has not sent a request's headers by then is closed (1 to 3600) |
 //! | `IDLE_TIMEOUT_SECS` | `10` | a connection without a request in progress for that long is closed (1 to 3600) |

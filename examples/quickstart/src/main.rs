@@ -44,17 +44,22 @@ async fn run() -> Result<(), String> {
 /// Logs to standard error (standard output carries only the "listening" line) at the level
 /// of `RUST_LOG`, by default `info`.
 fn init_logging() -> Result<(), String> {
-    let filter = match std::env::var("RUST_LOG") {
-        Ok(directives) if !directives.is_empty() => {
-            tracing_subscriber::EnvFilter::try_new(&directives)
-                .map_err(|err| format!("RUST_LOG={directives:?} is invalid: {err}"))?
-        }
-        _ => tracing_subscriber::EnvFilter::new("info"),
+    use tracing_subscriber::{filter::Targets, layer::SubscriberExt, util::SubscriberInitExt};
+    // `target=level` directives separated by commas, or a bare level (no span or field
+    // filters: that parser needs regular expressions, which would double the first build).
+    let filter: Targets = match std::env::var("RUST_LOG") {
+        Ok(directives) if !directives.is_empty() => directives
+            .parse()
+            .map_err(|err| format!("RUST_LOG={directives:?} is invalid: {err}"))?,
+        _ => Targets::new().with_default(tracing::Level::INFO),
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(io::stderr)
-        .with_ansi(false)
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(io::stderr)
+                .with_ansi(false),
+        )
+        .with(filter)
         .try_init()
         .map_err(|err| format!("cannot install the logger: {err}"))
 }
