@@ -8,10 +8,11 @@ use std::{
 };
 
 use bytes::Bytes;
-use http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use http::{HeaderValue, Request, Response};
 use http_body_util::Full;
 use tower_service::Service;
 
+use super::document::document_response;
 use crate::keys::{KeyError, KeySet, SigningKey};
 
 /// Serves the public keys of a [`KeySet`] as a JWKS document (RFC 7517 §5), for
@@ -140,23 +141,11 @@ impl<B> Service<Request<B>> for JwksService {
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        let mut response = Response::new(Full::new(Bytes::new()));
-        if request.method() != Method::GET && request.method() != Method::HEAD {
-            *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
-            response
-                .headers_mut()
-                .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
-            return ready(Ok(response));
-        }
-        if request.method() == Method::GET {
-            *response.body_mut() = Full::new(self.keys.load().jwks_document());
-        }
-        let headers = response.headers_mut();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/jwk-set+json"),
-        );
-        headers.insert(header::CACHE_CONTROL, self.cache_control.clone());
-        ready(Ok(response))
+        ready(Ok(document_response(
+            request.method(),
+            || self.keys.load().jwks_document(),
+            "application/jwk-set+json",
+            self.cache_control.clone(),
+        )))
     }
 }

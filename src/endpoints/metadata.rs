@@ -8,10 +8,11 @@ use std::{
 };
 
 use bytes::Bytes;
-use http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use http::{HeaderValue, Request, Response};
 use http_body_util::Full;
 use tower_service::Service;
 
+use super::document::document_response;
 use crate::{config::ConfigError, issuer::Issuer};
 
 /// Serves the issuer's authorization server metadata (RFC 8414) at
@@ -168,27 +169,12 @@ impl<B> Service<Request<B>> for MetadataService {
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        let mut response = Response::new(Full::new(Bytes::new()));
-        if request.method() != Method::GET && request.method() != Method::HEAD {
-            *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
-            response
-                .headers_mut()
-                .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
-            return ready(Ok(response));
-        }
-        if request.method() == Method::GET {
-            *response.body_mut() = Full::new(self.document.clone());
-        }
-        let headers = response.headers_mut();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
-        headers.insert(
-            header::CACHE_CONTROL,
+        ready(Ok(document_response(
+            request.method(),
+            || self.document.clone(),
+            "application/json",
             HeaderValue::from_static("public, max-age=3600"),
-        );
-        ready(Ok(response))
+        )))
     }
 }
 

@@ -5,6 +5,7 @@
 //! plus [`token_response`] for the application's own login and signup handlers.
 
 mod body;
+mod document;
 mod introspect;
 mod jwks;
 mod metadata;

@@ -9,11 +9,11 @@ use std::{
 };
 
 use bytes::Bytes;
-use http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use http::{HeaderValue, Request, Response};
 use http_body_util::Full;
 use tower_service::Service;
 
-use super::metadata::origin;
+use super::{document::document_response, metadata::origin};
 use crate::{bearer::BearerAuthLayer, config::ConfigError};
 
 /// The well-known path of RFC 9728 §3, before the resource's own path.
@@ -391,24 +391,12 @@ impl<B> Service<Request<B>> for ProtectedResourceMetadata {
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        let mut response = Response::new(Full::new(Bytes::new()));
-        if request.method() != Method::GET && request.method() != Method::HEAD {
-            *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
-            response
-                .headers_mut()
-                .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
-            return ready(Ok(response));
-        }
-        if request.method() == Method::GET {
-            *response.body_mut() = Full::new(self.document.clone());
-        }
-        let headers = response.headers_mut();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
-        headers.insert(header::CACHE_CONTROL, self.cache_control.clone());
-        ready(Ok(response))
+        ready(Ok(document_response(
+            request.method(),
+            || self.document.clone(),
+            "application/json",
+            self.cache_control.clone(),
+        )))
     }
 }
 
