@@ -64,14 +64,16 @@
 //! # Usernames
 //!
 //! A username is normalised and checked as RFC 8265 says (the PRECIS `UsernameCaseMapped`
-//! profile): full-width letters become their usual width, upper case becomes lower case, and
-//! accents are composed (NFC), so `Alice`, `ALICE`, `ａlice` and `alice` are one account,
-//! and so are an `é` sent composed or decomposed. The normalised name is the account; its
-//! tokens carry it as `preferred_username`. Letters and digits of any script and printable ASCII are allowed;
-//! spaces, control characters, symbols and invisible or direction-changing characters (a
-//! zero-width space, a soft hyphen, a byte order mark, a right-to-left override, …) are
+//! profile). By default only its ASCII part: printable ASCII without spaces, upper case
+//! mapped to lower case, so `Alice`, `ALICE` and `alice` are one account and
+//! `dave.o'brien+test@example.com` is a name; a character outside ASCII is refused, and so
+//! are look-alikes from other scripts. With the feature `unicode-usernames` the whole
+//! profile: letters and digits of every script, full-width letters mapped (`ａlice` is
+//! `alice`), accents composed (NFC). Either way spaces, control characters and invisible or
+//! direction-changing characters (a zero-width space, a right-to-left override, …) are
 //! refused: signup answers 400, and a login with such a name finds no account (401). At most
-//! 64 characters once normalised.
+//! 64 characters once normalised. The normalised name is the account; its tokens carry it as
+//! `preferred_username`.
 //!
 //! # User ids
 //!
@@ -146,6 +148,7 @@ mod routes;
 mod serve;
 #[cfg(any(feature = "postgres", feature = "sqlite"))]
 mod sql;
+mod usernames;
 mod users;
 
 use std::{

@@ -11,7 +11,6 @@ use axum::{
     middleware::Next,
     response::{IntoResponse, Response},
 };
-use precis_profiles::{UsernameCaseMapped, precis_core::profile::PrecisFastInvocation};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tower_jwt_auth::{
@@ -23,9 +22,10 @@ use tower_jwt_auth::{
 };
 
 use crate::{
-    AppState, BUSY_RETRY_AFTER_SECS, MAX_LABEL_BYTES, MAX_PASSWORD_CHARS, MAX_USERNAME_BYTES,
-    MAX_USERNAME_CHARS, MIN_PASSWORD_CHARS, USER_SCOPE,
+    AppState, BUSY_RETRY_AFTER_SECS, MAX_LABEL_BYTES, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS,
+    USER_SCOPE,
     hashing::HashError,
+    usernames::normalise_username,
     users::{StoreError, new_user_id},
 };
 
@@ -197,27 +197,6 @@ pub(crate) async fn admin(claims: Claims<Profile>) -> Json<Value> {
 pub(crate) struct Credentials {
     pub(crate) username: String,
     pub(crate) password: String,
-}
-
-/// The account a username names: its RFC 8265 form (PRECIS `UsernameCaseMapped`: width
-/// mapping, lower case, NFC, then the checks of the profile), which is also the `sub` of the
-/// account's tokens. Refuses what the profile refuses and names over the length limits.
-pub(crate) fn normalise_username(username: &str) -> Result<String, &'static str> {
-    const TOO_LONG: &str = "username must be at most 64 characters";
-    if username.is_empty() {
-        return Err("username must not be empty");
-    }
-    if username.len() > MAX_USERNAME_BYTES {
-        return Err(TOO_LONG);
-    }
-    let normalised = UsernameCaseMapped::enforce(username).map_err(|_| {
-        "username must be letters, digits and printable ASCII, without spaces, control or \
-         invisible characters (RFC 8265)"
-    })?;
-    if normalised.chars().count() > MAX_USERNAME_CHARS {
-        return Err(TOO_LONG);
-    }
-    Ok(normalised.into_owned())
 }
 
 pub(crate) fn check_password(password: &str) -> Result<(), &'static str> {
