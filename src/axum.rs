@@ -50,7 +50,9 @@ use http::{StatusCode, request::Parts};
 use serde::de::DeserializeOwned;
 
 use crate::{
-    bearer::{AuthError, Authenticated, BearerAuthLayer, DefaultRejection, OnRejection},
+    bearer::{
+        AnonymousRefused, AuthError, Authenticated, BearerAuthLayer, DefaultRejection, OnRejection,
+    },
     endpoints::{ErrorResponse, JwksService, RefreshService, RevocationService, token_response},
     issuer::{IssueError, TokenPair},
     keys::KeyError,
@@ -73,7 +75,8 @@ use crate::{
 #[non_exhaustive]
 pub enum ClaimsRejection {
     /// The request passed an optional `BearerAuthLayer` without a token, but the handler
-    /// requires claims: 401 with a `Bearer` challenge.
+    /// requires claims: 401 with the layer's `Bearer` challenge (its realm and resource
+    /// metadata, which the layer sets on the way out).
     MissingToken,
     /// No `BearerAuthLayer` (with the same claims type) ran for this route: a programming
     /// error, answered 500.
@@ -124,7 +127,12 @@ impl std::error::Error for ClaimsRejection {}
 impl IntoResponse for ClaimsRejection {
     fn into_response(self) -> Response {
         match self {
-            Self::MissingToken => AuthError::MissingToken.into_response(),
+            Self::MissingToken => {
+                let mut response = AuthError::MissingToken.into_response();
+                // The optional layer the request passed puts its own challenge here.
+                response.extensions_mut().insert(AnonymousRefused);
+                response
+            }
             Self::MissingLayer => (self.status(), self.body_text()).into_response(),
         }
     }

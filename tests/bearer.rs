@@ -482,7 +482,8 @@ async fn axum_extractor_and_scope_requirements() {
     assert_eq!(text(call(&app, "/maybe", token).await).await, "alice");
     let response = call(&app, "/needs-token", None).await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-    assert!(challenge(&response).starts_with("Bearer"));
+    // The layer's own challenge, as a required layer would send it.
+    assert_eq!(challenge(&response), r#"Bearer realm="example""#);
 
     // A route without the layer is a programming error, reported as such.
     let response = call(&app, "/unprotected", token).await;
@@ -643,4 +644,35 @@ async fn unavailable_revocation_state_is_503_without_a_challenge() {
     assert!(response.headers().get(header::WWW_AUTHENTICATE).is_none());
     assert_eq!(response.headers()[header::RETRY_AFTER], "1");
     assert_eq!(calls.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn the_claims_extractors_401_carries_the_optional_layers_challenge() {
+    let h = Harness::new();
+    let metadata =
+        tower_jwt_auth::endpoints::ProtectedResourceMetadata::builder("https://api.example")
+            .with_authorization_server("https://auth.example")
+            .build()
+            .unwrap();
+    let auth = h.layer().with_resource_metadata(&metadata);
+    async fn me(claims: Claims<Profile>) -> String {
+        claims.sub
+    }
+    let app = Router::new()
+        .route("/required", get(me))
+        .route_layer(auth.clone())
+        .merge(
+            Router::new()
+                .route("/optional", get(me))
+                .route_layer(auth.optional()),
+        );
+    let required = call(&app, "/required", None).await;
+    let optional = call(&app, "/optional", None).await;
+    assert_eq!(optional.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(challenge(&optional), challenge(&required));
+    assert_eq!(
+        challenge(&optional),
+        r#"Bearer realm="example", resource_metadata="https://api.example/.well-known/oauth-protected-resource""#
+    );
+    assert_eq!(text(optional).await, text(required).await);
 }

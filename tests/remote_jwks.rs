@@ -708,5 +708,5 @@ fn the_readme_shows_the_resource_server_example_verbatim_in_under_30_lines() {
     assert_eq!(block.split("```").next().unwrap(), code);
     let lines = code.lines().filter(|line| !line.trim().is_empty()).count();
     assert!(lines < 30, "{lines} lines");
-    assert!(code.contains("RemoteJwks::builder") && code.contains("BearerAuthLayer::new"));
+    assert!(code.contains("RemoteJwks::discover") && code.contains("BearerAuthLayer::new"));
 }

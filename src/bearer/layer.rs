@@ -253,9 +253,8 @@ impl<T, R: Clone> BearerAuthLayer<T, R> {
     /// document's [`url`](ProtectedResourceMetadata::url) `"` (RFC 9728 §5.1), so that a client
     /// refused for want of a token finds the authorization servers that issue one. Whatever
     /// the rejection handler, a response whose challenge is `Bearer` gets the parameter; the
-    /// parameter is built once, here. (The 401 of axum's `Claims` extractor, for an anonymous
-    /// request through an [`optional`](Self::optional) layer, is not the layer's: it names
-    /// neither the realm nor the metadata.)
+    /// parameter is built once, here. The 401 of axum's `Claims` extractor, for an anonymous
+    /// request through an [`optional`](Self::optional) layer, gets the same challenge.
     ///
     /// ```
     /// use http::Request;

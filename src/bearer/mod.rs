@@ -41,3 +41,10 @@ pub use service::BearerAuth;
 /// installed".
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Authenticated;
+
+/// Put in its response's extensions by a claims extractor that refused an anonymous request
+/// (401): the optional layer the request passed replaces the challenge with its own (realm,
+/// resource metadata).
+#[derive(Debug, Clone, Copy)]
+#[cfg_attr(not(feature = "axum"), allow(dead_code))]
+pub(crate) struct AnonymousRefused;

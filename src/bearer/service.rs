@@ -121,16 +121,21 @@ where
                 // request in optional mode.
                 let extensions = request.extensions_mut();
                 telemetry::accepted(claims.is_none());
+                // The check is synchronous: the service polled ready takes the request.
                 match claims {
                     Some(claims) => {
                         extensions.insert(claims);
+                        ResponseFuture::inner(self.inner.call(request))
                     }
                     None => {
                         extensions.insert(Authenticated);
+                        ResponseFuture::anonymous(
+                            self.inner.call(request),
+                            self.config.realm.clone(),
+                            self.config.resource_metadata.clone(),
+                        )
                     }
                 }
-                // The check is synchronous: the service polled ready takes the request.
-                ResponseFuture::inner(self.inner.call(request))
             }
             Err(error) => {
                 telemetry::rejected(
@@ -155,7 +160,7 @@ where
 
 /// Appends `param` (`name="value"`, built at layer build) to a `Bearer` challenge, whichever
 /// rejection handler made it (RFC 9728 §5.1).
-fn add_challenge_param(headers: &mut http::HeaderMap, param: &[u8]) {
+pub(super) fn add_challenge_param(headers: &mut http::HeaderMap, param: &[u8]) {
     let Some(challenge) = headers.get_mut(header::WWW_AUTHENTICATE) else {
         return;
     };

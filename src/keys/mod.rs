@@ -53,7 +53,9 @@
 //! a logged-out token until it expires. To refuse it at once, give its `Verifier` a
 //! `RevocationStore` over the issuer's own backend
 //! ([`with_revocation`](crate::token::VerifierBuilder::with_revocation)): it follows the
-//! issuer's revocations on the change feed, with the same staleness bound. A service that
+//! issuer's revocations on the change feed, with the same staleness bound. Build that store
+//! [`read_only`](crate::store::RevocationStoreBuilder::read_only), over credentials that can
+//! only read the issuer's state (the grants are listed there): it writes nothing. A service that
 //! cannot reach that store asks the issuer instead: mount
 //! [`IntrospectionService`](crate::endpoints::IntrospectionService) (RFC 7662, clients with
 //! HTTP Basic credentials) there.

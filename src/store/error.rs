@@ -14,6 +14,13 @@ pub enum RevocationError {
     /// The persistent backend failed; the cause is kept as the source.
     #[error("revocation backend failed")]
     Backend(#[source] BoxError),
+    /// The store is [read-only](super::RevocationStoreBuilder::read_only): it follows the
+    /// shared state and writes none; the backend was not called.
+    #[error("this revocation store is read-only: {operation} is refused")]
+    ReadOnly {
+        /// The write refused: `revoke`, `create_session` or `rotate`.
+        operation: &'static str,
+    },
 }
 
 /// How long a backend builder's `build` may take (connecting, setting up the schema) unless

@@ -306,6 +306,7 @@ pub struct PostgresBackendBuilder {
     source: Source,
     prefix: String,
     timeout: Duration,
+    migrate: bool,
 }
 
 impl fmt::Debug for PostgresBackendBuilder {
@@ -318,6 +319,7 @@ impl fmt::Debug for PostgresBackendBuilder {
             .field("source", &source)
             .field("prefix", &self.prefix)
             .field("timeout", &self.timeout)
+            .field("migrate", &self.migrate)
             .finish()
     }
 }
@@ -328,6 +330,7 @@ impl PostgresBackendBuilder {
             source,
             prefix: sql::DEFAULT_PREFIX.to_owned(),
             timeout: BUILD_TIMEOUT,
+            migrate: true,
         }
     }
 
@@ -370,6 +373,31 @@ impl PostgresBackendBuilder {
         self
     }
 
+    /// Leaves the schema alone: [`build`](Self::build) creates no table or index and only
+    /// checks that both tables can be read, so that the backend can be built with a role
+    /// that may only `SELECT` them, for a
+    /// [read-only](super::RevocationStoreBuilder::read_only) store following the tables that
+    /// another instance made.
+    ///
+    /// ```no_run
+    /// use std::sync::Arc;
+    /// use tower_jwt_auth::store::{PostgresBackend, RevocationStore};
+    ///
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// let backend = PostgresBackend::builder("postgres://follower@db/app")
+    ///     .without_migration()
+    ///     .build()
+    ///     .await?;
+    /// let store = RevocationStore::builder().with_backend(Arc::new(backend)).read_only().build()?;
+    /// # let _ = store;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn without_migration(mut self) -> Self {
+        self.migrate = false;
+        self
+    }
+
     /// Checks the settings, connects, and creates the tables and indexes if they do not
     /// exist (in one transaction; instances starting at once take turns on an advisory
     /// lock). Fails with [`BackendError::Config`] for a refused setting,
@@ -390,6 +418,7 @@ impl PostgresBackendBuilder {
             source,
             prefix,
             timeout,
+            migrate,
         } = self;
         let connect = async move {
             match source {
@@ -405,7 +434,7 @@ impl PostgresBackendBuilder {
                 }
             }
         };
-        let core = sql::build::<Pg>(connect, &prefix, timeout).await?;
+        let core = sql::build::<Pg>(connect, &prefix, timeout, migrate).await?;
         Ok(PostgresBackend { core })
     }
 }

@@ -429,7 +429,7 @@ impl SqliteBackendBuilder {
                 }
             }
         };
-        let core = sql::build::<Lite>(connect, &prefix, timeout).await?;
+        let core = sql::build::<Lite>(connect, &prefix, timeout, true).await?;
         Ok(SqliteBackend { core })
     }
 }

@@ -15,6 +15,9 @@ use crate::{
 pub struct Config {
     /// Address to listen on (`ADDR`).
     pub addr: String,
+    /// The server's URL as its clients reach it (`PUBLIC_URL`): the `iss` of its tokens and
+    /// the base of its metadata. `None` is `http://` followed by [`addr`](Self::addr).
+    pub public_url: Option<String>,
     /// Access-token lifetime (`ACCESS_TTL_SECS`).
     pub access_ttl: Duration,
     /// Refresh-token idle lifetime (`REFRESH_TTL_SECS`).
@@ -124,6 +127,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             addr: "127.0.0.1:3000".to_owned(),
+            public_url: None,
             access_ttl: Duration::from_secs(900),
             refresh_ttl: Duration::from_secs(1_209_600),
             session_ttl: Duration::from_secs(2_592_000),
@@ -144,8 +148,9 @@ impl Default for Config {
 }
 
 /// The environment variables [`Config::from_env`] reads.
-pub const ENV_VARS: [&str; 16] = [
+pub const ENV_VARS: [&str; 17] = [
     "ADDR",
+    "PUBLIC_URL",
     "ACCESS_TTL_SECS",
     "REFRESH_TTL_SECS",
     "SESSION_TTL_SECS",
@@ -206,6 +211,7 @@ impl Config {
         };
         let config = Self {
             addr: get("ADDR").map_or(defaults.addr, |a| a.trim().to_owned()),
+            public_url: get("PUBLIC_URL").map(|url| url.trim().to_owned()),
             access_ttl: secs("ACCESS_TTL_SECS", defaults.access_ttl)?,
             refresh_ttl: secs("REFRESH_TTL_SECS", defaults.refresh_ttl)?,
             session_ttl: secs("SESSION_TTL_SECS", defaults.session_ttl)?,
@@ -231,8 +237,20 @@ impl Config {
         Ok(config)
     }
 
+    /// The issuer's URL: `PUBLIC_URL`, else `http://ADDR`. The binary puts the address
+    /// actually bound in `addr` before it builds the app, so that `ADDR` with port `0` names
+    /// the port chosen.
+    pub fn issuer_url(&self) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.addr))
+    }
+
     /// The rules of the issuer and sessions builders, stated with the variables' names.
     pub(crate) fn check(&self) -> Result<(), String> {
+        if let Some(url) = &self.public_url {
+            check_public_url(url)?;
+        }
         for (name, ttl) in [
             ("ACCESS_TTL_SECS", self.access_ttl),
             ("REFRESH_TTL_SECS", self.refresh_ttl),
@@ -301,5 +319,27 @@ impl Config {
             store.check_feature()?;
         }
         Ok(())
+    }
+}
+
+/// `PUBLIC_URL` is an origin: `https://HOST[:PORT]`, or `http://` on a loopback host (checked
+/// when the metadata is built), with no path, query, fragment or credentials, so that the
+/// `iss` of the tokens and the URLs of the metadata are written one way only.
+fn check_public_url(url: &str) -> Result<(), String> {
+    let authority = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    match authority {
+        Some(authority)
+            if !authority.is_empty()
+                && !authority.contains(['/', '?', '#', '@'])
+                && !authority.contains(char::is_whitespace) =>
+        {
+            Ok(())
+        }
+        _ => Err(format!(
+            "PUBLIC_URL must be https://HOST[:PORT] (or http:// on a loopback address), \
+             without path or trailing slash, got {url:?}"
+        )),
     }
 }

@@ -16,6 +16,7 @@
 //! | variable | default | meaning |
 //! | --- | --- | --- |
 //! | `ADDR` | `127.0.0.1:3000` | address to listen on (port `0`: any free port) |
+//! | `PUBLIC_URL` | `http://` and the address bound | the server's URL as clients reach it: the tokens' `iss` and the base of its metadata; `https://HOST[:PORT]`, or `http://` on a loopback address |
 //! | `ACCESS_TTL_SECS` | `900` | access-token lifetime |
 //! | `REFRESH_TTL_SECS` | `1209600` | refresh-token idle lifetime (renewed by each refresh) |
 //! | `SESSION_TTL_SECS` | `2592000` | absolute session lifetime, counted from login |
@@ -41,8 +42,8 @@
 //!
 //! With `REDIS_URL` (built with `--features redis`) or `DATABASE_URL` (`--features postgres` or
 //! `--features sqlite`) the server keeps its users, session records and revocations there
-//! instead of in memory: instances started with the same `SIGNING_KEY_FILE` over the same
-//! store act as one service, and a restart forgets nothing. Each instance follows the others'
+//! instead of in memory: instances started with the same `SIGNING_KEY_FILE` and `PUBLIC_URL`
+//! over the same store act as one service, and a restart forgets nothing. Each instance follows the others'
 //! revocations on the store's change feed (Redis pub/sub, PostgreSQL LISTEN/NOTIFY). A
 //! database gets its tables at start (`STORE_PREFIX` then `_sessions`, `_entries`, `_users`);
 //! Redis keeps users in the hash `STORE_PREFIX:users`. Setting both variables, a URL of
@@ -107,7 +108,8 @@
 //! | `DELETE /auth/sessions/{id}` | bearer | 204: that session of the user ends; 404 for any other id |
 //! | `GET /me` | bearer | 200 `{"sub","preferred_username","sid","scope","exp"}` |
 //! | `GET /admin` | bearer, scope `admin` | 200; 403 `insufficient_scope` otherwise |
-//! | `GET /.well-known/jwks.json` | none | the public key set |
+//! | `GET /.well-known/jwks.json`, `GET /auth/jwks.json` | none | the public key set |
+//! | `GET /.well-known/oauth-authorization-server` | none | RFC 8414 metadata: `issuer`, `jwks_uri`, `token_endpoint`, `revocation_endpoint` |
 //!
 //! # The demo page
 //!
@@ -131,7 +133,10 @@
 //! Open `http://127.0.0.1:3000/` after `cargo run -p quickstart`; `ACCESS_TTL_SECS=10`
 //! shows a refresh every few seconds.
 //!
-//! Access tokens are EdDSA-signed, with `iss` `quickstart` and `aud` `quickstart-api`. Signup
+//! Access tokens are EdDSA-signed, with `iss` the `PUBLIC_URL` and `aud` `quickstart-api`. A
+//! resource server given only that URL finds the keys through the metadata
+//! (`RemoteJwks::discover`; the crate's `resource_server` example). Instances of one service
+//! share one `PUBLIC_URL`. Signup
 //! users get the scopes `read write`. Every token response carries `Cache-Control: no-store`;
 //! every error is JSON `{"error": …, "error_description": …}`.
 //!
@@ -164,8 +169,11 @@ use axum::{
 };
 use tokio::sync::{Semaphore, watch};
 use tower_jwt_auth::{
-    BearerAuthLayer, Issuer, KeySet, Sessions, SigningKey, endpoints::JwksService, keys::Algorithm,
-    token_routes, transport::CookieTransport,
+    BearerAuthLayer, Issuer, KeySet, Sessions, SigningKey,
+    endpoints::{JwksService, MetadataService},
+    keys::Algorithm,
+    token_routes,
+    transport::CookieTransport,
 };
 
 pub use config::{Config, ENV_VARS, StoreUrl};
@@ -183,8 +191,6 @@ use crate::{
     users::Users,
 };
 
-/// The `iss` claim of every token.
-pub const ISSUER: &str = "quickstart";
 /// The `aud` claim of every token.
 pub const AUDIENCE: &str = "quickstart-api";
 /// The `realm` of every `WWW-Authenticate` challenge.
@@ -287,8 +293,9 @@ pub fn app_with(config: &Config, stores: Stores) -> Result<App, String> {
             true,
         ),
     };
+    let issuer_url = config.issuer_url();
     let mut builder = Issuer::builder(KeySet::new(key))
-        .with_issuer(ISSUER)
+        .with_issuer(&issuer_url)
         .with_audience(AUDIENCE)
         .with_access_ttl(config.access_ttl)
         .with_refresh_ttl(config.refresh_ttl)
@@ -307,6 +314,18 @@ pub fn app_with(config: &Config, stores: Stores) -> Result<App, String> {
     let issuer = builder
         .build()
         .map_err(|err| format!("invalid configuration: {err}"))?;
+    // RFC 8414 metadata, naming the token routes nested at `/auth`.
+    let metadata = MetadataService::new(&issuer, "/auth").map_err(|_| {
+        if config.public_url.is_some() {
+            format!("PUBLIC_URL {issuer_url} must be https, or http on a loopback address")
+        } else {
+            format!(
+                "{issuer_url} (from ADDR) is not a loopback address: set PUBLIC_URL to the \
+                 https URL clients reach this server at"
+            )
+        }
+    })?;
+    let metadata_path = metadata.path().to_owned();
     let sessions = Sessions::builder(issuer.clone())
         .with_reuse_grace(config.reuse_grace)
         .build()
@@ -355,6 +374,7 @@ pub fn app_with(config: &Config, stores: Stores) -> Result<App, String> {
             "/.well-known/jwks.json",
             get_service(JwksService::new(issuer.keys())),
         )
+        .route_service(&metadata_path, metadata)
         .merge(demo_routes(&sessions, &auth, &transport))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(middleware::from_fn(log_request))

@@ -19,11 +19,16 @@ async fn main() -> ExitCode {
 
 async fn run() -> Result<(), String> {
     init_logging()?;
-    let config = Config::from_env()?;
-    let app = app_with(&config, open_stores(&config).await?)?;
+    let mut config = Config::from_env()?;
     let listener = TcpListener::bind(&config.addr)
         .await
         .map_err(|err| format!("cannot listen on ADDR={}: {err}", config.addr))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|err| format!("cannot read the bound address: {err}"))?;
+    // Without PUBLIC_URL the server is named by the address bound (its port, if ADDR's is 0).
+    config.addr = addr.to_string();
+    let app = app_with(&config, open_stores(&config).await?)?;
     if app.key_generated {
         eprintln!(
             "no SIGNING_KEY_FILE: generated an Ed25519 signing key (kid {}); tokens will not \
@@ -32,9 +37,6 @@ async fn run() -> Result<(), String> {
         );
     }
     let shutdown = shutdown_signal()?;
-    let addr = listener
-        .local_addr()
-        .map_err(|err| format!("cannot read the bound address: {err}"))?;
     println!("listening on http://{addr}");
     serve(listener, app, shutdown)
         .await

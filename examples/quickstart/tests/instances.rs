@@ -303,6 +303,8 @@ async fn run<F: Future<Output = ()>>(
     std::fs::write(&key, pem("PRIVATE KEY", &rfc8037_pkcs8())).unwrap();
     let config = Config {
         signing_key_file: Some(PathBuf::from(&key)),
+        // One service: one key, one store, one URL.
+        public_url: Some("http://127.0.0.1:3000".to_owned()),
         store: Some(store),
         store_prefix: prefix.clone(),
         // A machine busy with other builds can be slow to hash.

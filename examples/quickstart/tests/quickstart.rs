@@ -74,12 +74,14 @@ async fn start_with(configure: impl FnOnce(&mut Config)) -> Server {
         hash_queue: Duration::from_secs(10),
         ..Config::default()
     };
+    // As the binary does: bound first, so that the server is named by the port it got.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    config.addr = listener.local_addr().unwrap().to_string();
     configure(&mut config);
     let app = app(&config).unwrap();
     let issuer = app.issuer.clone();
     let hash_permits = app.hash_permits.clone();
     let hash_queue = app.hash_queue.clone();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(serve(listener, app, std::future::pending()));
     Server {
@@ -255,6 +257,8 @@ fn config_from(vars: &[(&str, &str)]) -> Result<Config, String> {
 fn config_defaults_are_the_documented_ones() {
     let config = config_from(&[]).unwrap();
     assert_eq!(config.addr, "127.0.0.1:3000");
+    assert_eq!(config.public_url, None);
+    assert_eq!(config.issuer_url(), "http://127.0.0.1:3000");
     assert_eq!(config.access_ttl, Duration::from_secs(900));
     assert_eq!(config.refresh_ttl, Duration::from_secs(1_209_600));
     assert_eq!(config.session_ttl, Duration::from_secs(2_592_000));
@@ -270,6 +274,7 @@ fn config_defaults_are_the_documented_ones() {
 fn config_reads_every_variable() {
     let config = config_from(&[
         ("ADDR", "0.0.0.0:8080"),
+        ("PUBLIC_URL", " https://auth.example "),
         ("ACCESS_TTL_SECS", "60"),
         ("REFRESH_TTL_SECS", "3600"),
         ("SESSION_TTL_SECS", "86400"),
@@ -281,6 +286,7 @@ fn config_reads_every_variable() {
     ])
     .unwrap();
     assert_eq!(config.addr, "0.0.0.0:8080");
+    assert_eq!(config.issuer_url(), "https://auth.example");
     assert_eq!(config.access_ttl, Duration::from_secs(60));
     assert_eq!(config.refresh_ttl, Duration::from_secs(3600));
     assert_eq!(config.session_ttl, Duration::from_secs(86_400));
@@ -336,6 +342,22 @@ fn config_refuses_bad_values_naming_the_variable() {
         (vec![("HASH_QUEUE_MS", "x")], "HASH_QUEUE_MS"),
         (vec![("HASH_QUEUE_MS", "0.5")], "HASH_QUEUE_MS"),
         (vec![("HASH_QUEUE_MS", "10001")], "HASH_QUEUE_MS"),
+        (vec![("PUBLIC_URL", "auth.example")], "PUBLIC_URL"),
+        (vec![("PUBLIC_URL", "ftp://auth.example")], "PUBLIC_URL"),
+        (vec![("PUBLIC_URL", "https://")], "PUBLIC_URL"),
+        (vec![("PUBLIC_URL", "https://auth.example/")], "PUBLIC_URL"),
+        (
+            vec![("PUBLIC_URL", "https://auth.example/tenant")],
+            "PUBLIC_URL",
+        ),
+        (
+            vec![("PUBLIC_URL", "https://auth.example?x=1")],
+            "PUBLIC_URL",
+        ),
+        (
+            vec![("PUBLIC_URL", "https://user@auth.example")],
+            "PUBLIC_URL",
+        ),
     ] {
         let err = config_from(&vars).unwrap_err();
         assert!(err.contains(named), "{vars:?}: {err}");
@@ -545,14 +567,14 @@ async fn signup_answers_201_with_a_read_write_token_pair() {
 }
 
 #[tokio::test]
-async fn access_tokens_are_eddsa_with_the_quickstart_issuer_and_audience() {
+async fn access_tokens_are_eddsa_named_by_the_servers_url_for_the_quickstart_audience() {
     let server = start().await;
     let pair = server.signup("alice").await;
     let header = jws_part(access(&pair), 0);
     assert_eq!(header["alg"], "EdDSA");
     assert_eq!(header["typ"], "at+jwt");
     let claims = jws_part(access(&pair), 1);
-    assert_eq!(claims["iss"], "quickstart");
+    assert_eq!(claims["iss"], server.base);
     assert_eq!(claims["aud"], "quickstart-api");
     assert_eq!(claims["preferred_username"], "alice");
 }
@@ -594,11 +616,14 @@ async fn the_sub_is_a_random_user_id_not_the_username() {
 
 #[tokio::test]
 async fn a_name_signed_up_again_in_a_new_store_is_a_new_account() {
-    // Two servers with one key file and a store each: a restart over memory.
+    // Two servers with one key file, one URL and a store each: a restart over memory.
     let key = KeyFile::new(&pem("PRIVATE KEY", &rfc8037_pkcs8()));
-    let key_file = Some(key.path().to_owned());
-    let before = start_with(|c| c.signing_key_file = key_file.clone()).await;
-    let after = start_with(|c| c.signing_key_file = key_file.clone()).await;
+    let restarted = |c: &mut Config| {
+        c.signing_key_file = Some(key.path().to_owned());
+        c.public_url = Some("http://127.0.0.1:3000".to_owned());
+    };
+    let before = start_with(restarted).await;
+    let after = start_with(restarted).await;
     let old = before.signup("alice").await;
     let new = after.signup("alice").await;
     assert_ne!(subject(&old), subject(&new));
@@ -1366,6 +1391,91 @@ async fn jwks_route_publishes_the_signing_key() {
         jwks["keys"][0]["kid"],
         server.issuer.keys().signing_kid().unwrap()
     );
+}
+
+#[tokio::test]
+async fn the_rfc_8414_metadata_names_the_issuer_and_its_endpoints() {
+    let server = start().await;
+    let response = server.get("/.well-known/oauth-authorization-server").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let metadata: Value = response.json().await.unwrap();
+    let base = &server.base;
+    assert_eq!(metadata["issuer"], *base);
+    assert_eq!(metadata["jwks_uri"], format!("{base}/auth/jwks.json"));
+    assert_eq!(metadata["token_endpoint"], format!("{base}/auth/refresh"));
+    assert_eq!(
+        metadata["revocation_endpoint"],
+        format!("{base}/auth/revoke")
+    );
+    // Every URL it names is served: the keys, and the endpoints (which refuse an empty form).
+    let jwks: Value = server.get("/auth/jwks.json").await.json().await.unwrap();
+    assert_eq!(
+        jwks["keys"][0]["kid"],
+        server.issuer.keys().signing_kid().unwrap()
+    );
+    for endpoint in ["token_endpoint", "revocation_endpoint"] {
+        let url = metadata[endpoint].as_str().unwrap();
+        let status = server.http.post(url).send().await.unwrap().status();
+        assert!(
+            status.is_client_error() && status != StatusCode::NOT_FOUND,
+            "{endpoint}: {status}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn public_url_is_the_issuer_of_tokens_and_metadata() {
+    let server = start_with(|config| {
+        config.public_url = Some("https://auth.example:8443".to_owned());
+    })
+    .await;
+    let pair = server.signup("alice").await;
+    assert_eq!(
+        jws_part(access(&pair), 1)["iss"],
+        "https://auth.example:8443"
+    );
+    let metadata: Value = server
+        .get("/.well-known/oauth-authorization-server")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(metadata["issuer"], "https://auth.example:8443");
+    assert_eq!(
+        metadata["jwks_uri"],
+        "https://auth.example:8443/auth/jwks.json"
+    );
+    // Its own tokens verify against it.
+    assert_eq!(server.me_status(access(&pair)).await, StatusCode::OK);
+}
+
+#[test]
+fn an_issuer_url_that_cannot_have_metadata_is_refused_naming_the_variable() {
+    for (config, named) in [
+        (
+            Config {
+                public_url: Some("http://auth.example".to_owned()),
+                ..Config::default()
+            },
+            "PUBLIC_URL",
+        ),
+        (
+            Config {
+                addr: "0.0.0.0:3000".to_owned(),
+                ..Config::default()
+            },
+            "PUBLIC_URL",
+        ),
+    ] {
+        let err = app(&config).unwrap_err();
+        assert!(err.contains(named), "{config:?}: {err}");
+    }
+    let behind_a_proxy = Config {
+        addr: "0.0.0.0:3000".to_owned(),
+        public_url: Some("https://auth.example".to_owned()),
+        ..Config::default()
+    };
+    assert!(app(&behind_a_proxy).is_ok());
 }
 
 #[tokio::test]

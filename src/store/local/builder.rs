@@ -41,6 +41,7 @@ impl RevocationStore {
             backend_timeout: BACKEND_TIMEOUT,
             max_staleness: MAX_STALENESS,
             serve_stale: false,
+            read_only: false,
         }
     }
 
@@ -67,6 +68,7 @@ impl RevocationStore {
                 purge_every: builder.purge_every,
                 backend_timeout: builder.backend_timeout,
                 failing: AtomicBool::new(false),
+                read_only: builder.read_only,
             }),
         }
     }
@@ -82,6 +84,7 @@ pub struct RevocationStoreBuilder {
     backend_timeout: Duration,
     max_staleness: Duration,
     serve_stale: bool,
+    read_only: bool,
 }
 
 impl RevocationStoreBuilder {
@@ -219,8 +222,58 @@ impl RevocationStoreBuilder {
         self
     }
 
+    /// A follower that writes nothing: for a verify-only instance (a resource server) over
+    /// the issuer's [backend](Self::with_backend), with credentials that can read the state
+    /// and nothing more.
+    ///
+    /// Loading, following the change feed, the heartbeats (published on the feed's channel:
+    /// no data is written) and the [staleness bound](Self::with_max_staleness) work as
+    /// without it, so a logout at the issuer is refused here as soon as the feed brings it.
+    /// Every write fails with [`RevocationError::ReadOnly`] without calling the backend:
+    /// [`revoke`](RevocationStore::revoke), and the session records' writes (a session
+    /// started, rotated or ended through [`Sessions`](crate::Sessions) over this store); and
+    /// [`run`](RevocationStore::run) purges only the local deny-list, never the backend's
+    /// rows or keys (the issuer's stores do).
+    ///
+    /// The grants it needs: on Redis, an ACL user with the read commands on the prefix's keys
+    /// and `SUBSCRIBE`/`PUBLISH` on its channel (`ACL SETUSER follower on >PASSWORD
+    /// resetkeys ~PREFIX:* resetchannels &PREFIX:feed -@all +@read +@connection +subscribe
+    /// +publish`); on PostgreSQL, a role with `SELECT` on the two tables (`GRANT SELECT ON
+    /// PREFIXsessions, PREFIXentries TO follower`; `LISTEN` and `NOTIFY` need no grant),
+    /// with a backend built `without_migration` (`PostgresBackendBuilder`, which then
+    /// creates no table).
+    ///
+    /// Fails to build without a backend: a read-only store of its own would hold nothing.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use tower_jwt_auth::store::{MemoryBackend, RevocationEntry, RevocationError, RevocationStore};
+    ///
+    /// let backend = Arc::new(MemoryBackend::new());
+    /// let follower = RevocationStore::builder()
+    ///     .with_backend(backend.clone())
+    ///     .read_only()
+    ///     .build()?;
+    /// # tokio::runtime::Builder::new_current_thread().enable_time().build()?.block_on(async {
+    /// let entry = RevocationEntry::Token { jti: "t1".into(), expires_at: u64::MAX };
+    /// let refused = follower.revoke(entry).await;
+    /// assert!(matches!(refused, Err(RevocationError::ReadOnly { operation: "revoke" })));
+    /// # });
+    /// assert!(RevocationStore::builder().read_only().build().is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn read_only(mut self) -> Self {
+        self.read_only = true;
+        self
+    }
+
     /// Checks the configuration and builds the store.
     pub fn build(self) -> Result<RevocationStore, ConfigError> {
+        if self.read_only && self.backend.is_none() {
+            return Err(ConfigError::Conflict(
+                "a read-only store follows a shared backend: set one with `with_backend`",
+            ));
+        }
         if self.max_staleness < MIN_STALENESS {
             return Err(ConfigError::Interval(
                 "the staleness bound is at least 300 ms",

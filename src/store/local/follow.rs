@@ -76,10 +76,14 @@ impl RevocationStore {
         }
     }
 
-    /// Purges locally and in the backend. A backend failure is left for the next purge:
-    /// nothing live is ever dropped, so a late purge only costs memory.
+    /// Purges locally and in the backend (a read-only store: locally only). A backend
+    /// failure is left for the next purge: nothing live is ever dropped, so a late purge
+    /// only costs memory.
     async fn purge_everywhere(&self) {
         self.purge_expired();
+        if self.inner.read_only {
+            return;
+        }
         let now = self.inner.clock.now_secs();
         // The failure has been reported; the next purge tries again.
         let _ = self.call("purge", self.inner.backend.purge(now)).await;

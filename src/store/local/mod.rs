@@ -52,6 +52,8 @@ struct Inner {
     /// Set by a failed backend call, cleared by the next successful one: the recovery is
     /// reported once.
     failing: AtomicBool,
+    /// Every write is refused without calling the backend.
+    read_only: bool,
 }
 
 /// What the store knows of how stale its deny-list may be: when it last proved that it had
@@ -164,6 +166,7 @@ impl fmt::Debug for RevocationStore {
             .field("backend_timeout", &inner.backend_timeout)
             .field("max_staleness", &inner.fresh.max)
             .field("serve_stale", &inner.fresh.serve_stale)
+            .field("read_only", &inner.read_only)
             .finish()
     }
 }
@@ -289,6 +292,7 @@ impl RevocationStore {
     /// Records a revocation: in the backend first, then locally. Fails closed: when the
     /// backend fails, nothing is recorded and the error is returned.
     pub async fn revoke(&self, entry: RevocationEntry) -> Result<(), RevocationError> {
+        self.writable("revoke")?;
         self.call("revoke", self.inner.backend.revoke(&entry))
             .await?;
         match &entry {
@@ -312,6 +316,7 @@ impl RevocationStore {
         &self,
         session: &NewSession<'_>,
     ) -> Result<(), RevocationError> {
+        self.writable("create_session")?;
         self.call("create_session", self.inner.backend.create_session(session))
             .await
     }
@@ -322,6 +327,7 @@ impl RevocationStore {
         &self,
         rotation: &Rotation<'_>,
     ) -> Result<RotateOutcome, RevocationError> {
+        self.writable("rotate")?;
         let outcome = self
             .call("rotate", self.inner.backend.rotate(rotation))
             .await?;
@@ -352,6 +358,16 @@ impl RevocationStore {
             !self.is_session_revoked(&s.sid) && cutoff_ms.is_none_or(|c| s.started_ms > c)
         });
         Ok(sessions)
+    }
+
+    /// Refuses the write `operation` of a [read-only](RevocationStoreBuilder::read_only)
+    /// store, before the backend is called.
+    fn writable(&self, operation: &'static str) -> Result<(), RevocationError> {
+        if self.inner.read_only {
+            Err(RevocationError::ReadOnly { operation })
+        } else {
+            Ok(())
+        }
     }
 
     /// Every backend call passes here: it gets the store's time limit, and its failure is
@@ -596,6 +612,67 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn a_read_only_store_follows_and_purges_locally_but_never_writes_the_backend() {
+        let clock = MockClock::at_secs(100);
+        let backend = Arc::new(MemoryBackend::new());
+        let writer = RevocationStore::builder()
+            .with_backend(backend.clone())
+            .with_clock(clock.clone())
+            .build()
+            .unwrap();
+        let follower = RevocationStore::builder()
+            .with_backend(backend.clone())
+            .with_clock(clock.clone())
+            .read_only()
+            .build()
+            .unwrap();
+        let task = tokio::spawn(follower.clone().run());
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        assert!(follower.is_ready());
+        writer
+            .start_session(&NewSession::new("s", "alice", 100_000, "r0", 140))
+            .await
+            .unwrap();
+        writer
+            .revoke(RevocationEntry::Session {
+                sid: "s".into(),
+                expires_at: 150,
+            })
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        assert!(follower.is_session_revoked("s"), "followed from the feed");
+
+        let entry = RevocationEntry::Token {
+            jti: "j".into(),
+            expires_at: 150,
+        };
+        for refused in [
+            follower.revoke(entry).await.map(drop),
+            follower
+                .start_session(&NewSession::new("t", "bob", 100_000, "r0", 140))
+                .await,
+            follower
+                .rotate(&Rotation::new("s", "r0", "r1", 100_000, 0, 140))
+                .await
+                .map(drop),
+        ] {
+            assert!(matches!(refused, Err(RevocationError::ReadOnly { .. })));
+        }
+        assert_eq!(backend.session_count(), 1);
+        assert_eq!(backend.load(100).await.unwrap().len(), 1);
+
+        // Past every forget-after time: the follower forgets, the backend keeps its rows
+        // for the issuer's own purge.
+        clock.set_secs(151);
+        tokio::time::sleep(Duration::from_secs(61)).await;
+        assert!(follower.is_empty());
+        assert_eq!(backend.session_count(), 1);
+        assert_eq!(backend.load(0).await.unwrap().len(), 1);
+        task.abort();
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn the_run_task_purges_on_tokio_time_locally_and_in_the_backend() {
         let clock = MockClock::at_secs(100);
         let backend = Arc::new(MemoryBackend::new());
@@ -744,7 +821,9 @@ mod tests {
         let started = Instant::now();
         let err = store.load().await.unwrap_err();
         assert_eq!(started.elapsed(), Duration::from_millis(300));
-        let RevocationError::Backend(cause) = &err;
+        let RevocationError::Backend(cause) = &err else {
+            panic!("{err:?}");
+        };
         assert!(cause.downcast_ref::<TimedOut>().is_some(), "{cause:?}");
         assert_eq!(
             cause.to_string(),

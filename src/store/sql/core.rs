@@ -36,12 +36,13 @@ impl<D: Dialect> Clone for SqlCore<D> {
     }
 }
 
-/// Checks the settings, opens the pool with `connect`, then creates the tables if needed,
-/// all within `timeout`.
+/// Checks the settings, opens the pool with `connect`, then creates the tables if needed
+/// (`migrate`) or checks that they can be read (not `migrate`), all within `timeout`.
 pub(crate) async fn build<D: Dialect>(
     connect: impl Future<Output = Result<Pool<D::Db>, BackendError>>,
     prefix: &str,
     timeout: Duration,
+    migrate: bool,
 ) -> Result<SqlCore<D>, BackendError>
 where
     for<'c> &'c mut <D::Db as Database>::Connection: Executor<'c, Database = D::Db>,
@@ -64,9 +65,12 @@ where
             prefix: prefix.into(),
             pool,
         };
-        core.migrate()
-            .await
-            .map_err(|cause| BackendError::Schema(cause.into_source()))?;
+        let schema = if migrate {
+            core.migrate().await
+        } else {
+            core.check_tables().await
+        };
+        schema.map_err(|cause| BackendError::Schema(cause.into_source()))?;
         Ok(core)
     };
     tokio::time::timeout(timeout, ready)
@@ -138,6 +142,19 @@ where
             tx.commit().await?;
             Ok(())
         }
+    }
+
+    /// Reads nothing from both tables: fails when either is missing or cannot be read.
+    async fn check_tables(&self) -> Result<(), Cause> {
+        for table in ["sessions", "entries"] {
+            let prefix = &self.prefix;
+            sqlx::query(AssertSqlSafe(format!(
+                "SELECT 1 FROM {prefix}{table} WHERE 1 = 0"
+            )))
+            .execute(&self.pool)
+            .await?;
+        }
+        Ok(())
     }
 
     /// Adds the columns of the session listing to a sessions table made without them, and
