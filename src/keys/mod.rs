@@ -78,6 +78,8 @@ pub use error::KeyError;
 pub use jwk::{Jwk, JwkSet};
 #[cfg(feature = "remote-jwks")]
 pub use remote::{RemoteJwks, RemoteJwksBuilder, RemoteJwksError};
+#[cfg(feature = "remote-jwks")]
+pub(crate) use remote::{check_url, shown};
 pub use set::KeySet;
 pub(crate) use set::Keys;
 pub use signing::SigningKey;
