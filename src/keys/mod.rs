@@ -56,7 +56,9 @@
 //! issuer's revocations on the change feed, with the same staleness bound. A service that
 //! cannot reach that store asks the issuer instead: mount
 //! [`IntrospectionService`](crate::endpoints::IntrospectionService) (RFC 7662, clients with
-//! HTTP Basic credentials) there.
+//! HTTP Basic credentials) there, and give the layer an `Introspector` (feature `remote-jwks`) with
+//! [`BearerAuthLayer::with_introspection`](crate::BearerAuthLayer): answers are kept a few
+//! seconds, so a logout is refused within that TTL.
 
 mod algorithm;
 mod crypto;
