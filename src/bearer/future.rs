@@ -9,13 +9,16 @@ use std::{
 use std::sync::Arc;
 
 use bytes::Bytes;
+use futures::future::BoxFuture;
 use http::{Response, header};
 use pin_project_lite::pin_project;
 
 use super::{AnonymousRefused, AuthError, ResponseBody, service::add_challenge_param};
 
 pin_project! {
-    /// Either the inner service's future, or a rejection ready at once. Nothing is boxed.
+    /// Either the inner service's future, or a rejection ready at once, nothing boxed; with
+    /// [introspection](super::BearerAuthLayer::with_introspection), on a miss of its cache, a
+    /// boxed wait for the issuer's answer first.
     #[derive(Debug)]
     pub struct ResponseFuture<F> {
         #[pin]
@@ -25,7 +28,6 @@ pin_project! {
 
 pin_project! {
     #[project = StateProj]
-    #[derive(Debug)]
     enum State<F> {
         Inner { #[pin] future: F },
         // An anonymous request through an optional layer: a 401 of the claims extractor
@@ -36,6 +38,26 @@ pin_project! {
             resource_metadata: Option<Bytes>,
         },
         Rejected { response: Option<Response<Bytes>> },
+        // The introspection, then the inner service's future or the rejection.
+        #[cfg_attr(not(feature = "remote-jwks"), allow(dead_code))]
+        Introspecting { check: BoxFuture<'static, Result<F, Response<Bytes>>> },
+    }
+}
+
+impl<F: std::fmt::Debug> std::fmt::Debug for State<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Inner { future } => f.debug_struct("Inner").field("future", future).finish(),
+            Self::Rejected { response } => f
+                .debug_struct("Rejected")
+                .field("response", response)
+                .finish(),
+            Self::Anonymous { future, .. } => f
+                .debug_struct("Anonymous")
+                .field("future", future)
+                .finish_non_exhaustive(),
+            Self::Introspecting { .. } => f.write_str("Introspecting"),
+        }
     }
 }
 
@@ -60,6 +82,13 @@ impl<F> ResponseFuture<F> {
         }
     }
 
+    #[cfg(feature = "remote-jwks")]
+    pub(crate) fn introspecting(check: BoxFuture<'static, Result<F, Response<Bytes>>>) -> Self {
+        Self {
+            state: State::Introspecting { check },
+        }
+    }
+
     pub(crate) fn rejected(response: Response<Bytes>) -> Self {
         Self {
             state: State::Rejected {
@@ -75,39 +104,53 @@ where
 {
     type Output = Result<Response<ResponseBody<B>>, E>;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().state.project() {
-            StateProj::Inner { future } => {
-                Poll::Ready(ready!(future.poll(cx)).map(|r| r.map(ResponseBody::inner)))
-            }
-            StateProj::Anonymous {
-                future,
-                realm,
-                resource_metadata,
-            } => {
-                let mut response = ready!(future.poll(cx))?;
-                if response
-                    .extensions_mut()
-                    .remove::<AnonymousRefused>()
-                    .is_some()
-                {
-                    let headers = response.headers_mut();
-                    if let Some(challenge) =
-                        AuthError::MissingToken.www_authenticate(realm.as_deref())
-                    {
-                        headers.insert(header::WWW_AUTHENTICATE, challenge);
-                    }
-                    if let Some(param) = resource_metadata {
-                        add_challenge_param(headers, param);
-                    }
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        loop {
+            let mut state = self.as_mut().project().state;
+            let next = match state.as_mut().project() {
+                StateProj::Inner { future } => {
+                    return Poll::Ready(
+                        ready!(future.poll(cx)).map(|r| r.map(ResponseBody::inner)),
+                    );
                 }
-                Poll::Ready(Ok(response.map(ResponseBody::inner)))
-            }
-            StateProj::Rejected { response } => match response.take() {
-                Some(response) => Poll::Ready(Ok(response.map(ResponseBody::rejection))),
-                // Polled after completion: a caller bug; stay pending rather than panic.
-                None => Poll::Pending,
-            },
+                StateProj::Anonymous {
+                    future,
+                    realm,
+                    resource_metadata,
+                } => {
+                    let mut response = ready!(future.poll(cx))?;
+                    if response
+                        .extensions_mut()
+                        .remove::<AnonymousRefused>()
+                        .is_some()
+                    {
+                        let headers = response.headers_mut();
+                        if let Some(challenge) =
+                            AuthError::MissingToken.www_authenticate(realm.as_deref())
+                        {
+                            headers.insert(header::WWW_AUTHENTICATE, challenge);
+                        }
+                        if let Some(param) = resource_metadata {
+                            add_challenge_param(headers, param);
+                        }
+                    }
+                    return Poll::Ready(Ok(response.map(ResponseBody::inner)));
+                }
+                StateProj::Rejected { response } => {
+                    return match response.take() {
+                        Some(response) => Poll::Ready(Ok(response.map(ResponseBody::rejection))),
+                        // Polled after completion: a caller bug; stay pending rather than panic.
+                        None => Poll::Pending,
+                    };
+                }
+                StateProj::Introspecting { check } => match ready!(check.as_mut().poll(cx)) {
+                    Ok(future) => State::Inner { future },
+                    Err(response) => State::Rejected {
+                        response: Some(response),
+                    },
+                },
+            };
+            state.set(next);
         }
     }
 }

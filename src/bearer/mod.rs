@@ -24,6 +24,8 @@
 mod body;
 mod cache;
 mod future;
+#[cfg(feature = "remote-jwks")]
+mod introspection;
 mod layer;
 mod rejection;
 mod rules;
@@ -32,6 +34,8 @@ mod source;
 
 pub use body::ResponseBody;
 pub use future::ResponseFuture;
+#[cfg(feature = "remote-jwks")]
+pub use introspection::{IntrospectionError, Introspector, IntrospectorBuilder};
 pub use layer::BearerAuthLayer;
 pub use rejection::{AuthError, DefaultRejection, Denied, EmptyBodyRejection, OnRejection};
 pub use service::BearerAuth;

@@ -6,6 +6,7 @@ use std::{
     task::{Context, Poll},
 };
 
+use bytes::Bytes;
 use http::{Request, Response, header};
 use serde::de::DeserializeOwned;
 use tower_service::Service;
@@ -18,6 +19,19 @@ use crate::{
     telemetry,
     token::{Claims, TokenError, TokenKind},
 };
+
+/// What authentication decided, short of a rejection.
+enum Verdict<T> {
+    /// Let through, with the claims (`None`: anonymous, optional mode).
+    Pass(Option<Arc<Claims<T>>>),
+    /// Verified here; the issuer's introspection endpoint has the last word.
+    #[cfg(feature = "remote-jwks")]
+    Ask {
+        claims: Arc<Claims<T>>,
+        token: String,
+        key: [u8; 32],
+    },
+}
 
 /// The service made by [`BearerAuthLayer`](super::BearerAuthLayer).
 ///
@@ -56,12 +70,12 @@ where
     T: DeserializeOwned,
 {
     /// Finds and verifies the token: `Ok(None)` for an anonymous request in optional mode.
-    fn authenticate<B>(&self, request: &Request<B>) -> Result<Option<Arc<Claims<T>>>, AuthError> {
+    fn authenticate<B>(&self, request: &Request<B>) -> Result<Verdict<T>, AuthError> {
         let config = &*self.config;
         let token = config.sources.extract(request.headers(), request.uri())?;
         let Some((token, origin)) = token else {
             return if config.optional {
-                Ok(None)
+                Ok(Verdict::Pass(None))
             } else {
                 Err(AuthError::MissingToken)
             };
@@ -86,13 +100,31 @@ where
         )?;
         // On every request too: scopes and the application's checks.
         self.rules.check(&claims)?;
-        Ok(Some(claims))
+        // Last, and only for a token good in every other respect: the issuer's answer.
+        #[cfg(feature = "remote-jwks")]
+        if let Some(introspector) = &config.introspection {
+            let key = super::Introspector::key(&token);
+            match introspector.cached(&key, config.verifier.clock().now_millis()) {
+                Some(true) => {}
+                Some(false) => return Err(AuthError::InvalidToken(TokenError::Revoked)),
+                None => {
+                    return Ok(Verdict::Ask {
+                        claims,
+                        token: token.into_owned(),
+                        key,
+                    });
+                }
+            }
+        }
+        Ok(Verdict::Pass(Some(claims)))
     }
 }
 
 impl<S, T, R, ReqBody, ResBody> Service<Request<ReqBody>> for BearerAuth<S, T, R>
 where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    ReqBody: Send + 'static,
     T: DeserializeOwned + Clone + Send + Sync + 'static,
     R: OnRejection,
 {
@@ -116,7 +148,7 @@ where
             self.authenticate(&request)
         };
         match outcome {
-            Ok(claims) => {
+            Ok(Verdict::Pass(claims)) => {
                 // Claims prove that the layer ran; the marker says so for an anonymous
                 // request in optional mode.
                 let extensions = request.extensions_mut();
@@ -137,25 +169,58 @@ where
                     }
                 }
             }
-            Err(error) => {
-                telemetry::rejected(
-                    error.reason(),
-                    error.status().as_u16(),
-                    matches!(error, AuthError::Unavailable),
-                );
-                let mut response = self
-                    .config
-                    .on_rejection
-                    .on_rejection(&error, self.config.realm.as_deref());
-                if let Some(param) = &self.config.resource_metadata {
-                    add_challenge_param(response.headers_mut(), param);
-                }
-                // The reason (never the token) for an outer TraceLayer or the app's logging.
-                response.extensions_mut().insert(error);
-                ResponseFuture::rejected(response)
+            #[cfg(feature = "remote-jwks")]
+            Ok(Verdict::Ask { claims, token, key }) => {
+                // The inner service is called after an await: the ready one goes into the
+                // future, a clone stays.
+                let clone = self.inner.clone();
+                let mut inner = std::mem::replace(&mut self.inner, clone);
+                let config = self.config.clone();
+                ResponseFuture::introspecting(Box::pin(async move {
+                    let Some(introspector) = &config.introspection else {
+                        return Err(reject(&config, AuthError::Unavailable));
+                    };
+                    let subject = super::introspection::Subject {
+                        sub: &claims.sub,
+                        jti: &claims.jti,
+                        exp_secs: claims.exp,
+                    };
+                    let clock = config.verifier.clock();
+                    match introspector.ask(key, &token, subject, &**clock).await {
+                        Ok(true) => {
+                            telemetry::accepted(false);
+                            request.extensions_mut().insert(claims);
+                            Ok(inner.call(request))
+                        }
+                        Ok(false) => Err(reject(
+                            &config,
+                            AuthError::InvalidToken(TokenError::Revoked),
+                        )),
+                        Err(_) => Err(reject(&config, AuthError::Unavailable)),
+                    }
+                }))
             }
+            Err(error) => ResponseFuture::rejected(reject(&self.config, error)),
         }
     }
+}
+
+/// The response for `error`, counted, with the RFC 9728 parameter and the reason attached.
+fn reject<R: OnRejection>(config: &Config<R>, error: AuthError) -> Response<Bytes> {
+    telemetry::rejected(
+        error.reason(),
+        error.status().as_u16(),
+        matches!(error, AuthError::Unavailable),
+    );
+    let mut response = config
+        .on_rejection
+        .on_rejection(&error, config.realm.as_deref());
+    if let Some(param) = &config.resource_metadata {
+        add_challenge_param(response.headers_mut(), param);
+    }
+    // The reason (never the token) for an outer TraceLayer or the app's logging.
+    response.extensions_mut().insert(error);
+    response
 }
 
 /// Appends `param` (`name="value"`, built at layer build) to a `Bearer` challenge, whichever
@@ -177,7 +242,7 @@ pub(super) fn add_challenge_param(headers: &mut http::HeaderMap, param: &[u8]) {
     value.extend_from_slice(old);
     value.extend_from_slice(if bare { b" " } else { b", " });
     value.extend_from_slice(param);
-    if let Ok(value) = http::HeaderValue::from_maybe_shared(bytes::Bytes::from(value)) {
+    if let Ok(value) = http::HeaderValue::from_maybe_shared(Bytes::from(value)) {
         *challenge = value;
     }
 }

@@ -58,7 +58,9 @@
 //! only read the issuer's state (the grants are listed there): it writes nothing. A service that
 //! cannot reach that store asks the issuer instead: mount
 //! [`IntrospectionService`](crate::endpoints::IntrospectionService) (RFC 7662, clients with
-//! HTTP Basic credentials) there.
+//! HTTP Basic credentials) there, and give the layer an `Introspector` (feature `remote-jwks`) with
+//! [`BearerAuthLayer::with_introspection`](crate::BearerAuthLayer): answers are kept a few
+//! seconds, so a logout is refused within that TTL.
 
 mod algorithm;
 mod crypto;
@@ -80,6 +82,8 @@ pub use error::KeyError;
 pub use jwk::{Jwk, JwkSet};
 #[cfg(feature = "remote-jwks")]
 pub use remote::{RemoteJwks, RemoteJwksBuilder, RemoteJwksError};
+#[cfg(feature = "remote-jwks")]
+pub(crate) use remote::{check_url, shown};
 pub use set::KeySet;
 pub(crate) use set::Keys;
 pub use signing::SigningKey;

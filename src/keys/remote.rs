@@ -875,7 +875,7 @@ impl RemoteJwksBuilder {
 
 /// Checks a URL to fetch from (the configured one, or a redirect's target): `https` with a
 /// host, or `http` to a loopback host when allowed. `Ok(true)` for loopback `http`.
-fn check_url(url: &Url, allow_http_loopback: bool) -> Result<bool, RemoteJwksError> {
+pub(crate) fn check_url(url: &Url, allow_http_loopback: bool) -> Result<bool, RemoteJwksError> {
     let host = url
         .host_str()
         .filter(|host| !host.is_empty())
@@ -898,7 +898,7 @@ fn check_url(url: &Url, allow_http_loopback: bool) -> Result<bool, RemoteJwksErr
 }
 
 /// The URL as logged: no credentials, no query, no fragment.
-fn shown(url: &Url) -> String {
+pub(crate) fn shown(url: &Url) -> String {
     let host = url.host_str().unwrap_or_default();
     match url.port() {
         Some(port) => format!("{}://{host}:{port}{}", url.scheme(), url.path()),
