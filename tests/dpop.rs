@@ -687,3 +687,53 @@ fn nonces_are_required_when_configured() {
         Err(DpopError::NonceRequired)
     ));
 }
+
+/// Two instances on one Redis (127.0.0.1:6379, or `REDIS_ADDR`), each with its own
+/// connection: a proof one accepted is a replay for the other. The test's keys expire by
+/// themselves within the proof window.
+#[cfg(feature = "redis")]
+#[tokio::test]
+async fn a_proof_accepted_by_one_instance_is_a_replay_on_another_through_redis() {
+    use tower_jwt_auth::store::RedisBackend;
+
+    let addr = std::env::var("REDIS_ADDR").unwrap_or_else(|_| "127.0.0.1:6379".into());
+    let mut tag = [0u8; 8];
+    aws_lc_rs::rand::fill(&mut tag).unwrap();
+    let prefix = format!(
+        "dpop-test-{}",
+        URL_SAFE_NO_PAD.encode(tag).replace(['-', '_'], "x")
+    );
+    let clock = MockClock::at_secs(NOW);
+    let mut verifiers = Vec::new();
+    for _ in 0..2 {
+        let backend = RedisBackend::builder(format!("redis://{addr}/"))
+            .with_prefix(&prefix)
+            .build()
+            .await
+            .unwrap();
+        verifiers.push(
+            ProofVerifier::builder(ORIGIN)
+                .with_clock(clock.clone())
+                .with_replay_cache(Arc::new(backend))
+                .build()
+                .unwrap(),
+        );
+    }
+    let client = Client::es256();
+    let uri = Uri::from_static("/items");
+    let headers = headers_with(&client.proof(&claims("across-instances")));
+    let request = DpopRequest::new(&Method::GET, &uri, &headers);
+    assert!(verifiers[0].verify(&request).await.is_ok());
+    assert!(matches!(
+        verifiers[1].verify(&request).await,
+        Err(DpopError::Replay)
+    ));
+    assert!(matches!(
+        verifiers[0].verify(&request).await,
+        Err(DpopError::Replay)
+    ));
+    // Another proof of the same client is accepted.
+    let headers = headers_with(&client.proof(&claims("another")));
+    let request = DpopRequest::new(&Method::GET, &uri, &headers);
+    assert!(verifiers[1].verify(&request).await.is_ok());
+}
