@@ -193,6 +193,7 @@ pub mod bearer;
 pub mod clock;
 mod config;
 mod crypto;
+pub mod dpop;
 pub mod endpoints;
 #[cfg(feature = "tonic")]
 pub mod grpc;

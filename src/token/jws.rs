@@ -88,18 +88,18 @@ pub(crate) fn key_by_kid<'k>(
 
 /// The three base64url parts of a compact JWS.
 #[derive(Debug, Clone, Copy)]
-struct Compact<'a> {
+pub(crate) struct Compact<'a> {
     /// `header.payload`: the bytes the signature covers, exactly as received.
-    signing_input: &'a str,
-    header: &'a str,
-    payload: &'a str,
-    signature: &'a str,
+    pub(crate) signing_input: &'a str,
+    pub(crate) header: &'a str,
+    pub(crate) payload: &'a str,
+    pub(crate) signature: &'a str,
 }
 
 impl<'a> Compact<'a> {
     /// Splits a token into its parts; anything but exactly three non-empty-headed parts is
     /// malformed (a JWE has five, an unsecured JWS an empty signature).
-    fn split(token: &'a str) -> Result<Self, TokenError> {
+    pub(crate) fn split(token: &'a str) -> Result<Self, TokenError> {
         let (signing_input, signature) = token
             .rsplit_once('.')
             .ok_or(TokenError::Malformed("not a compact JWS"))?;
@@ -141,7 +141,9 @@ pub(crate) struct Header<'a> {
 }
 
 /// A string member, `null` as absent: borrowed from the input when it has no escapes.
-fn optional_str<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Cow<'de, str>>, D::Error> {
+pub(crate) fn optional_str<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Cow<'de, str>>, D::Error> {
     struct Text;
     impl<'de> Visitor<'de> for Text {
         type Value = Cow<'de, str>;
@@ -178,7 +180,7 @@ fn optional_str<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Cow<'de, str>>
 }
 
 /// `true` for a member that is present, whatever its value.
-fn present<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+pub(crate) fn present<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
     IgnoredAny::deserialize(d).map(|_| true)
 }
 
@@ -194,7 +196,7 @@ fn decoded_len_bound(b64_len: usize) -> usize {
 }
 
 /// Decodes canonical unpadded base64url into `buf`, returning the filled prefix.
-fn decode_into<'b>(
+pub(crate) fn decode_into<'b>(
     input: &str,
     buf: &'b mut [u8],
     what: &'static str,

@@ -63,6 +63,8 @@ pub(super) struct Inner {
     pub(super) keys: Keys,
     pub(super) scripts: Scripts,
     pub(super) heartbeat: Duration,
+    /// The builder's time limit, which also bounds each DPoP replay check.
+    pub(super) timeout: Duration,
     /// Whether the server keeps its data across a restart, as it said when the backend was
     /// built.
     pub(super) persists: Option<bool>,

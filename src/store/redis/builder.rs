@@ -122,7 +122,8 @@ impl RedisBackendBuilder {
 
     /// The time limit of [`build`](Self::build) (default 5 s, at least 10 ms): Redis must
     /// answer the first connection within it. It also bounds each later attempt to
-    /// reconnect. Each operation is bounded by the store instead
+    /// reconnect, and each DPoP replay check ([`ReplayCache`](crate::dpop::ReplayCache)).
+    /// Each other operation is bounded by the store instead
     /// ([`with_backend_timeout`](crate::store::RevocationStoreBuilder::with_backend_timeout)).
     ///
     /// ```
@@ -210,6 +211,7 @@ impl RedisBackendBuilder {
                 keys: Keys::new(self.prefix),
                 scripts: Scripts::new(),
                 heartbeat: self.heartbeat,
+                timeout: self.timeout,
                 persists,
             }),
         })

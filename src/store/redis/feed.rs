@@ -207,7 +207,7 @@ impl RedisBackend {
                         })?,
                         expires_at,
                     },
-                    Kind::Record | Kind::SubjectSessions => continue,
+                    Kind::Record | Kind::SubjectSessions | Kind::DpopProof => continue,
                 });
             }
         }

@@ -27,6 +27,8 @@ pub(super) enum Kind {
     SubjectSessions,
     /// A session's access watermark.
     Access,
+    /// An accepted DPoP proof (a string with a time to live: walks of hashes pass it by).
+    DpopProof,
 }
 
 impl Kind {
@@ -38,6 +40,7 @@ impl Kind {
             Self::Subject => 'u',
             Self::SubjectSessions => 'i',
             Self::Access => 'a',
+            Self::DpopProof => 'p',
         }
     }
 
@@ -49,6 +52,7 @@ impl Kind {
             b'u' => Some(Self::Subject),
             b'i' => Some(Self::SubjectSessions),
             b'a' => Some(Self::Access),
+            b'p' => Some(Self::DpopProof),
             _ => None,
         }
     }

@@ -4,7 +4,7 @@
 //! One concept per file: `scripts` (the Lua of every write), `keys` (key naming and the
 //! prefix), `backend` (the backend and its writes), `feed` (the change feed and the `SCAN`
 //! walks of load and purge), `builder` (settings and connecting), `listing` (the index of
-//! sessions by subject and the listing), `connection` (one Redis or a Redis Cluster).
+//! sessions by subject and the listing), `replay` (the DPoP replay cache), `connection` (one Redis or a Redis Cluster).
 //!
 //! # On a Redis Cluster
 //!
@@ -31,6 +31,7 @@ mod connection;
 mod feed;
 mod keys;
 mod listing;
+mod replay;
 mod scripts;
 
 pub use backend::RedisBackend;
