@@ -11,7 +11,7 @@ use crate::{
     clock::Clock,
     keys::{KeySet, SigningKey},
     store::RevocationStore,
-    token::{OutClaims, REGISTERED, TokenKind, Verifier, jws},
+    token::{OutClaims, OutConfirmation, REGISTERED, TokenKind, Verifier, jws},
 };
 
 /// What the issuer needs to mint the next pair of a session.
@@ -27,6 +27,8 @@ pub(crate) struct Grant<'a> {
     pub(crate) csrf: &'a str,
     /// The pair's number in the session (`seq`): 0 at login, one more at each refresh.
     pub(crate) seq: u64,
+    /// The DPoP key thumbprint both tokens are bound to (`cnf.jkt`); `None`: bearer tokens.
+    pub(crate) jkt: Option<&'a str>,
 }
 
 /// A freshly minted pair, with what the session record needs to know of its refresh token.
@@ -136,6 +138,7 @@ impl Issuer {
             sexp: None,
             csrf: grant.csrf,
             seq: grant.seq,
+            cnf: grant.jkt.map(|jkt| OutConfirmation { jkt }),
             custom: grant.custom,
         };
         // One version of the key set signs both tokens, whatever rotation happens meanwhile.
@@ -149,7 +152,12 @@ impl Issuer {
         Ok(Minted {
             pair: TokenPair {
                 access_token,
-                token_type: "Bearer".to_owned(),
+                token_type: if grant.jkt.is_some() {
+                    "DPoP"
+                } else {
+                    "Bearer"
+                }
+                .to_owned(),
                 expires_in: access_exp.saturating_sub(iat),
                 refresh_token,
                 refresh_expires_in: refresh_exp.saturating_sub(iat),

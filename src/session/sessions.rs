@@ -231,6 +231,7 @@ impl Sessions {
                 session_exp,
                 csrf: &csrf,
                 seq: 0,
+                jkt: None,
             })
             .map_err(StartError::Issue)?;
         self.make_room(subject).await.map_err(StartError::Store)?;
@@ -339,6 +340,8 @@ impl Sessions {
             csrf: claims.csrf.as_deref().unwrap_or_default(),
             // A refresh token minted without a number (by an earlier version) counts as 0.
             seq: claims.seq.unwrap_or(0).saturating_add(1),
+            // A bound session stays bound to its key.
+            jkt: claims.cnf.as_ref().map(|cnf| cnf.jkt.as_str()),
         })?;
         let rotation = Rotation::new(
             &claims.sid,

@@ -74,6 +74,10 @@ pub struct Claims<T = NoCustomClaims> {
     /// (RFC 9068 §2.2.1). Every token of a session carries the same value.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub auth_time: Option<u64>,
+    /// `cnf`: the key the token is bound to (RFC 7800), present on DPoP-bound tokens
+    /// (RFC 9449 §6). A bound token is accepted only with a proof made by that key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
     /// The application's own claims.
     #[serde(flatten)]
     pub custom: T,
@@ -92,6 +96,29 @@ pub struct Claims<T = NoCustomClaims> {
     pub(crate) seq: Option<u64>,
 }
 
+/// The confirmation claim `cnf` (RFC 7800 §3.1): the proof-of-possession key a token is
+/// bound to.
+///
+/// Only the DPoP member `jkt` (RFC 9449 §6.1) is understood. A `cnf` naming anything else
+/// (a certificate thumbprint of mutual TLS, say) is refused when the token is verified:
+/// a binding that cannot be checked must not be ignored.
+///
+/// ```
+/// use tower_jwt_auth::{Claims, token::NoCustomClaims};
+///
+/// fn bound_to(claims: &Claims<NoCustomClaims>) -> Option<&str> {
+///     claims.cnf.as_ref().map(|cnf| cnf.jkt.as_str())
+/// }
+/// # let _ = bound_to;
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Confirmation {
+    /// `jkt`: the RFC 7638 SHA-256 thumbprint of the client's public key, base64url.
+    pub jkt: String,
+}
+
 /// Every claim but the CSRF value, which `Debug` output (logs, panics) must not carry: with
 /// it, a page on another site could pass the double-submit check.
 impl<T: fmt::Debug> fmt::Debug for Claims<T> {
@@ -107,6 +134,7 @@ impl<T: fmt::Debug> fmt::Debug for Claims<T> {
             sid,
             scope,
             auth_time,
+            cnf,
             custom,
             auth_time_ms,
             session_exp,
@@ -124,6 +152,7 @@ impl<T: fmt::Debug> fmt::Debug for Claims<T> {
             .field("sid", sid)
             .field("scope", scope)
             .field("auth_time", auth_time)
+            .field("cnf", cnf)
             .field("custom", custom)
             .field("auth_time_ms", auth_time_ms)
             .field("session_exp", session_exp)
@@ -255,6 +284,7 @@ impl<T> Claims<T> {
             sid: self.sid,
             scope: self.scope,
             auth_time: self.auth_time,
+            cnf: self.cnf,
             custom: convert(self.custom)?,
             auth_time_ms: self.auth_time_ms,
             session_exp: self.session_exp,
@@ -341,6 +371,8 @@ struct RawClaims<T> {
     csrf: Option<String>,
     #[serde(default, deserialize_with = "not_null")]
     seq: Option<u64>,
+    #[serde(default, deserialize_with = "not_null")]
+    cnf: Option<Confirmation>,
     #[serde(flatten)]
     custom: T,
 }
@@ -380,6 +412,12 @@ impl<T: DeserializeOwned> Claims<T> {
             nbf: raw.nbf,
             scope: raw.scope.unwrap_or_default(),
             auth_time: raw.auth_time,
+            cnf: match raw.cnf {
+                Some(cnf) if cnf.jkt.is_empty() => {
+                    return Err(TokenError::Malformed("cnf.jkt is empty"));
+                }
+                cnf => cnf,
+            },
             custom: raw.custom,
             auth_time_ms: raw.auth_time_ms,
             session_exp: raw.sexp,
@@ -410,8 +448,16 @@ pub(crate) struct OutClaims<'a> {
     #[serde(skip_serializing_if = "str::is_empty")]
     pub(crate) csrf: &'a str,
     pub(crate) seq: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) cnf: Option<OutConfirmation<'a>>,
     #[serde(flatten)]
     pub(crate) custom: &'a serde_json::Map<String, serde_json::Value>,
+}
+
+/// `cnf` as the issuer writes it.
+#[derive(Serialize)]
+pub(crate) struct OutConfirmation<'a> {
+    pub(crate) jkt: &'a str,
 }
 
 /// Claim names the application's claims may not use.
@@ -430,6 +476,7 @@ pub(crate) const REGISTERED: &[&str] = &[
     "sexp",
     "csrf",
     "seq",
+    "cnf",
 ];
 
 #[cfg(test)]
@@ -518,6 +565,33 @@ mod tests {
         assert_eq!(started(&v), 10_000);
         v.as_object_mut().unwrap().remove("auth_time");
         assert_eq!(started(&v), 0);
+    }
+
+    #[test]
+    fn a_dpop_binding_is_read_and_anything_else_in_cnf_is_refused() {
+        let mut v = full();
+        v["cnf"] = serde_json::json!({"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"});
+        let c = Claims::<Custom>::from_json(v.to_string().as_bytes()).unwrap();
+        assert_eq!(
+            c.cnf.as_ref().map(|cnf| cnf.jkt.as_str()),
+            Some("0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I")
+        );
+        for bad in [
+            serde_json::json!({"x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"}),
+            serde_json::json!({"jkt": "a", "x5t#S256": "b"}),
+            serde_json::json!({"jkt": ""}),
+            serde_json::json!("jkt"),
+            serde_json::Value::Null,
+        ] {
+            v["cnf"] = bad.clone();
+            assert!(
+                matches!(
+                    Claims::<Custom>::from_json(v.to_string().as_bytes()),
+                    Err(TokenError::Malformed(_))
+                ),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

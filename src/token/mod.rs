@@ -14,8 +14,8 @@ mod verifier;
 pub use crate::config::DEFAULT_MAX_TOKEN_LEN;
 #[cfg(any(test, feature = "test-util"))]
 pub use builder::ClaimsBuilder;
-pub use claims::{Claims, NoCustomClaims};
-pub(crate) use claims::{OutClaims, REGISTERED};
+pub use claims::{Claims, Confirmation, NoCustomClaims};
+pub(crate) use claims::{OutClaims, OutConfirmation, REGISTERED};
 pub use error::TokenError;
 pub use kind::TokenKind;
 #[cfg(any(test, feature = "test-util"))]
