@@ -31,17 +31,17 @@ async fn quickstart() -> String {
     config.issuer_url()
 }
 
+/// Sends `request`; the answer's JSON body.
+async fn json_of(request: reqwest::RequestBuilder) -> Value {
+    request.send().await.unwrap().json().await.unwrap()
+}
+
 /// Signs a user up at the quickstart at `url`; the access token.
 async fn access_token(http: &reqwest::Client, url: &str) -> String {
-    let pair: Value = http
+    let signup = http
         .post(format!("{url}/auth/signup"))
-        .json(&json!({"username": "alice", "password": "correct horse battery"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json(&json!({"username": "alice", "password": "correct horse battery"}));
+    let pair = json_of(signup).await;
     pair["access_token"].as_str().unwrap().to_owned()
 }
 
@@ -61,15 +61,7 @@ async fn the_resource_server_example_accepts_the_quickstarts_tokens_by_discovery
     let answer = http.get(&me).bearer_auth(&token).send().await.unwrap();
     assert_eq!(answer.status(), StatusCode::OK);
     let sub = answer.json::<String>().await.unwrap();
-    let profile: Value = http
-        .get(format!("{issuer}/me"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let profile = json_of(http.get(format!("{issuer}/me")).bearer_auth(&token)).await;
     assert_eq!(profile["sub"], sub);
 
     let without = http.get(&me).send().await.unwrap();
