@@ -276,9 +276,10 @@ impl Sessions {
     /// Fails with [`RefreshError::InvalidToken`] for a bad, expired or revoked token,
     /// [`RefreshError::Reused`] when the token had been superseded (the session is then
     /// revoked), [`RefreshError::Refused`] when the hook refuses the subject,
-    /// [`RefreshError::UnknownSession`] when no record of the session exists, and
+    /// [`RefreshError::UnknownSession`] when no record of the session exists,
     /// [`RefreshError::Revocation`] when the revocation state cannot be written (nothing is
-    /// handed out).
+    /// handed out), and [`RefreshError::DpopKeyMismatch`] for a DPoP-bound session, which
+    /// needs [`refresh_with_proof`](Self::refresh_with_proof).
     ///
     /// ```
     /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
