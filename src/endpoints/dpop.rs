@@ -30,7 +30,7 @@ use crate::{
 /// let uri = Uri::from_static("/auth/login");
 /// let mut headers = HeaderMap::new();
 /// // No proof: a bearer login.
-/// assert!(verify_dpop(&verifier, &Method::POST, &uri, &headers).await?.is_none());
+/// assert!(matches!(verify_dpop(&verifier, &Method::POST, &uri, &headers).await, Ok(None)));
 /// // A bad proof: the 400 answer.
 /// headers.insert("dpop", "not-a-proof".parse()?);
 /// let refused = verify_dpop(&verifier, &Method::POST, &uri, &headers).await.unwrap_err();
