@@ -53,6 +53,7 @@ use crate::{
     bearer::{
         AnonymousRefused, AuthError, Authenticated, BearerAuthLayer, DefaultRejection, OnRejection,
     },
+    dpop::ProofVerifier,
     endpoints::{ErrorResponse, JwksService, RefreshService, RevocationService, token_response},
     issuer::{IssueError, TokenPair},
     keys::KeyError,
@@ -286,8 +287,8 @@ impl IntoResponse for TokenPair {
 }
 
 /// The [`ErrorResponse`] of the error: 503 `temporarily_unavailable` when the session could
-/// not be recorded (the client may retry), 500 `server_error` otherwise; the cause is logged,
-/// never sent.
+/// not be recorded (the client may retry), 400 `invalid_dpop_proof` when a required DPoP
+/// proof was missing, 500 `server_error` otherwise; the cause is logged, never sent.
 impl IntoResponse for StartError {
     fn into_response(self) -> Response {
         ErrorResponse::from(self).into_response()
@@ -380,7 +381,37 @@ where
     R: OnRejection,
     S: Clone + Send + Sync + 'static,
 {
-    routes(sessions, auth.clone(), None)
+    routes(sessions, auth.clone(), None, None)
+}
+
+/// [`token_routes`] whose `POST /refresh` checks DPoP proofs (RFC 9449) with `verifier`
+/// ([`RefreshService::with_dpop`]): a DPoP-bound session refreshes only with a proof of its
+/// key, and a bad proof is 400 `invalid_dpop_proof`. The proof's `htu` is the URI the client
+/// sent, prefix included, under the verifier's origin.
+///
+/// ```
+/// use axum::Router;
+/// use tower_jwt_auth::{BearerAuthLayer, Issuer, KeySet, Sessions, SigningKey, axum::token_routes_with_dpop, dpop::ProofVerifier};
+///
+/// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
+/// let auth = BearerAuthLayer::new(&issuer);
+/// let verifier = ProofVerifier::builder("https://auth.example.com").build()?;
+/// let app: Router = Router::new()
+///     .nest("/auth", token_routes_with_dpop(Sessions::new(issuer), &auth, &verifier));
+/// # let _ = app;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn token_routes_with_dpop<U, R, S>(
+    sessions: Sessions,
+    auth: &BearerAuthLayer<U, R>,
+    verifier: &ProofVerifier,
+) -> Router<S>
+where
+    U: DeserializeOwned + Clone + Send + Sync + 'static,
+    R: OnRejection,
+    S: Clone + Send + Sync + 'static,
+{
+    routes(sessions, auth.clone(), None, Some(verifier))
 }
 
 /// [`token_routes`] for browser apps under the cookie transport `transport`, already at the
@@ -449,6 +480,7 @@ where
         sessions,
         auth.clone().with_cookie_transport(transport),
         Some(transport),
+        None,
     );
     CookieTokenRoutes {
         router: match transport.mount_path() {
@@ -497,6 +529,7 @@ fn routes<U, R, S>(
     sessions: Sessions,
     auth: BearerAuthLayer<U, R>,
     transport: Option<&CookieTransport>,
+    dpop: Option<&ProofVerifier>,
 ) -> Router<S>
 where
     U: DeserializeOwned + Clone + Send + Sync + 'static,
@@ -552,6 +585,9 @@ where
     let mut refresh = RefreshService::new(sessions.clone());
     if let Some(transport) = transport {
         refresh = refresh.with_cookie_transport(transport);
+    }
+    if let Some(verifier) = dpop {
+        refresh = refresh.with_dpop(verifier.clone());
     }
     Router::new()
         .route("/logout", post(logout))

@@ -359,6 +359,25 @@ impl ProofVerifier {
         self.nonces.as_ref()
     }
 
+    /// A fresh server nonce for a `DPoP-Nonce` response header, on the verifier's clock, or
+    /// `None` when the verifier does not require nonces.
+    ///
+    /// ```
+    /// use tower_jwt_auth::dpop::{DpopNonces, ProofVerifier};
+    ///
+    /// let plain = ProofVerifier::builder("https://api.example.com").build()?;
+    /// assert_eq!(plain.fresh_nonce(), None);
+    /// let verifier = ProofVerifier::builder("https://api.example.com")
+    ///     .with_nonces(DpopNonces::new(&[7; 32])?)
+    ///     .build()?;
+    /// assert!(verifier.fresh_nonce().is_some());
+    /// # Ok::<(), tower_jwt_auth::dpop::DpopConfigError>(())
+    /// ```
+    pub fn fresh_nonce(&self) -> Option<String> {
+        let nonces = self.nonces.as_ref()?;
+        Some(nonces.issue(self.clock.now_secs()))
+    }
+
     /// The algorithms accepted in a proof's `alg`, for the `algs` parameter of a `DPoP`
     /// challenge or `dpop_signing_alg_values_supported`.
     ///

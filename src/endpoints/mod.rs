@@ -2,10 +2,12 @@
 //! RFC 7009 revocation ([`RevocationService`]), the public key set ([`JwksService`]), the
 //! issuer's and the resource server's metadata ([`MetadataService`],
 //! [`ProtectedResourceMetadata`]),
-//! plus [`token_response`] for the application's own login and signup handlers.
+//! plus [`token_response`] and [`verify_dpop`] for the application's own login and signup
+//! handlers.
 
 mod body;
 mod document;
+mod dpop;
 mod introspect;
 mod jwks;
 mod metadata;
@@ -16,6 +18,7 @@ mod session_endpoint;
 
 pub use crate::transport::response::{ErrorResponse, token_response};
 pub use body::DEFAULT_BODY_LIMIT;
+pub use dpop::verify_dpop;
 pub use introspect::IntrospectionService;
 pub use jwks::JwksService;
 pub use metadata::MetadataService;

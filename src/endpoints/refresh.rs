@@ -6,10 +6,12 @@ use serde::Deserialize;
 use super::{
     ErrorResponse,
     body::BodyKind,
+    dpop::{renew_nonce, verify_dpop},
     session_endpoint::{Call, Operation, Reply, SessionService},
     token_response,
 };
 use crate::{
+    dpop::{DpopProof, ProofVerifier},
     session::{RefreshError, Sessions},
     telemetry,
     token::{Claims, NoCustomClaims, TokenKind},
@@ -89,6 +91,45 @@ impl RefreshService {
     pub fn with_cookie_transport(self, transport: &CookieTransport) -> Self {
         self.with_transport(transport.clone())
     }
+
+    /// Checks the request's DPoP proof (RFC 9449 §5) with `verifier`, before the refresh
+    /// token is looked at: `htm` `POST`, `htu` the request's URI under the verifier's origin
+    /// (under an axum `nest`, the URI before the prefix was stripped), no `ath`, each proof
+    /// accepted once. A refused proof is 400 `invalid_dpop_proof` (two `DPoP` headers
+    /// included), or `use_dpop_nonce` with the next nonce in a `DPoP-Nonce` header; the
+    /// session is untouched. The exchange then goes through
+    /// [`Sessions::refresh_with_proof`]: a DPoP-bound session refreshes only with a proof of
+    /// its key (400 `invalid_grant` otherwise, the session kept), a request without a `DPoP`
+    /// header refreshes a bearer session. When the proof's nonce should roll, the answer
+    /// carries the next one in `DPoP-Nonce`.
+    ///
+    /// ```
+    /// use http::{Request, StatusCode};
+    /// use http_body_util::Full;
+    /// use tower::ServiceExt;
+    /// use tower_jwt_auth::{Issuer, KeySet, Sessions, SigningKey, dpop::ProofVerifier, endpoints::RefreshService};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+    /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
+    /// let sessions = Sessions::new(issuer);
+    /// let verifier = ProofVerifier::builder("https://auth.example.com").build()?;
+    /// let service = RefreshService::new(sessions.clone()).with_dpop(verifier);
+    ///
+    /// let pair = sessions.start("alice").await?;
+    /// let request = Request::post("/auth/refresh")
+    ///     .header("content-type", "application/json")
+    ///     .header("dpop", "not-a-proof")
+    ///     .body(Full::<bytes::Bytes>::from(format!(r#"{{"refresh_token":"{}"}}"#, pair.refresh_token())))?;
+    /// let response = service.oneshot(request).await?;
+    /// assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn with_dpop(self, verifier: ProofVerifier) -> Self {
+        self.with_proof_verifier(verifier)
+    }
 }
 
 /// The operation of [`RefreshService`]: the refresh exchange.
@@ -111,8 +152,11 @@ impl Operation for Refresh {
             sessions,
             request,
             kind,
+            method,
+            uri,
             headers,
             transport,
+            dpop,
         } = call;
         match (request.grant_type.as_deref(), kind) {
             (Some("refresh_token"), _) | (None, BodyKind::Json | BodyKind::Empty) => {}
@@ -128,29 +172,59 @@ impl Operation for Refresh {
                 .into_http_response();
             }
         }
-        let body_token = request.refresh_token.filter(|t| !t.is_empty());
-        if let Some(transport) = transport {
-            match transport.refresh_cookie(&headers) {
-                Err(why) => return ErrorResponse::invalid_request(why).into_http_response(),
-                Ok(Some(_)) if body_token.is_some() => {
-                    return ErrorResponse::invalid_request(
-                        "refresh token in both the body and a cookie",
-                    )
-                    .into_http_response();
-                }
-                Ok(Some(cookie)) => {
-                    return from_cookie(&sessions, &transport, &headers, cookie).await;
-                }
-                Ok(None) => {}
-            }
-        }
-        let Some(token) = body_token else {
-            return ErrorResponse::invalid_request("missing refresh_token").into_http_response();
+        // The proof first: a request refused for it never reaches the session.
+        let proof = match &dpop {
+            Some(verifier) => match verify_dpop(verifier, &method, &uri, &headers).await {
+                Ok(proof) => proof,
+                Err(refused) => return refused.into_http_response(),
+            },
+            None => None,
         };
-        match sessions.refresh(&token).await {
-            Ok(pair) => token_response(StatusCode::OK, &pair),
-            Err(err) => refresh_error(&err).into_http_response(),
+        let mut response = exchange(
+            &sessions,
+            request,
+            &headers,
+            transport.as_ref(),
+            proof.as_ref(),
+        )
+        .await;
+        if let (Some(verifier), Some(proof)) = (&dpop, &proof) {
+            renew_nonce(verifier, proof, response.headers_mut());
         }
+        response
+    }
+}
+
+/// The exchange of the refresh token of the body or of the refresh cookie.
+async fn exchange(
+    sessions: &Sessions,
+    request: RefreshRequest,
+    headers: &http::HeaderMap,
+    transport: Option<&CookieTransport>,
+    proof: Option<&DpopProof>,
+) -> Reply {
+    let body_token = request.refresh_token.filter(|t| !t.is_empty());
+    if let Some(transport) = transport {
+        match transport.refresh_cookie(headers) {
+            Err(why) => return ErrorResponse::invalid_request(why).into_http_response(),
+            Ok(Some(_)) if body_token.is_some() => {
+                return ErrorResponse::invalid_request(
+                    "refresh token in both the body and a cookie",
+                )
+                .into_http_response();
+            }
+            Ok(Some(cookie)) => {
+                return from_cookie(sessions, transport, headers, cookie, proof).await;
+            }
+            Ok(None) => {}
+        }
+    }
+    let Some(token) = body_token else {
+        return ErrorResponse::invalid_request("missing refresh_token").into_http_response();
+    };
+    match sessions.refresh_with_proof(&token, proof).await {
+        Ok(pair) => token_response(StatusCode::OK, &pair),
+        Err(err) => refresh_error(&err).into_http_response(),
     }
 }
 
@@ -161,6 +235,7 @@ async fn from_cookie(
     transport: &CookieTransport,
     headers: &http::HeaderMap,
     token: &str,
+    proof: Option<&DpopProof>,
 ) -> Reply {
     let refused = |err: &RefreshError| {
         let error = refresh_error(err);
@@ -195,7 +270,7 @@ async fn from_cookie(
         )
         .into_http_response();
     }
-    match sessions.refresh(token).await {
+    match sessions.refresh_with_proof(token, proof).await {
         Ok(pair) => transport.token_response(StatusCode::OK, &pair),
         Err(err) => refused(&err),
     }

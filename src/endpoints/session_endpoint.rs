@@ -10,7 +10,7 @@ use std::{
 };
 
 use bytes::Bytes;
-use http::{HeaderMap, Request, Response, header};
+use http::{HeaderMap, Method, Request, Response, Uri, header};
 use http_body::Body;
 use http_body_util::Full;
 use serde::de::DeserializeOwned;
@@ -21,20 +21,25 @@ use super::{
     body::{self, BodyKind},
 };
 use crate::{
+    dpop::ProofVerifier,
     session::Sessions,
     store::{BoxError, BoxFuture},
     transport::CookieTransport,
 };
 
 /// One request to an endpoint: the sessions it acts on, the parsed body and its encoding,
-/// the request's headers and the cookie transport, if any.
+/// the request's method, URI (as the client sent it) and headers, the cookie transport and
+/// the DPoP proof verifier, if any.
 #[allow(unreachable_pub, missing_debug_implementations)]
 pub struct Call<R> {
     pub(crate) sessions: Sessions,
     pub(crate) request: R,
     pub(crate) kind: BodyKind,
+    pub(crate) method: Method,
+    pub(crate) uri: Uri,
     pub(crate) headers: HeaderMap,
     pub(crate) transport: Option<CookieTransport>,
+    pub(crate) dpop: Option<ProofVerifier>,
 }
 
 /// A response of a token endpoint.
@@ -63,6 +68,7 @@ pub struct SessionService<O> {
     sessions: Sessions,
     limit: usize,
     transport: Option<CookieTransport>,
+    dpop: Option<ProofVerifier>,
     _operation: PhantomData<fn() -> O>,
 }
 
@@ -72,6 +78,7 @@ impl<O> Clone for SessionService<O> {
             sessions: self.sessions.clone(),
             limit: self.limit,
             transport: self.transport.clone(),
+            dpop: self.dpop.clone(),
             _operation: PhantomData,
         }
     }
@@ -84,6 +91,7 @@ impl<O> fmt::Debug for SessionService<O> {
             .field("sessions", &self.sessions)
             .field("body_limit", &self.limit)
             .field("transport", &self.transport)
+            .field("dpop", &self.dpop)
             .finish()
     }
 }
@@ -104,12 +112,18 @@ impl<O: Operation> SessionService<O> {
             sessions,
             limit: DEFAULT_BODY_LIMIT,
             transport: None,
+            dpop: None,
             _operation: PhantomData,
         }
     }
 
     pub(crate) fn with_transport(mut self, transport: CookieTransport) -> Self {
         self.transport = Some(transport);
+        self
+    }
+
+    pub(crate) fn with_proof_verifier(mut self, verifier: ProofVerifier) -> Self {
+        self.dpop = Some(verifier);
         self
     }
 
@@ -149,8 +163,9 @@ where
         let sessions = self.sessions.clone();
         let limit = self.limit;
         let transport = self.transport.clone();
+        let dpop = self.dpop.clone();
         Box::pin(async move {
-            let (parts, body) = request.into_parts();
+            let (mut parts, body) = request.into_parts();
             // A browser's cookie-transport request may come without a body at all.
             let parsed = if transport.is_some() && !parts.headers.contains_key(header::CONTENT_TYPE)
             {
@@ -164,8 +179,11 @@ where
                         sessions,
                         request,
                         kind,
+                        uri: original_uri(&mut parts),
+                        method: parts.method,
                         headers: parts.headers,
                         transport,
+                        dpop,
                     })
                     .await
                 }
@@ -173,4 +191,14 @@ where
             })
         })
     }
+}
+
+/// The request's URI as the client sent it: under an axum `nest`, the router has stripped
+/// the prefix from the request's URI and kept the original in the extensions.
+fn original_uri(parts: &mut http::request::Parts) -> Uri {
+    #[cfg(feature = "axum")]
+    if let Some(axum::extract::OriginalUri(uri)) = parts.extensions.remove() {
+        return uri;
+    }
+    std::mem::take(&mut parts.uri)
 }

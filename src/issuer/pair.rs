@@ -117,6 +117,22 @@ impl TokenPair {
         self.refresh_expires_in
     }
 
+    /// The token type of the response: `Bearer`, or `DPoP` for a pair bound to a DPoP key
+    /// (RFC 9449 §5), whose access token is sent as `Authorization: DPoP …` with a proof.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+    /// # let issuer = tower_jwt_auth::Issuer::builder(tower_jwt_auth::KeySet::new(tower_jwt_auth::SigningKey::generate_ed25519()?)).build()?;
+    /// let pair = tower_jwt_auth::Sessions::new(issuer.clone()).start("alice").await?;
+    /// assert_eq!(pair.token_type(), "Bearer");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn token_type(&self) -> &str {
+        &self.token_type
+    }
+
     /// The granted scopes, space-separated.
     ///
     /// ```

@@ -15,6 +15,30 @@ const MAX_GRACE_MS: u64 = 60_000;
 /// The largest per-subject session cap a builder accepts.
 const MAX_SESSIONS_PER_SUBJECT: usize = 10_000;
 
+/// Whether the sessions' logins and refreshes need a DPoP proof (RFC 9449), set with
+/// [`SessionsBuilder::with_dpop`].
+///
+/// Under either policy a login with a proof ([`Login::with_dpop`](super::Login::with_dpop))
+/// starts a DPoP-bound session, and a bound session refreshes only with a proof of its key.
+///
+/// ```
+/// use tower_jwt_auth::session::DpopPolicy;
+///
+/// assert_eq!(DpopPolicy::default(), DpopPolicy::Optional);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DpopPolicy {
+    /// A login with a proof is bound, one without gets bearer tokens (the default).
+    #[default]
+    Optional,
+    /// A login or refresh without a proof is refused
+    /// ([`StartError::DpopRequired`](super::StartError::DpopRequired),
+    /// [`RefreshError::DpopRequired`](super::RefreshError::DpopRequired)): every new session
+    /// is bound.
+    Required,
+}
+
 /// Builds [`Sessions`].
 #[must_use]
 pub struct SessionsBuilder {
@@ -144,6 +168,28 @@ impl SessionsBuilder {
     /// ```
     pub fn with_max_sessions_per_subject(mut self, max: usize) -> Self {
         self.sessions.max_per_subject = Some(max);
+        self
+    }
+
+    /// Whether a login or refresh needs a DPoP proof (default [`DpopPolicy::Optional`]).
+    ///
+    /// [`DpopPolicy::Required`] refuses every login without a proof, and every refresh
+    /// without one, including those of bearer sessions started before the policy changed:
+    /// their clients must log in again with a proof.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+    /// use tower_jwt_auth::{Issuer, KeySet, Sessions, SigningKey, session::{DpopPolicy, StartError}};
+    ///
+    /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
+    /// let sessions = Sessions::builder(issuer).with_dpop(DpopPolicy::Required).build()?;
+    /// assert!(matches!(sessions.start("alice").await, Err(StartError::DpopRequired)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_dpop(mut self, policy: DpopPolicy) -> Self {
+        self.sessions.dpop = policy;
         self
     }
 

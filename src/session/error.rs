@@ -18,6 +18,10 @@ pub enum StartError {
     /// The session record could not be written (fail closed; answer 503).
     #[error("the session record could not be written")]
     Store(#[source] RevocationError),
+    /// The sessions require DPoP ([`DpopPolicy::Required`](super::DpopPolicy::Required)) and
+    /// the login had no proof (answer 400 `invalid_dpop_proof`).
+    #[error("a DPoP proof is required")]
+    DpopRequired,
 }
 
 impl StartError {
@@ -79,6 +83,14 @@ pub enum RefreshError {
     /// The next pair could not be minted.
     #[error(transparent)]
     Issue(#[from] IssueError),
+    /// The sessions require DPoP ([`DpopPolicy::Required`](super::DpopPolicy::Required)) and
+    /// the refresh had no proof; nothing changed (answer 400 `invalid_dpop_proof`).
+    #[error("a DPoP proof is required")]
+    DpopRequired,
+    /// The refresh token is DPoP-bound and the refresh had no proof, or a proof of another
+    /// key; the token was not used up and the session is untouched (OAuth `invalid_grant`).
+    #[error("the refresh token is bound to another DPoP key")]
+    DpopKeyMismatch,
 }
 
 impl RefreshError {
@@ -93,7 +105,7 @@ impl RefreshError {
     pub fn is_invalid_grant(&self) -> bool {
         match self {
             Self::InvalidToken(err) => *err != TokenError::RevocationUnavailable,
-            Self::Reused | Self::Refused | Self::UnknownSession => true,
+            Self::Reused | Self::Refused | Self::UnknownSession | Self::DpopKeyMismatch => true,
             _ => false,
         }
     }
@@ -109,8 +121,11 @@ impl RefreshError {
             Self::Revocation(_) => "revocation_unavailable",
             Self::Issue(_) => "issue_failed",
             Self::ClaimsType(_) => "claims_type",
+            Self::DpopRequired => "dpop_required",
+            Self::DpopKeyMismatch => "dpop_key_mismatch",
         };
-        if self.is_invalid_grant() {
+        // A missing proof is the client's fault too, not the server's.
+        if self.is_invalid_grant() || matches!(self, Self::DpopRequired) {
             RefreshFailure::InvalidGrant(reason)
         } else {
             RefreshFailure::Failed(reason, self)

@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use super::{Sessions, StartError, hook::JsonClaims};
 use crate::{
+    dpop::DpopProof,
     issuer::{IssueError, TokenPair, custom_claims},
     store::RevocationError,
 };
@@ -37,6 +38,8 @@ pub struct Login<'a> {
     subject: &'a str,
     scope: &'a str,
     label: Option<&'a str>,
+    /// The thumbprint of the proof's key, for a DPoP-bound session.
+    jkt: Option<&'a str>,
     /// The claims as JSON, or why they could not be made so (reported by the start).
     custom: Result<JsonClaims, IssueError>,
 }
@@ -48,6 +51,7 @@ impl<'a> Login<'a> {
             subject,
             scope: "",
             label: None,
+            jkt: None,
             custom: Ok(JsonClaims::new()),
         }
     }
@@ -70,6 +74,53 @@ impl<'a> Login<'a> {
     /// [`StartError::Issue`], an invalid input).
     pub fn with_label(mut self, label: &'a str) -> Self {
         self.label = Some(label);
+        self
+    }
+
+    /// Binds the session to the key of `proof`, the login request's verified DPoP proof
+    /// (RFC 9449 §5): both tokens of every pair of the session name the key's thumbprint
+    /// (`cnf.jkt`), the token response says `token_type: DPoP`, and each refresh needs a
+    /// proof of the same key ([`Sessions::refresh_with_proof`]). A bound session never
+    /// becomes a bearer one.
+    ///
+    /// In a login handler, [`verify_dpop`](crate::endpoints::verify_dpop) checks the
+    /// request's optional `DPoP` header (method `POST`, the login route's URI against the
+    /// verifier's origin), and its error is the `400 invalid_dpop_proof` or
+    /// `use_dpop_nonce` answer, with a `DPoP-Nonce` header when one is needed. (With server
+    /// nonces, a success may also send the next one: see [`DpopProof::renew_nonce`].)
+    ///
+    /// ```
+    /// use axum::{extract::State, http::{HeaderMap, Method, StatusCode, Uri}};
+    /// use axum::extract::OriginalUri;
+    /// use tower_jwt_auth::{
+    ///     Sessions, dpop::ProofVerifier,
+    ///     endpoints::{ErrorResponse, token_response, verify_dpop},
+    ///     session::Login,
+    /// };
+    ///
+    /// #[derive(Clone)]
+    /// struct App { sessions: Sessions, dpop: ProofVerifier }
+    ///
+    /// async fn login(
+    ///     State(app): State<App>,
+    ///     method: Method,
+    ///     OriginalUri(uri): OriginalUri,
+    ///     headers: HeaderMap,
+    /// ) -> Result<axum::response::Response, ErrorResponse> {
+    ///     // A request without a `DPoP` header gets bearer tokens (under the default policy).
+    ///     let proof = verify_dpop(&app.dpop, &method, &uri, &headers).await?;
+    ///     // ... check the credentials ...
+    ///     let mut login = Login::new("alice");
+    ///     if let Some(proof) = &proof {
+    ///         login = login.with_dpop(proof);
+    ///     }
+    ///     let pair = app.sessions.start_with(login).await?;
+    ///     Ok(axum::response::IntoResponse::into_response(token_response(StatusCode::OK, &pair)))
+    /// }
+    /// # let _ = login;
+    /// ```
+    pub fn with_dpop(mut self, proof: &'a DpopProof) -> Self {
+        self.jkt = Some(proof.jkt());
         self
     }
 }
@@ -137,7 +188,7 @@ impl Sessions {
                 "a session label is at most 256 bytes",
             )));
         }
-        self.begin(login.subject, login.scope, custom, login.label)
+        self.begin(login.subject, login.scope, custom, login.label, login.jkt)
             .await
     }
 

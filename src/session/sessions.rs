@@ -7,11 +7,14 @@ use std::{fmt, sync::Arc};
 use serde::Serialize;
 use tracing::Instrument;
 
+use subtle::ConstantTimeEq;
+
 use super::{
-    RefreshDecision, RefreshError, StartError,
+    DpopPolicy, RefreshDecision, RefreshError, StartError,
     hook::{JsonClaims, JsonHook},
 };
 use crate::{
+    dpop::DpopProof,
     issuer::{Grant, Issuer, TokenPair, custom_claims},
     store::{
         NewSession, RevocationEntry, RevocationError, RevocationStore, RotateOutcome, Rotation,
@@ -60,6 +63,8 @@ pub struct Sessions {
     pub(super) hook: Option<Arc<dyn JsonHook>>,
     /// The most live sessions a subject may have; `None`: no cap.
     pub(super) max_per_subject: Option<usize>,
+    /// Whether a login or refresh needs a DPoP proof.
+    pub(super) dpop: DpopPolicy,
 }
 
 impl fmt::Debug for Sessions {
@@ -69,6 +74,7 @@ impl fmt::Debug for Sessions {
             .field("reuse_grace_ms", &self.grace_ms)
             .field("refresh_hook", &self.hook.is_some())
             .field("max_sessions_per_subject", &self.max_per_subject)
+            .field("dpop", &self.dpop)
             .finish()
     }
 }
@@ -92,6 +98,7 @@ impl Sessions {
             grace_ms: 0,
             hook: None,
             max_per_subject: None,
+            dpop: DpopPolicy::Optional,
         }
     }
 
@@ -142,7 +149,7 @@ impl Sessions {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub async fn start(&self, subject: &str) -> Result<TokenPair, StartError> {
-        self.begin(subject, "", JsonClaims::new(), None).await
+        self.begin(subject, "", JsonClaims::new(), None, None).await
     }
 
     /// Starts a new session for `subject` with `scope` (space-separated, RFC 6749 §3.3).
@@ -163,7 +170,8 @@ impl Sessions {
         subject: &str,
         scope: &str,
     ) -> Result<TokenPair, StartError> {
-        self.begin(subject, scope, JsonClaims::new(), None).await
+        self.begin(subject, scope, JsonClaims::new(), None, None)
+            .await
     }
 
     /// Starts a new session for `subject` with `scope` and the application's claims `custom`,
@@ -196,18 +204,23 @@ impl Sessions {
         custom: &T,
     ) -> Result<TokenPair, StartError> {
         let custom = custom_claims(custom).map_err(StartError::Issue)?;
-        self.begin(subject, scope, custom, None).await
+        self.begin(subject, scope, custom, None, None).await
     }
 
     /// Mints the first pair of a new session and writes its record (with `label`), after
-    /// ending the subject's oldest sessions beyond the cap.
+    /// ending the subject's oldest sessions beyond the cap; bound to the DPoP key `jkt` when
+    /// given.
     pub(super) async fn begin(
         &self,
         subject: &str,
         scope: &str,
         custom: JsonClaims,
         label: Option<&str>,
+        jkt: Option<&str>,
     ) -> Result<TokenPair, StartError> {
+        if jkt.is_none() && self.dpop == DpopPolicy::Required {
+            return Err(StartError::DpopRequired);
+        }
         let sid = self.issuer.random_id().map_err(StartError::Issue)?;
         let csrf = self.issuer.random_id().map_err(StartError::Issue)?;
         let store = self.store();
@@ -231,7 +244,7 @@ impl Sessions {
                 session_exp,
                 csrf: &csrf,
                 seq: 0,
-                jkt: None,
+                jkt,
             })
             .map_err(StartError::Issue)?;
         self.make_room(subject).await.map_err(StartError::Store)?;
@@ -263,9 +276,10 @@ impl Sessions {
     /// Fails with [`RefreshError::InvalidToken`] for a bad, expired or revoked token,
     /// [`RefreshError::Reused`] when the token had been superseded (the session is then
     /// revoked), [`RefreshError::Refused`] when the hook refuses the subject,
-    /// [`RefreshError::UnknownSession`] when no record of the session exists, and
+    /// [`RefreshError::UnknownSession`] when no record of the session exists,
     /// [`RefreshError::Revocation`] when the revocation state cannot be written (nothing is
-    /// handed out).
+    /// handed out), and [`RefreshError::DpopKeyMismatch`] for a DPoP-bound session, which
+    /// needs [`refresh_with_proof`](Self::refresh_with_proof).
     ///
     /// ```
     /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
@@ -280,27 +294,74 @@ impl Sessions {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair, RefreshError> {
+        self.refresh_with_proof(refresh_token, None).await
+    }
+
+    /// Exchanges a refresh token, sent with the request's verified DPoP proof if it had one,
+    /// for the next pair of its session ([`refresh`](Self::refresh) is this without a proof).
+    ///
+    /// A DPoP-bound session (one started with [`Login::with_dpop`](super::Login::with_dpop))
+    /// needs a proof of its key (RFC 9449 §5: the refresh token of a public client is bound
+    /// to it): without one, or with a proof of another key, the exchange fails with
+    /// [`RefreshError::DpopKeyMismatch`] (OAuth `invalid_grant`) before anything changes: the
+    /// token is not used up and the session is not revoked, so a thief without the key can
+    /// neither refresh nor end the session. The next pair is bound to the same key.
+    ///
+    /// A session started without a proof stays a bearer session: a proof sent with its
+    /// refresh token is accepted and ignored, and the next pair is bearer too. Under
+    /// [`DpopPolicy::Required`] a refresh without a proof fails with
+    /// [`RefreshError::DpopRequired`], whatever the session.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+    /// use tower_jwt_auth::{Issuer, KeySet, Sessions, SigningKey, session::RefreshError};
+    ///
+    /// let sessions = Sessions::new(Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?);
+    /// let bearer = sessions.start("alice").await?;
+    /// let next = sessions.refresh_with_proof(bearer.refresh_token(), None).await?;
+    /// assert_eq!(next.token_type(), "Bearer");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub async fn refresh_with_proof(
+        &self,
+        refresh_token: &str,
+        proof: Option<&DpopProof>,
+    ) -> Result<TokenPair, RefreshError> {
         let span = tracing::debug_span!(target: "tower_jwt_auth::session", "refresh");
-        self.exchange(refresh_token).instrument(span).await
+        self.exchange(refresh_token, proof).instrument(span).await
     }
 
     /// The exchange, with its outcome reported.
-    async fn exchange(&self, refresh_token: &str) -> Result<TokenPair, RefreshError> {
+    async fn exchange(
+        &self,
+        refresh_token: &str,
+        proof: Option<&DpopProof>,
+    ) -> Result<TokenPair, RefreshError> {
         let claims: Claims<JsonClaims> = match self
             .issuer
             .verifier()
             .verify(refresh_token, TokenKind::Refresh)
-        {
+            .map_err(RefreshError::from)
+            .and_then(|claims| {
+                if proof.is_none() && self.dpop == DpopPolicy::Required {
+                    return Err(RefreshError::DpopRequired);
+                }
+                Ok(claims)
+            }) {
             Ok(claims) => claims,
             Err(err) => {
-                let err = RefreshError::from(err);
                 telemetry::refreshed(Err(err.failure()), None, None);
                 return Err(err);
             }
         };
         // For the outcome's event, after `claims` (which need not be `Sync`) moved on.
         let (sub, sid) = (claims.sub.clone(), claims.sid.clone());
-        let result = self.rotate(claims).await;
+        let result = match bound_to_proof(&claims, proof) {
+            true => self.rotate(claims).await,
+            false => Err(RefreshError::DpopKeyMismatch),
+        };
         telemetry::refreshed(
             result.as_ref().map(|_| ()).map_err(RefreshError::failure),
             Some(&sub),
@@ -559,5 +620,14 @@ impl Sessions {
     /// ```
     pub fn purge_expired(&self) -> usize {
         self.store().purge_expired()
+    }
+}
+
+/// `false` when the refresh token is DPoP-bound and `proof` is missing or of another key.
+fn bound_to_proof(claims: &Claims<JsonClaims>, proof: Option<&DpopProof>) -> bool {
+    match (&claims.cnf, proof) {
+        (None, _) => true,
+        (Some(_), None) => false,
+        (Some(cnf), Some(proof)) => bool::from(cnf.jkt.as_bytes().ct_eq(proof.jkt().as_bytes())),
     }
 }

@@ -7,6 +7,7 @@ use http_body_util::Full;
 use serde::Serialize;
 
 use crate::{
+    dpop::DpopError,
     issuer::{IssueError, TokenPair},
     keys::KeyError,
     session::{RefreshError, StartError},
@@ -72,7 +73,8 @@ pub fn token_response(status: StatusCode, pair: &TokenPair) -> Response<Full<Byt
 ///
 /// | error | response |
 /// | --- | --- |
-/// | [`RefreshError`] the client caused (bad, expired, reused, refused token) | 400 `invalid_grant` |
+/// | [`RefreshError`] the client caused (bad, expired, reused, refused token; a DPoP-bound token without a proof of its key) | 400 `invalid_grant` |
+/// | [`DpopError`], [`StartError::DpopRequired`], [`RefreshError::DpopRequired`] | 400 `invalid_dpop_proof` or `use_dpop_nonce` (RFC 9449 §5, §8) |
 /// | [`RefreshError`] the server caused, [`RevocationError`], [`StartError::Store`] | 503 `temporarily_unavailable`, `Retry-After: 1` |
 /// | [`IssueError`], [`KeyError`], [`StartError::Issue`], a refresh's claims that do not fit | 500 `server_error` |
 ///
@@ -90,6 +92,8 @@ pub struct ErrorResponse {
     status: StatusCode,
     error: &'static str,
     description: &'static str,
+    /// A server nonce for the `DPoP-Nonce` header (RFC 9449 §8).
+    dpop_nonce: Option<String>,
 }
 
 impl ErrorResponse {
@@ -107,7 +111,36 @@ impl ErrorResponse {
             status,
             error,
             description,
+            dpop_nonce: None,
         }
+    }
+
+    /// Sends `nonce` in a `DPoP-Nonce` header (RFC 9449 §8): the server nonce a
+    /// `use_dpop_nonce` answer tells the client to put in its next proof.
+    /// [`verify_dpop`](crate::endpoints::verify_dpop) sets it when needed.
+    ///
+    /// ```
+    /// use tower_jwt_auth::{dpop::DpopError, endpoints::ErrorResponse};
+    ///
+    /// let retry = ErrorResponse::from(DpopError::NonceRequired).with_dpop_nonce("n-1".into());
+    /// assert_eq!(retry.dpop_nonce(), Some("n-1"));
+    /// assert_eq!(retry.into_http_response().headers()["dpop-nonce"], "n-1");
+    /// ```
+    #[must_use]
+    pub fn with_dpop_nonce(mut self, nonce: String) -> Self {
+        self.dpop_nonce = Some(nonce);
+        self
+    }
+
+    /// The server nonce of the `DPoP-Nonce` header, if any.
+    ///
+    /// ```
+    /// use tower_jwt_auth::endpoints::ErrorResponse;
+    ///
+    /// assert_eq!(ErrorResponse::invalid_request("missing token").dpop_nonce(), None);
+    /// ```
+    pub fn dpop_nonce(&self) -> Option<&str> {
+        self.dpop_nonce.as_deref()
     }
 
     /// 400 `invalid_request`.
@@ -199,7 +232,7 @@ impl ErrorResponse {
 
     /// The JSON response. The `ErrorResponse` also goes into the response's extensions, so
     /// that an outer `TraceLayer` or the application's logging can report why. A 503 says
-    /// `Retry-After: 1`.
+    /// `Retry-After: 1`; a [DPoP nonce](Self::with_dpop_nonce) goes in `DPoP-Nonce`.
     ///
     /// ```
     /// use tower_jwt_auth::endpoints::ErrorResponse;
@@ -222,9 +255,31 @@ impl ErrorResponse {
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
+        if let Some(nonce) = self
+            .dpop_nonce
+            .as_deref()
+            .and_then(|n| HeaderValue::from_str(n).ok())
+        {
+            response.headers_mut().insert(DPOP_NONCE, nonce);
+        }
         response.extensions_mut().insert(self);
         response
     }
+}
+
+/// The `DPoP-Nonce` response header (RFC 9449 §8).
+pub(crate) const DPOP_NONCE: &str = "dpop-nonce";
+
+/// 400 `invalid_dpop_proof` when a DPoP proof is required and missing: RFC 9449 §5 answers a
+/// token request whose proof is not valid with it, and a missing proof is not a valid one
+/// (the proof verifier answers a missing `DPoP` header alike), which tells the client what to
+/// send, where `invalid_request` would not.
+fn dpop_required() -> ErrorResponse {
+    ErrorResponse::new(
+        StatusCode::BAD_REQUEST,
+        "invalid_dpop_proof",
+        "a DPoP proof is required",
+    )
 }
 
 /// The refresh exchange's error as an OAuth response (RFC 6749 §5.2): the client's bad grant is
@@ -241,6 +296,10 @@ pub(crate) fn refresh_error(err: &RefreshError) -> ErrorResponse {
         RefreshError::Refused => ErrorResponse::invalid_grant("refresh refused"),
         RefreshError::UnknownSession => ErrorResponse::invalid_grant("unknown session"),
         RefreshError::Issue(_) | RefreshError::ClaimsType(_) => ErrorResponse::server_error(),
+        RefreshError::DpopRequired => dpop_required(),
+        RefreshError::DpopKeyMismatch => {
+            ErrorResponse::invalid_grant("the refresh token is DPoP-bound: send a proof of its key")
+        }
     }
 }
 
@@ -287,8 +346,43 @@ impl From<StartError> for ErrorResponse {
     fn from(err: StartError) -> Self {
         match err {
             StartError::Store(err) => Self::from(err),
+            StartError::DpopRequired => dpop_required(),
             _ => server_fault(&err, "no session could be started"),
         }
+    }
+}
+
+/// A refused DPoP proof (RFC 9449 §5, §7.1): 400 with [`DpopError::error_code`],
+/// `invalid_dpop_proof` or `use_dpop_nonce`, and a short description that never carries the
+/// proof; 503 `temporarily_unavailable` when the replay cache could not answer. A
+/// `use_dpop_nonce` answer needs the next nonce in its `DPoP-Nonce` header, which the error
+/// does not carry: [`verify_dpop`](crate::endpoints::verify_dpop) adds it, or
+/// [`with_dpop_nonce`](ErrorResponse::with_dpop_nonce).
+///
+/// ```
+/// use tower_jwt_auth::{dpop::DpopError, endpoints::ErrorResponse};
+///
+/// let replay = ErrorResponse::from(DpopError::Replay);
+/// assert_eq!((replay.status().as_u16(), replay.error()), (400, "invalid_dpop_proof"));
+/// assert_eq!(ErrorResponse::from(DpopError::NonceRequired).error(), "use_dpop_nonce");
+/// ```
+impl From<DpopError> for ErrorResponse {
+    fn from(err: DpopError) -> Self {
+        let description = match &err {
+            DpopError::ReplayCache(_) => return Self::unavailable(),
+            DpopError::NonceRequired => "the DPoP proof needs the server nonce of DPoP-Nonce",
+            DpopError::Replay => "the DPoP proof was already used",
+            DpopError::MissingProof => "the request has no DPoP proof",
+            DpopError::MultipleProofs => "the request has more than one DPoP header",
+            DpopError::MethodMismatch => "the DPoP proof's htm is not the request method",
+            DpopError::UriMismatch => "the DPoP proof's htu is not the request URI",
+            DpopError::Expired | DpopError::IssuedInFuture => {
+                "the DPoP proof's iat is outside the accepted window"
+            }
+            DpopError::InvalidSignature => "the DPoP proof's signature is invalid",
+            _ => "the DPoP proof is invalid",
+        };
+        Self::new(StatusCode::BAD_REQUEST, err.error_code(), description)
     }
 }
 

@@ -73,7 +73,7 @@ pub(crate) async fn browser_signup(
     headers: HeaderMap,
     body: Result<Json<Credentials>, BodyRejection>,
 ) -> Response {
-    sign_up(&state, &headers, body, Some(&state.transport)).await
+    sign_up(&state, &headers, body, Some(&state.transport), None).await
 }
 
 pub(crate) async fn browser_login(
@@ -81,5 +81,5 @@ pub(crate) async fn browser_login(
     headers: HeaderMap,
     body: Result<Json<Credentials>, BodyRejection>,
 ) -> Response {
-    log_in(&state, &headers, body, Some(&state.transport)).await
+    log_in(&state, &headers, body, Some(&state.transport), None).await
 }

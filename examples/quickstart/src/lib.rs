@@ -98,9 +98,9 @@
 //! | route | auth | answer |
 //! | --- | --- | --- |
 //! | `GET /health` | none | 200 |
-//! | `POST /auth/signup` `{"username","password"}` | none | 201 token response; 409 if the name is taken; 503 when busy |
-//! | `POST /auth/login` `{"username","password"}` | none | 200 token response; 401 on bad credentials; 503 when busy |
-//! | `POST /auth/refresh` `{"refresh_token"}` (or the RFC 6749 form) | none | 200 next token pair; 400 `invalid_grant` |
+//! | `POST /auth/signup` `{"username","password"}` | none; optional `DPoP` proof | 201 token response; 409 if the name is taken; 503 when busy; 400 `invalid_dpop_proof` |
+//! | `POST /auth/login` `{"username","password"}` | none; optional `DPoP` proof | 200 token response; 401 on bad credentials; 503 when busy; 400 `invalid_dpop_proof` |
+//! | `POST /auth/refresh` `{"refresh_token"}` (or the RFC 6749 form) | none; a `DPoP` proof for a bound session | 200 next token pair; 400 `invalid_grant`, `invalid_dpop_proof` |
 //! | `POST /auth/revoke` `{"token"}` (or the RFC 7009 form) | none | 200, also for unknown tokens |
 //! | `POST /auth/logout` | bearer | 204: this session's tokens stop working |
 //! | `POST /auth/logout-all` | bearer | 204: every session of the user stops |
@@ -137,7 +137,13 @@
 //! resource server given only that URL finds the keys through the metadata
 //! (`RemoteJwks::discover`; the crate's `resource_server` example). Instances of one service
 //! share one `PUBLIC_URL`. Signup
-//! users get the scopes `read write`. Every token response carries `Cache-Control: no-store`;
+//! users get the scopes `read write`.
+//!
+//! A signup or login with a `DPoP` proof (RFC 9449, `htu` the `PUBLIC_URL` and the route's
+//! path) starts a session bound to the proof's key: its token response says `token_type:
+//! DPoP`, and each of its refreshes needs a new proof of the same key. Each proof is accepted
+//! once, remembered in this instance's memory: instances behind one `PUBLIC_URL` do not see
+//! each other's proofs. Every token response carries `Cache-Control: no-store`;
 //! every error is JSON `{"error": …, "error_description": …}`.
 //!
 //! # Try it
@@ -170,9 +176,10 @@ use axum::{
 use tokio::sync::{Semaphore, watch};
 use tower_jwt_auth::{
     BearerAuthLayer, Issuer, KeySet, Sessions, SigningKey,
+    axum::token_routes_with_dpop,
+    dpop::{MemoryReplayCache, ProofVerifier},
     endpoints::{JwksService, MetadataService},
     keys::Algorithm,
-    token_routes,
     transport::CookieTransport,
 };
 
@@ -224,6 +231,9 @@ pub const STORE_TIMEOUT: Duration = Duration::from_secs(5);
 pub const MAX_CONNECTION_TIMEOUT: Duration = Duration::from_secs(3600);
 /// The largest `MAX_CONNECTIONS`.
 pub const MAX_CONNECTIONS: usize = 1 << 20;
+/// The most DPoP proofs remembered against replay at once: beyond it a proof is refused (503)
+/// until older ones expire, a minute after their `iat`.
+pub const DPOP_REPLAY_CAPACITY: usize = 100_000;
 /// The `Retry-After` of a 503 answered because every hasher was busy, in seconds.
 pub const BUSY_RETRY_AFTER_SECS: u64 = 1;
 
@@ -258,6 +268,8 @@ pub(crate) struct AppState {
     pub(crate) hashers: Hashers,
     /// The demo page's cookie transport.
     pub(crate) transport: CookieTransport,
+    /// Checks the DPoP proofs (RFC 9449) of signup, login and refresh.
+    pub(crate) dpop: ProofVerifier,
 }
 
 /// Builds the application with everything in memory: loads or generates the key, sets up
@@ -326,6 +338,16 @@ pub fn app_with(config: &Config, stores: Stores) -> Result<App, String> {
         }
     })?;
     let metadata_path = metadata.path().to_owned();
+    // DPoP proofs name this server's public URL; each is accepted once, remembered in memory
+    // (a bounded cache of this instance alone).
+    let mut dpop = ProofVerifier::builder(&issuer_url)
+        .with_replay_cache(Arc::new(MemoryReplayCache::new(DPOP_REPLAY_CAPACITY)));
+    if let Some(clock) = &config.clock {
+        dpop = dpop.with_clock(clock.clone());
+    }
+    let dpop = dpop
+        .build()
+        .map_err(|err| format!("invalid DPoP origin {issuer_url}: {err}"))?;
     let sessions = Sessions::builder(issuer.clone())
         .with_reuse_grace(config.reuse_grace)
         .build()
@@ -352,6 +374,7 @@ pub fn app_with(config: &Config, stores: Stores) -> Result<App, String> {
             idle: Arc::new(Mutex::new(vec![hasher])),
         },
         transport: transport.clone(),
+        dpop: dpop.clone(),
     };
 
     let auth = BearerAuthLayer::new(&issuer)
@@ -369,7 +392,10 @@ pub fn app_with(config: &Config, stores: Stores) -> Result<App, String> {
         .route("/health", get(health))
         .route("/auth/signup", post(signup))
         .route("/auth/login", post(login))
-        .nest("/auth", token_routes(sessions.clone(), &auth))
+        .nest(
+            "/auth",
+            token_routes_with_dpop(sessions.clone(), &auth, &dpop),
+        )
         .route(
             "/.well-known/jwks.json",
             get_service(JwksService::new(issuer.keys())),

@@ -3,9 +3,9 @@
 
 use axum::{
     Json,
-    extract::{Request, State, rejection::JsonRejection as BodyRejection},
+    extract::{OriginalUri, Request, State, rejection::JsonRejection as BodyRejection},
     http::{
-        HeaderMap, HeaderValue, StatusCode,
+        HeaderMap, HeaderValue, Method, StatusCode,
         header::{RETRY_AFTER, USER_AGENT},
     },
     middleware::Next,
@@ -16,7 +16,8 @@ use serde_json::{Value, json};
 use tower_jwt_auth::{
     Claims,
     bearer::AuthError,
-    endpoints::{ErrorResponse, token_response},
+    dpop::DpopProof,
+    endpoints::{ErrorResponse, token_response, verify_dpop},
     session::{Login, StartError},
     transport::CookieTransport,
 };
@@ -58,28 +59,42 @@ pub(crate) async fn health() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
+/// Signup and login take an optional `DPoP` header (RFC 9449): with a valid proof, the
+/// session is bound to its key; a bad proof is refused before the password is looked at.
 pub(crate) async fn signup(
     State(state): State<AppState>,
+    method: Method,
+    OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
     body: Result<Json<Credentials>, BodyRejection>,
 ) -> Response {
-    sign_up(&state, &headers, body, None).await
+    match verify_dpop(&state.dpop, &method, &uri, &headers).await {
+        Ok(proof) => sign_up(&state, &headers, body, None, proof.as_ref()).await,
+        Err(refused) => refused.into_response(),
+    }
 }
 
 pub(crate) async fn login(
     State(state): State<AppState>,
+    method: Method,
+    OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
     body: Result<Json<Credentials>, BodyRejection>,
 ) -> Response {
-    log_in(&state, &headers, body, None).await
+    match verify_dpop(&state.dpop, &method, &uri, &headers).await {
+        Ok(proof) => log_in(&state, &headers, body, None, proof.as_ref()).await,
+        Err(refused) => refused.into_response(),
+    }
 }
 
-/// Signup, answered with the tokens in the body, or in the cookies of `transport`.
+/// Signup, answered with the tokens in the body, or in the cookies of `transport`; bound to
+/// the key of `proof`, if any.
 pub(crate) async fn sign_up(
     state: &AppState,
     headers: &HeaderMap,
     body: Result<Json<Credentials>, BodyRejection>,
     transport: Option<&CookieTransport>,
+    proof: Option<&DpopProof>,
 ) -> Response {
     let Credentials { username, password } = match body {
         Ok(Json(credentials)) => credentials,
@@ -119,15 +134,17 @@ pub(crate) async fn sign_up(
         name: &username,
         scope: USER_SCOPE,
     };
-    issue(state, &user, headers, StatusCode::CREATED, transport).await
+    issue(state, &user, headers, StatusCode::CREATED, transport, proof).await
 }
 
-/// Login, answered with the tokens in the body, or in the cookies of `transport`.
+/// Login, answered with the tokens in the body, or in the cookies of `transport`; bound to
+/// the key of `proof`, if any.
 pub(crate) async fn log_in(
     state: &AppState,
     headers: &HeaderMap,
     body: Result<Json<Credentials>, BodyRejection>,
     transport: Option<&CookieTransport>,
+    proof: Option<&DpopProof>,
 ) -> Response {
     let Credentials { username, password } = match body {
         Ok(Json(credentials)) => credentials,
@@ -165,7 +182,7 @@ pub(crate) async fn log_in(
                 name: &username,
                 scope: USER_SCOPE,
             };
-            issue(state, &user, headers, StatusCode::OK, transport).await
+            issue(state, &user, headers, StatusCode::OK, transport, proof).await
         }
         (Ok(_), _) => error(
             StatusCode::UNAUTHORIZED,
@@ -236,14 +253,15 @@ pub(crate) fn session_label(headers: &HeaderMap) -> Option<&str> {
     (!agent.is_empty()).then_some(agent)
 }
 
-/// A new session for `user`, labelled by the request's `User-Agent`: the token response
-/// with `status`, or the cookies of `transport`.
+/// A new session for `user`, labelled by the request's `User-Agent` and bound to the key of
+/// `proof` if any: the token response with `status`, or the cookies of `transport`.
 pub(crate) async fn issue(
     state: &AppState,
     user: &User<'_>,
     headers: &HeaderMap,
     status: StatusCode,
     transport: Option<&CookieTransport>,
+    proof: Option<&DpopProof>,
 ) -> Response {
     let profile = Profile {
         preferred_username: Some(user.name.to_owned()),
@@ -253,6 +271,9 @@ pub(crate) async fn issue(
         .with_claims(&profile);
     if let Some(label) = session_label(headers) {
         login = login.with_label(label);
+    }
+    if let Some(proof) = proof {
+        login = login.with_dpop(proof);
     }
     match state.sessions.start_with(login).await {
         Ok(pair) => match transport {
