@@ -42,7 +42,8 @@ async fn main() -> Result<()> {
     // Leave nothing behind, whatever happened.
     let cleanup = PostgresBackend::builder(&url).build().await?;
     for prefix in [run.clone(), format!("{run}load_")] {
-        let drop = format!("DROP TABLE IF EXISTS {prefix}sessions, {prefix}entries");
+        let drop =
+            format!("DROP TABLE IF EXISTS {prefix}sessions, {prefix}entries, {prefix}dpop_proofs");
         cleanup.pool().execute(AssertSqlSafe(drop)).await?;
     }
     for suffix in ["", "-wal", "-shm"] {

@@ -105,7 +105,7 @@ async fn tables_named(prefix: &str) -> i64 {
 impl Drop for Tables {
     fn drop(&mut self) {
         let drop = format!(
-            "DROP TABLE IF EXISTS {p}sessions, {p}entries",
+            "DROP TABLE IF EXISTS {p}sessions, {p}entries, {p}dpop_proofs",
             p = self.prefix
         );
         // Drop runs inside the test's runtime, which cannot block on a query: a thread of

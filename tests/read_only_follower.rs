@@ -268,7 +268,9 @@ mod postgres_follower {
         .unwrap();
         for statement in [
             format!("CREATE ROLE {role} LOGIN"),
-            format!("GRANT SELECT ON {prefix}sessions, {prefix}entries TO {role}"),
+            format!(
+                "GRANT SELECT ON {prefix}sessions, {prefix}entries, {prefix}dpop_proofs TO {role}"
+            ),
         ] {
             sqlx::query(AssertSqlSafe(statement))
                 .execute(&mut admin)
@@ -302,7 +304,7 @@ mod postgres_follower {
         .catch_unwind()
         .await;
         for statement in [
-            format!("DROP TABLE IF EXISTS {prefix}sessions, {prefix}entries"),
+            format!("DROP TABLE IF EXISTS {prefix}sessions, {prefix}entries, {prefix}dpop_proofs"),
             format!("DROP ROLE IF EXISTS {role}"),
         ] {
             let _ = sqlx::query(AssertSqlSafe(statement))
