@@ -224,41 +224,49 @@ mod postgres {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn postgres_passes_the_replay_check_and_purges_expired_proofs() {
         let prefix = common::unique_name("rp");
-        with_tables(&prefix, None, async {
-            let a = backend(&prefix, options(), true).await;
-            let b = backend(&prefix, options(), true).await;
-            conformance::dpop_proofs_are_accepted_once_through_any_handle((
-                Arc::new(a.clone()),
-                Arc::new(b.clone()),
-            ))
-            .await;
-            let before = proofs(&a, &prefix).await;
-            assert_eq!(b.purge(u64::MAX / 1000).await.unwrap(), before as u64);
-            assert_eq!(proofs(&a, &prefix).await, 0, "everything has expired");
-            expired_proofs_make_room(&a).await;
-            assert_eq!(proofs(&a, &prefix).await, 1, "one row per proof");
-            assert_eq!(b.purge((AT + 2 * TTL) / 1000 - 1).await.unwrap(), 0);
-            assert_eq!(proofs(&a, &prefix).await, 1, "a live proof is kept");
-            assert_eq!(b.purge((AT + 2 * TTL) / 1000).await.unwrap(), 1);
-            assert_eq!(proofs(&a, &prefix).await, 0);
-        })
+        with_tables(
+            &prefix,
+            None,
+            Box::pin(async {
+                let a = backend(&prefix, options(), true).await;
+                let b = backend(&prefix, options(), true).await;
+                conformance::dpop_proofs_are_accepted_once_through_any_handle((
+                    Arc::new(a.clone()),
+                    Arc::new(b.clone()),
+                ))
+                .await;
+                let before = proofs(&a, &prefix).await;
+                assert_eq!(b.purge(u64::MAX / 1000).await.unwrap(), before as u64);
+                assert_eq!(proofs(&a, &prefix).await, 0, "everything has expired");
+                expired_proofs_make_room(&a).await;
+                assert_eq!(proofs(&a, &prefix).await, 1, "one row per proof");
+                assert_eq!(b.purge((AT + 2 * TTL) / 1000 - 1).await.unwrap(), 0);
+                assert_eq!(proofs(&a, &prefix).await, 1, "a live proof is kept");
+                assert_eq!(b.purge((AT + 2 * TTL) / 1000).await.unwrap(), 1);
+                assert_eq!(proofs(&a, &prefix).await, 0);
+            }),
+        )
         .await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_backend_without_migration_needs_the_proofs_table() {
         let prefix = common::unique_name("rp");
-        with_tables(&prefix, None, async {
-            backend(&prefix, options(), true).await;
-            admin(&[format!("DROP TABLE {prefix}dpop_proofs")]).await;
-            let pool = PgPoolOptions::new().connect_with(options()).await.unwrap();
-            let refused = PostgresBackend::builder_with_pool(pool)
-                .with_prefix(&prefix)
-                .without_migration()
-                .build()
-                .await;
-            assert!(matches!(refused, Err(BackendError::Schema(_))));
-        })
+        with_tables(
+            &prefix,
+            None,
+            Box::pin(async {
+                backend(&prefix, options(), true).await;
+                admin(&[format!("DROP TABLE {prefix}dpop_proofs")]).await;
+                let pool = PgPoolOptions::new().connect_with(options()).await.unwrap();
+                let refused = PostgresBackend::builder_with_pool(pool)
+                    .with_prefix(&prefix)
+                    .without_migration()
+                    .build()
+                    .await;
+                assert!(matches!(refused, Err(BackendError::Schema(_))));
+            }),
+        )
         .await;
     }
 
@@ -269,50 +277,54 @@ mod postgres {
     async fn a_read_only_follower_records_proofs_only_with_the_grant() {
         let prefix = common::unique_name("rp");
         let role = common::unique_name("rp_follower");
-        with_tables(&prefix, Some(&role), async {
-            let issuer_backend = backend(&prefix, options(), true).await;
-            admin(&[
-                format!("CREATE ROLE {role} LOGIN"),
-                format!(
-                    "GRANT SELECT ON {prefix}sessions, {prefix}entries, {prefix}dpop_proofs \
+        with_tables(
+            &prefix,
+            Some(&role),
+            Box::pin(async {
+                let issuer_backend = backend(&prefix, options(), true).await;
+                admin(&[
+                    format!("CREATE ROLE {role} LOGIN"),
+                    format!(
+                        "GRANT SELECT ON {prefix}sessions, {prefix}entries, {prefix}dpop_proofs \
                      TO {role}"
-                ),
-            ])
-            .await;
-            let follower_backend =
-                backend(&prefix, options().username(&role).password(""), false).await;
-            let issuer = RevocationStore::builder()
-                .with_backend(Arc::new(issuer_backend))
-                .build()
-                .unwrap();
-            let follower = RevocationStore::builder()
-                .with_backend(Arc::new(follower_backend))
-                .read_only()
-                .build()
-                .unwrap();
-            let proof = key("follower");
-            let refused = follower
-                .replay_cache()
-                .first_use(&proof, AT, AT + TTL)
+                    ),
+                ])
                 .await;
-            let err = refused.expect_err("no INSERT grant: refused");
-            assert!(matches!(
-                err.downcast_ref::<RevocationError>(),
-                Some(RevocationError::Backend(_))
-            ));
-            assert!(
-                first_use(&*issuer.replay_cache(), &proof, AT + 1).await,
-                "nothing was recorded"
-            );
-            admin(&[format!(
-                "GRANT INSERT, UPDATE ON {prefix}dpop_proofs TO {role}"
-            )])
-            .await;
-            let granted = key("granted");
-            assert!(first_use(&*follower.replay_cache(), &granted, AT).await);
-            assert!(!first_use(&*issuer.replay_cache(), &granted, AT + 1).await);
-            assert!(!first_use(&*follower.replay_cache(), &proof, AT + 2).await);
-        })
+                let follower_backend =
+                    backend(&prefix, options().username(&role).password(""), false).await;
+                let issuer = RevocationStore::builder()
+                    .with_backend(Arc::new(issuer_backend))
+                    .build()
+                    .unwrap();
+                let follower = RevocationStore::builder()
+                    .with_backend(Arc::new(follower_backend))
+                    .read_only()
+                    .build()
+                    .unwrap();
+                let proof = key("follower");
+                let refused = follower
+                    .replay_cache()
+                    .first_use(&proof, AT, AT + TTL)
+                    .await;
+                let err = refused.expect_err("no INSERT grant: refused");
+                assert!(matches!(
+                    err.downcast_ref::<RevocationError>(),
+                    Some(RevocationError::Backend(_))
+                ));
+                assert!(
+                    first_use(&*issuer.replay_cache(), &proof, AT + 1).await,
+                    "nothing was recorded"
+                );
+                admin(&[format!(
+                    "GRANT INSERT, UPDATE ON {prefix}dpop_proofs TO {role}"
+                )])
+                .await;
+                let granted = key("granted");
+                assert!(first_use(&*follower.replay_cache(), &granted, AT).await);
+                assert!(!first_use(&*issuer.replay_cache(), &granted, AT + 1).await);
+                assert!(!first_use(&*follower.replay_cache(), &proof, AT + 2).await);
+            }),
+        )
         .await;
     }
 }
