@@ -1,6 +1,6 @@
 //! A read-only follower (`RevocationStoreBuilder::read_only`) of an issuer's shared store,
 //! over credentials that can only read: a Redis ACL user with the read commands on the
-//! prefix and the feed's channel, and a PostgreSQL role with `SELECT` on the two tables. A
+//! prefix and the feed's channel, and a PostgreSQL role with `SELECT` on its tables. A
 //! logout at the issuer is refused by the follower's verifier within a second; every write
 //! through the follower fails and leaves the backend as it was.
 //!

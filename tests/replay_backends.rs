@@ -112,7 +112,10 @@ async fn a_read_only_follower_records_proofs_in_the_shared_backend() {
 
 #[cfg(feature = "redis")]
 mod redis {
+    use std::panic::AssertUnwindSafe;
+
     use ::redis::AsyncCommands;
+    use futures::FutureExt;
     use tower_jwt_auth::store::RedisBackend;
 
     use super::*;
@@ -148,11 +151,85 @@ mod redis {
         let name = format!("{prefix}:p:{{{proof}}}");
         let ttl: i64 = conn.pttl(&name).await.unwrap();
         assert!(ttl > 0 && ttl <= TTL as i64, "{name}: {ttl} ms");
-        let mut pattern = prefix.clone();
-        pattern.push_str(":*");
-        let keys: Vec<String> = conn.keys(&pattern).await.unwrap();
+        delete_prefix(&prefix).await;
+    }
+
+    async fn admin() -> ::redis::aio::MultiplexedConnection {
+        let client = ::redis::Client::open(url()).unwrap();
+        client.get_multiplexed_async_connection().await.unwrap()
+    }
+
+    async fn delete_prefix(prefix: &str) {
+        let mut conn = admin().await;
+        let keys: Vec<String> = conn.keys(format!("{prefix}:*")).await.unwrap();
         if !keys.is_empty() {
             let _: () = conn.del(keys).await.unwrap();
+        }
+    }
+
+    /// The ACL of the read-only documentation: without the proofs' selector, every proof is
+    /// refused; with it, the follower shares the proofs with the issuer.
+    #[tokio::test]
+    async fn a_read_only_follower_records_proofs_only_with_the_acl_selector() {
+        let prefix = common::unique_name("replay");
+        let user = common::unique_name("replay_follower");
+        let password = common::unique_name("pw");
+        let mut admin = admin().await;
+        let _: () = ::redis::cmd("ACL")
+            .arg("SETUSER")
+            .arg(&user)
+            .arg("on")
+            .arg(format!(">{password}"))
+            .arg("resetkeys")
+            .arg(format!("~{prefix}:*"))
+            .arg("resetchannels")
+            .arg(format!("&{prefix}:feed"))
+            .arg(&["-@all", "+@read", "+@connection", "+subscribe", "+publish"][..])
+            .query_async(&mut admin)
+            .await
+            .unwrap();
+        let outcome = AssertUnwindSafe(async {
+            let issuer = RevocationStore::builder()
+                .with_backend(Arc::new(backend(&prefix).await))
+                .build()
+                .unwrap();
+            let addr = url().trim_start_matches("redis://").to_owned();
+            let restricted = RedisBackend::builder(format!("redis://{user}:{password}@{addr}"))
+                .with_prefix(&prefix)
+                .build()
+                .await
+                .unwrap();
+            let follower = RevocationStore::builder()
+                .with_backend(Arc::new(restricted))
+                .read_only()
+                .build()
+                .unwrap();
+            let proof = key("follower");
+            let refused = follower.replay_cache().first_use(&proof, 0, TTL).await;
+            assert!(refused.is_err(), "no SET on the proofs' keys: refused");
+            assert!(first_use(&*issuer.replay_cache(), &proof, 1).await);
+            let _: () = ::redis::cmd("ACL")
+                .arg("SETUSER")
+                .arg(&user)
+                .arg(format!("(~{prefix}:p:* +set)"))
+                .query_async(&mut admin.clone())
+                .await
+                .unwrap();
+            let granted = key("granted");
+            assert!(first_use(&*follower.replay_cache(), &granted, 0).await);
+            assert!(!first_use(&*issuer.replay_cache(), &granted, 1).await);
+            assert!(!first_use(&*follower.replay_cache(), &proof, 2).await);
+        })
+        .catch_unwind()
+        .await;
+        let _: Result<u64, _> = ::redis::cmd("ACL")
+            .arg("DELUSER")
+            .arg(&user)
+            .query_async(&mut admin)
+            .await;
+        delete_prefix(&prefix).await;
+        if let Err(panic) = outcome {
+            std::panic::resume_unwind(panic);
         }
     }
 }
