@@ -160,7 +160,7 @@ async fn instances_building_at_once_take_turns_and_nothing_is_left_behind() {
     // Each build creates the tables if they do not exist: at once, and once more.
     tokio::join!(tables.backend(), tables.backend());
     tables.backend().await;
-    assert_eq!(tables_named(&tables.prefix).await, 2);
+    assert_eq!(tables_named(&tables.prefix).await, 3);
     let prefix = tables.prefix.clone();
     drop(tables);
     assert_eq!(tables_named(&prefix).await, 0);
