@@ -1,9 +1,11 @@
 //! Measures `RedisBackend` against a Redis server: refreshes and rotations per second,
-//! how long a revocation takes to reach another instance over the change feed, and how long
-//! a warm start takes.
+//! how long a revocation takes to reach another instance over the change feed, how long
+//! a warm start takes, and what a DPoP proof costs in the replay cache.
 //!
 //! ```sh
 //! cargo run --release --features redis --example redis_measure
+//! # the replay cache only:
+//! cargo run --release --features redis --example redis_measure -- replay
 //! ```
 //!
 //! `REDIS_URL` (default `redis://127.0.0.1:6379/`) sets the server. Everything is written
@@ -17,6 +19,7 @@ use tokio::time::Instant;
 use tower_jwt_auth::{
     Issuer, KeySet, Sessions, SigningKey, TokenPair,
     clock::{Clock, SystemClock},
+    dpop::ReplayKey,
     store::{
         BoxError, NewSession, RedisBackend, RevocationBackend, RevocationEntry, RevocationStore,
         Rotation,
@@ -41,7 +44,11 @@ async fn main() -> Result<()> {
             .await
     };
     let (a, b) = (open().await?, open().await?);
-    let outcome = measure(&a, &b, entries).await;
+    let outcome = match replay(&url, &prefix, &a).await {
+        Ok(()) if std::env::args().any(|arg| arg == "replay") => Ok(()),
+        Ok(()) => measure(&a, &b, entries).await,
+        Err(err) => Err(err),
+    };
     let deleted = delete_prefix(&url, &prefix).await?;
     println!("cleaned up {deleted} keys under {prefix}");
     outcome
@@ -218,6 +225,37 @@ async fn warm_start(a: &RedisBackend, b: &RedisBackend, entries: usize) -> Resul
     println!(
         "warm start: {loaded} live entries loaded into a new store in {:?}",
         started.elapsed()
+    );
+    Ok(())
+}
+
+/// DPoP proofs recorded one after another through the store's replay cache, and the
+/// memory Redis reports for one of their keys.
+async fn replay(url: &str, prefix: &str, backend: &RedisBackend) -> Result<()> {
+    const PROOFS: usize = 10_000;
+    let store = RevocationStore::builder()
+        .with_backend(Arc::new(backend.clone()))
+        .build()?;
+    let cache = store.replay_cache();
+    let now = SystemClock.now_millis();
+    let started = Instant::now();
+    let mut last = ReplayKey::new("jkt", "");
+    for i in 0..PROOFS {
+        last = ReplayKey::new("jkt", &format!("{now}-{i}"));
+        assert!(cache.first_use(&last, now, now + 60_000).await?);
+    }
+    report("DPoP proofs recorded (SET NX PX)", PROOFS, started);
+    let key = format!("{prefix}:p:{{{last}}}");
+    let client = redis::Client::open(url)?;
+    let mut con = client.get_multiplexed_async_connection().await?;
+    let bytes: u64 = redis::cmd("MEMORY")
+        .arg("USAGE")
+        .arg(&key)
+        .query_async(&mut con)
+        .await?;
+    println!(
+        "MEMORY USAGE of one proof's key ({} characters): {bytes} bytes",
+        key.len()
     );
     Ok(())
 }

@@ -1,9 +1,12 @@
 //! Numbers for the PostgreSQL and SQLite revocation backends on this machine: refreshes per
 //! second through the store, how long a revocation takes to reach another instance over
-//! PostgreSQL, and how long a warm start takes to load 100 000 live entries.
+//! PostgreSQL, how long a warm start takes to load 100 000 live entries, and what a DPoP
+//! proof costs in the replay cache (bytes per row, proofs per second).
 //!
 //! ```sh
 //! cargo run --release --example sql_backends --features postgres,sqlite
+//! # the replay cache only:
+//! cargo run --release --example sql_backends --features postgres,sqlite -- replay
 //! ```
 //!
 //! PostgreSQL is `TOWER_JWT_AUTH_POSTGRES_URL` (default
@@ -18,6 +21,7 @@ use tokio::time::Instant;
 use tower_jwt_auth::{
     Issuer, KeySet, Sessions, SigningKey,
     clock::{Clock, SystemClock},
+    dpop::ReplayKey,
     store::{
         PostgresBackend, RevocationBackend, RevocationEntry, RevocationStore, Rotation,
         SqliteBackend,
@@ -28,6 +32,8 @@ type Result<T, E = Box<dyn Error + Send + Sync>> = std::result::Result<T, E>;
 
 /// Entries for the warm start, and how many clients refresh at once.
 const ENTRIES: u64 = 100_000;
+/// DPoP proofs recorded to measure the replay cache.
+const PROOFS: usize = 10_000;
 const CLIENTS: usize = 16;
 const FOREVER: u64 = 4_000_000_000;
 
@@ -42,7 +48,8 @@ async fn main() -> Result<()> {
     // Leave nothing behind, whatever happened.
     let cleanup = PostgresBackend::builder(&url).build().await?;
     for prefix in [run.clone(), format!("{run}load_")] {
-        let drop = format!("DROP TABLE IF EXISTS {prefix}sessions, {prefix}entries");
+        let drop =
+            format!("DROP TABLE IF EXISTS {prefix}sessions, {prefix}entries, {prefix}dpop_proofs");
         cleanup.pool().execute(AssertSqlSafe(drop)).await?;
     }
     for suffix in ["", "-wal", "-shm"] {
@@ -68,6 +75,28 @@ async fn measure(url: &str, run: &str, file: &PathBuf) -> Result<()> {
             .await?;
         Ok::<_, Box<dyn Error + Send + Sync>>(backend)
     };
+    println!("DPoP replay cache, {PROOFS} proofs through RevocationStore::replay_cache:");
+    let pg_proofs = pg().await?;
+    record_proofs("postgres", Arc::new(pg_proofs.clone())).await?;
+    let size = format!("SELECT pg_total_relation_size('{run}dpop_proofs')");
+    let bytes: i64 = sqlx::query_scalar(AssertSqlSafe(size))
+        .fetch_one(pg_proofs.pool())
+        .await?;
+    per_proof("postgres, table and both indexes", bytes);
+    let lite_proofs = lite().await?;
+    let file_size = "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()";
+    let before: i64 = sqlx::query_scalar(file_size)
+        .fetch_one(lite_proofs.pool())
+        .await?;
+    record_proofs("sqlite", Arc::new(lite_proofs.clone())).await?;
+    let after: i64 = sqlx::query_scalar(file_size)
+        .fetch_one(lite_proofs.pool())
+        .await?;
+    per_proof("sqlite, pages added to the file", after - before);
+    if std::env::args().any(|arg| arg == "replay") {
+        return Ok(());
+    }
+
     println!("refresh (rotation) through RevocationStore, Ed25519 tokens, loopback:");
     refreshes("postgres", Arc::new(pg().await?)).await?;
     refreshes("sqlite", Arc::new(lite().await?)).await?;
@@ -97,6 +126,27 @@ async fn measure(url: &str, run: &str, file: &PathBuf) -> Result<()> {
     fill(lite_load.pool(), &load_prefix, series).await?;
     warm_start("sqlite", Arc::new(lite_load)).await?;
     Ok(())
+}
+
+/// `PROOFS` new proofs recorded one after another.
+async fn record_proofs(name: &str, backend: Arc<dyn RevocationBackend>) -> Result<()> {
+    let store = RevocationStore::builder().with_backend(backend).build()?;
+    let cache = store.replay_cache();
+    let now = SystemClock.now_millis();
+    let started = Instant::now();
+    for i in 0..PROOFS {
+        let key = ReplayKey::new("jkt", &format!("{now}-{i}"));
+        assert!(cache.first_use(&key, now, now + 60_000).await?);
+    }
+    println!("  {name}: {} first uses", rate(PROOFS, started.elapsed()));
+    Ok(())
+}
+
+fn per_proof(what: &str, bytes: i64) {
+    println!(
+        "  {what}: {:.0} bytes per proof",
+        bytes as f64 / PROOFS as f64
+    );
 }
 
 fn rate(n: usize, took: Duration) -> String {

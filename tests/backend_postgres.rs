@@ -105,7 +105,7 @@ async fn tables_named(prefix: &str) -> i64 {
 impl Drop for Tables {
     fn drop(&mut self) {
         let drop = format!(
-            "DROP TABLE IF EXISTS {p}sessions, {p}entries",
+            "DROP TABLE IF EXISTS {p}sessions, {p}entries, {p}dpop_proofs",
             p = self.prefix
         );
         // Drop runs inside the test's runtime, which cannot block on a query: a thread of
@@ -160,7 +160,7 @@ async fn instances_building_at_once_take_turns_and_nothing_is_left_behind() {
     // Each build creates the tables if they do not exist: at once, and once more.
     tokio::join!(tables.backend(), tables.backend());
     tables.backend().await;
-    assert_eq!(tables_named(&tables.prefix).await, 2);
+    assert_eq!(tables_named(&tables.prefix).await, 3);
     let prefix = tables.prefix.clone();
     drop(tables);
     assert_eq!(tables_named(&prefix).await, 0);

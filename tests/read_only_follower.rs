@@ -1,6 +1,6 @@
 //! A read-only follower (`RevocationStoreBuilder::read_only`) of an issuer's shared store,
 //! over credentials that can only read: a Redis ACL user with the read commands on the
-//! prefix and the feed's channel, and a PostgreSQL role with `SELECT` on the two tables. A
+//! prefix and the feed's channel, and a PostgreSQL role with `SELECT` on its tables. A
 //! logout at the issuer is refused by the follower's verifier within a second; every write
 //! through the follower fails and leaves the backend as it was.
 //!
@@ -268,7 +268,9 @@ mod postgres_follower {
         .unwrap();
         for statement in [
             format!("CREATE ROLE {role} LOGIN"),
-            format!("GRANT SELECT ON {prefix}sessions, {prefix}entries TO {role}"),
+            format!(
+                "GRANT SELECT ON {prefix}sessions, {prefix}entries, {prefix}dpop_proofs TO {role}"
+            ),
         ] {
             sqlx::query(AssertSqlSafe(statement))
                 .execute(&mut admin)
@@ -302,7 +304,7 @@ mod postgres_follower {
         .catch_unwind()
         .await;
         for statement in [
-            format!("DROP TABLE IF EXISTS {prefix}sessions, {prefix}entries"),
+            format!("DROP TABLE IF EXISTS {prefix}sessions, {prefix}entries, {prefix}dpop_proofs"),
             format!("DROP ROLE IF EXISTS {role}"),
         ] {
             let _ = sqlx::query(AssertSqlSafe(statement))

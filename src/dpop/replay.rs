@@ -55,6 +55,25 @@ impl ReplayKey {
     }
 }
 
+/// The 32 bytes as 64 lower-case hexadecimal digits: the one text form of a key, as the
+/// shared caches name their entries. It is a digest: it tells nothing of the proof.
+///
+/// ```
+/// use tower_jwt_auth::dpop::ReplayKey;
+///
+/// let text = ReplayKey::new("jkt", "jti").to_string();
+/// assert_eq!(text.len(), 64);
+/// assert!(text.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
+/// ```
+impl fmt::Display for ReplayKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for b in &self.0 {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
 impl fmt::Debug for ReplayKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "ReplayKey(")?;
@@ -194,6 +213,13 @@ impl MemoryReplayCache {
         self.entries.is_empty()
     }
 
+    /// Drops the entries expired at `now_millis`; returns how many.
+    pub(crate) fn purge(&self, now_millis: u64) -> usize {
+        let before = self.entries.len();
+        self.entries.retain(|_, expiry| *expiry > now_millis);
+        before.saturating_sub(self.entries.len())
+    }
+
     fn record(&self, key: &ReplayKey, now: u64, expires_at: u64) -> Result<bool, BoxError> {
         // The length is read without any shard lock held (the entry below takes one): under
         // concurrent inserts the bound may be passed by at most one entry per thread.
@@ -260,6 +286,23 @@ mod tests {
         assert!(cache.record(&ReplayKey::new("k", "4"), 600, 1_600).is_err());
         assert!(!cache.record(&ReplayKey::new("k", "2"), 600, 1_600).unwrap());
         assert!(!cache.record(&ReplayKey::new("k", "3"), 600, 1_600).unwrap());
+    }
+
+    #[test]
+    fn purge_drops_only_expired_entries() {
+        let cache = MemoryReplayCache::new(10);
+        assert!(cache.record(&ReplayKey::new("k", "1"), 0, 100).unwrap());
+        assert!(cache.record(&ReplayKey::new("k", "2"), 0, 200).unwrap());
+        assert_eq!(cache.purge(100), 1);
+        assert_eq!(cache.len(), 1);
+        assert!(!cache.record(&ReplayKey::new("k", "2"), 150, 300).unwrap());
+    }
+
+    #[test]
+    fn the_text_form_is_the_bytes_in_hex() {
+        let key = ReplayKey::new("jkt", "jti");
+        let hex: String = key.as_bytes().iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(key.to_string(), hex);
     }
 
     #[test]

@@ -13,7 +13,7 @@ use http_body_util::Full;
 use tower_service::Service;
 
 use super::document::document_response;
-use crate::{config::ConfigError, issuer::Issuer};
+use crate::{config::ConfigError, issuer::Issuer, keys};
 
 /// Serves the issuer's authorization server metadata (RFC 8414) at
 /// [`path`](Self::path), `/.well-known/oauth-authorization-server` followed by the issuer's
@@ -146,15 +146,9 @@ pub(super) fn origin(iss: &str) -> Option<&str> {
         }
         _ => authority,
     };
-    let loopback = host.eq_ignore_ascii_case("localhost")
-        || host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback());
     match scheme {
         "https" => Some(&iss[..scheme.len() + 3 + authority_len]),
-        "http" if loopback => Some(&iss[..scheme.len() + 3 + authority_len]),
+        "http" if keys::is_loopback_host(host) => Some(&iss[..scheme.len() + 3 + authority_len]),
         _ => None,
     }
 }

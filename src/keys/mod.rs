@@ -88,3 +88,46 @@ pub use set::KeySet;
 pub(crate) use set::Keys;
 pub use signing::SigningKey;
 pub use verifying::VerifyingKey;
+
+/// `true` for a host (without its port; an IPv6 address in brackets or not) that names this
+/// machine: `localhost` or a loopback address. The one rule behind every "https, or http to
+/// a loopback host" check: the URLs keys are fetched from, and the issuer URLs metadata
+/// publishes.
+pub(crate) fn is_loopback_host(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_loopback_host;
+
+    #[test]
+    fn loopback_hosts_are_localhost_and_loopback_addresses_only() {
+        for host in [
+            "localhost",
+            "LocalHost",
+            "127.0.0.1",
+            "127.8.9.10",
+            "[::1]",
+            "::1",
+        ] {
+            assert!(is_loopback_host(host), "{host}");
+        }
+        for host in [
+            "",
+            "example.com",
+            "localhost.example.com",
+            "10.0.0.1",
+            "0.0.0.0",
+            "[::2]",
+            "127.0.0.1.example.com",
+        ] {
+            assert!(!is_loopback_host(host), "{host}");
+        }
+    }
+}

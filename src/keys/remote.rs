@@ -3,7 +3,6 @@
 
 use std::{
     fmt,
-    net::IpAddr,
     sync::{Arc, atomic::Ordering},
     time::Duration,
 };
@@ -883,11 +882,7 @@ pub(crate) fn check_url(url: &Url, allow_http_loopback: bool) -> Result<bool, Re
     match url.scheme() {
         "https" => Ok(false),
         "http" => {
-            // An IPv6 host is written in brackets.
-            let ip = host.trim_start_matches('[').trim_end_matches(']');
-            let loopback = host.eq_ignore_ascii_case("localhost")
-                || ip.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
-            if loopback && allow_http_loopback {
+            if allow_http_loopback && super::is_loopback_host(host) {
                 Ok(true)
             } else {
                 Err(RemoteJwksError::InsecureUrl)

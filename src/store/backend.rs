@@ -1,13 +1,13 @@
 //! The persistent, shared side of the revocation state: the contract every backend keeps.
 
-use std::{fmt, future::Future, pin::Pin};
+use std::{fmt, future::Future, pin::Pin, sync::Arc};
 
 use futures::Stream;
 #[cfg(any(feature = "redis", feature = "postgres"))]
 use serde::{Deserialize, Serialize};
 
 use super::{LiveSession, NewSession, RevocationEntry, RotateOutcome, Rotation};
-use crate::store::BoxError;
+use crate::{dpop::ReplayCache, store::BoxError};
 
 /// A boxed, `Send` future, as returned by [`RevocationBackend`] methods so that the trait can
 /// be used as `Arc<dyn RevocationBackend>`.
@@ -306,5 +306,35 @@ pub trait RevocationBackend: Send + Sync + fmt::Debug + 'static {
     ) -> BoxFuture<'a, Result<Vec<LiveSession>, BoxError>> {
         let _ = (sub, now);
         Box::pin(async { Err("this revocation backend does not list sessions".into()) })
+    }
+
+    /// The DPoP replay cache that this backend shares between the instances, if it keeps
+    /// one: each proof recorded until its time, so that a proof accepted by any instance is
+    /// refused by every other ([`ReplayCache::first_use`]). Every backend of the crate keeps
+    /// one (itself: [`MemoryBackend`](super::MemoryBackend) in its process, Redis, PostgreSQL,
+    /// SQLite in the shared state). The default is `None`: the
+    /// [`RevocationStore`](super::RevocationStore) then keeps a bounded cache in its own
+    /// process ([`replay_cache`](super::RevocationStore::replay_cache)).
+    ///
+    /// Conformance: the answer does not depend on the handle (a proof recorded through one
+    /// handle is a replay through any other), a key may be accepted again once expired (but
+    /// need not be), and an expired proof never blocks forever ([`purge`](Self::purge)
+    /// removes it, or it expires by itself).
+    ///
+    /// ```
+    /// use tower_jwt_auth::{dpop::ReplayKey, store::{MemoryBackend, RevocationBackend}};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+    /// let backend = MemoryBackend::new();
+    /// let cache = backend.replay_cache().expect("the in-process backend keeps one");
+    /// let key = ReplayKey::new("jkt", "jti");
+    /// assert!(cache.first_use(&key, 1_000, 61_000).await?);
+    /// assert!(!cache.first_use(&key, 2_000, 61_000).await?);
+    /// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+    /// ```
+    fn replay_cache(&self) -> Option<Arc<dyn ReplayCache>> {
+        None
     }
 }

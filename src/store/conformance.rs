@@ -28,7 +28,10 @@
 
 use std::{future::Future, sync::Arc, time::Duration};
 
-use crate::crypto::{SecureRandom, SystemRandom};
+use crate::{
+    crypto::{SecureRandom, SystemRandom},
+    dpop::{ReplayCache, ReplayKey},
+};
 use futures::{
     StreamExt,
     future::{join, join_all},
@@ -196,6 +199,70 @@ where
     sessions_are_listed_by_subject(open().await).await;
     ended_sessions_are_not_listed(open().await).await;
     rotation_records_the_last_refresh(open().await).await;
+    dpop_proofs_are_accepted_once_through_any_handle(open().await).await;
+}
+
+/// The DPoP replay cache ([`RevocationBackend::replay_cache`]), on both handles or on
+/// neither: a proof is accepted once whichever handle sees it, and of concurrent first uses
+/// exactly one wins. Once expired, a proof may
+/// be accepted again or not (a backend on its own clock, Redis, still holds it at the
+/// test's future times): only an answer is required. Purge then succeeds.
+pub async fn dpop_proofs_are_accepted_once_through_any_handle((a, b): Handles) {
+    // Times of their own, far past every other check's, in milliseconds.
+    const AT: u64 = (NOW + 2_000_000) * 1000;
+    const TTL: u64 = 60_000;
+    let (ca, cb) = match (a.replay_cache(), b.replay_cache()) {
+        (Some(ca), Some(cb)) => (ca, cb),
+        (None, None) => return,
+        _ => panic!("one handle keeps a replay cache and the other does not"),
+    };
+    let jkt = unique("jkt");
+    let first = ReplayKey::new(&jkt, "jti-1");
+    let other = ReplayKey::new(&jkt, "jti-2");
+    let use_at = |cache: &Arc<dyn ReplayCache>, key: ReplayKey, now: u64| {
+        let cache = cache.clone();
+        async move {
+            cache
+                .first_use(&key, now, now + TTL)
+                .await
+                .expect("first_use")
+        }
+    };
+    assert!(use_at(&ca, first, AT).await, "a new proof is accepted");
+    assert!(
+        !use_at(&ca, first, AT + 1).await,
+        "a replay on the same handle"
+    );
+    assert!(
+        !use_at(&cb, first, AT + 2).await,
+        "a replay on the other handle"
+    );
+    assert!(
+        use_at(&cb, other, AT + 3).await,
+        "another jti is another proof"
+    );
+    let racing = ReplayKey::new(&jkt, "jti-3");
+    let answers = join_all((0..8).map(|i| {
+        let cache = if i % 2 == 0 { &ca } else { &cb };
+        use_at(cache, racing, AT + 4)
+    }))
+    .await;
+    assert_eq!(
+        answers.iter().filter(|won| **won).count(),
+        1,
+        "one winner among concurrent first uses"
+    );
+    // Past the first record's time: only an answer is required.
+    ca.first_use(&first, AT + TTL + 1, AT + 2 * TTL)
+        .await
+        .expect("an expired proof is answered");
+    b.purge(AT / 1000 + 2 * TTL / 1000 + 1)
+        .await
+        .expect("purge");
+    assert!(
+        use_at(&ca, ReplayKey::new(&jkt, "jti-4"), AT + 3 * TTL).await,
+        "a new proof after the purge"
+    );
 }
 
 /// The current token rotates; every superseded one is reuse and revokes the session.

@@ -13,7 +13,10 @@ use super::{
     BoxFuture, Change, ChangeStream, Heartbeat, LiveSession, NewSession, RevocationBackend,
     RevocationEntry, RotateOutcome, Rotation, deny::DenyList, record::refresh_token_id,
 };
-use crate::store::BoxError;
+use crate::{
+    dpop::{MemoryReplayCache, ReplayCache, ReplayKey},
+    store::BoxError,
+};
 
 /// A refresh token as a record keeps it ([`refresh_token_id`]).
 type TokenId = u64;
@@ -45,6 +48,8 @@ struct State {
     /// The index of the records by subject: `sub` → the `sid`s of its records. Updated
     /// after the records (never while a subject's entry is held, a record's lock is taken).
     by_subject: DashMap<Box<str>, HashSet<Box<str>>>,
+    /// The DPoP proofs seen, until their time.
+    replay: MemoryReplayCache,
 }
 
 /// The in-process [`RevocationBackend`]: session records and deny-list entries in concurrent
@@ -248,6 +253,7 @@ impl MemoryBackend {
             live
         });
         self.unindex(gone);
+        dropped += self.state.replay.purge(now.saturating_mul(1000));
         dropped as u64
     }
 
@@ -321,6 +327,38 @@ impl RevocationBackend for MemoryBackend {
         now: u64,
     ) -> BoxFuture<'a, Result<Vec<LiveSession>, BoxError>> {
         Box::pin(async move { Ok(self.list_now(sub, now)) })
+    }
+
+    fn replay_cache(&self) -> Option<Arc<dyn ReplayCache>> {
+        Some(Arc::new(self.clone()))
+    }
+}
+
+/// The backend's DPoP replay cache: a [`MemoryReplayCache`] of the default size, shared by
+/// the clones (so by every store over them) and purged with the rest of the state.
+///
+/// ```
+/// use tower_jwt_auth::{dpop::{ReplayCache, ReplayKey}, store::MemoryBackend};
+///
+/// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+/// let backend = MemoryBackend::new();
+/// let key = ReplayKey::new("jkt", "jti");
+/// assert!(backend.first_use(&key, 1_000, 61_000).await?);
+/// assert!(!backend.clone().first_use(&key, 2_000, 61_000).await?);
+/// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+/// # })?;
+/// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+/// ```
+impl ReplayCache for MemoryBackend {
+    fn first_use<'a>(
+        &'a self,
+        key: &'a ReplayKey,
+        now_millis: u64,
+        expires_at_millis: u64,
+    ) -> BoxFuture<'a, Result<bool, BoxError>> {
+        self.state
+            .replay
+            .first_use(key, now_millis, expires_at_millis)
     }
 }
 

@@ -15,6 +15,7 @@ use super::{
     error::BUILD_TIMEOUT,
     sql::{self, Cause, Dialect, SqlCore},
 };
+use crate::dpop::{ReplayCache, ReplayKey};
 
 /// How many feeds one backend value can follow at once (each holds a connection).
 const LISTENERS: u32 = 4;
@@ -32,6 +33,7 @@ impl Dialect for Pg {
     type Db = Postgres;
     const NAME: &'static str = "postgres";
     const GREATEST: &'static str = "GREATEST";
+    const BYTES: &'static str = "BYTEA";
     const MIGRATION_LOCK: Option<&'static str> =
         Some("SELECT pg_advisory_xact_lock(hashtext('tower-jwt-auth ' || $1))");
     const COLUMN_COUNT: &'static str = "SELECT COUNT(*) FROM information_schema.columns \
@@ -124,8 +126,9 @@ fn feed(listener: PgListener) -> ChangeStream {
 ///
 /// Session records and deny-list entries are rows of two tables (`<prefix>sessions` and
 /// `<prefix>entries`, prefix `tower_jwt_auth_` unless
-/// [set](PostgresBackendBuilder::with_prefix)) that [`build`](PostgresBackendBuilder::build)
-/// creates if they do not exist, with an index on the forget-after time for purging and one
+/// [set](PostgresBackendBuilder::with_prefix)), DPoP proofs of a third
+/// (`<prefix>dpop_proofs`, its [`ReplayCache`](crate::dpop::ReplayCache) implementation), which
+/// [`build`](PostgresBackendBuilder::build) creates if they do not exist, with an index on the forget-after time for purging and one
 /// on the subject and start time for listing a subject's sessions (the columns
 /// `last_refreshed_ms` and `label` are added to a sessions table made without them).
 /// A refresh is one `UPDATE … WHERE sid = $1 AND NOT revoked AND (current_token = $2 OR
@@ -275,6 +278,45 @@ impl RevocationBackend for PostgresBackend {
     ) -> BoxFuture<'a, Result<Vec<LiveSession>, BoxError>> {
         Box::pin(self.core.list_sessions(sub, now))
     }
+
+    fn replay_cache(&self) -> Option<Arc<dyn ReplayCache>> {
+        Some(Arc::new(self.clone()))
+    }
+}
+
+/// The DPoP replay cache in the table `<prefix>dpop_proofs`: one row per proof, its 32-byte
+/// [`ReplayKey`] and the time (ms) after which it can no longer be presented. A proof is
+/// recorded by one `INSERT … ON CONFLICT (key) DO UPDATE … WHERE expires_at <= now`: the
+/// affected-row count says whether this call recorded it (a first use, or a record that
+/// had expired), atomically for every instance on the database. [`purge`](RevocationBackend::purge)
+/// deletes the expired rows. Each check is bounded by the builder's
+/// [time limit](PostgresBackendBuilder::with_timeout); an error or a late answer refuses the proof.
+///
+/// [`RevocationStore::replay_cache`](super::RevocationStore::replay_cache) hands it out
+/// for a store over this backend; it can also be given to a verifier directly:
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use tower_jwt_auth::{dpop::ProofVerifier, store::PostgresBackend};
+///
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// let backend = PostgresBackend::builder("postgres://auth@db/app").build().await?;
+/// let verifier = ProofVerifier::builder("https://api.example.com")
+///     .with_replay_cache(Arc::new(backend.clone()))
+///     .build()?;
+/// # let _ = verifier;
+/// # Ok(())
+/// # }
+/// ```
+impl ReplayCache for PostgresBackend {
+    fn first_use<'a>(
+        &'a self,
+        key: &'a ReplayKey,
+        now_millis: u64,
+        expires_at_millis: u64,
+    ) -> BoxFuture<'a, Result<bool, BoxError>> {
+        Box::pin(self.core.first_use(key, now_millis, expires_at_millis))
+    }
 }
 
 /// Where a [`PostgresBackendBuilder`] gets its pool.
@@ -334,7 +376,7 @@ impl PostgresBackendBuilder {
         }
     }
 
-    /// Names the tables `<prefix>sessions` and `<prefix>entries` and the channel
+    /// Names the tables `<prefix>sessions`, `<prefix>entries` and `<prefix>dpop_proofs` and the channel
     /// `<prefix>changes` (default prefix `tower_jwt_auth_`), so that several applications
     /// share one database. The prefix is 1 to 39 of `a-z`, `0-9` and `_`, not starting with
     /// a digit; [`build`](Self::build) refuses any other with [`BackendError::Config`].
@@ -374,7 +416,7 @@ impl PostgresBackendBuilder {
     }
 
     /// Leaves the schema alone: [`build`](Self::build) creates no table or index and only
-    /// checks that both tables can be read, so that the backend can be built with a role
+    /// checks that the three tables (sessions, entries, DPoP proofs) can be read, so that the backend can be built with a role
     /// that may only `SELECT` them, for a
     /// [read-only](super::RevocationStoreBuilder::read_only) store following the tables that
     /// another instance made.

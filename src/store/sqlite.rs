@@ -20,6 +20,7 @@ use super::{
     error::BUILD_TIMEOUT,
     sql::{self, Cause, Dialect, SqlCore},
 };
+use crate::dpop::{ReplayCache, ReplayKey};
 
 /// How long a connection waits for another's write lock before its statement fails.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -90,6 +91,7 @@ impl Dialect for Lite {
     type Db = Sqlite;
     const NAME: &'static str = "sqlite";
     const GREATEST: &'static str = "MAX";
+    const BYTES: &'static str = "BLOB";
     const MIGRATION_LOCK: Option<&'static str> = None;
     const COLUMN_COUNT: &'static str = "SELECT COUNT(*) FROM pragma_table_info($1) WHERE name = $2";
 
@@ -300,6 +302,45 @@ impl RevocationBackend for SqliteBackend {
     ) -> BoxFuture<'a, Result<Vec<LiveSession>, BoxError>> {
         Box::pin(self.core.list_sessions(sub, now))
     }
+
+    fn replay_cache(&self) -> Option<Arc<dyn ReplayCache>> {
+        Some(Arc::new(self.clone()))
+    }
+}
+
+/// The DPoP replay cache in the table `<prefix>dpop_proofs`: one row per proof, its 32-byte
+/// [`ReplayKey`] and the time (ms) after which it can no longer be presented. A proof is
+/// recorded by one `INSERT … ON CONFLICT (key) DO UPDATE … WHERE expires_at <= now`: the
+/// affected-row count says whether this call recorded it (a first use, or a record that
+/// had expired), atomically for every instance on the file. [`purge`](RevocationBackend::purge)
+/// deletes the expired rows. Each check is bounded by the builder's
+/// [time limit](SqliteBackendBuilder::with_timeout); an error or a late answer refuses the proof.
+///
+/// [`RevocationStore::replay_cache`](super::RevocationStore::replay_cache) hands it out
+/// for a store over this backend; it can also be given to a verifier directly:
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use tower_jwt_auth::{dpop::ProofVerifier, store::SqliteBackend};
+///
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// let backend = SqliteBackend::builder("/var/lib/app/revocation.db").build().await?;
+/// let verifier = ProofVerifier::builder("https://api.example.com")
+///     .with_replay_cache(Arc::new(backend.clone()))
+///     .build()?;
+/// # let _ = verifier;
+/// # Ok(())
+/// # }
+/// ```
+impl ReplayCache for SqliteBackend {
+    fn first_use<'a>(
+        &'a self,
+        key: &'a ReplayKey,
+        now_millis: u64,
+        expires_at_millis: u64,
+    ) -> BoxFuture<'a, Result<bool, BoxError>> {
+        Box::pin(self.core.first_use(key, now_millis, expires_at_millis))
+    }
 }
 
 /// Where a [`SqliteBackendBuilder`] gets its pool.
@@ -356,7 +397,7 @@ impl SqliteBackendBuilder {
         }
     }
 
-    /// Names the tables `<prefix>sessions` and `<prefix>entries` (default prefix
+    /// Names the tables `<prefix>sessions`, `<prefix>entries` and `<prefix>dpop_proofs` (default prefix
     /// `tower_jwt_auth_`), so that several applications share one file. The prefix is 1 to
     /// 39 of `a-z`, `0-9` and `_`, not starting with a digit; [`build`](Self::build)
     /// refuses any other with [`BackendError::Config`].

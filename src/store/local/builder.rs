@@ -47,6 +47,9 @@ impl RevocationStore {
 
     pub(super) fn from_builder(builder: RevocationStoreBuilder) -> Self {
         let shared = builder.backend.is_some();
+        let backend = builder
+            .backend
+            .unwrap_or_else(|| Arc::new(MemoryBackend::new()));
         Self {
             inner: Arc::new(Inner {
                 deny: DenyList::default(),
@@ -61,9 +64,10 @@ impl RevocationStore {
                     stale: AtomicBool::new(false),
                     origin: random_u64(),
                 },
-                backend: builder
-                    .backend
-                    .unwrap_or_else(|| Arc::new(MemoryBackend::new())),
+                replay: backend
+                    .replay_cache()
+                    .unwrap_or_else(|| Arc::new(MemoryReplayCache::default())),
+                backend,
                 clock: builder.clock,
                 purge_every: builder.purge_every,
                 backend_timeout: builder.backend_timeout,
@@ -233,15 +237,18 @@ impl RevocationStoreBuilder {
     /// [`revoke`](RevocationStore::revoke), and the session records' writes (a session
     /// started, rotated or ended through [`Sessions`](crate::Sessions) over this store); and
     /// [`run`](RevocationStore::run) purges only the local deny-list, never the backend's
-    /// rows or keys (the issuer's stores do).
+    /// rows or keys (the issuer's stores do). The one exception is the DPoP
+    /// [replay cache](RevocationStore::replay_cache): it records each proof in the backend,
+    /// and refuses every proof (fails closed) when the credentials may not write it.
     ///
     /// The grants it needs: on Redis, an ACL user with the read commands on the prefix's keys
     /// and `SUBSCRIBE`/`PUBLISH` on its channel (`ACL SETUSER follower on >PASSWORD
     /// resetkeys ~PREFIX:* resetchannels &PREFIX:feed -@all +@read +@connection +subscribe
-    /// +publish`); on PostgreSQL, a role with `SELECT` on the two tables (`GRANT SELECT ON
-    /// PREFIXsessions, PREFIXentries TO follower`; `LISTEN` and `NOTIFY` need no grant),
-    /// with a backend built `without_migration` (`PostgresBackendBuilder`, which then
-    /// creates no table).
+    /// +publish`, and `(~PREFIX:p:* +set)` to record DPoP proofs); on PostgreSQL, a role
+    /// with `SELECT` on the three tables (`GRANT SELECT ON PREFIXsessions, PREFIXentries,
+    /// PREFIXdpop_proofs TO follower`, and `GRANT INSERT, UPDATE ON PREFIXdpop_proofs` to
+    /// record DPoP proofs; `LISTEN` and `NOTIFY` need no grant), with a backend built
+    /// `without_migration` (`PostgresBackendBuilder`, which then creates no table).
     ///
     /// Fails to build without a backend: a read-only store of its own would hold nothing.
     ///

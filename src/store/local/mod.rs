@@ -3,6 +3,7 @@
 
 mod builder;
 mod follow;
+mod replay;
 
 pub use builder::RevocationStoreBuilder;
 
@@ -28,6 +29,7 @@ use crate::{
     clock::{Clock, SystemClock},
     config::ConfigError,
     crypto::{SecureRandom, SystemRandom},
+    dpop::{MemoryReplayCache, ReplayCache},
     telemetry::{self, Revoked},
 };
 
@@ -46,6 +48,8 @@ struct Inner {
     /// How fresh the deny-list is known to be.
     fresh: Freshness,
     backend: Arc<dyn RevocationBackend>,
+    /// The backend's DPoP replay cache, or one of the store's own.
+    replay: Arc<dyn ReplayCache>,
     clock: Arc<dyn Clock>,
     purge_every: Duration,
     backend_timeout: Duration,
@@ -811,6 +815,19 @@ mod tests {
             fn heartbeat<'a>(&'a self, _: &'a Heartbeat) -> BoxFuture<'a, Result<(), BoxError>> {
                 never()
             }
+            fn replay_cache(&self) -> Option<Arc<dyn ReplayCache>> {
+                Some(Arc::new(Stuck))
+            }
+        }
+        impl ReplayCache for Stuck {
+            fn first_use<'a>(
+                &'a self,
+                _: &'a crate::dpop::ReplayKey,
+                _: u64,
+                _: u64,
+            ) -> BoxFuture<'a, Result<bool, BoxError>> {
+                never()
+            }
         }
 
         let store = RevocationStore::builder()
@@ -830,5 +847,16 @@ mod tests {
             "no answer from the revocation backend within 300ms"
         );
         assert!(!store.is_ready());
+
+        // A DPoP proof whose check gets no answer is refused at the same limit.
+        let started = Instant::now();
+        let key = crate::dpop::ReplayKey::new("jkt", "jti");
+        let refused = store.replay_cache().first_use(&key, 0, 60_000).await;
+        assert_eq!(started.elapsed(), Duration::from_millis(300));
+        let err = refused.unwrap_err();
+        let cause = err
+            .downcast_ref::<RevocationError>()
+            .expect("the store's error");
+        assert!(matches!(cause, RevocationError::Backend(_)), "{cause:?}");
     }
 }

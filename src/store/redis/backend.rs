@@ -511,4 +511,9 @@ impl RevocationBackend for RedisBackend {
     ) -> BoxFuture<'a, Result<Vec<LiveSession>, BoxError>> {
         Box::pin(async move { Ok(Self::idempotent(|| self.list_now(sub, now)).await?) })
     }
+
+    /// The backend itself: proofs are keys that expire by themselves.
+    fn replay_cache(&self) -> Option<Arc<dyn crate::dpop::ReplayCache>> {
+        Some(Arc::new(self.clone()))
+    }
 }

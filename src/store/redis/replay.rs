@@ -42,9 +42,7 @@ impl ReplayCache for RedisBackend {
     ) -> BoxFuture<'a, Result<bool, BoxError>> {
         Box::pin(async move {
             let mut id = String::with_capacity(64);
-            for b in key.as_bytes() {
-                let _ = write!(id, "{b:02x}");
-            }
+            let _ = write!(id, "{key}");
             let redis_key = self.inner.keys.key(Kind::DpopProof, &id);
             let ttl = expires_at_millis.saturating_sub(now_millis).max(1);
             let mut connection = self.connection();

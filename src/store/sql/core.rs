@@ -11,9 +11,12 @@ use super::{
     Cause, Dialect,
     statements::{ACCESS, SESSION, SUBJECT, Statements, TOKEN, check_prefix, int, token, uint},
 };
-use crate::store::{
-    BackendError, BoxError, ChangeStream, Heartbeat, LiveSession, NewSession, RevocationEntry,
-    RotateOutcome, Rotation,
+use crate::{
+    dpop::ReplayKey,
+    store::{
+        BackendError, BoxError, ChangeStream, Heartbeat, LiveSession, NewSession, RevocationEntry,
+        RotateOutcome, Rotation,
+    },
 };
 
 /// A SQL backend: a pool, the statements for its tables, and its dialect. Clones share the
@@ -23,6 +26,8 @@ pub(crate) struct SqlCore<D: Dialect> {
     dialect: D,
     prefix: Arc<str>,
     sql: Arc<Statements>,
+    /// The builder's time limit, which also bounds each DPoP replay check.
+    timeout: Duration,
 }
 
 impl<D: Dialect> Clone for SqlCore<D> {
@@ -32,6 +37,7 @@ impl<D: Dialect> Clone for SqlCore<D> {
             dialect: self.dialect.clone(),
             prefix: self.prefix.clone(),
             sql: self.sql.clone(),
+            timeout: self.timeout,
         }
     }
 }
@@ -51,6 +57,7 @@ where
     i64: Type<D::Db> + for<'q> Encode<'q, D::Db> + for<'r> Decode<'r, D::Db>,
     String: Type<D::Db> + for<'r> Decode<'r, D::Db>,
     for<'a> &'a str: Type<D::Db> + Encode<'a, D::Db>,
+    for<'a> &'a [u8]: Type<D::Db> + Encode<'a, D::Db>,
     usize: ColumnIndex<<D::Db as Database>::Row>,
 {
     check_prefix(prefix).map_err(BackendError::Config)?;
@@ -61,9 +68,10 @@ where
         let pool = connect.await?;
         let core = SqlCore {
             dialect: D::open(&pool, prefix, timeout),
-            sql: Arc::new(Statements::new(prefix, D::GREATEST)),
+            sql: Arc::new(Statements::new(prefix, D::GREATEST, D::BYTES)),
             prefix: prefix.into(),
             pool,
+            timeout,
         };
         let schema = if migrate {
             core.migrate().await
@@ -121,6 +129,7 @@ where
     i64: Type<D::Db> + for<'q> Encode<'q, D::Db> + for<'r> Decode<'r, D::Db>,
     String: Type<D::Db> + for<'r> Decode<'r, D::Db>,
     for<'a> &'a str: Type<D::Db> + Encode<'a, D::Db>,
+    for<'a> &'a [u8]: Type<D::Db> + Encode<'a, D::Db>,
     usize: ColumnIndex<<D::Db as Database>::Row>,
 {
     /// Creates the tables and indexes if they do not exist, in one transaction.
@@ -144,9 +153,9 @@ where
         }
     }
 
-    /// Reads nothing from both tables: fails when either is missing or cannot be read.
+    /// Reads nothing from every table: fails when one is missing or cannot be read.
     async fn check_tables(&self) -> Result<(), Cause> {
-        for table in ["sessions", "entries"] {
+        for table in ["sessions", "entries", "dpop_proofs"] {
             let prefix = &self.prefix;
             sqlx::query(AssertSqlSafe(format!(
                 "SELECT 1 FROM {prefix}{table} WHERE 1 = 0"
@@ -366,7 +375,39 @@ where
                     .await?;
                 purged += D::rows_affected(&result);
             }
-            Ok(purged)
+            let proofs = sqlx::query(AssertSqlSafe(self.sql.purge_proofs.clone()))
+                .bind(int(now.saturating_mul(1000)))
+                .execute(&self.pool)
+                .await?;
+            Ok(purged + D::rows_affected(&proofs))
+        })
+        .await
+    }
+
+    /// Records the DPoP proof `key` until `expires_at_ms` unless a live record of it exists:
+    /// `true` when this call recorded it. Bounded by the builder's time limit; an answer
+    /// lost or late is an error (the proof is refused), never retried.
+    pub(crate) async fn first_use(
+        &self,
+        key: &ReplayKey,
+        now_ms: u64,
+        expires_at_ms: u64,
+    ) -> Result<bool, BoxError> {
+        let operation = "dpop_first_use";
+        let insert = async {
+            let result = sqlx::query(AssertSqlSafe(self.sql.first_use.clone()))
+                .bind(&key.as_bytes()[..])
+                .bind(int(expires_at_ms))
+                .bind(int(now_ms))
+                .execute(&self.pool)
+                .await?;
+            Ok(D::rows_affected(&result) == 1)
+        };
+        let late = || Cause::Invalid(format!("no answer within {:?}", self.timeout));
+        self.run(operation, async {
+            tokio::time::timeout(self.timeout, insert)
+                .await
+                .unwrap_or_else(|_| Err(late()))
         })
         .await
     }

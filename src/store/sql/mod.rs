@@ -25,6 +25,8 @@ pub(crate) trait Dialect: Clone + Send + Sync + 'static {
     const NAME: &'static str;
     /// The SQL function that returns the larger of two values.
     const GREATEST: &'static str;
+    /// The type of a column of bytes.
+    const BYTES: &'static str;
     /// A statement that the migration runs first in its transaction, with the table prefix
     /// as `$1`, so that instances migrating at once wait for each other.
     const MIGRATION_LOCK: Option<&'static str>;

@@ -69,10 +69,17 @@ pub(super) struct Statements {
     /// Run after the listing columns exist.
     pub(super) listing_index: Arc<str>,
     pub(super) list_sessions: Arc<str>,
+    /// $1 key, $2 expires_at (ms), $3 now (ms): one row changed if and only if the proof
+    /// is seen for the first time (or its earlier record has expired).
+    pub(super) first_use: Arc<str>,
+    /// $1 now (ms).
+    pub(super) purge_proofs: Arc<str>,
 }
 
 impl Statements {
-    pub(super) fn new(p: &str, greatest: &str) -> Self {
+    /// The statements for the tables named by `p`, with the dialect's two-value maximum
+    /// (`greatest`) and byte-string type (`bytes`).
+    pub(super) fn new(p: &str, greatest: &str, bytes: &str) -> Self {
         let sql = |text: String| Arc::<str>::from(text);
         Self {
             migration: vec![
@@ -113,6 +120,17 @@ impl Statements {
                 sql(format!(
                     "CREATE INDEX IF NOT EXISTS {p}entries_forget_after \
                      ON {p}entries (forget_after)"
+                )),
+                // DPoP proofs seen (RFC 9449 §11.1): the 32-byte replay key and the time
+                // (ms) after which the proof can no longer be presented.
+                sql(format!(
+                    "CREATE TABLE IF NOT EXISTS {p}dpop_proofs (\
+                        key {bytes} PRIMARY KEY, \
+                        expires_at BIGINT NOT NULL)"
+                )),
+                sql(format!(
+                    "CREATE INDEX IF NOT EXISTS {p}dpop_proofs_expires_at \
+                     ON {p}dpop_proofs (expires_at)"
                 )),
             ],
             create: sql(format!(
@@ -168,6 +186,13 @@ impl Statements {
                 sql(format!("DELETE FROM {p}sessions WHERE forget_after < $1")),
                 sql(format!("DELETE FROM {p}entries WHERE forget_after < $1")),
             ],
+            // An expired record of the same key is taken over: it no longer counts.
+            first_use: sql(format!(
+                "INSERT INTO {p}dpop_proofs (key, expires_at) VALUES ($1, $2) \
+                 ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at \
+                 WHERE {p}dpop_proofs.expires_at <= $3"
+            )),
+            purge_proofs: sql(format!("DELETE FROM {p}dpop_proofs WHERE expires_at <= $1")),
             sessions_table: sql(format!("{p}sessions")),
             listing_columns: [("last_refreshed_ms", "BIGINT"), ("label", "TEXT")],
             listing_index: sql(format!(
