@@ -360,8 +360,9 @@ async fn two_instances_over_postgres_act_as_one() {
         let url = url.clone();
         async move {
             let pool = sqlx::PgPool::connect(&url).await.unwrap();
-            let drop =
-                format!("DROP TABLE IF EXISTS {prefix}_sessions, {prefix}_entries, {prefix}_users");
+            let drop = format!(
+                "DROP TABLE IF EXISTS {prefix}_sessions, {prefix}_entries, {prefix}_dpop_proofs, {prefix}_users"
+            );
             pool.execute(AssertSqlSafe(drop)).await.unwrap();
         }
     };
