@@ -10,15 +10,19 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use futures::future::BoxFuture;
-use http::{Response, header};
+use http::{HeaderValue, Response, header};
 use pin_project_lite::pin_project;
 
-use super::{AnonymousRefused, AuthError, ResponseBody, service::add_challenge_param};
+use super::{
+    AnonymousRefused, AuthError, ResponseBody,
+    service::{DPOP_NONCE, add_challenge_param},
+};
 
 pin_project! {
     /// Either the inner service's future, or a rejection ready at once, nothing boxed; with
-    /// [introspection](super::BearerAuthLayer::with_introspection), on a miss of its cache, a
-    /// boxed wait for the issuer's answer first.
+    /// [introspection](super::BearerAuthLayer::with_introspection), on a miss of its cache, or
+    /// with [DPoP](super::BearerAuthLayer::with_dpop) and a replay cache that does not answer at
+    /// once (Redis), a boxed wait for the answer first.
     #[derive(Debug)]
     pub struct ResponseFuture<F> {
         #[pin]
@@ -37,10 +41,12 @@ pin_project! {
             realm: Option<Arc<str>>,
             resource_metadata: Option<Bytes>,
         },
+        // A DPoP success: the inner service's answer gets a fresh nonce, if any.
+        Renewing { #[pin] future: F, nonce: Option<HeaderValue> },
         Rejected { response: Option<Response<Bytes>> },
-        // The introspection, then the inner service's future or the rejection.
-        #[cfg_attr(not(feature = "remote-jwks"), allow(dead_code))]
-        Introspecting { check: BoxFuture<'static, Result<F, Response<Bytes>>> },
+        // The introspection or the replay cache, then the inner service's future or the
+        // rejection.
+        Checking { check: BoxFuture<'static, Result<ResponseFuture<F>, Response<Bytes>>> },
     }
 }
 
@@ -56,7 +62,11 @@ impl<F: std::fmt::Debug> std::fmt::Debug for State<F> {
                 .debug_struct("Anonymous")
                 .field("future", future)
                 .finish_non_exhaustive(),
-            Self::Introspecting { .. } => f.write_str("Introspecting"),
+            Self::Renewing { future, .. } => f
+                .debug_struct("Renewing")
+                .field("future", future)
+                .finish_non_exhaustive(),
+            Self::Checking { .. } => f.write_str("Checking"),
         }
     }
 }
@@ -82,10 +92,17 @@ impl<F> ResponseFuture<F> {
         }
     }
 
-    #[cfg(feature = "remote-jwks")]
-    pub(crate) fn introspecting(check: BoxFuture<'static, Result<F, Response<Bytes>>>) -> Self {
+    pub(crate) fn checking(
+        check: BoxFuture<'static, Result<ResponseFuture<F>, Response<Bytes>>>,
+    ) -> Self {
         Self {
-            state: State::Introspecting { check },
+            state: State::Checking { check },
+        }
+    }
+
+    pub(crate) fn renewing(future: F, nonce: Option<HeaderValue>) -> Self {
+        Self {
+            state: State::Renewing { future, nonce },
         }
     }
 
@@ -143,8 +160,15 @@ where
                         None => Poll::Pending,
                     };
                 }
-                StateProj::Introspecting { check } => match ready!(check.as_mut().poll(cx)) {
-                    Ok(future) => State::Inner { future },
+                StateProj::Renewing { future, nonce } => {
+                    let mut response = ready!(future.poll(cx))?;
+                    if let Some(nonce) = nonce.take() {
+                        response.headers_mut().insert(DPOP_NONCE, nonce);
+                    }
+                    return Poll::Ready(Ok(response.map(ResponseBody::inner)));
+                }
+                StateProj::Checking { check } => match ready!(check.as_mut().poll(cx)) {
+                    Ok(next) => next.state,
                     Err(response) => State::Rejected {
                         response: Some(response),
                     },

@@ -36,7 +36,7 @@ pub use body::ResponseBody;
 pub use future::ResponseFuture;
 #[cfg(feature = "remote-jwks")]
 pub use introspection::{IntrospectionError, Introspector, IntrospectorBuilder};
-pub use layer::BearerAuthLayer;
+pub use layer::{BearerAuthLayer, DpopPolicy};
 pub use rejection::{AuthError, DefaultRejection, Denied, EmptyBodyRejection, OnRejection};
 pub use service::BearerAuth;
 
