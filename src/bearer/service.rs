@@ -167,7 +167,7 @@ where
         // Last, and only for a token good in every other respect: the issuer's answer.
         #[cfg(feature = "remote-jwks")]
         if let Some(introspector) = &config.introspection {
-            let key = super::Introspector::key(&token);
+            let key = super::Introspector::key(token);
             match introspector.cached(&key, config.verifier.clock().now_millis()) {
                 Some(true) => {}
                 Some(false) => return Err(AuthError::InvalidToken(TokenError::Revoked)),
@@ -452,13 +452,13 @@ fn dpop_challenges(
     if let Some(value) = as_dpop(challenge.as_bytes(), dpop || required, &settings.algs) {
         *challenge = value;
     }
-    if *error == AuthError::MissingToken && !required {
-        if let Some(value) = AuthError::MissingToken
+    if *error == AuthError::MissingToken
+        && !required
+        && let Some(value) = AuthError::MissingToken
             .www_authenticate(realm)
             .and_then(|bearer| as_dpop(bearer.as_bytes(), true, &settings.algs))
-        {
-            headers.append(header::WWW_AUTHENTICATE, value);
-        }
+    {
+        headers.append(header::WWW_AUTHENTICATE, value);
     }
     if *error == AuthError::UseDpopNonce
         && let Some(nonce) = settings.verifier.fresh_nonce()
