@@ -507,7 +507,7 @@ mod tests {
 
     use http::{HeaderMap, HeaderValue, header::WWW_AUTHENTICATE};
 
-    use super::add_challenge_param;
+    use super::{add_challenge_param, as_dpop};
 
     fn with_param(challenge: Option<&'static str>) -> Option<String> {
         let mut headers = HeaderMap::new();
@@ -534,5 +534,26 @@ mod tests {
         assert_eq!(with_param(Some("Basic")).unwrap(), "Basic");
         assert_eq!(with_param(Some("Bearerish")).unwrap(), "Bearerish");
         assert_eq!(with_param(None), None);
+    }
+
+    #[test]
+    fn dpop_challenges_get_the_algorithms_and_bearer_ones_turn_dpop_only_when_asked() {
+        let algs = br#"algs="ES256""#;
+        let dpop = |old: &str, convert| {
+            as_dpop(old.as_bytes(), convert, algs).map(|v| v.to_str().unwrap().to_owned())
+        };
+        assert_eq!(dpop("DPoP", false).unwrap(), r#"DPoP algs="ES256""#);
+        assert_eq!(
+            dpop(r#"dpop error="use_dpop_nonce""#, false).unwrap(),
+            r#"DPoP error="use_dpop_nonce", algs="ES256""#
+        );
+        assert_eq!(dpop(r#"Bearer realm="api""#, false), None);
+        assert_eq!(
+            dpop(r#"Bearer realm="api""#, true).unwrap(),
+            r#"DPoP realm="api", algs="ES256""#
+        );
+        assert_eq!(dpop("Bearerish", true), None);
+        assert_eq!(dpop("DPoPx", true), None);
+        assert_eq!(dpop("Basic", true), None);
     }
 }
