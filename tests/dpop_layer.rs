@@ -725,3 +725,60 @@ async fn grpc_calls_carry_the_token_and_the_proof_in_metadata() {
     );
     assert_eq!(h.calls(), 1);
 }
+
+/// With introspection too: the proof is checked before the issuer is asked, and recorded
+/// after its answer, so that a replay is refused once the answer is kept.
+#[cfg(feature = "remote-jwks")]
+#[tokio::test]
+async fn with_introspection_the_proof_is_checked_before_and_recorded_after_the_answer() {
+    use axum::Router;
+    use tower_jwt_auth::{bearer::Introspector, endpoints::IntrospectionService};
+
+    let h = Harness::new();
+    let requests = Arc::new(AtomicUsize::new(0));
+    let counter = requests.clone();
+    let service = IntrospectionService::new(h.env.issuer.verifier())
+        .with_client("api", "the-api-secret-of-32-bytes")
+        .unwrap();
+    let counted = tower::ServiceBuilder::new()
+        .map_request(move |request: Request<Body>| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            request
+        })
+        .service(service);
+    let app = Router::new().route_service("/introspect", counted);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/introspect", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let introspector = Introspector::builder(&url, "api", "the-api-secret-of-32-bytes")
+        .allow_http_loopback()
+        .build()
+        .unwrap();
+    let layer = h
+        .layer(DpopPolicy::Required)
+        .with_introspection(introspector);
+
+    let key = Key::eddsa();
+    let token = bound_token(&h.env, &key.jkt());
+    let thief = Key::eddsa().sign(&proof_claims(&h.env, "GET", "/items", &token));
+    let refused = h.get(&layer, "DPoP", &token, Some(&thief)).await;
+    assert_eq!(
+        challenge(&refused),
+        invalid_proof("the DPoP proof's key is not the one the token is bound to")
+    );
+    assert_eq!(requests.load(Ordering::SeqCst), 0, "a bad proof never asks");
+
+    let proof = key.sign(&proof_claims(&h.env, "GET", "/items", &token));
+    assert_eq!(
+        h.get(&layer, "DPoP", &token, Some(&proof)).await.status(),
+        200
+    );
+    assert_eq!(requests.load(Ordering::SeqCst), 1);
+    let replay = h.get(&layer, "DPoP", &token, Some(&proof)).await;
+    assert_eq!(
+        challenge(&replay),
+        invalid_proof("the DPoP proof was already used")
+    );
+    assert_eq!(h.calls(), 1);
+    server.abort();
+}
