@@ -126,7 +126,8 @@ impl AuthError {
 
     /// A stable, machine-readable code for why the request was refused, for logs and metrics
     /// labels: `missing_token`, `invalid_request`, `insufficient_scope`, `unavailable`,
-    /// `invalid_csrf_token`, `access_denied` (an application's check), or for
+    /// `invalid_csrf_token`, `access_denied` (an application's check), `invalid_dpop_proof`,
+    /// `use_dpop_nonce`, `dpop_binding` (DPoP), or for
     /// a bad token the [`TokenError::reason`] (`expired`, `revoked`, `invalid_signature`, …).
     /// It never contains the token.
     ///
