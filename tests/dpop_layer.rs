@@ -782,3 +782,50 @@ async fn with_introspection_the_proof_is_checked_before_and_recorded_after_the_a
     assert_eq!(h.calls(), 1);
     server.abort();
 }
+
+/// An optional layer: the `Claims` extractor's 401 to an anonymous request names both schemes.
+#[tokio::test]
+async fn the_claims_extractor_behind_an_optional_dpop_layer_answers_both_challenges() {
+    use axum::{Router, routing::get};
+
+    let h = Harness::new();
+    let key = Key::eddsa();
+    let token = bound_token(&h.env, &key.jkt());
+    let app = Router::new()
+        .route(
+            "/items",
+            get(|claims: Claims<Profile>| async move { claims.sub.clone() }),
+        )
+        .layer(h.layer(DpopPolicy::Allowed).with_realm("api").optional());
+    let anonymous = app
+        .clone()
+        .oneshot(Request::get("/items").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+    let all: Vec<_> = anonymous
+        .headers()
+        .get_all(header::WWW_AUTHENTICATE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        all,
+        [
+            r#"Bearer realm="api""#.to_owned(),
+            format!(r#"DPoP realm="api", {ALGS}"#)
+        ]
+    );
+    let proof = key.sign(&proof_claims(&h.env, "GET", "/items", &token));
+    let ok = app
+        .oneshot(
+            Request::get("/items")
+                .header(header::AUTHORIZATION, format!("DPoP {token}"))
+                .header("dpop", proof)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+}

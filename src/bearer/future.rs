@@ -15,7 +15,8 @@ use pin_project_lite::pin_project;
 
 use super::{
     AnonymousRefused, AuthError, ResponseBody,
-    service::{DPOP_NONCE, add_challenge_param},
+    layer::DpopSettings,
+    service::{DPOP_NONCE, add_challenge_param, dpop_challenges},
 };
 
 pin_project! {
@@ -40,6 +41,7 @@ pin_project! {
             #[pin] future: F,
             realm: Option<Arc<str>>,
             resource_metadata: Option<Bytes>,
+            dpop: Option<DpopSettings>,
         },
         // A DPoP success: the inner service's answer gets a fresh nonce, if any.
         Renewing { #[pin] future: F, nonce: Option<HeaderValue> },
@@ -82,12 +84,14 @@ impl<F> ResponseFuture<F> {
         future: F,
         realm: Option<Arc<str>>,
         resource_metadata: Option<Bytes>,
+        dpop: Option<DpopSettings>,
     ) -> Self {
         Self {
             state: State::Anonymous {
                 future,
                 realm,
                 resource_metadata,
+                dpop,
             },
         }
     }
@@ -134,6 +138,7 @@ where
                     future,
                     realm,
                     resource_metadata,
+                    dpop,
                 } => {
                     let mut response = ready!(future.poll(cx))?;
                     if response
@@ -149,6 +154,15 @@ where
                         }
                         if let Some(param) = resource_metadata {
                             add_challenge_param(headers, param);
+                        }
+                        if let Some(settings) = dpop {
+                            dpop_challenges(
+                                headers,
+                                settings,
+                                &AuthError::MissingToken,
+                                false,
+                                realm.as_deref(),
+                            );
                         }
                     }
                     return Poll::Ready(Ok(response.map(ResponseBody::inner)));

@@ -282,6 +282,7 @@ where
                             self.inner.call(request),
                             self.config.realm.clone(),
                             self.config.resource_metadata.clone(),
+                            self.config.dpop.clone(),
                         )
                     }
                 }
@@ -437,7 +438,7 @@ pub(super) fn add_challenge_param(headers: &mut http::HeaderMap, param: &[u8]) {
 /// RFC 9449 §7.1 and §9: the challenge is `DPoP` (with `algs`) for a request made with the
 /// `DPoP` scheme or on a layer that requires it; a request without credentials on a layer
 /// that takes both schemes gets both challenges; `use_dpop_nonce` comes with a fresh nonce.
-fn dpop_challenges(
+pub(super) fn dpop_challenges(
     headers: &mut http::HeaderMap,
     settings: &DpopSettings,
     error: &AuthError,
