@@ -42,6 +42,12 @@ use crate::bearer::{AuthError, OnRejection};
 /// | `InsufficientScope` | 7 `PERMISSION_DENIED` | `error="insufficient_scope"`, `scope` |
 /// | `Csrf`, `Denied` | 7 `PERMISSION_DENIED` | none |
 /// | `Unavailable` | 14 `UNAVAILABLE` | none |
+/// | `InvalidDpopProof`, `UseDpopNonce`, `DpopBinding` | 16 `UNAUTHENTICATED` | `DPoP …` |
+///
+/// With [DPoP](crate::BearerAuthLayer::with_dpop), a call carries `authorization: DPoP <token>`
+/// and a `dpop` proof in its metadata; the proof's `htu` is the verifier's origin and the
+/// call's path (`https://api.example.com/pkg.Service/Method`), its `htm` `POST`. A nonce to
+/// retry with comes back as `dpop-nonce` metadata.
 ///
 /// A malformed credential (two tokens, a `Bearer` header without a well-formed token) is
 /// `UNAUTHENTICATED` rather than `INVALID_ARGUMENT`: gRPC keeps `INVALID_ARGUMENT` for the
@@ -106,9 +112,12 @@ impl GrpcRejection {
     /// ```
     pub fn status(error: &AuthError, realm: Option<&str>) -> Status {
         let code = match error {
-            AuthError::MissingToken | AuthError::InvalidToken(_) | AuthError::InvalidRequest(_) => {
-                Code::Unauthenticated
-            }
+            AuthError::MissingToken
+            | AuthError::InvalidToken(_)
+            | AuthError::InvalidRequest(_)
+            | AuthError::InvalidDpopProof(_)
+            | AuthError::UseDpopNonce
+            | AuthError::DpopBinding(_) => Code::Unauthenticated,
             AuthError::InsufficientScope(_) | AuthError::Csrf(_) | AuthError::Denied(_) => {
                 Code::PermissionDenied
             }

@@ -10,15 +10,20 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use futures::future::BoxFuture;
-use http::{Response, header};
+use http::{HeaderValue, Response, header};
 use pin_project_lite::pin_project;
 
-use super::{AnonymousRefused, AuthError, ResponseBody, service::add_challenge_param};
+use super::{
+    AnonymousRefused, AuthError, ResponseBody,
+    layer::DpopSettings,
+    service::{DPOP_NONCE, add_challenge_param, dpop_challenges},
+};
 
 pin_project! {
     /// Either the inner service's future, or a rejection ready at once, nothing boxed; with
-    /// [introspection](super::BearerAuthLayer::with_introspection), on a miss of its cache, a
-    /// boxed wait for the issuer's answer first.
+    /// [introspection](super::BearerAuthLayer::with_introspection), on a miss of its cache, or
+    /// with [DPoP](super::BearerAuthLayer::with_dpop) and a replay cache that does not answer at
+    /// once (Redis), a boxed wait for the answer first.
     #[derive(Debug)]
     pub struct ResponseFuture<F> {
         #[pin]
@@ -36,11 +41,14 @@ pin_project! {
             #[pin] future: F,
             realm: Option<Arc<str>>,
             resource_metadata: Option<Bytes>,
+            dpop: Option<DpopSettings>,
         },
+        // A DPoP success: the inner service's answer gets a fresh nonce, if any.
+        Renewing { #[pin] future: F, nonce: Option<HeaderValue> },
         Rejected { response: Option<Response<Bytes>> },
-        // The introspection, then the inner service's future or the rejection.
-        #[cfg_attr(not(feature = "remote-jwks"), allow(dead_code))]
-        Introspecting { check: BoxFuture<'static, Result<F, Response<Bytes>>> },
+        // The introspection or the replay cache, then the inner service's future or the
+        // rejection.
+        Checking { check: BoxFuture<'static, Result<ResponseFuture<F>, Response<Bytes>>> },
     }
 }
 
@@ -56,7 +64,11 @@ impl<F: std::fmt::Debug> std::fmt::Debug for State<F> {
                 .debug_struct("Anonymous")
                 .field("future", future)
                 .finish_non_exhaustive(),
-            Self::Introspecting { .. } => f.write_str("Introspecting"),
+            Self::Renewing { future, .. } => f
+                .debug_struct("Renewing")
+                .field("future", future)
+                .finish_non_exhaustive(),
+            Self::Checking { .. } => f.write_str("Checking"),
         }
     }
 }
@@ -72,20 +84,29 @@ impl<F> ResponseFuture<F> {
         future: F,
         realm: Option<Arc<str>>,
         resource_metadata: Option<Bytes>,
+        dpop: Option<DpopSettings>,
     ) -> Self {
         Self {
             state: State::Anonymous {
                 future,
                 realm,
                 resource_metadata,
+                dpop,
             },
         }
     }
 
-    #[cfg(feature = "remote-jwks")]
-    pub(crate) fn introspecting(check: BoxFuture<'static, Result<F, Response<Bytes>>>) -> Self {
+    pub(crate) fn checking(
+        check: BoxFuture<'static, Result<ResponseFuture<F>, Response<Bytes>>>,
+    ) -> Self {
         Self {
-            state: State::Introspecting { check },
+            state: State::Checking { check },
+        }
+    }
+
+    pub(crate) fn renewing(future: F, nonce: Option<HeaderValue>) -> Self {
+        Self {
+            state: State::Renewing { future, nonce },
         }
     }
 
@@ -117,6 +138,7 @@ where
                     future,
                     realm,
                     resource_metadata,
+                    dpop,
                 } => {
                     let mut response = ready!(future.poll(cx))?;
                     if response
@@ -133,6 +155,15 @@ where
                         if let Some(param) = resource_metadata {
                             add_challenge_param(headers, param);
                         }
+                        if let Some(settings) = dpop {
+                            dpop_challenges(
+                                headers,
+                                settings,
+                                &AuthError::MissingToken,
+                                false,
+                                realm.as_deref(),
+                            );
+                        }
                     }
                     return Poll::Ready(Ok(response.map(ResponseBody::inner)));
                 }
@@ -143,8 +174,15 @@ where
                         None => Poll::Pending,
                     };
                 }
-                StateProj::Introspecting { check } => match ready!(check.as_mut().poll(cx)) {
-                    Ok(future) => State::Inner { future },
+                StateProj::Renewing { future, nonce } => {
+                    let mut response = ready!(future.poll(cx))?;
+                    if let Some(nonce) = nonce.take() {
+                        response.headers_mut().insert(DPOP_NONCE, nonce);
+                    }
+                    return Poll::Ready(Ok(response.map(ResponseBody::inner)));
+                }
+                StateProj::Checking { check } => match ready!(check.as_mut().poll(cx)) {
+                    Ok(next) => next.state,
                     Err(response) => State::Rejected {
                         response: Some(response),
                     },

@@ -12,9 +12,43 @@ use super::{
     source::Sources,
 };
 use crate::{
+    dpop::ProofVerifier,
     endpoints::ProtectedResourceMetadata,
     token::{Claims, NoCustomClaims, Verifier},
 };
+
+/// Whether a layer with [DPoP](BearerAuthLayer::with_dpop) still takes bearer tokens.
+///
+/// Whatever the policy, a DPoP-bound token (one with `cnf.jkt`) is only accepted with the
+/// `DPoP` scheme and a valid proof, and a token without `cnf` is never accepted with the `DPoP`
+/// scheme.
+///
+/// ```
+/// use tower_jwt_auth::bearer::DpopPolicy;
+///
+/// assert_ne!(DpopPolicy::Allowed, DpopPolicy::Required);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DpopPolicy {
+    /// DPoP-bound tokens with the `DPoP` scheme, and tokens without `cnf` as bearer tokens
+    /// (from the header, or the cookie or query parameter when enabled): for a migration, or
+    /// for clients that cannot keep a key. A request without credentials gets both a `Bearer`
+    /// and a `DPoP` challenge.
+    Allowed,
+    /// Only DPoP-bound tokens with the `DPoP` scheme: a bearer token, from wherever it comes,
+    /// is refused (401 `invalid_token`), and every challenge is `DPoP`.
+    Required,
+}
+
+/// A layer's DPoP settings.
+#[derive(Clone)]
+pub(crate) struct DpopSettings {
+    pub(crate) verifier: ProofVerifier,
+    pub(crate) policy: DpopPolicy,
+    /// The `algs="…"` challenge parameter (RFC 9449 §7.1), built once.
+    pub(crate) algs: Bytes,
+}
 
 pub(crate) struct Config<R> {
     pub(crate) verifier: Verifier,
@@ -28,6 +62,8 @@ pub(crate) struct Config<R> {
     /// Asks the issuer whether a verified token is still active.
     #[cfg(feature = "remote-jwks")]
     pub(crate) introspection: Option<super::Introspector>,
+    /// Sender-constrained tokens (RFC 9449).
+    pub(crate) dpop: Option<DpopSettings>,
 }
 
 /// A tower [`Layer`] that authenticates every request with its bearer access token.
@@ -100,6 +136,10 @@ impl<T, R> fmt::Debug for BearerAuthLayer<T, R> {
             .field("realm", &self.config.realm)
             .field("resource_metadata", &self.config.resource_metadata)
             .field("optional", &self.config.optional)
+            .field(
+                "dpop",
+                &self.config.dpop.as_ref().map(|d| (&d.verifier, d.policy)),
+            )
             .field("rules", &self.rules)
             .field("cache", &self.cache)
             .finish_non_exhaustive()
@@ -139,6 +179,7 @@ impl BearerAuthLayer {
                 cache,
                 #[cfg(feature = "remote-jwks")]
                 introspection: None,
+                dpop: None,
             }),
             cache: TokenCache::new(cache),
             rules: Arc::default(),
@@ -552,6 +593,65 @@ impl<T, R: Clone> BearerAuthLayer<T, R> {
         self.map(|c| c.introspection = Some(introspector))
     }
 
+    /// Accepts DPoP-bound access tokens (RFC 9449 §7): `Authorization: DPoP <token>` with
+    /// exactly one `DPoP` header, the proof of possession of the token's key.
+    ///
+    /// The token is verified as a bearer token is (the verified-token cache still serves
+    /// it) and must carry `cnf.jkt`; then `verifier` checks the proof, on every request: its
+    /// method and URI (`htu`: the verifier's public origin and the request's path), the hash
+    /// of the token (`ath`), its age, the server nonce when the verifier requires one; the
+    /// proof's key must be the token's (`cnf.jkt`, compared in constant time). Last, after the
+    /// layer's rules, the verifier's replay cache records the proof: a replay is refused,
+    /// also on another instance sharing the cache. A replay cache that cannot answer is a
+    /// 503, as an unreadable revocation store is.
+    ///
+    /// Refusals: a bad proof is 401 `WWW-Authenticate: DPoP error="invalid_dpop_proof",
+    /// algs="…"`; a missing or stale nonce is 401 `DPoP error="use_dpop_nonce"` with a fresh
+    /// nonce in `DPoP-Nonce`; when the proof's nonce is about to expire, the inner service's
+    /// answer gets a fresh one in `DPoP-Nonce`. A token with `cnf` is refused as a bearer
+    /// token (401 `invalid_token`) even on a layer without DPoP: that is how a stolen one is
+    /// presented. `policy` says whether tokens without `cnf` are still accepted as bearer
+    /// tokens ([`DpopPolicy::Allowed`]) or not ([`DpopPolicy::Required`]).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use tower_jwt_auth::{
+    ///     BearerAuthLayer, Issuer, KeySet, SigningKey,
+    ///     bearer::DpopPolicy,
+    ///     dpop::{DpopNonces, MemoryReplayCache, ProofVerifier},
+    /// };
+    ///
+    /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
+    /// let proofs = ProofVerifier::builder("https://api.example.com")
+    ///     .with_nonces(DpopNonces::new(&[7; 32])?)
+    ///     // One cache for every instance of the API (or a RedisBackend).
+    ///     .with_replay_cache(Arc::new(MemoryReplayCache::new(100_000)))
+    ///     .build()?;
+    /// let layer = BearerAuthLayer::new(&issuer).with_dpop(proofs, DpopPolicy::Required);
+    /// # let _ = layer;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn with_dpop(self, verifier: ProofVerifier, policy: DpopPolicy) -> Self {
+        let mut algs = String::from("algs=\"");
+        for (i, alg) in verifier.algorithms().iter().enumerate() {
+            if i > 0 {
+                algs.push(' ');
+            }
+            algs.push_str(alg.as_str());
+        }
+        algs.push('"');
+        let settings = DpopSettings {
+            verifier,
+            policy,
+            algs: Bytes::from(algs),
+        };
+        self.map(|c| {
+            c.sources.dpop = true;
+            c.dpop = Some(settings);
+        })
+    }
+
     /// Lets requests without any token through without claims (a handler may then behave
     /// differently for anonymous users). A token that is present must still be valid.
     ///
@@ -609,6 +709,7 @@ impl<T, R: Clone> BearerAuthLayer<T, R> {
                 cache: config.cache,
                 #[cfg(feature = "remote-jwks")]
                 introspection: config.introspection,
+                dpop: config.dpop,
             }),
             rules: self.rules,
         }
@@ -627,6 +728,7 @@ impl<R: Clone> Clone for Config<R> {
             cache: self.cache,
             #[cfg(feature = "remote-jwks")]
             introspection: self.introspection.clone(),
+            dpop: self.dpop.clone(),
         }
     }
 }

@@ -7,6 +7,37 @@
 //! of the routes that need scopes or a rule on the claims. Tokens
 //! that verified once are kept by the layer's verified-token cache (see [`BearerAuthLayer`]).
 //!
+//! # DPoP: sender-constrained tokens
+//!
+//! [`BearerAuthLayer::with_dpop`] makes the layer take DPoP-bound tokens (RFC 9449 §7):
+//! `Authorization: DPoP <token>` with a `DPoP` proof header, checked by a
+//! [`ProofVerifier`](crate::dpop::ProofVerifier) on every request (cached tokens included) and
+//! recorded in its replay cache. A token with `cnf` is never accepted as a bearer token, by
+//! any layer; [`DpopPolicy`] says whether tokens without `cnf` still are.
+//!
+//! ```
+//! use http::Request;
+//! use tower::{ServiceBuilder, ServiceExt, service_fn};
+//! use tower_jwt_auth::{
+//!     BearerAuthLayer, Issuer, KeySet, SigningKey, bearer::DpopPolicy, dpop::ProofVerifier,
+//! };
+//!
+//! # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+//! let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
+//! let proofs = ProofVerifier::builder("https://api.example.com").build()?;
+//! let auth = BearerAuthLayer::new(&issuer).with_dpop(proofs, DpopPolicy::Allowed);
+//! let service = ServiceBuilder::new().layer(auth).service(service_fn(|_: Request<()>| async {
+//!     Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
+//! }));
+//! // A request without credentials learns both schemes, and the proof algorithms.
+//! let refused = service.oneshot(Request::get("/items").body(())?).await?;
+//! let challenges: Vec<_> = refused.headers().get_all("www-authenticate").iter().collect();
+//! assert_eq!(challenges, ["Bearer", r#"DPoP algs="ES256 EdDSA""#]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # })?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! # Composing with tower-http
 //!
 //! The middleware answers with its own [`ResponseBody`], so any inner service fits, tower-http's
@@ -36,7 +67,7 @@ pub use body::ResponseBody;
 pub use future::ResponseFuture;
 #[cfg(feature = "remote-jwks")]
 pub use introspection::{IntrospectionError, Introspector, IntrospectorBuilder};
-pub use layer::BearerAuthLayer;
+pub use layer::{BearerAuthLayer, DpopPolicy};
 pub use rejection::{AuthError, DefaultRejection, Denied, EmptyBodyRejection, OnRejection};
 pub use service::BearerAuth;
 

@@ -47,6 +47,18 @@ pub enum AuthError {
     /// A [`check`](super::BearerAuthLayer::check) of the application refused the claims: its
     /// own error, with its status (403 unless it chose another), no challenge.
     Denied(Denied),
+    /// The request's DPoP proof (RFC 9449 §7.1) is refused: missing, malformed, signed by
+    /// another key than the token's, for another method or URI, too old, replayed… (401,
+    /// `DPoP` challenge with `error="invalid_dpop_proof"`); holds why.
+    InvalidDpopProof(&'static str),
+    /// The request's DPoP proof has no server nonce, or a stale one (RFC 9449 §9): 401, `DPoP`
+    /// challenge with `error="use_dpop_nonce"`; the layer adds a fresh nonce in `DPoP-Nonce`.
+    UseDpopNonce,
+    /// The token and the scheme it came with do not agree (401 `invalid_token`, `DPoP`
+    /// challenge): a DPoP-bound token (with `cnf`) presented as a bearer token, which is what a
+    /// stolen one looks like; a token without `cnf` presented with the `DPoP` scheme; or a
+    /// bearer token where the layer requires DPoP. Holds why.
+    DpopBinding(&'static str),
 }
 
 impl AuthError {
@@ -59,7 +71,11 @@ impl AuthError {
     /// ```
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::MissingToken | Self::InvalidToken(_) => StatusCode::UNAUTHORIZED,
+            Self::MissingToken
+            | Self::InvalidToken(_)
+            | Self::InvalidDpopProof(_)
+            | Self::UseDpopNonce
+            | Self::DpopBinding(_) => StatusCode::UNAUTHORIZED,
             Self::InvalidRequest(_) => StatusCode::BAD_REQUEST,
             Self::InsufficientScope(_) | Self::Csrf(_) => StatusCode::FORBIDDEN,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -79,8 +95,10 @@ impl AuthError {
         match self {
             Self::MissingToken | Self::Unavailable | Self::Csrf(_) | Self::Denied(_) => None,
             Self::InvalidRequest(_) => Some("invalid_request"),
-            Self::InvalidToken(_) => Some("invalid_token"),
+            Self::InvalidToken(_) | Self::DpopBinding(_) => Some("invalid_token"),
             Self::InsufficientScope(_) => Some("insufficient_scope"),
+            Self::InvalidDpopProof(_) => Some("invalid_dpop_proof"),
+            Self::UseDpopNonce => Some("use_dpop_nonce"),
         }
     }
 
@@ -101,12 +119,15 @@ impl AuthError {
             Self::Unavailable => Some("authentication is temporarily unavailable"),
             Self::Csrf(why) => Some(why),
             Self::Denied(_) => Some("access denied"),
+            Self::InvalidDpopProof(why) | Self::DpopBinding(why) => Some(why),
+            Self::UseDpopNonce => Some("a fresh DPoP nonce is required"),
         }
     }
 
     /// A stable, machine-readable code for why the request was refused, for logs and metrics
     /// labels: `missing_token`, `invalid_request`, `insufficient_scope`, `unavailable`,
-    /// `invalid_csrf_token`, `access_denied` (an application's check), or for
+    /// `invalid_csrf_token`, `access_denied` (an application's check), `invalid_dpop_proof`,
+    /// `use_dpop_nonce`, `dpop_binding` (DPoP), or for
     /// a bad token the [`TokenError::reason`] (`expired`, `revoked`, `invalid_signature`, …).
     /// It never contains the token.
     ///
@@ -133,10 +154,15 @@ impl AuthError {
             Self::Unavailable => "unavailable",
             Self::Csrf(_) => "invalid_csrf_token",
             Self::Denied(_) => "access_denied",
+            Self::InvalidDpopProof(_) => "invalid_dpop_proof",
+            Self::UseDpopNonce => "use_dpop_nonce",
+            Self::DpopBinding(_) => "dpop_binding",
         }
     }
 
-    /// The `WWW-Authenticate` challenge (none for 503).
+    /// The `WWW-Authenticate` challenge (none for 503): scheme `Bearer`, or `DPoP` for the
+    /// DPoP errors (RFC 9449 §7.1). A layer with DPoP adds the `algs` parameter, and answers
+    /// a request made with the `DPoP` scheme with a `DPoP` challenge.
     ///
     /// ```
     /// use tower_jwt_auth::bearer::AuthError;
@@ -144,12 +170,20 @@ impl AuthError {
     /// let challenge = AuthError::MissingToken.www_authenticate(Some("api")).unwrap();
     /// assert_eq!(challenge, r#"Bearer realm="api""#);
     /// assert!(AuthError::Unavailable.www_authenticate(None).is_none());
+    /// assert_eq!(
+    ///     AuthError::UseDpopNonce.www_authenticate(None).unwrap(),
+    ///     r#"DPoP error="use_dpop_nonce", error_description="a fresh DPoP nonce is required""#
+    /// );
     /// ```
     pub fn www_authenticate(&self, realm: Option<&str>) -> Option<HeaderValue> {
         if matches!(self, Self::Unavailable | Self::Csrf(_) | Self::Denied(_)) {
             return None;
         }
-        let mut value = String::from("Bearer");
+        let dpop = matches!(
+            self,
+            Self::InvalidDpopProof(_) | Self::UseDpopNonce | Self::DpopBinding(_)
+        );
+        let mut value = String::from(if dpop { "DPoP" } else { "Bearer" });
         let mut sep = " ";
         let mut param = |name: &str, v: &str| {
             value.push_str(sep);
@@ -285,6 +319,9 @@ impl fmt::Display for AuthError {
             Self::Unavailable => f.write_str("revocation state unavailable"),
             Self::Csrf(why) => write!(f, "CSRF check failed: {why}"),
             Self::Denied(denied) => write!(f, "denied: {}", denied.error()),
+            Self::InvalidDpopProof(why) => write!(f, "invalid DPoP proof: {why}"),
+            Self::UseDpopNonce => f.write_str("a fresh DPoP nonce is required"),
+            Self::DpopBinding(why) => write!(f, "invalid token: {why}"),
         }
     }
 }

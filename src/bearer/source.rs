@@ -16,12 +16,16 @@ pub(crate) struct Sources {
     /// With a cookie transport: the header whose CSRF value a token from the cookie needs on
     /// a request that changes state.
     pub(crate) csrf_header: Option<HeaderName>,
+    /// With DPoP: `Authorization: DPoP <token>` is read too (RFC 9449 §7.1).
+    pub(crate) dpop: bool,
 }
 
 /// Where the request's token was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Origin {
     Header,
+    /// `Authorization: DPoP <token>`: the request must carry a proof.
+    Dpop,
     Cookie,
     Query,
 }
@@ -35,9 +39,9 @@ fn is_b64token(token: &str) -> bool {
         })
 }
 
-/// The token of the `Authorization` header, `None` when there is none or it is of another
-/// scheme.
-fn from_header(headers: &HeaderMap) -> Result<Option<&str>, AuthError> {
+/// The token of the `Authorization` header and its scheme, `None` when there is none or it is
+/// of another scheme (`DPoP` counts only when `dpop` is on).
+fn from_header(headers: &HeaderMap, dpop: bool) -> Result<Option<(&str, Origin)>, AuthError> {
     let mut values = headers.get_all(header::AUTHORIZATION).iter();
     let Some(value) = values.next() else {
         return Ok(None);
@@ -51,15 +55,22 @@ fn from_header(headers: &HeaderMap) -> Result<Option<&str>, AuthError> {
         .to_str()
         .map_err(|_| AuthError::InvalidRequest("Authorization header is not ASCII"))?;
     let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
-    if !scheme.eq_ignore_ascii_case("bearer") {
+    let origin = if scheme.eq_ignore_ascii_case("bearer") {
+        Origin::Header
+    } else if dpop && scheme.eq_ignore_ascii_case("dpop") {
+        Origin::Dpop
+    } else {
         // Credentials of another scheme: as if there were no bearer token.
         return Ok(None);
-    }
+    };
     let token = rest.trim_start_matches(' ');
     if !is_b64token(token) {
-        return Err(AuthError::InvalidRequest("malformed bearer token"));
+        return Err(AuthError::InvalidRequest(match origin {
+            Origin::Dpop => "malformed DPoP token",
+            _ => "malformed bearer token",
+        }));
     }
-    Ok(Some(token))
+    Ok(Some((token, origin)))
 }
 
 fn from_cookie<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, AuthError> {
@@ -120,7 +131,7 @@ impl Sources {
         headers: &'a HeaderMap,
         uri: &'a Uri,
     ) -> Result<Option<(Cow<'a, str>, Origin)>, AuthError> {
-        let mut token = from_header(headers)?.map(|t| (Cow::Borrowed(t), Origin::Header));
+        let mut token = from_header(headers, self.dpop)?.map(|(t, o)| (Cow::Borrowed(t), o));
         let mut add = |found: Option<Cow<'a, str>>, origin| {
             if let Some(found) = found {
                 if token.is_some() {
@@ -203,6 +214,7 @@ mod tests {
         assert_eq!(ok("BEARER  abc").unwrap().as_deref(), Some("abc"));
         assert_eq!(ok("Basic dXNlcjpwYXNz").unwrap(), None);
         assert_eq!(ok("Bearerabc").unwrap(), None);
+        assert_eq!(ok("DPoP abc").unwrap(), None, "DPoP is off by default");
         for bad in [
             "Bearer",
             "Bearer ",
@@ -232,11 +244,31 @@ mod tests {
     }
 
     #[test]
+    fn the_dpop_scheme_only_with_dpop() {
+        let s = Sources {
+            dpop: true,
+            ..Sources::default()
+        };
+        let h = headers(&[("authorization", "dpop abc")]);
+        let uri = Uri::from_static("/");
+        let (token, origin) = s.extract(&h, &uri).unwrap().unwrap();
+        assert_eq!((&*token, origin), ("abc", Origin::Dpop));
+        let h = headers(&[("authorization", "Bearer abc")]);
+        assert_eq!(s.extract(&h, &uri).unwrap().unwrap().1, Origin::Header);
+        let h = headers(&[("authorization", "DPoP a b")]);
+        assert!(matches!(
+            s.extract(&h, &uri),
+            Err(AuthError::InvalidRequest("malformed DPoP token"))
+        ));
+    }
+
+    #[test]
     fn cookie_and_query_only_when_enabled_and_never_twice() {
         let s = Sources {
             cookie: Some("at".into()),
             query: true,
             csrf_header: None,
+            dpop: false,
         };
         assert_eq!(
             extract(&s, &[("cookie", "x=1; at=tok; y=2")], "/")

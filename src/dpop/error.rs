@@ -103,6 +103,34 @@ impl DpopError {
             _ => "invalid_dpop_proof",
         }
     }
+
+    /// A short description for an `error_description`, without any detail of the proof.
+    pub(crate) fn description(&self) -> &'static str {
+        match self {
+            Self::MissingProof => "the request has no DPoP proof",
+            Self::MultipleProofs => "the request has more than one DPoP header",
+            Self::TooLarge => "the DPoP proof is too large",
+            Self::Malformed(_) => "the DPoP proof is malformed",
+            Self::WrongType => "the DPoP proof's typ is not dpop+jwt",
+            Self::UnsupportedCritical => "the DPoP proof has a crit header",
+            Self::UnsupportedAlgorithm => "the DPoP proof's alg is not accepted",
+            Self::MissingJwk => "the DPoP proof has no jwk header",
+            Self::PrivateKey => "the DPoP proof's jwk contains private key material",
+            Self::InvalidKey(_) => "the DPoP proof's jwk is not a valid key for its alg",
+            Self::InvalidSignature => "the DPoP proof's signature is invalid",
+            Self::MissingClaim(_) => "the DPoP proof lacks a required claim",
+            Self::InvalidJti => "the DPoP proof's jti is empty or too long",
+            Self::MethodMismatch => "the DPoP proof's htm is not the request method",
+            Self::UriMismatch => "the DPoP proof's htu is not the request URI",
+            Self::Expired => "the DPoP proof is too old",
+            Self::IssuedInFuture => "the DPoP proof is issued in the future",
+            Self::MissingAth => "the DPoP proof has no ath claim",
+            Self::AthMismatch => "the DPoP proof's ath does not match the access token",
+            Self::NonceRequired => "the DPoP proof needs a fresh server nonce",
+            Self::Replay => "the DPoP proof was already used",
+            Self::ReplayCache(_) => "the DPoP replay cache is unavailable",
+        }
+    }
 }
 
 /// Why a DPoP setting was refused when it was built.

@@ -323,23 +323,44 @@ impl ProofVerifier {
     /// ```
     pub async fn verify(&self, request: &DpopRequest<'_>) -> Result<DpopProof, DpopError> {
         let proof = self.check(request)?;
+        self.record(&proof).await?;
+        Ok(proof)
+    }
+
+    /// Records the (`jkt`, `jti`) of a proof that passed [`check`](Self::check): `Ok` the
+    /// first time, [`Replay`](DpopError::Replay) after. The future owns what it needs, so
+    /// that a middleware can keep it across an `.await`.
+    pub(crate) fn record(
+        &self,
+        proof: &DpopProof,
+    ) -> impl Future<Output = Result<(), DpopError>> + Send + 'static {
+        let replay = self.replay.clone();
         let key = ReplayKey::new(&proof.jkt, &proof.jti);
+        let now = self.clock.now_millis();
         let expires_at = proof
             .iat
             .saturating_add(self.max_age)
             .saturating_add(self.future_skew)
             .saturating_add(1)
             .saturating_mul(1000);
-        let fresh = self
-            .replay
-            .first_use(&key, self.clock.now_millis(), expires_at)
-            .await
-            .map_err(DpopError::ReplayCache)?;
-        if fresh {
-            Ok(proof)
-        } else {
-            Err(DpopError::Replay)
+        async move {
+            let fresh = replay
+                .first_use(&key, now, expires_at)
+                .await
+                .map_err(DpopError::ReplayCache)?;
+            if fresh {
+                Ok(())
+            } else {
+                Err(DpopError::Replay)
+            }
         }
+    }
+
+    /// A fresh server nonce on this verifier's clock, when it requires nonces.
+    pub(crate) fn fresh_nonce(&self) -> Option<String> {
+        self.nonces
+            .as_ref()
+            .map(|nonces| nonces.issue(self.clock.now_secs()))
     }
 
     /// The server nonces this verifier requires, if any: to issue the `DPoP-Nonce` header
