@@ -356,13 +356,6 @@ impl ProofVerifier {
         }
     }
 
-    /// A fresh server nonce on this verifier's clock, when it requires nonces.
-    pub(crate) fn fresh_nonce(&self) -> Option<String> {
-        self.nonces
-            .as_ref()
-            .map(|nonces| nonces.issue(self.clock.now_secs()))
-    }
-
     /// The server nonces this verifier requires, if any: to issue the `DPoP-Nonce` header
     /// of a `use_dpop_nonce` answer, or of a success when
     /// [`DpopProof::renew_nonce`] says so.
