@@ -127,34 +127,28 @@ impl PublicKey {
     }
 }
 
-/// The modulus and exponent of a DER `RSAPublicKey` (PKCS#1), as PEM files carry them.
-#[cfg(feature = "aws-lc-rs")]
-pub(crate) fn rsa_public_from_der(der: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
-    let public = provider::rsa::PublicKey::from_der(der).ok()?;
-    let components = provider::signature::RsaPublicKeyComponents::<Vec<u8>>::from(&public);
-    Some((components.n, components.e))
+/// One DER element of `tag` at the start of `input`: its contents, and what follows it.
+/// Lengths are definite and minimal, at most two bytes long (65535): enough for any key
+/// the crate accepts.
+pub(crate) fn der_element(input: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
+    let (&found, rest) = input.split_first()?;
+    let (&first, rest) = rest.split_first()?;
+    let (len, rest) = match first {
+        0..=0x7f => (usize::from(first), rest),
+        0x81..=0x82 => {
+            let (bytes, rest) = rest.split_at_checked(usize::from(first & 0x7f))?;
+            let len = bytes.iter().fold(0usize, |l, b| (l << 8) | usize::from(*b));
+            // DER: the long form only where the short one cannot say it, minimally.
+            (len >= 0x80 && bytes[0] != 0).then_some((len, rest))?
+        }
+        _ => return None,
+    };
+    (found == tag).then_some(rest.split_at_checked(len)?)
 }
 
 /// The modulus and exponent of a DER `RSAPublicKey` (PKCS#1), as PEM files carry them:
-/// `SEQUENCE { INTEGER n, INTEGER e }`, nothing after it.
-#[cfg(all(feature = "ring", not(feature = "aws-lc-rs")))]
+/// `SEQUENCE { INTEGER n, INTEGER e }`, nothing after it, whatever the backend.
 pub(crate) fn rsa_public_from_der(der: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
-    /// One DER element of `tag`: its contents, and what follows it.
-    fn element(input: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
-        let (&found, rest) = input.split_first()?;
-        let (&first, rest) = rest.split_first()?;
-        let (len, rest) = match first {
-            0..=0x7f => (usize::from(first), rest),
-            0x81..=0x82 => {
-                let (bytes, rest) = rest.split_at_checked(usize::from(first & 0x7f))?;
-                let len = bytes.iter().fold(0usize, |l, b| (l << 8) | usize::from(*b));
-                // DER: the long form only where the short one cannot say it, minimally.
-                (len >= 0x80 && bytes[0] != 0).then_some((len, rest))?
-            }
-            _ => return None,
-        };
-        (found == tag).then_some(rest.split_at_checked(len)?)
-    }
     /// A non-negative INTEGER's magnitude, without its sign byte.
     fn unsigned(contents: &[u8]) -> Option<Vec<u8>> {
         match contents {
@@ -164,9 +158,9 @@ pub(crate) fn rsa_public_from_der(der: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
             _ => Some(contents.to_vec()),
         }
     }
-    let (sequence, trailing) = element(der, 0x30)?;
-    let (n, rest) = element(sequence, 0x02)?;
-    let (e, rest) = element(rest, 0x02)?;
+    let (sequence, trailing) = der_element(der, 0x30)?;
+    let (n, rest) = der_element(sequence, 0x02)?;
+    let (e, rest) = der_element(rest, 0x02)?;
     (trailing.is_empty() && rest.is_empty()).then_some(())?;
     Some((unsigned(n)?, unsigned(e)?))
 }
@@ -212,10 +206,9 @@ mod tests {
         let mut der = vec![0x30, 0x82, 0x01, 0x0a, 0x02, 0x82, 0x01, 0x01, 0x00];
         der.extend_from_slice(&n);
         der.extend_from_slice(&[0x02, 0x03, 0x01, 0x00, 0x01]);
-        if let Some((parsed_n, e)) = rsa_public_from_der(&der) {
-            assert_eq!(parsed_n, n);
-            assert_eq!(e, [1, 0, 1]);
-        }
+        let (parsed_n, e) = rsa_public_from_der(&der).unwrap();
+        assert_eq!(parsed_n, n);
+        assert_eq!(e, [1, 0, 1]);
         // Trailing bytes and truncations never parse.
         let mut trailing = der.clone();
         trailing.push(0);

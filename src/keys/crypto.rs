@@ -1,7 +1,9 @@
 //! The prepared crypto objects behind the keys: verification and signing contexts, HMAC keys
 //! and ids, and the public halves of EC and RSA keys.
 
-use crate::crypto::{EcdsaKeyPair, Ed25519KeyPair, PublicKey, RsaEncoding, RsaKeyPair, hmac};
+use crate::crypto::{
+    EcdsaKeyPair, Ed25519KeyPair, PublicKey, RsaEncoding, RsaKeyPair, der_element, hmac,
+};
 use base64::{
     Engine,
     engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD},
@@ -114,36 +116,38 @@ pub(super) fn rsa_public(
     Ok((Verify::Public(verify), PublicParts::Rsa { n, e }))
 }
 
-/// A PEM parser of one key family.
-pub(super) type PemParser<K, E> = fn(&[u8]) -> Result<K, E>;
+/// The DER of an Ed25519 `AlgorithmIdentifier`'s contents (RFC 8410 §3): the OID
+/// 1.3.101.112, no parameters.
+pub(super) const SPKI_ED25519: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x70];
+/// ... of a P-256 public key (RFC 5480 §2.1.1): id-ecPublicKey, then the curve secp256r1.
+pub(super) const SPKI_P256: &[u8] = &[
+    0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d,
+    0x03, 0x01, 0x07,
+];
+/// ... of an RSA public key (RFC 3279 §2.3.1): rsaEncryption, NULL parameters.
+pub(super) const SPKI_RSA: &[u8] = &[
+    0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00,
+];
 
-/// Parses `pem` with the parser of `algorithm`'s key family: `[Ed25519, EC, RSA]`. HMAC
-/// secrets have no PEM form.
-pub(super) fn parse_pem<K, E>(
-    algorithm: Algorithm,
-    pem: &[u8],
-    [ed, ec, rsa]: [PemParser<K, E>; 3],
-    refusal: &'static str,
-) -> Result<K, KeyError> {
-    let parse = match algorithm {
-        Algorithm::EdDSA => ed,
-        Algorithm::ES256 => ec,
-        Algorithm::RS256 | Algorithm::PS256 => rsa,
-        _ => {
-            return Err(KeyError::WrongAlgorithm {
-                algorithm,
-                family: "PEM",
-            });
-        }
+/// The key inside a DER `SubjectPublicKeyInfo` (RFC 5280 §4.1.2.7) whose
+/// `AlgorithmIdentifier` has exactly the contents `algorithm`: `SEQUENCE { SEQUENCE
+/// { algorithm }, BIT STRING key }`, nothing after it. The key of every family the crate
+/// reads is whole bytes (no unused bits).
+pub(super) fn spki_key<'a>(der: &'a [u8], algorithm: &[u8]) -> Option<&'a [u8]> {
+    let (spki, trailing) = der_element(der, 0x30)?;
+    let (found, rest) = der_element(spki, 0x30)?;
+    let (bits, rest) = der_element(rest, 0x03)?;
+    let (&0, key) = bits.split_first()? else {
+        return None;
     };
-    parse(pem).map_err(|_| invalid(algorithm, refusal))
+    (trailing.is_empty() && rest.is_empty() && found == algorithm).then_some(key)
 }
 
-/// The DER inside the PEM armour (RFC 7468) of a private key whose label is one of `labels`:
+/// The DER inside the PEM armour (RFC 7468) of a key whose label is one of `labels`:
 /// `-----BEGIN <label>-----`, base64 (line breaks and spaces ignored), `-----END <label>-----`;
 /// text around the armour is ignored. The base64 text and the DER are kept in buffers sized
 /// once, so never copied by a reallocation, and wiped on drop.
-pub(super) fn private_pem_der(pem: &[u8], labels: &[&str]) -> Option<Zeroizing<Vec<u8>>> {
+pub(super) fn pem_der(pem: &[u8], labels: &[&str]) -> Option<Zeroizing<Vec<u8>>> {
     fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
         haystack.windows(needle.len()).position(|w| w == needle)
     }
@@ -194,35 +198,49 @@ mod tests {
         let der = STANDARD
             .decode("MC4CAQAwBQYDK2VwBCIEIJ1hsZ3v/VpguoRK9JLsLMREScVpezJpGXA7rAMcrn9g")
             .unwrap();
-        let decoded: Zeroizing<Vec<u8>> =
-            private_pem_der(ED_PEM.as_bytes(), &["PRIVATE KEY"]).unwrap();
+        let decoded: Zeroizing<Vec<u8>> = pem_der(ED_PEM.as_bytes(), &["PRIVATE KEY"]).unwrap();
         assert_eq!(*decoded, der);
         // Sized once: the DER was never moved by a reallocation.
         assert!(decoded.capacity() <= der.len() + 2);
         // CRLF, indented lines and text around the armour are accepted.
         let crlf = format!("key:\r\n{}\r\n", ED_PEM.replace('\n', "\r\n  "));
-        assert_eq!(
-            *private_pem_der(crlf.as_bytes(), &["PRIVATE KEY"]).unwrap(),
-            der
-        );
+        assert_eq!(*pem_der(crlf.as_bytes(), &["PRIVATE KEY"]).unwrap(), der);
     }
 
     #[test]
     fn private_pem_needs_a_wanted_label_on_both_lines_and_valid_base64() {
         let pem = ED_PEM.as_bytes();
-        assert!(private_pem_der(pem, &["RSA PRIVATE KEY"]).is_none());
+        assert!(pem_der(pem, &["RSA PRIVATE KEY"]).is_none());
         let other_end = ED_PEM.replace("END PRIVATE", "END RSA PRIVATE");
-        assert!(
-            private_pem_der(other_end.as_bytes(), &["PRIVATE KEY", "RSA PRIVATE KEY"]).is_none()
-        );
+        assert!(pem_der(other_end.as_bytes(), &["PRIVATE KEY", "RSA PRIVATE KEY"]).is_none());
         let bad = ED_PEM.replace("MC4C", "MC4*");
-        assert!(private_pem_der(bad.as_bytes(), &["PRIVATE KEY"]).is_none());
+        assert!(pem_der(bad.as_bytes(), &["PRIVATE KEY"]).is_none());
         for len in 0..pem.len() - 6 {
-            assert!(
-                private_pem_der(&pem[..len], &["PRIVATE KEY"]).is_none(),
-                "{len}"
-            );
+            assert!(pem_der(&pem[..len], &["PRIVATE KEY"]).is_none(), "{len}");
         }
-        assert!(private_pem_der(b"", &["PRIVATE KEY"]).is_none());
+        assert!(pem_der(b"", &["PRIVATE KEY"]).is_none());
+    }
+
+    #[test]
+    fn spki_key_needs_the_exact_algorithm_whole_bytes_and_nothing_more() {
+        // An Ed25519 SubjectPublicKeyInfo (RFC 8410 §10.1).
+        let mut spki = vec![0x30, 0x2a, 0x30, 0x05];
+        spki.extend_from_slice(SPKI_ED25519);
+        spki.extend_from_slice(&[0x03, 0x21, 0x00]);
+        spki.extend_from_slice(&[7; 32]);
+        assert_eq!(spki_key(&spki, SPKI_ED25519), Some(&[7; 32][..]));
+        assert_eq!(spki_key(&spki, SPKI_P256), None);
+        for len in 0..spki.len() {
+            assert_eq!(spki_key(&spki[..len], SPKI_ED25519), None, "{len}");
+        }
+        let mut trailing = spki.clone();
+        trailing.push(0);
+        assert_eq!(spki_key(&trailing, SPKI_ED25519), None);
+        let mut unused_bits = spki.clone();
+        unused_bits[11] = 1;
+        assert_eq!(spki_key(&unused_bits, SPKI_ED25519), None);
+        let mut octet_string = spki;
+        octet_string[9] = 0x04;
+        assert_eq!(spki_key(&octet_string, SPKI_ED25519), None);
     }
 }

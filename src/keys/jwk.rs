@@ -553,7 +553,7 @@ mod tests {
         assert!(matches!(okp("Ed25519", &[9; 32]), Some(Ok(_))));
         assert!(matches!(okp("Ed25519", &[9; 31]), Some(Err(_))));
         assert!(matches!(okp("P-256", &[9; 32]), Some(Err(_))));
-        // X25519 and Ed448 are not even parsed as OKP keys by `jsonwebtoken`.
+        // X25519 and Ed448 are OKP keys too, but never Ed25519 ones.
         assert!(!matches!(okp("X25519", &[9; 32]), Some(Ok(_))));
         assert!(!matches!(okp("Ed448", &[9; 57]), Some(Ok(_))));
     }

@@ -10,7 +10,7 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 
 use super::{
     Algorithm, KeyError, VerifyingKey,
-    crypto::{Sign, Verify, ec_public, ed25519_public, private_pem_der, rsa_public},
+    crypto::{Sign, Verify, ec_public, ed25519_public, pem_der, rsa_public},
     error::invalid,
 };
 
@@ -93,7 +93,7 @@ impl SigningKey {
         };
         // Decoded here rather than by a PEM library, so that no copy of the key outlives
         // this call: the buffers are wiped on drop.
-        let der = private_pem_der(pem, labels)
+        let der = pem_der(pem, labels)
             .ok_or_else(|| invalid(algorithm, "not a PEM private key of this algorithm"))?;
         Self::from_der(algorithm, &der)
     }

@@ -2,13 +2,14 @@
 
 use std::{fmt, sync::Arc};
 
-use jsonwebtoken::{DecodingKey, DecodingKeyKind};
-
 use crate::crypto::rsa_public_from_der;
 
 use super::{
     Algorithm, KeyError,
-    crypto::{Verify, ec_public, ed25519_public, hmac_key, hmac_kid, parse_pem, rsa_public},
+    crypto::{
+        SPKI_ED25519, SPKI_P256, SPKI_RSA, Verify, ec_public, ed25519_public, hmac_key, hmac_kid,
+        pem_der, rsa_public, spki_key,
+    },
     error::invalid,
     public::PublicParts,
 };
@@ -106,26 +107,32 @@ impl VerifyingKey {
     /// assert!(VerifyingKey::from_pem(Algorithm::RS256, b"garbage").is_err());
     /// ```
     pub fn from_pem(algorithm: Algorithm, pem: &[u8]) -> Result<Self, KeyError> {
-        let decoded = parse_pem(
-            algorithm,
-            pem,
-            [
-                DecodingKey::from_ed_pem,
-                DecodingKey::from_ec_pem,
-                DecodingKey::from_rsa_pem,
-            ],
-            "not a PEM public key of this algorithm",
-        )?;
-        let DecodingKeyKind::SecretOrDer(bytes) = decoded.kind() else {
-            return Err(invalid(algorithm, "unexpected key encoding"));
+        let refused = || invalid(algorithm, "not a PEM public key of this algorithm");
+        let spki = |family: &[u8]| {
+            let der = pem_der(pem, &["PUBLIC KEY"]).ok_or_else(refused)?;
+            spki_key(&der, family)
+                .map(<[u8]>::to_vec)
+                .ok_or_else(refused)
         };
         let (verify, parts) = match algorithm {
-            Algorithm::EdDSA => ed25519_public(bytes, algorithm)?,
-            Algorithm::ES256 => ec_public(bytes, algorithm)?,
-            _ => {
-                let (n, e) = rsa_public_from_der(bytes)
+            Algorithm::EdDSA => ed25519_public(&spki(SPKI_ED25519)?, algorithm)?,
+            Algorithm::ES256 => ec_public(&spki(SPKI_P256)?, algorithm)?,
+            Algorithm::RS256 | Algorithm::PS256 => {
+                // PKCS#1 `RSAPublicKey`, or the same inside a `SubjectPublicKeyInfo` (whose
+                // NULL parameters some encoders leave out).
+                let pkcs1 = match pem_der(pem, &["RSA PUBLIC KEY"]) {
+                    Some(der) => der.to_vec(),
+                    None => spki(SPKI_RSA).or_else(|_| spki(&SPKI_RSA[..SPKI_RSA.len() - 2]))?,
+                };
+                let (n, e) = rsa_public_from_der(&pkcs1)
                     .ok_or_else(|| invalid(algorithm, "not an RSA public key"))?;
                 rsa_public(n, e, algorithm)?
+            }
+            _ => {
+                return Err(KeyError::WrongAlgorithm {
+                    algorithm,
+                    family: "PEM",
+                });
             }
         };
         Ok(Self::with_default_kid(algorithm, verify, parts))
@@ -196,5 +203,115 @@ impl VerifyingKey {
     /// Verifies `signature` over `message` with this key's pinned algorithm.
     pub(crate) fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
         self.verify.verify(message, signature)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use base64::{Engine, engine::general_purpose::STANDARD};
+
+    use super::*;
+
+    const EC_PEM: &str = "-----BEGIN PUBLIC KEY-----
+MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEksUztg0ONXdt13aRjdmqKI5g7Oop
+Ql9yCwWQKM14hFGiOiXknN3O67VElBJ+pIaCtJXk5bi2GL+32/DSQVoOPg==
+-----END PUBLIC KEY-----
+";
+    /// The thumbprint of `EC_PEM`'s key (RFC 7638, computed independently).
+    const EC_THUMBPRINT: &str = "JVUY1f9mSYe-9JN2vMkFR5HIRty5qjupQKsSpRUV2Xo";
+    const P384_PEM: &str = "-----BEGIN PUBLIC KEY-----
+MHYwEAYHKoZIzj0CAQYFK4EEACIDYgAEjiH4qkl3qkA5DEYM7HorFmO0JG/AcshO
+Z3YJ0E0poPZILxvFEC9XZKwCsP2cTf/DHQr51+dbee3dHO2teaUFcnJ/abdCbgWa
+/EdAMFYUZwzMrBNNZ1P5Vg0gnQhn7e3R
+-----END PUBLIC KEY-----
+";
+    /// One 2048-bit RSA key as a `SubjectPublicKeyInfo` and as a PKCS#1 `RSAPublicKey`.
+    const RSA_SPKI_PEM: &str = "-----BEGIN PUBLIC KEY-----
+MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA2MwLeU8Ugr6C+0mJG6Pb
+3oAGiGsLhcPhlaG1jYZmCoAQECcoKl+hd2QWo9VnbDi1OlRKpxlwq6yo1uvJ8iBT
+VxmslNCoW+rEB1RJY1aJpCr6Ixh3tCEEp3KCosb9MZ5gWSzCdFrfv+TD16E0/2OE
+SgXBeLfg5ZcmnXv5o7ywdmfAxu1oR9bL34cebJ1VlNWMUBTAdlDHDZAgiOFfh8it
+0+/LA2CnBJ3AtpQdbfu/dlIhCaoEGXjk7Ueo5vLVI7464t2OWhmwFWWs71ct7cGA
+83NnjS9a9ssnrBxf+znmb0xUITUy/6LOXBHf49xEOn3tkfdFr1m9EWuSKHCzyE3r
+DQIDAQAB
+-----END PUBLIC KEY-----
+";
+    const RSA_PKCS1_PEM: &str = "-----BEGIN RSA PUBLIC KEY-----
+MIIBCgKCAQEA2MwLeU8Ugr6C+0mJG6Pb3oAGiGsLhcPhlaG1jYZmCoAQECcoKl+h
+d2QWo9VnbDi1OlRKpxlwq6yo1uvJ8iBTVxmslNCoW+rEB1RJY1aJpCr6Ixh3tCEE
+p3KCosb9MZ5gWSzCdFrfv+TD16E0/2OESgXBeLfg5ZcmnXv5o7ywdmfAxu1oR9bL
+34cebJ1VlNWMUBTAdlDHDZAgiOFfh8it0+/LA2CnBJ3AtpQdbfu/dlIhCaoEGXjk
+7Ueo5vLVI7464t2OWhmwFWWs71ct7cGA83NnjS9a9ssnrBxf+znmb0xUITUy/6LO
+XBHf49xEOn3tkfdFr1m9EWuSKHCzyE3rDQIDAQAB
+-----END RSA PUBLIC KEY-----
+";
+    /// The thumbprint of the RSA key above (RFC 7638, computed independently).
+    const RSA_THUMBPRINT: &str = "1emNByOLH1e7fkBmPxT0pL7EjJi8XiasXbtu8gRefY0";
+
+    fn pem(label: &str, der: &[u8]) -> String {
+        format!(
+            "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
+            STANDARD.encode(der)
+        )
+    }
+
+    fn der(pem: &str) -> Vec<u8> {
+        let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+        STANDARD.decode(body).unwrap()
+    }
+
+    #[test]
+    fn ec_and_rsa_public_keys_load_from_pem_under_their_thumbprint() {
+        let ec = VerifyingKey::from_pem(Algorithm::ES256, EC_PEM.as_bytes()).unwrap();
+        assert_eq!(ec.kid(), EC_THUMBPRINT);
+        for algorithm in [Algorithm::RS256, Algorithm::PS256] {
+            for pem in [RSA_SPKI_PEM, RSA_PKCS1_PEM] {
+                let rsa = VerifyingKey::from_pem(algorithm, pem.as_bytes()).unwrap();
+                assert_eq!(rsa.kid(), RSA_THUMBPRINT);
+                assert_eq!(rsa.algorithm(), algorithm);
+            }
+        }
+        // RSA's NULL parameters left out of the `AlgorithmIdentifier` (lengths adjusted).
+        let spki = der(RSA_SPKI_PEM);
+        let mut without_null = vec![0x30, 0x82, 0x01, 0x20, 0x30, 0x0b];
+        without_null.extend_from_slice(&spki[6..17]);
+        without_null.extend_from_slice(&spki[19..]);
+        let rsa = VerifyingKey::from_pem(
+            Algorithm::RS256,
+            pem("PUBLIC KEY", &without_null).as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(rsa.kid(), RSA_THUMBPRINT);
+    }
+
+    #[test]
+    fn a_public_pem_of_another_family_curve_or_shape_is_refused() {
+        let refused = |algorithm, pem: &str| {
+            assert!(
+                matches!(
+                    VerifyingKey::from_pem(algorithm, pem.as_bytes()),
+                    Err(KeyError::InvalidKey { .. })
+                ),
+                "{algorithm:?} {pem}"
+            );
+        };
+        refused(Algorithm::ES256, P384_PEM);
+        refused(Algorithm::EdDSA, EC_PEM);
+        refused(Algorithm::RS256, EC_PEM);
+        refused(Algorithm::ES256, RSA_SPKI_PEM);
+        refused(Algorithm::ES256, RSA_PKCS1_PEM);
+        refused(Algorithm::EdDSA, RSA_PKCS1_PEM);
+        // The key's DER under a label of another kind.
+        refused(Algorithm::ES256, &pem("PRIVATE KEY", &der(EC_PEM)));
+        refused(Algorithm::RS256, &pem("RSA PUBLIC KEY", &der(RSA_SPKI_PEM)));
+        refused(Algorithm::RS256, &pem("PUBLIC KEY", &der(RSA_PKCS1_PEM)));
+        // Trailing bytes after the key.
+        let mut trailing = der(EC_PEM);
+        trailing.push(0);
+        refused(Algorithm::ES256, &pem("PUBLIC KEY", &trailing));
+        assert!(matches!(
+            VerifyingKey::from_pem(Algorithm::HS256, EC_PEM.as_bytes()),
+            Err(KeyError::WrongAlgorithm { .. })
+        ));
     }
 }
