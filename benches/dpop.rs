@@ -25,11 +25,10 @@ use serde_json::json;
 use tower::{Layer, Service, service_fn};
 use tower_jwt_auth::{
     BearerAuthLayer, Claims, Issuer, KeySet, SigningKey,
-    bearer::DpopPolicy,
     clock::MockClock,
     dpop::{
-        DpopNonces, DpopRequest, MemoryReplayCache, ProofVerifier, ReplayCache, ReplayKey,
-        jwk_thumbprint,
+        DpopNonces, DpopPolicy, DpopRequest, MemoryReplayCache, ProofVerifier, ReplayCache,
+        ReplayKey, jwk_thumbprint,
     },
     keys::{Algorithm, Jwk},
     token::NoCustomClaims,
@@ -243,7 +242,7 @@ fn layer(c: &mut Criterion) {
     let token = access_token(&issuer, pkcs8.as_ref(), None);
     let mut bearer = base
         .clone()
-        .with_dpop(proofs(None), DpopPolicy::Allowed)
+        .with_dpop(proofs(None), DpopPolicy::Optional)
         .layer(handler);
     let authorization = HeaderValue::from_str(&format!("Bearer {token}")).unwrap();
     let request = || {

@@ -21,10 +21,10 @@ use tower_jwt_auth::{
     BearerAuthLayer, Issuer, KeySet, Sessions, SigningKey, TokenPair,
     axum::token_routes_with_dpop,
     clock::MockClock,
-    dpop::{DpopNonces, DpopProof, DpopRequest, ProofVerifier, jwk_thumbprint},
+    dpop::{DpopNonces, DpopPolicy, DpopProof, DpopRequest, ProofVerifier, jwk_thumbprint},
     endpoints::{ErrorResponse, RefreshService},
     keys::Jwk,
-    session::{DpopPolicy, Login, RefreshError, StartError},
+    session::{Login, RefreshError, StartError},
     token::{NoCustomClaims, TokenKind},
 };
 

@@ -28,8 +28,7 @@ use serde_json::{Value, json};
 use tower::{Layer, ServiceExt, service_fn};
 use tower_jwt_auth::{
     BearerAuthLayer, Claims,
-    bearer::DpopPolicy,
-    dpop::{DpopNonces, MemoryReplayCache, ProofVerifier, ReplayCache, jwk_thumbprint},
+    dpop::{DpopNonces, DpopPolicy, MemoryReplayCache, ProofVerifier, ReplayCache, jwk_thumbprint},
     keys::Jwk,
 };
 
@@ -256,7 +255,7 @@ async fn a_replayed_proof_is_refused_by_the_same_layer_even_when_the_token_is_ca
     let h = Harness::new();
     // The verified-token cache is on by default: the token is served from it the second
     // time, the proof is still checked and recorded.
-    let layer = h.layer(DpopPolicy::Allowed);
+    let layer = h.layer(DpopPolicy::Optional);
     let key = Key::eddsa();
     let token = bound_token(&h.env, &key.jkt());
     let proof = key.sign(&proof_claims(&h.env, "GET", "/items", &token));
@@ -376,7 +375,7 @@ async fn a_replayed_proof_is_refused_by_another_instance_through_redis() {
 #[tokio::test]
 async fn each_bad_proof_is_refused_with_the_dpop_challenge() {
     let h = Harness::new();
-    let layer = h.layer(DpopPolicy::Allowed);
+    let layer = h.layer(DpopPolicy::Optional);
     let env = &h.env;
     let key = Key::es256();
     let token = bound_token(env, &key.jkt());
@@ -532,7 +531,7 @@ async fn a_bound_token_presented_as_bearer_is_refused_with_or_without_dpop() {
     let description = "a DPoP-bound token must be presented with the DPoP scheme and a proof";
     for (layer, algs) in [
         (h.plain(), String::new()),
-        (h.layer(DpopPolicy::Allowed), format!(", {ALGS}")),
+        (h.layer(DpopPolicy::Optional), format!(", {ALGS}")),
     ] {
         // With its proof or not: a stolen token is replayed as a bearer token.
         for proof in [None, Some(proof.as_str())] {
@@ -553,7 +552,7 @@ async fn an_unbound_token_is_refused_with_the_dpop_scheme_and_as_bearer_where_dp
     let key = Key::eddsa();
     let token = unbound_token(&h.env);
     let proof = key.sign(&proof_claims(&h.env, "GET", "/items", &token));
-    for policy in [DpopPolicy::Allowed, DpopPolicy::Required] {
+    for policy in [DpopPolicy::Optional, DpopPolicy::Required] {
         let layer = h.layer(policy);
         let response = h.get(&layer, "DPoP", &token, Some(&proof)).await;
         assert_eq!(response.status(), 401);
@@ -566,7 +565,7 @@ async fn an_unbound_token_is_refused_with_the_dpop_scheme_and_as_bearer_where_dp
     }
     // As a bearer token: accepted where DPoP is allowed, refused where it is required.
     let allowed = h
-        .get(&h.layer(DpopPolicy::Allowed), "Bearer", &token, None)
+        .get(&h.layer(DpopPolicy::Optional), "Bearer", &token, None)
         .await;
     assert_eq!(allowed.status(), 200);
     let required = h
@@ -586,7 +585,7 @@ async fn an_unbound_token_is_refused_with_the_dpop_scheme_and_as_bearer_where_dp
     let expired = h.env.forge("at+jwt", &expired);
     let response = h
         .get(
-            &h.layer(DpopPolicy::Allowed),
+            &h.layer(DpopPolicy::Optional),
             "DPoP",
             &expired,
             Some(&proof),
@@ -603,7 +602,7 @@ async fn an_unbound_token_is_refused_with_the_dpop_scheme_and_as_bearer_where_dp
 async fn no_credentials_get_the_challenges_of_the_schemes_the_layer_takes() {
     let h = Harness::new();
     let anonymous = || Request::get("/items").body(Body::empty()).unwrap();
-    let allowed = h.layer(DpopPolicy::Allowed).with_realm("api");
+    let allowed = h.layer(DpopPolicy::Optional).with_realm("api");
     let response = h.send(&allowed, anonymous()).await;
     assert_eq!(response.status(), 401);
     assert_eq!(
@@ -625,7 +624,7 @@ async fn no_credentials_get_the_challenges_of_the_schemes_the_layer_takes() {
 #[tokio::test]
 async fn the_token_cache_never_skips_the_proof() {
     let h = Harness::new();
-    let layer = h.layer(DpopPolicy::Allowed).with_cache_capacity(16);
+    let layer = h.layer(DpopPolicy::Optional).with_cache_capacity(16);
     let key = Key::eddsa();
     let token = bound_token(&h.env, &key.jkt());
     for _ in 0..3 {
@@ -796,7 +795,7 @@ async fn the_claims_extractor_behind_an_optional_dpop_layer_answers_both_challen
             "/items",
             get(|claims: Claims<Profile>| async move { claims.sub.clone() }),
         )
-        .layer(h.layer(DpopPolicy::Allowed).with_realm("api").optional());
+        .layer(h.layer(DpopPolicy::Optional).with_realm("api").optional());
     let anonymous = app
         .clone()
         .oneshot(Request::get("/items").body(Body::empty()).unwrap())

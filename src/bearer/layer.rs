@@ -12,34 +12,10 @@ use super::{
     source::Sources,
 };
 use crate::{
-    dpop::ProofVerifier,
+    dpop::{DpopPolicy, ProofVerifier},
     endpoints::ProtectedResourceMetadata,
     token::{Claims, NoCustomClaims, Verifier},
 };
-
-/// Whether a layer with [DPoP](BearerAuthLayer::with_dpop) still takes bearer tokens.
-///
-/// Whatever the policy, a DPoP-bound token (one with `cnf.jkt`) is only accepted with the
-/// `DPoP` scheme and a valid proof, and a token without `cnf` is never accepted with the `DPoP`
-/// scheme.
-///
-/// ```
-/// use tower_jwt_auth::bearer::DpopPolicy;
-///
-/// assert_ne!(DpopPolicy::Allowed, DpopPolicy::Required);
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum DpopPolicy {
-    /// DPoP-bound tokens with the `DPoP` scheme, and tokens without `cnf` as bearer tokens
-    /// (from the header, or the cookie or query parameter when enabled): for a migration, or
-    /// for clients that cannot keep a key. A request without credentials gets both a `Bearer`
-    /// and a `DPoP` challenge.
-    Allowed,
-    /// Only DPoP-bound tokens with the `DPoP` scheme: a bearer token, from wherever it comes,
-    /// is refused (401 `invalid_token`), and every challenge is `DPoP`.
-    Required,
-}
 
 /// A layer's DPoP settings.
 #[derive(Clone)]
@@ -611,13 +587,13 @@ impl<T, R: Clone> BearerAuthLayer<T, R> {
     /// answer gets a fresh one in `DPoP-Nonce`. A token with `cnf` is refused as a bearer
     /// token (401 `invalid_token`) even on a layer without DPoP: that is how a stolen one is
     /// presented. `policy` says whether tokens without `cnf` are still accepted as bearer
-    /// tokens ([`DpopPolicy::Allowed`]) or not ([`DpopPolicy::Required`]).
+    /// tokens ([`DpopPolicy::Optional`]) or not ([`DpopPolicy::Required`]).
     ///
     /// ```
     /// use std::sync::Arc;
     /// use tower_jwt_auth::{
     ///     BearerAuthLayer, Issuer, KeySet, SigningKey,
-    ///     bearer::DpopPolicy,
+    ///     dpop::DpopPolicy,
     ///     dpop::{DpopNonces, MemoryReplayCache, ProofVerifier},
     /// };
     ///

@@ -19,13 +19,13 @@
 //! use http::Request;
 //! use tower::{ServiceBuilder, ServiceExt, service_fn};
 //! use tower_jwt_auth::{
-//!     BearerAuthLayer, Issuer, KeySet, SigningKey, bearer::DpopPolicy, dpop::ProofVerifier,
+//!     BearerAuthLayer, Issuer, KeySet, SigningKey, dpop::{DpopPolicy, ProofVerifier},
 //! };
 //!
 //! # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
 //! let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
 //! let proofs = ProofVerifier::builder("https://api.example.com").build()?;
-//! let auth = BearerAuthLayer::new(&issuer).with_dpop(proofs, DpopPolicy::Allowed);
+//! let auth = BearerAuthLayer::new(&issuer).with_dpop(proofs, DpopPolicy::Optional);
 //! let service = ServiceBuilder::new().layer(auth).service(service_fn(|_: Request<()>| async {
 //!     Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
 //! }));
@@ -67,7 +67,7 @@ pub use body::ResponseBody;
 pub use future::ResponseFuture;
 #[cfg(feature = "remote-jwks")]
 pub use introspection::{IntrospectionError, Introspector, IntrospectorBuilder};
-pub use layer::{BearerAuthLayer, DpopPolicy};
+pub use layer::BearerAuthLayer;
 pub use rejection::{AuthError, DefaultRejection, Denied, EmptyBodyRejection, OnRejection};
 pub use service::BearerAuth;
 

@@ -14,14 +14,14 @@ use subtle::ConstantTimeEq;
 use tower_service::Service;
 
 use super::{
-    AuthError, Authenticated, DpopPolicy, OnRejection, ResponseBody, ResponseFuture,
+    AuthError, Authenticated, OnRejection, ResponseBody, ResponseFuture,
     cache::TokenCache,
     layer::{Config, DpopSettings},
     rules::Rules,
     source::Origin,
 };
 use crate::{
-    dpop::{DpopError, DpopProof, DpopRequest},
+    dpop::{DpopError, DpopPolicy, DpopProof, DpopRequest},
     telemetry,
     token::{Claims, TokenError, TokenKind},
 };

@@ -22,6 +22,7 @@
 mod error;
 mod htu;
 mod nonce;
+mod policy;
 mod proof;
 mod replay;
 mod thumbprint;
@@ -29,6 +30,7 @@ mod verifier;
 
 pub use error::{DpopConfigError, DpopError};
 pub use nonce::DpopNonces;
+pub use policy::DpopPolicy;
 pub use proof::DpopProof;
 pub use replay::{MemoryReplayCache, ReplayCache, ReplayKey};
 pub use thumbprint::jwk_thumbprint;

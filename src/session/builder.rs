@@ -8,36 +8,12 @@ use super::{
     RefreshHook, Sessions,
     hook::{JsonHook, Typed},
 };
-use crate::{config::ConfigError, issuer::Issuer};
+use crate::{config::ConfigError, dpop::DpopPolicy, issuer::Issuer};
 
 /// The largest reuse grace window a builder accepts, in milliseconds.
 const MAX_GRACE_MS: u64 = 60_000;
 /// The largest per-subject session cap a builder accepts.
 const MAX_SESSIONS_PER_SUBJECT: usize = 10_000;
-
-/// Whether the sessions' logins and refreshes need a DPoP proof (RFC 9449), set with
-/// [`SessionsBuilder::with_dpop`].
-///
-/// Under either policy a login with a proof ([`Login::with_dpop`](super::Login::with_dpop))
-/// starts a DPoP-bound session, and a bound session refreshes only with a proof of its key.
-///
-/// ```
-/// use tower_jwt_auth::session::DpopPolicy;
-///
-/// assert_eq!(DpopPolicy::default(), DpopPolicy::Optional);
-/// ```
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum DpopPolicy {
-    /// A login with a proof is bound, one without gets bearer tokens (the default).
-    #[default]
-    Optional,
-    /// A login or refresh without a proof is refused
-    /// ([`StartError::DpopRequired`](super::StartError::DpopRequired),
-    /// [`RefreshError::DpopRequired`](super::RefreshError::DpopRequired)): every new session
-    /// is bound.
-    Required,
-}
 
 /// Builds [`Sessions`].
 #[must_use]
@@ -179,7 +155,7 @@ impl SessionsBuilder {
     ///
     /// ```
     /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
-    /// use tower_jwt_auth::{Issuer, KeySet, Sessions, SigningKey, session::{DpopPolicy, StartError}};
+    /// use tower_jwt_auth::{Issuer, KeySet, Sessions, SigningKey, dpop::DpopPolicy, session::StartError};
     ///
     /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
     /// let sessions = Sessions::builder(issuer).with_dpop(DpopPolicy::Required).build()?;

@@ -18,7 +18,7 @@ pub enum StartError {
     /// The session record could not be written (fail closed; answer 503).
     #[error("the session record could not be written")]
     Store(#[source] RevocationError),
-    /// The sessions require DPoP ([`DpopPolicy::Required`](super::DpopPolicy::Required)) and
+    /// The sessions require DPoP ([`DpopPolicy::Required`](crate::dpop::DpopPolicy::Required)) and
     /// the login had no proof (answer 400 `invalid_dpop_proof`).
     #[error("a DPoP proof is required")]
     DpopRequired,
@@ -83,7 +83,7 @@ pub enum RefreshError {
     /// The next pair could not be minted.
     #[error(transparent)]
     Issue(#[from] IssueError),
-    /// The sessions require DPoP ([`DpopPolicy::Required`](super::DpopPolicy::Required)) and
+    /// The sessions require DPoP ([`DpopPolicy::Required`](crate::dpop::DpopPolicy::Required)) and
     /// the refresh had no proof; nothing changed (answer 400 `invalid_dpop_proof`).
     #[error("a DPoP proof is required")]
     DpopRequired,

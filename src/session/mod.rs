@@ -8,7 +8,7 @@ mod hook;
 mod listing;
 mod sessions;
 
-pub use builder::{DpopPolicy, SessionsBuilder};
+pub use builder::SessionsBuilder;
 pub use error::{RefreshError, StartError};
 pub use hook::{RefreshDecision, RefreshHook};
 pub use listing::{Login, SessionInfo};

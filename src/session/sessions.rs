@@ -10,11 +10,11 @@ use tracing::Instrument;
 use subtle::ConstantTimeEq;
 
 use super::{
-    DpopPolicy, RefreshDecision, RefreshError, StartError,
+    RefreshDecision, RefreshError, StartError,
     hook::{JsonClaims, JsonHook},
 };
 use crate::{
-    dpop::DpopProof,
+    dpop::{DpopPolicy, DpopProof},
     issuer::{Grant, Issuer, TokenPair, custom_claims},
     store::{
         NewSession, RevocationEntry, RevocationError, RevocationStore, RotateOutcome, Rotation,
