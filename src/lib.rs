@@ -104,7 +104,8 @@
 //! [`store`] (session records, the deny-list, the local store, the backend contract and `conformance`), [`bearer`] (the
 //! middleware, its rejections and body), [`endpoints`] (tower services for the token
 //! endpoints), [`transport`] (the cookie transport for browser apps, with its CSRF check),
-//! [`clock`] and, per feature, [`axum`], `grpc` and `keys::RemoteJwks`.
+//! [`dpop`] (sender-constrained tokens: proofs, nonces, the replay cache), [`clock`] and, per
+//! feature, [`axum`], `grpc` and `keys::RemoteJwks`.
 //!
 //! A persistent, shared revocation state is a
 //! [`RevocationBackend`](store::RevocationBackend): its documentation states the

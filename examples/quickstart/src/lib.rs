@@ -102,12 +102,12 @@
 //! | `POST /auth/login` `{"username","password"}` | none; optional `DPoP` proof | 200 token response; 401 on bad credentials; 503 when busy; 400 `invalid_dpop_proof` |
 //! | `POST /auth/refresh` `{"refresh_token"}` (or the RFC 6749 form) | none; a `DPoP` proof for a bound session | 200 next token pair; 400 `invalid_grant`, `invalid_dpop_proof` |
 //! | `POST /auth/revoke` `{"token"}` (or the RFC 7009 form) | none | 200, also for unknown tokens |
-//! | `POST /auth/logout` | bearer | 204: this session's tokens stop working |
-//! | `POST /auth/logout-all` | bearer | 204: every session of the user stops |
-//! | `GET /auth/sessions` | bearer | 200 `{"sessions":[{"id","started_ms","last_refreshed_ms","label","current"}]}` |
-//! | `DELETE /auth/sessions/{id}` | bearer | 204: that session of the user ends; 404 for any other id |
-//! | `GET /me` | bearer | 200 `{"sub","preferred_username","sid","scope","exp"}` |
-//! | `GET /admin` | bearer, scope `admin` | 200; 403 `insufficient_scope` otherwise |
+//! | `POST /auth/logout` | bearer or DPoP | 204: this session's tokens stop working |
+//! | `POST /auth/logout-all` | bearer or DPoP | 204: every session of the user stops |
+//! | `GET /auth/sessions` | bearer or DPoP | 200 `{"sessions":[{"id","started_ms","last_refreshed_ms","label","current"}]}` |
+//! | `DELETE /auth/sessions/{id}` | bearer or DPoP | 204: that session of the user ends; 404 for any other id |
+//! | `GET /me` | bearer or DPoP | 200 `{"sub","preferred_username","sid","scope","exp"}` |
+//! | `GET /admin` | bearer or DPoP, scope `admin` | 200; 403 `insufficient_scope` otherwise |
 //! | `GET /.well-known/jwks.json`, `GET /auth/jwks.json` | none | the public key set |
 //! | `GET /.well-known/oauth-authorization-server` | none | RFC 8414 metadata: `issuer`, `jwks_uri`, `token_endpoint`, `revocation_endpoint` |
 //!
@@ -142,8 +142,9 @@
 //! A signup or login with a `DPoP` proof (RFC 9449, `htu` the `PUBLIC_URL` and the route's
 //! path) starts a session bound to the proof's key: its token response says `token_type:
 //! DPoP`, and each of its refreshes needs a new proof of the same key. Each proof is accepted
-//! once, remembered in this instance's memory: instances behind one `PUBLIC_URL` do not see
-//! each other's proofs. Every token response carries `Cache-Control: no-store`;
+//! once, across every instance that shares the store (Redis or SQL; in memory, this instance
+//! alone). A bound access token is accepted only as `Authorization: DPoP …` with a proof of
+//! its key (`ath` its hash), never as a bearer token. Every token response carries `Cache-Control: no-store`;
 //! every error is JSON `{"error": …, "error_description": …}`.
 //!
 //! # Try it
@@ -177,7 +178,7 @@ use tokio::sync::{Semaphore, watch};
 use tower_jwt_auth::{
     BearerAuthLayer, Issuer, KeySet, Sessions, SigningKey,
     axum::token_routes_with_dpop,
-    dpop::{MemoryReplayCache, ProofVerifier},
+    dpop::{DpopPolicy, ProofVerifier},
     endpoints::{JwksService, MetadataService},
     keys::Algorithm,
     transport::CookieTransport,
@@ -231,9 +232,6 @@ pub const STORE_TIMEOUT: Duration = Duration::from_secs(5);
 pub const MAX_CONNECTION_TIMEOUT: Duration = Duration::from_secs(3600);
 /// The largest `MAX_CONNECTIONS`.
 pub const MAX_CONNECTIONS: usize = 1 << 20;
-/// The most DPoP proofs remembered against replay at once: beyond it a proof is refused (503)
-/// until older ones expire, a minute after their `iat`.
-pub const DPOP_REPLAY_CAPACITY: usize = 100_000;
 /// The `Retry-After` of a 503 answered because every hasher was busy, in seconds.
 pub const BUSY_RETRY_AFTER_SECS: u64 = 1;
 
@@ -338,10 +336,11 @@ pub fn app_with(config: &Config, stores: Stores) -> Result<App, String> {
         }
     })?;
     let metadata_path = metadata.path().to_owned();
-    // DPoP proofs name this server's public URL; each is accepted once, remembered in memory
-    // (a bounded cache of this instance alone).
-    let mut dpop = ProofVerifier::builder(&issuer_url)
-        .with_replay_cache(Arc::new(MemoryReplayCache::new(DPOP_REPLAY_CAPACITY)));
+    // DPoP proofs name this server's public URL; each is accepted once, remembered where the
+    // store keeps its state: in Redis or the database, which every instance shares, or in
+    // this instance's memory (bounded) on the in-memory default.
+    let mut dpop =
+        ProofVerifier::builder(&issuer_url).with_replay_cache(issuer.revocation().replay_cache());
     if let Some(clock) = &config.clock {
         dpop = dpop.with_clock(clock.clone());
     }
@@ -377,9 +376,11 @@ pub fn app_with(config: &Config, stores: Stores) -> Result<App, String> {
         dpop: dpop.clone(),
     };
 
+    // Bearer tokens, and DPoP-bound ones with a proof of their key on every request.
     let auth = BearerAuthLayer::new(&issuer)
         .with_claims::<Profile>()
-        .with_realm(REALM);
+        .with_realm(REALM)
+        .with_dpop(dpop.clone(), DpopPolicy::Optional);
     let router = Router::new()
         .route("/me", get(me))
         // `route_layer`: only matched routes require a token, so unknown paths stay 404.
