@@ -13,7 +13,7 @@
 //! `Authorization: DPoP <token>` with a `DPoP` proof header, checked by a
 //! [`ProofVerifier`](crate::dpop::ProofVerifier) on every request (cached tokens included) and
 //! recorded in its replay cache. A token with `cnf` is never accepted as a bearer token, by
-//! any layer; [`DpopPolicy`] says whether tokens without `cnf` still are.
+//! any layer; [`DpopPolicy`](crate::dpop::DpopPolicy) says whether tokens without `cnf` still are.
 //!
 //! ```
 //! use http::Request;
