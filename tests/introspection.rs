@@ -79,7 +79,8 @@ async fn an_access_token_is_active_until_it_is_revoked() {
         .unwrap();
     let answer = introspect(&service, pair.access_token()).await;
     assert_eq!(answer["active"], true);
-    assert_eq!(answer["token_type"], "access_token");
+    assert_eq!(answer["token_type"], "Bearer");
+    assert!(answer.get("cnf").is_none(), "{answer}");
     assert_eq!(answer["sub"], "alice");
     assert_eq!(answer["iss"], ISS);
     assert_eq!(answer["aud"], serde_json::json!(["api"]));

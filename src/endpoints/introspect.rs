@@ -22,7 +22,7 @@ use crate::{
     config::ConfigError,
     crypto::digest,
     store::{BoxError, BoxFuture},
-    token::{Claims, NoCustomClaims, TokenKind, Verifier},
+    token::{Claims, Confirmation, NoCustomClaims, TokenKind, Verifier},
     transport::response::json_response,
 };
 
@@ -35,10 +35,12 @@ const MIN_SECRET_LEN: usize = 16;
 /// `POST` with `token` (and an optional `token_type_hint`, ignored) as a form or JSON, the
 /// caller authenticated with HTTP Basic as one of the configured clients
 /// ([`with_client`](Self::with_client)); its secret is compared in constant time. The
-/// answer is `{"active":true,"token_type":"access_token","sub",…}` for an access token that
+/// answer is `{"active":true,"token_type":"Bearer","sub",…}` for an access token that
 /// verifies now — signature, times, issuer, audience and revocation, by `verifier` — and
 /// `{"active":false}` for anything else: revoked, expired, unknown, malformed, or a refresh
-/// token (refresh tokens are for the token endpoint only). Every answer has
+/// token (refresh tokens are for the token endpoint only). A DPoP-bound token's answer says
+/// `"token_type":"DPoP"` and names its key in `cnf.jkt` (RFC 9449 §6.2), so that a resource
+/// server that introspects refuses it without a proof of that key. Every answer has
 /// `Cache-Control: no-store`. A request without valid client credentials is 401
 /// `invalid_client` with `WWW-Authenticate: Basic`; a revocation state that cannot be read
 /// is 503 (fail closed: never `active` on a stale deny-list).
@@ -251,13 +253,20 @@ struct Active<'a> {
     sid: &'a str,
     #[serde(skip_serializing_if = "str::is_empty")]
     scope: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cnf: Option<&'a Confirmation>,
 }
 
 impl<'a> From<&'a Claims> for Active<'a> {
     fn from(claims: &'a Claims) -> Self {
         Self {
             active: true,
-            token_type: "access_token",
+            // RFC 7662 §2.2: the token type of RFC 6749 §5.1, as the token response said.
+            token_type: if claims.cnf.is_some() {
+                "DPoP"
+            } else {
+                "Bearer"
+            },
             sub: &claims.sub,
             iss: claims.iss.as_deref(),
             aud: &claims.aud,
@@ -267,6 +276,7 @@ impl<'a> From<&'a Claims> for Active<'a> {
             jti: &claims.jti,
             sid: &claims.sid,
             scope: &claims.scope,
+            cnf: claims.cnf.as_ref(),
         }
     }
 }
@@ -320,5 +330,32 @@ where
                 Err(err) => err.into_http_response(),
             })
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(claims: serde_json::Value) -> serde_json::Value {
+        let claims = Claims::<NoCustomClaims>::from_json(claims.to_string().as_bytes()).unwrap();
+        serde_json::to_value(Active::from(&claims)).unwrap()
+    }
+
+    #[test]
+    fn a_bound_token_is_introspected_as_dpop_with_its_key() {
+        let mut claims = serde_json::json!({
+            "sub": "alice", "exp": 20, "iat": 10, "jti": "j", "sid": "s"
+        });
+        let bearer = answer(claims.clone());
+        assert_eq!(bearer["token_type"], "Bearer");
+        assert!(bearer.get("cnf").is_none(), "{bearer}");
+        claims["cnf"] = serde_json::json!({"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"});
+        let bound = answer(claims);
+        assert_eq!(bound["token_type"], "DPoP");
+        assert_eq!(
+            bound["cnf"],
+            serde_json::json!({"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"})
+        );
     }
 }
