@@ -13,7 +13,7 @@ use http_body_util::Full;
 use tower_service::Service;
 
 use super::document::document_response;
-use crate::{config::ConfigError, issuer::Issuer, keys};
+use crate::{config::ConfigError, dpop::ProofVerifier, issuer::Issuer, keys};
 
 /// Serves the issuer's authorization server metadata (RFC 8414) at
 /// [`path`](Self::path), `/.well-known/oauth-authorization-server` followed by the issuer's
@@ -125,6 +125,34 @@ impl MetadataService {
     pub fn path(&self) -> &str {
         &self.path
     }
+
+    /// Says that the token endpoint takes DPoP proofs (RFC 9449 §5.1): adds
+    /// `dpop_signing_alg_values_supported`, the algorithms `verifier` accepts, so that a
+    /// client knows which key to make before it logs in.
+    ///
+    /// ```
+    /// use tower_jwt_auth::{Issuer, KeySet, SigningKey, dpop::ProofVerifier, endpoints::MetadataService};
+    ///
+    /// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?))
+    ///     .with_issuer("https://auth.example")
+    ///     .build()?;
+    /// let proofs = ProofVerifier::builder("https://auth.example").build()?;
+    /// let metadata = MetadataService::new(&issuer, "/auth")?.with_dpop(&proofs);
+    /// # let _ = metadata;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn with_dpop(mut self, verifier: &ProofVerifier) -> Self {
+        let algs: Vec<&str> = verifier.algorithms().iter().map(|a| a.as_str()).collect();
+        // The document was built by `new` as a JSON object: add the member to it.
+        if let Ok(serde_json::Value::Object(mut document)) =
+            serde_json::from_slice::<serde_json::Value>(&self.document)
+        {
+            document.insert("dpop_signing_alg_values_supported".to_owned(), algs.into());
+            self.document = Bytes::from(serde_json::Value::Object(document).to_string());
+        }
+        self
+    }
 }
 
 /// The `scheme://authority` part of an issuer URL allowed in metadata: `https`, or `http` on
@@ -174,7 +202,33 @@ impl<B> Service<Request<B>> for MetadataService {
 
 #[cfg(test)]
 mod tests {
-    use super::origin;
+    use super::*;
+    use crate::keys::{Algorithm, KeySet, SigningKey};
+
+    #[test]
+    fn with_dpop_names_the_proof_algorithms_and_keeps_the_rest() {
+        let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519().unwrap()))
+            .with_issuer("https://auth.example")
+            .build()
+            .unwrap();
+        let plain = MetadataService::new(&issuer, "/auth").unwrap();
+        let document = |m: &MetadataService| -> serde_json::Value {
+            serde_json::from_slice(&m.document).unwrap()
+        };
+        assert!(
+            document(&plain)
+                .get("dpop_signing_alg_values_supported")
+                .is_none()
+        );
+        let proofs = ProofVerifier::builder("https://auth.example")
+            .with_algorithms([Algorithm::EdDSA])
+            .build()
+            .unwrap();
+        let with = plain.clone().with_dpop(&proofs);
+        let mut expected = document(&plain);
+        expected["dpop_signing_alg_values_supported"] = serde_json::json!(["EdDSA"]);
+        assert_eq!(document(&with), expected);
+    }
 
     #[test]
     fn only_https_or_loopback_http_issuers_have_metadata() {

@@ -347,6 +347,8 @@ pub fn app_with(config: &Config, stores: Stores) -> Result<App, String> {
     let dpop = dpop
         .build()
         .map_err(|err| format!("invalid DPoP origin {issuer_url}: {err}"))?;
+    // The metadata tells clients the proof algorithms the token routes take.
+    let metadata = metadata.with_dpop(&dpop);
     let sessions = Sessions::builder(issuer.clone())
         .with_reuse_grace(config.reuse_grace)
         .build()

@@ -1407,6 +1407,11 @@ async fn the_rfc_8414_metadata_names_the_issuer_and_its_endpoints() {
         metadata["revocation_endpoint"],
         format!("{base}/auth/revoke")
     );
+    // The token routes take DPoP proofs of these algorithms (RFC 9449 §5.1).
+    assert_eq!(
+        metadata["dpop_signing_alg_values_supported"],
+        serde_json::json!(["ES256", "EdDSA"])
+    );
     // Every URL it names is served: the keys, and the endpoints (which refuse an empty form).
     let jwks: Value = server.get("/auth/jwks.json").await.json().await.unwrap();
     assert_eq!(
