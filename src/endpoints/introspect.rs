@@ -337,7 +337,7 @@ where
 mod tests {
     use super::*;
 
-    fn answer(claims: serde_json::Value) -> serde_json::Value {
+    fn answer(claims: &serde_json::Value) -> serde_json::Value {
         let claims = Claims::<NoCustomClaims>::from_json(claims.to_string().as_bytes()).unwrap();
         serde_json::to_value(Active::from(&claims)).unwrap()
     }
@@ -347,11 +347,11 @@ mod tests {
         let mut claims = serde_json::json!({
             "sub": "alice", "exp": 20, "iat": 10, "jti": "j", "sid": "s"
         });
-        let bearer = answer(claims.clone());
+        let bearer = answer(&claims);
         assert_eq!(bearer["token_type"], "Bearer");
         assert!(bearer.get("cnf").is_none(), "{bearer}");
         claims["cnf"] = serde_json::json!({"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"});
-        let bound = answer(claims);
+        let bound = answer(&claims);
         assert_eq!(bound["token_type"], "DPoP");
         assert_eq!(
             bound["cnf"],
