@@ -13,7 +13,9 @@ use std::{fs, path::Path};
 
 use tower_jwt_auth_fuzz::{
     Outcome, decode,
-    targets::{bearer_request, jwk_import, token_endpoints, verify_resigned, verify_token},
+    targets::{
+        bearer_request, dpop_proof, jwk_import, token_endpoints, verify_resigned, verify_token,
+    },
 };
 
 /// Runs every seed of `target` through `run`; fails unless at least one is accepted.
@@ -74,4 +76,9 @@ fn token_endpoints_seeds_refresh() {
 #[test]
 fn jwk_import_seeds_load() {
     seeds_reach_acceptance("jwk_import", jwk_import::run);
+}
+
+#[test]
+fn dpop_proof_seeds_pass() {
+    seeds_reach_acceptance("dpop_proof", dpop_proof::run);
 }

@@ -4,6 +4,7 @@
 //! seeds.
 
 pub mod bearer_request;
+pub mod dpop_proof;
 pub mod jwk_import;
 pub mod token_endpoints;
 pub mod verify_resigned;
