@@ -11,13 +11,13 @@
 #![cfg(any(feature = "redis", feature = "postgres"))]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::{
-    panic::AssertUnwindSafe,
     sync::Arc,
     time::{Duration, Instant},
 };
 
-use futures::FutureExt;
 use tower_jwt_auth::{
     Claims, Issuer, KeySet, Sessions, SigningKey, Verifier,
     session::StartError,
@@ -26,15 +26,6 @@ use tower_jwt_auth::{
 };
 
 const ISS: &str = "https://auth.example";
-
-/// A name no other test run uses.
-fn unique(kind: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{kind}_{nanos:x}_{}", std::process::id())
-}
 
 /// `store`, following its backend in the background, once loaded.
 async fn running(store: RevocationStore) -> RevocationStore {
@@ -172,30 +163,13 @@ mod redis_follower {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn over_redis_with_an_acl_user_that_can_only_read_and_subscribe() {
-        let prefix = unique("ro-follower").replace('_', "-");
-        let user = unique("ro-follower");
-        let password = unique("pw");
+        let prefix = common::unique_name("ro-follower").replace('_', "-");
+        let user = common::unique_name("ro-follower");
+        let password = common::unique_name("pw");
         let mut con = admin().await;
-        // The grants of the documentation: read commands on the prefix's keys, the feed's
-        // channel to subscribe and publish heartbeats on.
-        let _: () = redis::cmd("ACL")
-            .arg("SETUSER")
-            .arg(&user)
-            .arg("on")
-            .arg(format!(">{password}"))
-            .arg("resetkeys")
-            .arg(format!("~{prefix}:*"))
-            .arg("resetchannels")
-            .arg(format!("&{prefix}:feed"))
-            .arg("-@all")
-            .arg("+@read")
-            .arg("+@connection")
-            .arg("+subscribe")
-            .arg("+publish")
-            .query_async(&mut con)
-            .await
-            .unwrap();
-        let outcome = AssertUnwindSafe(async {
+        // The grants of the documentation.
+        common::read_only_redis_user(&mut con, &user, &password, &prefix).await;
+        let test = async {
             let full = RedisBackend::builder(format!("redis://{}/", addr()))
                 .with_prefix(&prefix)
                 .build()
@@ -213,25 +187,19 @@ mod redis_follower {
                 "redis",
             )
             .await;
-        })
-        .catch_unwind()
-        .await;
-        let _: Result<u64, _> = redis::cmd("ACL")
-            .arg("DELUSER")
-            .arg(&user)
-            .query_async(&mut con)
-            .await;
-        let keys: Vec<String> = redis::cmd("KEYS")
-            .arg(format!("{prefix}:*"))
-            .query_async(&mut con)
-            .await
-            .unwrap_or_default();
-        if !keys.is_empty() {
-            let _: Result<u64, _> = redis::cmd("DEL").arg(keys).query_async(&mut con).await;
-        }
-        if let Err(panic) = outcome {
-            std::panic::resume_unwind(panic);
-        }
+        };
+        let cleanup = async {
+            common::delete_redis_user(&mut con, &user).await;
+            let keys: Vec<String> = redis::cmd("KEYS")
+                .arg(format!("{prefix}:*"))
+                .query_async(&mut con)
+                .await
+                .unwrap_or_default();
+            if !keys.is_empty() {
+                let _: Result<u64, _> = redis::cmd("DEL").arg(keys).query_async(&mut con).await;
+            }
+        };
+        common::then_clean_up(test, cleanup).await;
     }
 }
 
@@ -255,8 +223,8 @@ mod postgres_follower {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn over_postgresql_with_a_role_that_can_only_select() {
-        let prefix = format!("{}_", unique("ro"));
-        let role = unique("ro_follower");
+        let prefix = format!("{}_", common::unique_name("ro"));
+        let role = common::unique_name("ro_follower");
         let mut admin = options().connect().await.unwrap();
         // The issuer's backend makes the tables.
         let full = PostgresBackend::builder_with_pool(
@@ -277,7 +245,7 @@ mod postgres_follower {
                 .await
                 .unwrap();
         }
-        let outcome = AssertUnwindSafe(async {
+        let test = async {
             let follower_pool = PgPoolOptions::new()
                 .connect_with(options().username(&role).password(""))
                 .await
@@ -300,19 +268,19 @@ mod postgres_follower {
                 "postgres",
             )
             .await;
-        })
-        .catch_unwind()
-        .await;
-        for statement in [
-            format!("DROP TABLE IF EXISTS {prefix}sessions, {prefix}entries, {prefix}dpop_proofs"),
-            format!("DROP ROLE IF EXISTS {role}"),
-        ] {
-            let _ = sqlx::query(AssertSqlSafe(statement))
-                .execute(&mut admin)
-                .await;
-        }
-        if let Err(panic) = outcome {
-            std::panic::resume_unwind(panic);
-        }
+        };
+        let cleanup = async {
+            for statement in [
+                format!(
+                    "DROP TABLE IF EXISTS {prefix}sessions, {prefix}entries, {prefix}dpop_proofs"
+                ),
+                format!("DROP ROLE IF EXISTS {role}"),
+            ] {
+                let _ = sqlx::query(AssertSqlSafe(statement))
+                    .execute(&mut admin)
+                    .await;
+            }
+        };
+        common::then_clean_up(test, cleanup).await;
     }
 }

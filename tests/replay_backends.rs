@@ -112,10 +112,7 @@ async fn a_read_only_follower_records_proofs_in_the_shared_backend() {
 
 #[cfg(feature = "redis")]
 mod redis {
-    use std::panic::AssertUnwindSafe;
-
     use ::redis::AsyncCommands;
-    use futures::FutureExt;
     use tower_jwt_auth::store::RedisBackend;
 
     use super::*;
@@ -175,20 +172,8 @@ mod redis {
         let user = common::unique_name("replay_follower");
         let password = common::unique_name("pw");
         let mut admin = admin().await;
-        let _: () = ::redis::cmd("ACL")
-            .arg("SETUSER")
-            .arg(&user)
-            .arg("on")
-            .arg(format!(">{password}"))
-            .arg("resetkeys")
-            .arg(format!("~{prefix}:*"))
-            .arg("resetchannels")
-            .arg(format!("&{prefix}:feed"))
-            .arg(&["-@all", "+@read", "+@connection", "+subscribe", "+publish"][..])
-            .query_async(&mut admin)
-            .await
-            .unwrap();
-        let outcome = AssertUnwindSafe(async {
+        common::read_only_redis_user(&mut admin, &user, &password, &prefix).await;
+        let test = async {
             let issuer = RevocationStore::builder()
                 .with_backend(Arc::new(backend(&prefix).await))
                 .build()
@@ -219,26 +204,19 @@ mod redis {
             assert!(first_use(&*follower.replay_cache(), &granted, 0).await);
             assert!(!first_use(&*issuer.replay_cache(), &granted, 1).await);
             assert!(!first_use(&*follower.replay_cache(), &proof, 2).await);
-        })
-        .catch_unwind()
-        .await;
-        let _: Result<u64, _> = ::redis::cmd("ACL")
-            .arg("DELUSER")
-            .arg(&user)
-            .query_async(&mut admin)
-            .await;
-        delete_prefix(&prefix).await;
-        if let Err(panic) = outcome {
-            std::panic::resume_unwind(panic);
-        }
+        };
+        let cleanup = async {
+            common::delete_redis_user(&mut admin.clone(), &user).await;
+            delete_prefix(&prefix).await;
+        };
+        common::then_clean_up(test, cleanup).await;
     }
 }
 
 #[cfg(feature = "postgres")]
 mod postgres {
-    use std::{panic::AssertUnwindSafe, str::FromStr};
+    use std::str::FromStr;
 
-    use futures::FutureExt;
     use sqlx::{
         AssertSqlSafe, ConnectOptions,
         postgres::{PgConnectOptions, PgPoolOptions},
@@ -285,17 +263,13 @@ mod postgres {
 
     /// Runs `test` on tables (and a role) of its own, dropped afterwards, passed or not.
     async fn with_tables<F: Future<Output = ()>>(prefix: &str, role: Option<&str>, test: F) {
-        let outcome = AssertUnwindSafe(test).catch_unwind().await;
         let mut cleanup = vec![format!(
             "DROP TABLE IF EXISTS {prefix}sessions, {prefix}entries, {prefix}dpop_proofs"
         )];
         if let Some(role) = role {
             cleanup.push(format!("DROP ROLE IF EXISTS {role}"));
         }
-        admin(&cleanup).await;
-        if let Err(panic) = outcome {
-            std::panic::resume_unwind(panic);
-        }
+        common::then_clean_up(test, admin(&cleanup)).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -416,7 +390,7 @@ mod sqlite {
     async fn sqlite_passes_the_replay_check_and_purges_expired_proofs() {
         let name = format!("tower-jwt-auth-{}.db", common::unique_name("replay"));
         let path = std::env::temp_dir().join(name);
-        let outcome = AssertUnwindSafe(async {
+        let test = async {
             let a = SqliteBackend::builder(&path).build().await.unwrap();
             let b = SqliteBackend::builder(&path).build().await.unwrap();
             conformance::dpop_proofs_are_accepted_once_through_any_handle((
@@ -438,20 +412,14 @@ mod sqlite {
             assert_eq!(b.purge((AT + 2 * TTL) / 1000 - 1).await.unwrap(), 0);
             assert_eq!(b.purge((AT + 2 * TTL) / 1000).await.unwrap(), 1);
             assert_eq!(count().await, 0);
-        })
-        .catch_unwind()
-        .await;
-        for suffix in ["", "-wal", "-shm"] {
-            let mut file = path.clone().into_os_string();
-            file.push(suffix);
-            let _ = std::fs::remove_file(file);
-        }
-        if let Err(panic) = outcome {
-            std::panic::resume_unwind(panic);
-        }
+        };
+        let cleanup = async {
+            for suffix in ["", "-wal", "-shm"] {
+                let mut file = path.clone().into_os_string();
+                file.push(suffix);
+                let _ = std::fs::remove_file(file);
+            }
+        };
+        common::then_clean_up(test, cleanup).await;
     }
-
-    use std::panic::AssertUnwindSafe;
-
-    use futures::FutureExt;
 }

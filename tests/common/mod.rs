@@ -11,6 +11,7 @@
 )]
 
 mod cap;
+mod cleanup;
 mod down;
 mod forge;
 mod logs;
@@ -18,6 +19,7 @@ mod logs;
 use std::time::Duration;
 
 pub use cap::the_session_cap_ends_the_oldest;
+pub use cleanup::*;
 pub use down::Down;
 pub use forge::*;
 pub use logs::Logs;
