@@ -4,36 +4,20 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 // Its `main` is not called here.
 #[allow(dead_code)]
 #[path = "../examples/dpop_client.rs"]
 mod example;
 
-use std::time::Duration;
-
 use example::DpopClient;
-use quickstart::{Config, app, serve};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use tokio::net::TcpListener;
-
-/// Serves a quickstart on 127.0.0.1:0 (on the system clock, as the client's proofs are); its
-/// URL.
-async fn quickstart() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let config = Config {
-        addr: listener.local_addr().unwrap().to_string(),
-        hash_queue: Duration::from_secs(10),
-        ..Config::default()
-    };
-    let app = app(&config).unwrap();
-    tokio::spawn(serve(listener, app, std::future::pending()));
-    config.issuer_url()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_client_example_signs_up_calls_and_refreshes_with_bound_tokens() {
-    let server = quickstart().await;
+    let server = support::serve_on_loopback().await;
     let steps = example::run(&server, "dana").await.unwrap();
     assert_eq!(
         steps,
@@ -48,7 +32,7 @@ async fn the_client_example_signs_up_calls_and_refreshes_with_bound_tokens() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bound_token_is_refused_without_its_key_as_a_bearer_token_and_with_a_replayed_proof() {
-    let server = quickstart().await;
+    let server = support::serve_on_loopback().await;
     let mut client = DpopClient::new().unwrap();
     let credentials = json!({"username": "erin", "password": "correct horse battery"});
     let signup = format!("{server}/auth/signup");

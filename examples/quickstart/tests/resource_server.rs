@@ -5,6 +5,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 // Its `main` is not called here: `routes` is the resource server.
 #[allow(dead_code)]
 #[path = "../../resource_server.rs"]
@@ -12,24 +14,9 @@ mod example;
 
 use std::time::Duration;
 
-use quickstart::{Config, app, serve};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
-
-/// Serves a quickstart on 127.0.0.1:0, named by the address it got (as the binary does); its
-/// URL.
-async fn quickstart() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let config = Config {
-        addr: listener.local_addr().unwrap().to_string(),
-        hash_queue: Duration::from_secs(10),
-        ..Config::default()
-    };
-    let app = app(&config).unwrap();
-    tokio::spawn(serve(listener, app, std::future::pending()));
-    config.issuer_url()
-}
 
 /// Sends `request`; the answer's JSON body.
 async fn json_of(request: reqwest::RequestBuilder) -> Value {
@@ -47,7 +34,7 @@ async fn access_token(http: &reqwest::Client, url: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_resource_server_example_accepts_the_quickstarts_tokens_by_discovery_alone() {
-    let issuer = quickstart().await;
+    let issuer = support::serve_on_loopback().await;
     let resource = example::routes(&issuer).await.unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let me = format!("http://{}/me", listener.local_addr().unwrap());
@@ -68,7 +55,7 @@ async fn the_resource_server_example_accepts_the_quickstarts_tokens_by_discovery
     assert_eq!(without.status(), StatusCode::UNAUTHORIZED);
     // Another quickstart: another URL and another key, so neither its `iss` nor its
     // signature is the one the resource server knows.
-    let other = quickstart().await;
+    let other = support::serve_on_loopback().await;
     let foreign = access_token(&http, &other).await;
     let refused = http.get(&me).bearer_auth(&foreign).send().await.unwrap();
     assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);

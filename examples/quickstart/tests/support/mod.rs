@@ -114,3 +114,17 @@ impl Logs {
             .finish()
     }
 }
+
+/// Serves a quickstart on 127.0.0.1:0 on the system clock, named by the address it got (as
+/// the binary does); its URL.
+pub async fn serve_on_loopback() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let config = quickstart::Config {
+        addr: listener.local_addr().unwrap().to_string(),
+        hash_queue: std::time::Duration::from_secs(10),
+        ..quickstart::Config::default()
+    };
+    let app = quickstart::app(&config).unwrap();
+    tokio::spawn(quickstart::serve(listener, app, std::future::pending()));
+    config.issuer_url()
+}
