@@ -365,6 +365,11 @@ impl IntoResponse for ErrorResponse {
 /// so that they answer with its realm and rejection; a revocation state that cannot be read
 /// or written is 503 `temporarily_unavailable`.
 ///
+/// When `auth` takes DPoP ([`BearerAuthLayer::with_dpop`]), `POST /refresh` checks DPoP
+/// proofs (RFC 9449) with the same verifier ([`RefreshService::with_dpop`]): a DPoP-bound
+/// session refreshes only with a proof of its key, and the proof's `htu` is the URL the
+/// client called, prefix included.
+///
 /// ```
 /// use axum::Router;
 /// use tower_jwt_auth::{BearerAuthLayer, Issuer, KeySet, Sessions, SigningKey, token_routes};
@@ -381,37 +386,12 @@ where
     R: OnRejection,
     S: Clone + Send + Sync + 'static,
 {
-    routes(sessions, auth.clone(), None, None)
+    routes(sessions, auth.clone(), None, layer_dpop(auth))
 }
 
-/// [`token_routes`] whose `POST /refresh` checks DPoP proofs (RFC 9449) with `verifier`
-/// ([`RefreshService::with_dpop`]): a DPoP-bound session refreshes only with a proof of its
-/// key, and a bad proof is 400 `invalid_dpop_proof`. The proof's `htu` is the URI the client
-/// sent, prefix included, under the verifier's origin.
-///
-/// ```
-/// use axum::Router;
-/// use tower_jwt_auth::{BearerAuthLayer, Issuer, KeySet, Sessions, SigningKey, axum::token_routes_with_dpop, dpop::ProofVerifier};
-///
-/// let issuer = Issuer::builder(KeySet::new(SigningKey::generate_ed25519()?)).build()?;
-/// let auth = BearerAuthLayer::new(&issuer);
-/// let verifier = ProofVerifier::builder("https://auth.example.com").build()?;
-/// let app: Router = Router::new()
-///     .nest("/auth", token_routes_with_dpop(Sessions::new(issuer), &auth, &verifier));
-/// # let _ = app;
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-pub fn token_routes_with_dpop<U, R, S>(
-    sessions: Sessions,
-    auth: &BearerAuthLayer<U, R>,
-    verifier: &ProofVerifier,
-) -> Router<S>
-where
-    U: DeserializeOwned + Clone + Send + Sync + 'static,
-    R: OnRejection,
-    S: Clone + Send + Sync + 'static,
-{
-    routes(sessions, auth.clone(), None, Some(verifier))
+/// The DPoP proof verifier of `auth`, if it takes DPoP.
+fn layer_dpop<U, R>(auth: &BearerAuthLayer<U, R>) -> Option<&ProofVerifier> {
+    auth.config.dpop.as_ref().map(|dpop| &dpop.verifier)
 }
 
 /// [`token_routes`] for browser apps under the cookie transport `transport`, already at the
@@ -480,7 +460,7 @@ where
         sessions,
         auth.clone().with_cookie_transport(transport),
         Some(transport),
-        None,
+        layer_dpop(auth),
     );
     CookieTokenRoutes {
         router: match transport.mount_path() {

@@ -19,13 +19,13 @@ use serde_json::{Value, json};
 use tower::ServiceExt;
 use tower_jwt_auth::{
     BearerAuthLayer, Issuer, KeySet, Sessions, SigningKey, TokenPair,
-    axum::token_routes_with_dpop,
     clock::MockClock,
     dpop::{DpopNonces, DpopPolicy, DpopProof, DpopRequest, ProofVerifier, jwk_thumbprint},
     endpoints::{ErrorResponse, RefreshService},
     keys::Jwk,
     session::{Login, RefreshError, StartError},
     token::{NoCustomClaims, TokenKind},
+    token_routes,
 };
 
 const NOW: u64 = 1_700_000_000;
@@ -450,11 +450,10 @@ async fn a_nonce_is_handed_out_then_accepted_and_renewed() {
 #[tokio::test]
 async fn nested_token_routes_check_the_htu_the_client_sent() {
     let setup = setup(DpopPolicy::Optional, false);
-    let auth = BearerAuthLayer::new(&setup.issuer);
-    let app: Router = Router::new().nest(
-        "/auth",
-        token_routes_with_dpop(setup.sessions.clone(), &auth, &setup.verifier),
-    );
+    // The layer's DPoP verifier is the refresh route's too.
+    let auth =
+        BearerAuthLayer::new(&setup.issuer).with_dpop(setup.verifier.clone(), DpopPolicy::Optional);
+    let app: Router = Router::new().nest("/auth", token_routes(setup.sessions.clone(), &auth));
     let client = Client::new();
     let pair = setup.bound_login(&client).await;
 

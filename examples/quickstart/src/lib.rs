@@ -177,10 +177,10 @@ use axum::{
 use tokio::sync::{Semaphore, watch};
 use tower_jwt_auth::{
     BearerAuthLayer, Issuer, KeySet, Sessions, SigningKey,
-    axum::token_routes_with_dpop,
     dpop::{DpopPolicy, ProofVerifier},
     endpoints::{JwksService, MetadataService},
     keys::Algorithm,
+    token_routes,
     transport::CookieTransport,
 };
 
@@ -382,7 +382,7 @@ pub fn app_with(config: &Config, stores: Stores) -> Result<App, String> {
     let auth = BearerAuthLayer::new(&issuer)
         .with_claims::<Profile>()
         .with_realm(REALM)
-        .with_dpop(dpop.clone(), DpopPolicy::Optional);
+        .with_dpop(dpop, DpopPolicy::Optional);
     let router = Router::new()
         .route("/me", get(me))
         // `route_layer`: only matched routes require a token, so unknown paths stay 404.
@@ -395,10 +395,7 @@ pub fn app_with(config: &Config, stores: Stores) -> Result<App, String> {
         .route("/health", get(health))
         .route("/auth/signup", post(signup))
         .route("/auth/login", post(login))
-        .nest(
-            "/auth",
-            token_routes_with_dpop(sessions.clone(), &auth, &dpop),
-        )
+        .nest("/auth", token_routes(sessions.clone(), &auth))
         .route(
             "/.well-known/jwks.json",
             get_service(JwksService::new(issuer.keys())),
