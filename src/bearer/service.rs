@@ -418,19 +418,11 @@ pub(super) fn add_challenge_param(headers: &mut http::HeaderMap, param: &[u8]) {
         return;
     };
     let old = challenge.as_bytes();
-    let scheme = b"Bearer";
-    if old.len() < scheme.len() || !old[..scheme.len()].eq_ignore_ascii_case(scheme) {
+    if !is_scheme(old, b"Bearer") {
         return;
     }
-    let bare = old.len() == scheme.len();
-    if !bare && old[scheme.len()] != b' ' {
-        return;
-    }
-    let mut value = Vec::with_capacity(old.len() + 2 + param.len());
-    value.extend_from_slice(old);
-    value.extend_from_slice(if bare { b" " } else { b", " });
-    value.extend_from_slice(param);
-    if let Ok(value) = HeaderValue::from_maybe_shared(Bytes::from(value)) {
+    let (scheme, rest) = old.split_at(6);
+    if let Some(value) = append_param(scheme, rest, param) {
         *challenge = value;
     }
 }
@@ -486,11 +478,17 @@ fn as_dpop(old: &[u8], convert: bool, algs: &[u8]) -> Option<HeaderValue> {
     } else {
         return None;
     };
-    let mut value = Vec::with_capacity(6 + rest.len() + algs.len());
-    value.extend_from_slice(b"DPoP");
+    append_param(b"DPoP", rest, algs)
+}
+
+/// The challenge `scheme` + `rest` (its parameters, with their leading space, or nothing)
+/// with `param` appended.
+fn append_param(scheme: &[u8], rest: &[u8], param: &[u8]) -> Option<HeaderValue> {
+    let mut value = Vec::with_capacity(scheme.len() + rest.len() + 2 + param.len());
+    value.extend_from_slice(scheme);
     value.extend_from_slice(rest);
     value.extend_from_slice(if rest.is_empty() { b" " } else { b", " });
-    value.extend_from_slice(algs);
+    value.extend_from_slice(param);
     HeaderValue::from_maybe_shared(Bytes::from(value)).ok()
 }
 
