@@ -18,7 +18,6 @@ mod stores;
 use std::{
     io,
     net::SocketAddr,
-    str::FromStr,
     sync::{
         Arc, Mutex, PoisonError,
         atomic::{AtomicBool, Ordering},
@@ -44,12 +43,6 @@ use tower_jwt_auth::{
     store::{BackendError, PostgresBackend, RevocationBackend, RevocationError, conformance},
     token::TokenError,
 };
-
-fn options() -> PgConnectOptions {
-    let url = std::env::var("TOWER_JWT_AUTH_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    PgConnectOptions::from_str(&url).unwrap()
-}
 
 /// Tables of their own, dropped when the test ends, passed or not.
 struct Tables {
@@ -84,7 +77,8 @@ impl Tables {
     }
 
     async fn backend(&self) -> PostgresBackend {
-        self.backend_with(options(), Duration::from_secs(5)).await
+        self.backend_with(common::postgres_options(), Duration::from_secs(5))
+            .await
     }
 
     async fn handle(&self) -> Arc<dyn RevocationBackend> {
@@ -94,7 +88,7 @@ impl Tables {
 
 /// How many tables are named with `prefix`.
 async fn tables_named(prefix: &str) -> i64 {
-    let mut conn = options().connect().await.unwrap();
+    let mut conn = common::postgres_options().connect().await.unwrap();
     sqlx::query_scalar("SELECT count(*) FROM pg_tables WHERE starts_with(tablename, $1)")
         .bind(prefix)
         .fetch_one(&mut conn)
@@ -116,7 +110,7 @@ impl Drop for Tables {
                 .build()
                 .unwrap();
             runtime.block_on(async {
-                let mut conn = options().connect().await?;
+                let mut conn = common::postgres_options().connect().await?;
                 conn.execute(AssertSqlSafe(drop)).await.map(|_| ())
             })
         })
@@ -171,7 +165,10 @@ async fn debug_output_never_shows_the_password() {
     let backend = Tables {
         prefix: unique_name("t"),
     }
-    .backend_with(options().password("hunter2-secret"), Duration::from_secs(5))
+    .backend_with(
+        common::postgres_options().password("hunter2-secret"),
+        Duration::from_secs(5),
+    )
     .await;
     let debug = format!("{backend:?}");
     assert!(debug.starts_with("PostgresBackend {"), "{debug}");
@@ -303,9 +300,11 @@ fn captured_log() -> Arc<Mutex<Vec<u8>>> {
 async fn when_the_database_goes_away_writes_fail_closed_and_the_store_catches_up_after() {
     let log = captured_log();
     let tables = Tables::new().await;
-    let direct = options();
+    let direct = common::postgres_options();
     let proxy = Proxy::start((direct.get_host().to_owned(), direct.get_port())).await;
-    let proxied = options().host("127.0.0.1").port(proxy.addr.port());
+    let proxied = common::postgres_options()
+        .host("127.0.0.1")
+        .port(proxy.addr.port());
     let cut_off = tables.backend_with(proxied, Duration::from_secs(1)).await;
     // `a` reaches the database through the proxy; `b`, another instance, directly.
     let (a, b) = two_instances(Arc::new(cut_off), tables.handle().await).await;
@@ -396,9 +395,11 @@ async fn when_the_database_goes_away_writes_fail_closed_and_the_store_catches_up
 async fn a_logout_while_an_instance_is_cut_off_is_refused_there_within_the_bound() {
     const BOUND: Duration = Duration::from_secs(3);
     let tables = Tables::new().await;
-    let direct = options();
+    let direct = common::postgres_options();
     let proxy = Proxy::start((direct.get_host().to_owned(), direct.get_port())).await;
-    let proxied = options().host("127.0.0.1").port(proxy.addr.port());
+    let proxied = common::postgres_options()
+        .host("127.0.0.1")
+        .port(proxy.addr.port());
     let cut_off = tables.backend_with(proxied, Duration::from_secs(1)).await;
     let (a, b) = two_instances(Arc::new(cut_off), tables.handle().await).await;
     let tasks = [
@@ -476,7 +477,7 @@ async fn a_sessions_table_from_before_the_listing_is_upgraded() {
     let tables = Tables::new().await;
     let p = tables.prefix.clone();
     let downgrade = async move {
-        let mut conn = options().connect().await.unwrap();
+        let mut conn = common::postgres_options().connect().await.unwrap();
         conn.execute(AssertSqlSafe(format!(
             "DROP INDEX {p}sessions_sub; \
              ALTER TABLE {p}sessions DROP COLUMN last_refreshed_ms, DROP COLUMN label"

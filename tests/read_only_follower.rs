@@ -205,30 +205,23 @@ mod redis_follower {
 
 #[cfg(feature = "postgres")]
 mod postgres_follower {
-    use std::str::FromStr;
 
-    use sqlx::{
-        AssertSqlSafe, ConnectOptions,
-        postgres::{PgConnectOptions, PgPoolOptions},
-    };
+    use sqlx::{AssertSqlSafe, ConnectOptions, postgres::PgPoolOptions};
     use tower_jwt_auth::store::PostgresBackend;
 
     use super::*;
-
-    fn options() -> PgConnectOptions {
-        let url = std::env::var("TOWER_JWT_AUTH_POSTGRES_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-        PgConnectOptions::from_str(&url).unwrap()
-    }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn over_postgresql_with_a_role_that_can_only_select() {
         let prefix = format!("{}_", common::unique_name("ro"));
         let role = common::unique_name("ro_follower");
-        let mut admin = options().connect().await.unwrap();
+        let mut admin = common::postgres_options().connect().await.unwrap();
         // The issuer's backend makes the tables.
         let full = PostgresBackend::builder_with_pool(
-            PgPoolOptions::new().connect_with(options()).await.unwrap(),
+            PgPoolOptions::new()
+                .connect_with(common::postgres_options())
+                .await
+                .unwrap(),
         )
         .with_prefix(&prefix)
         .build()
@@ -247,7 +240,7 @@ mod postgres_follower {
         }
         let test = async {
             let follower_pool = PgPoolOptions::new()
-                .connect_with(options().username(&role).password(""))
+                .connect_with(common::postgres_options().username(&role).password(""))
                 .await
                 .unwrap();
             // Creating the tables is refused to this role: the backend leaves the schema alone.

@@ -215,7 +215,6 @@ mod redis {
 
 #[cfg(feature = "postgres")]
 mod postgres {
-    use std::str::FromStr;
 
     use sqlx::{
         AssertSqlSafe, ConnectOptions,
@@ -224,12 +223,6 @@ mod postgres {
     use tower_jwt_auth::store::{BackendError, PostgresBackend};
 
     use super::*;
-
-    fn options() -> PgConnectOptions {
-        let url = std::env::var("TOWER_JWT_AUTH_POSTGRES_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-        PgConnectOptions::from_str(&url).unwrap()
-    }
 
     async fn backend(prefix: &str, options: PgConnectOptions, migrate: bool) -> PostgresBackend {
         let pool = PgPoolOptions::new().connect_with(options).await.unwrap();
@@ -243,7 +236,7 @@ mod postgres {
     }
 
     async fn admin(statements: &[String]) {
-        let mut conn = options().connect().await.unwrap();
+        let mut conn = common::postgres_options().connect().await.unwrap();
         for statement in statements {
             sqlx::query(AssertSqlSafe(statement.clone()))
                 .execute(&mut conn)
@@ -279,8 +272,8 @@ mod postgres {
             &prefix,
             None,
             Box::pin(async {
-                let a = backend(&prefix, options(), true).await;
-                let b = backend(&prefix, options(), true).await;
+                let a = backend(&prefix, common::postgres_options(), true).await;
+                let b = backend(&prefix, common::postgres_options(), true).await;
                 conformance::dpop_proofs_are_accepted_once_through_any_handle((
                     Arc::new(a.clone()),
                     Arc::new(b.clone()),
@@ -307,9 +300,12 @@ mod postgres {
             &prefix,
             None,
             Box::pin(async {
-                backend(&prefix, options(), true).await;
+                backend(&prefix, common::postgres_options(), true).await;
                 admin(&[format!("DROP TABLE {prefix}dpop_proofs")]).await;
-                let pool = PgPoolOptions::new().connect_with(options()).await.unwrap();
+                let pool = PgPoolOptions::new()
+                    .connect_with(common::postgres_options())
+                    .await
+                    .unwrap();
                 let refused = PostgresBackend::builder_with_pool(pool)
                     .with_prefix(&prefix)
                     .without_migration()
@@ -332,7 +328,7 @@ mod postgres {
             &prefix,
             Some(&role),
             Box::pin(async {
-                let issuer_backend = backend(&prefix, options(), true).await;
+                let issuer_backend = backend(&prefix, common::postgres_options(), true).await;
                 admin(&[
                     format!("CREATE ROLE {role} LOGIN"),
                     format!(
@@ -341,8 +337,12 @@ mod postgres {
                     ),
                 ])
                 .await;
-                let follower_backend =
-                    backend(&prefix, options().username(&role).password(""), false).await;
+                let follower_backend = backend(
+                    &prefix,
+                    common::postgres_options().username(&role).password(""),
+                    false,
+                )
+                .await;
                 let issuer = RevocationStore::builder()
                     .with_backend(Arc::new(issuer_backend))
                     .build()

@@ -15,6 +15,8 @@ mod cleanup;
 mod down;
 mod forge;
 mod logs;
+#[cfg(feature = "postgres")]
+mod postgres;
 
 use std::time::Duration;
 
@@ -23,6 +25,8 @@ pub use cleanup::*;
 pub use down::Down;
 pub use forge::*;
 pub use logs::Logs;
+#[cfg(feature = "postgres")]
+pub use postgres::postgres_options;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tower_jwt_auth::{
