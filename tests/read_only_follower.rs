@@ -227,17 +227,7 @@ mod postgres_follower {
         .build()
         .await
         .unwrap();
-        for statement in [
-            format!("CREATE ROLE {role} LOGIN"),
-            format!(
-                "GRANT SELECT ON {prefix}sessions, {prefix}entries, {prefix}dpop_proofs TO {role}"
-            ),
-        ] {
-            sqlx::query(AssertSqlSafe(statement))
-                .execute(&mut admin)
-                .await
-                .unwrap();
-        }
+        common::create_select_only_role(&role, &prefix).await;
         let test = async {
             let follower_pool = PgPoolOptions::new()
                 .connect_with(common::postgres_options().username(&role).password(""))

@@ -329,14 +329,7 @@ mod postgres {
             Some(&role),
             Box::pin(async {
                 let issuer_backend = backend(&prefix, common::postgres_options(), true).await;
-                admin(&[
-                    format!("CREATE ROLE {role} LOGIN"),
-                    format!(
-                        "GRANT SELECT ON {prefix}sessions, {prefix}entries, {prefix}dpop_proofs \
-                     TO {role}"
-                    ),
-                ])
-                .await;
+                common::create_select_only_role(&role, &prefix).await;
                 let follower_backend = backend(
                     &prefix,
                     common::postgres_options().username(&role).password(""),

@@ -26,7 +26,7 @@ pub use down::Down;
 pub use forge::*;
 pub use logs::Logs;
 #[cfg(feature = "postgres")]
-pub use postgres::postgres_options;
+pub use postgres::{create_select_only_role, postgres_options};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tower_jwt_auth::{
