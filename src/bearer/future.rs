@@ -16,8 +16,9 @@ use pin_project_lite::pin_project;
 use super::{
     AnonymousRefused, AuthError, ResponseBody,
     layer::DpopSettings,
-    service::{DPOP_NONCE, add_challenge_param, dpop_challenges},
+    service::{add_challenge_param, dpop_challenges},
 };
+use crate::dpop::DPOP_NONCE;
 
 pin_project! {
     /// Either the inner service's future, or a rejection ready at once, nothing boxed; with

@@ -21,13 +21,10 @@ use super::{
     source::Origin,
 };
 use crate::{
-    dpop::{DpopError, DpopPolicy, DpopProof, DpopRequest},
+    dpop::{DPOP_NONCE, DpopError, DpopPolicy, DpopProof, DpopRequest},
     telemetry,
     token::{Claims, TokenError, TokenKind},
 };
-
-/// The `DPoP-Nonce` response header (RFC 9449 §8.1).
-pub(super) const DPOP_NONCE: header::HeaderName = header::HeaderName::from_static("dpop-nonce");
 
 /// What authentication decided, short of a rejection.
 enum Verdict<T> {
@@ -223,14 +220,6 @@ fn dpop_refusal(error: DpopError) -> AuthError {
     }
 }
 
-/// A fresh `DPoP-Nonce` value for a success whose proof's nonce is about to expire.
-fn renewed_nonce(dpop: &DpopSettings, proof: &DpopProof) -> Option<HeaderValue> {
-    if !proof.renew_nonce() {
-        return None;
-    }
-    HeaderValue::try_from(dpop.verifier.fresh_nonce()?).ok()
-}
-
 impl<S, T, R, ReqBody, ResBody> Service<Request<ReqBody>> for BearerAuth<S, T, R>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
@@ -295,7 +284,7 @@ where
                         true,
                     ));
                 };
-                let nonce = renewed_nonce(dpop, &proof);
+                let nonce = dpop.verifier.renewed_nonce(&proof);
                 let mut record = Box::pin(dpop.verifier.record(&proof));
                 // A replay cache in memory answers at once: then the ready service takes the
                 // request now, as for a bearer token.
@@ -366,7 +355,7 @@ where
                     }
                     let mut nonce = None;
                     if let (Some(proof), Some(settings)) = (proof, &config.dpop) {
-                        nonce = renewed_nonce(settings, &proof);
+                        nonce = settings.verifier.renewed_nonce(&proof);
                         if let Err(error) = settings.verifier.record(&proof).await {
                             return Err(reject(&config, dpop_refusal(error), true));
                         }

@@ -34,4 +34,5 @@ pub use policy::DpopPolicy;
 pub use proof::DpopProof;
 pub use replay::{MemoryReplayCache, ReplayCache, ReplayKey};
 pub use thumbprint::jwk_thumbprint;
+pub(crate) use verifier::DPOP_NONCE;
 pub use verifier::{DpopRequest, ProofVerifier, ProofVerifierBuilder};

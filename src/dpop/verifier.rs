@@ -3,7 +3,7 @@
 use std::{fmt, sync::Arc, time::Duration};
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-use http::{HeaderMap, Method, Uri};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
 use subtle::ConstantTimeEq;
 
 use super::{
@@ -18,6 +18,9 @@ use crate::{
     keys::{Algorithm, VerifyingKey},
     token::jws::{Compact, decode_into},
 };
+
+/// The `DPoP-Nonce` response header (RFC 9449 §8).
+pub(crate) const DPOP_NONCE: HeaderName = HeaderName::from_static("dpop-nonce");
 
 /// The `typ` of a DPoP proof.
 const DPOP_TYP: &str = "dpop+jwt";
@@ -390,6 +393,15 @@ impl ProofVerifier {
     pub fn fresh_nonce(&self) -> Option<String> {
         let nonces = self.nonces.as_ref()?;
         Some(nonces.issue(self.clock.now_secs()))
+    }
+
+    /// The `DPoP-Nonce` value for a success whose proof's nonce is about to roll
+    /// ([`DpopProof::renew_nonce`]); `None` otherwise.
+    pub(crate) fn renewed_nonce(&self, proof: &DpopProof) -> Option<HeaderValue> {
+        if !proof.renew_nonce() {
+            return None;
+        }
+        HeaderValue::try_from(self.fresh_nonce()?).ok()
     }
 
     /// The algorithms accepted in a proof's `alg`, for the `algs` parameter of a `DPoP`

@@ -1,13 +1,10 @@
 //! [`verify_dpop`]: a token request's optional DPoP proof, checked as a token endpoint
 //! answers it (RFC 9449 §5).
 
-use http::{HeaderMap, HeaderValue, Method, Uri};
+use http::{HeaderMap, Method, Uri};
 
 use super::ErrorResponse;
-use crate::{
-    dpop::{DpopError, DpopProof, DpopRequest, ProofVerifier},
-    transport::response::DPOP_NONCE,
-};
+use crate::dpop::{DPOP_NONCE, DpopError, DpopProof, DpopRequest, ProofVerifier};
 
 /// Checks the DPoP proof of a token request (a login, a signup, a refresh), if it has one:
 /// `Ok(None)` without a `DPoP` header, `Ok(Some(proof))` for a proof that passed every check
@@ -69,13 +66,7 @@ pub async fn verify_dpop(
 
 /// Adds the next server nonce to `headers` when `proof` says the client's should roll.
 pub(crate) fn renew_nonce(verifier: &ProofVerifier, proof: &DpopProof, headers: &mut HeaderMap) {
-    if !proof.renew_nonce() {
-        return;
-    }
-    if let Some(value) = verifier
-        .fresh_nonce()
-        .and_then(|n| HeaderValue::from_str(&n).ok())
-    {
+    if let Some(value) = verifier.renewed_nonce(proof) {
         headers.insert(DPOP_NONCE, value);
     }
 }

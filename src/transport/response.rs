@@ -7,7 +7,7 @@ use http_body_util::Full;
 use serde::Serialize;
 
 use crate::{
-    dpop::DpopError,
+    dpop::{DPOP_NONCE, DpopError},
     issuer::{IssueError, TokenPair},
     keys::KeyError,
     session::{RefreshError, StartError},
@@ -266,9 +266,6 @@ impl ErrorResponse {
         response
     }
 }
-
-/// The `DPoP-Nonce` response header (RFC 9449 §8).
-pub(crate) const DPOP_NONCE: &str = "dpop-nonce";
 
 /// 400 `invalid_dpop_proof` when a DPoP proof is required and missing: RFC 9449 §5 answers a
 /// token request whose proof is not valid with it, and a missing proof is not a valid one
